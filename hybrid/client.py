@@ -1,0 +1,284 @@
+"""The embedded client: qdrant-client's method names and keyword arguments over our engine.
+
+`Client()` keeps everything in RAM; `Client(path=...)` persists collections under
+`path/collections/<name>/` (config, WAL, sealed segments) and holds an exclusive lock on the
+folder. Arguments may be `hybrid.models` objects, Qdrant-shaped dicts, or `qdrant_client.models`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import msgspec
+
+from hybrid import models as m
+from hybrid import operations as ops
+from hybrid.collection import Collection
+from hybrid.config import CollectionSchema, schema_from_request
+from hybrid.errors import AlreadyExists, CollectionNotFound, ValidationError
+from hybrid.ids import normalize_id, normalize_ids
+from hybrid.optimizer import open_collection
+from hybrid.points import batch_from_points
+from hybrid.query import QueryRequest, run_query
+from hybrid.search import count as count_points
+from hybrid.search import parse, record, scroll as scroll_points
+from hybrid.storage.files import FolderLock, atomic_write, remove_tree, write_dir_atomically
+
+
+def _completed(seq: int) -> m.UpdateResult:
+    return m.UpdateResult(status="completed", operation_id=seq)
+
+
+class Client:
+    def __init__(self, location: Optional[str] = None, path: Optional[str | Path] = None, **options: Any) -> None:
+        if location not in (None, ":memory:"):
+            raise ValidationError("location", "the embedded client takes ':memory:' or path=...; use a URL with qdrant_client")
+        self.path = Path(path) if path is not None else None
+        self.infer = options.get("inference")
+        self._lock = threading.RLock()
+        self._collections: dict[str, Collection] = {}
+        self._folder_lock: Optional[FolderLock] = None
+        self._closed = False
+        if self.path is not None:
+            self._folder_lock = FolderLock(self.path)
+            for cdir in sorted((self.path / "collections").glob("*")):
+                if (cdir / "config.json").exists():
+                    self._collections[cdir.name] = self._open(cdir)
+                elif cdir.is_dir():
+                    remove_tree(cdir)  # a creation that never finished
+
+    # ------------------------------------------------------------------ collections
+    def _open(self, cdir: Path) -> Collection:
+        meta = msgspec.json.decode((cdir / "config.json").read_bytes())
+        schema = CollectionSchema.from_json(msgspec.json.encode(meta["config"]))
+        coll = Collection(cdir.name, schema, cdir)
+        coll.field_indexes = meta.get("field_indexes", {})
+        open_collection(coll, self._load_index)
+        return coll
+
+    @staticmethod
+    def _load_index(store: Any, directory: Path) -> Any:
+        from hybrid.indexing import load_index
+
+        return load_index(store, directory)
+
+    def _get(self, name: str) -> Collection:
+        coll = self._collections.get(name)
+        if coll is None:
+            raise CollectionNotFound(name)
+        return coll
+
+    def collection(self, name: str) -> Collection:
+        """The engine object behind a collection (for the API, evals and tests)."""
+        return self._get(name)
+
+    def create_collection(self, collection_name: str, vectors_config: Any = None, sparse_vectors_config: Any = None,
+                          **kwargs: Any) -> bool:
+        _check_name(collection_name)
+        schema = schema_from_request(vectors_config, sparse_vectors_config, **kwargs)
+        with self._lock:
+            if collection_name in self._collections:
+                raise AlreadyExists(collection_name)
+            cdir = None
+            if self.path is not None:
+                cdir = self.path / "collections" / collection_name
+                cdir.parent.mkdir(parents=True, exist_ok=True)
+                meta = msgspec.json.encode({"name": collection_name, "config": schema.config, "field_indexes": {}})
+                write_dir_atomically(cdir, lambda d: atomic_write(d / "config.json", meta))
+            coll = Collection(collection_name, schema, cdir)
+            if cdir is not None:
+                open_collection(coll, self._load_index)
+            self._collections[collection_name] = coll
+        return True
+
+    def recreate_collection(self, collection_name: str, **kwargs: Any) -> bool:
+        self.delete_collection(collection_name)
+        return self.create_collection(collection_name, **kwargs)
+
+    def delete_collection(self, collection_name: str, **_: Any) -> bool:
+        with self._lock:
+            coll = self._collections.pop(collection_name, None)
+            if coll is None:
+                return False
+            coll.close()
+            if coll.path is not None:
+                remove_tree(coll.path)
+        return True
+
+    def collection_exists(self, collection_name: str) -> bool:
+        return collection_name in self._collections
+
+    def get_collections(self) -> m.CollectionsResponse:
+        return m.CollectionsResponse([m.CollectionDescription(n) for n in sorted(self._collections)])
+
+    def get_collection(self, collection_name: str) -> m.CollectionInfo:
+        from hybrid.indexing import payload_schema
+
+        c = self._get(collection_name)
+        with c.lock:
+            busy = c.optimizing
+            return m.CollectionInfo(
+                status="yellow" if busy else "green",
+                optimizer_status="ok",
+                segments_count=len(c.segments),
+                config=c.schema.config,
+                payload_schema=payload_schema(c),
+                indexed_vectors_count=c.indexed_vectors_count(),
+                points_count=c.points_count(),
+            )
+
+    # ------------------------------------------------------------------ points: writes
+    def upsert(self, collection_name: str, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        batch = batch_from_points(points, c.schema, self.infer)
+        return _completed(c.upsert(batch))
+
+    def _selected_ids(self, c: Collection, selector: Any, field: str) -> list:
+        """Ids from a points selector: a list of ids, {"points": [...]}, {"filter": ...} or a Filter."""
+        from hybrid.search import all_matching
+
+        selector = m.to_builtins(selector)
+        if isinstance(selector, dict) and "points" in selector:
+            selector = selector["points"]
+        if isinstance(selector, list):
+            return normalize_ids(selector, field)
+        if isinstance(selector, dict):
+            flt = parse(selector.get("filter", selector), f"{field}.filter" if "filter" in selector else field)
+            with c.lock:
+                cand = all_matching(c, flt)
+                return [cand.segs[s].ids[o] for s, o in zip(cand.seg.tolist(), cand.off.tolist())]
+        raise ValidationError(field, "expected a list of point ids or a filter")
+
+    def delete(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        with c.lock:
+            return _completed(c.commit(ops.Delete(self._selected_ids(c, points_selector, "points"))))
+
+    def _payload_op(self, collection_name: str, selector: Any, make: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        with c.lock:
+            return _completed(c.commit(make(self._selected_ids(c, selector, "points"))))
+
+    def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
+                    wait: bool = True, **_: Any) -> m.UpdateResult:
+        payload = _payload_arg(payload)
+        return self._payload_op(collection_name, points, lambda ids: ops.SetPayload(ids, payload, key))
+
+    def overwrite_payload(self, collection_name: str, payload: Any, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        payload = _payload_arg(payload)
+        return self._payload_op(collection_name, points, lambda ids: ops.OverwritePayload(ids, payload))
+
+    def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+            raise ValidationError("keys", "expected a list of payload keys")
+        return self._payload_op(collection_name, points, lambda ids: ops.DeletePayload(ids, list(keys)))
+
+    def clear_payload(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        return self._payload_op(collection_name, points_selector, lambda ids: ops.ClearPayload(ids))
+
+    def update_vectors(self, collection_name: str, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        batch = batch_from_points(points, c.schema, self.infer, with_payload=False)
+        with c.lock:
+            for i, pid in enumerate(batch.ids):
+                if pid not in c.where:
+                    raise ValidationError(f"points[{i}].id", f"No point with id {pid} found")
+            return _completed(c.commit(ops.upsert_op(batch, c.assign_pids(batch.ids))))
+
+    def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        for i, name in enumerate(vectors):
+            c.schema.kind_of(name) if isinstance(name, str) else None
+            if not isinstance(name, str):
+                raise ValidationError(f"vector[{i}]", "expected a vector name")
+        return self._payload_op(collection_name, points, lambda ids: ops.DeleteVectors(ids, list(vectors)))
+
+    # ------------------------------------------------------------------ points: reads
+    def retrieve(self, collection_name: str, ids: Sequence[Any], with_payload: Any = True, with_vectors: Any = False,
+                 **_: Any) -> list[m.Record]:
+        c = self._get(collection_name)
+        wanted = normalize_ids(ids, "ids")
+        out = []
+        with c.lock:
+            for pid in dict.fromkeys(wanted):
+                loc = c.where.get(pid)
+                if loc is not None:
+                    out.append(record(loc[0], loc[1], with_payload, with_vectors))
+        return out
+
+    def scroll(self, collection_name: str, scroll_filter: Any = None, limit: int = 10, offset: Any = None,
+               with_payload: Any = True, with_vectors: Any = False, order_by: Any = None, **_: Any):
+        c = self._get(collection_name)
+        if limit is None or limit < 0:
+            raise ValidationError("limit", "must be a non-negative integer")
+        start = normalize_id(offset, "offset") if offset is not None else None
+        return scroll_points(c, parse(scroll_filter), limit, start, with_payload, with_vectors)
+
+    def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, **_: Any) -> m.CountResult:
+        c = self._get(collection_name)
+        return m.CountResult(count=count_points(c, parse(count_filter)))
+
+    def query_points(self, collection_name: str, query: Any = None, using: Optional[str] = None, prefetch: Any = None,
+                     query_filter: Any = None, search_params: Any = None, limit: int = 10, offset: Optional[int] = None,
+                     with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
+                     lookup_from: Any = None, **_: Any) -> m.QueryResponse:
+        req = QueryRequest(
+            query=query, using=using, prefetch=m.to_builtins(prefetch), filter=m.to_builtins(query_filter),
+            params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
+            score_threshold=score_threshold, limit=limit, offset=offset or 0,
+            with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
+            lookup_from=m.to_builtins(lookup_from),
+        )
+        return m.QueryResponse(points=run_query(self._get(collection_name), req, self.infer))
+
+    def query_batch_points(self, collection_name: str, requests: Sequence[Any], **_: Any) -> list[m.QueryResponse]:
+        c = self._get(collection_name)
+        out = []
+        for i, raw in enumerate(requests):
+            req = m.convert(_request_json(raw), QueryRequest, f"searches[{i}]")
+            out.append(m.QueryResponse(points=run_query(c, req, self.infer)))
+        return out
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self, **_: Any) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for coll in self._collections.values():
+            coll.close()
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _request_json(raw: Any) -> dict:
+    data = m.to_builtins(raw)
+    if isinstance(data, dict) and "with_vectors" in data and "with_vector" not in data:
+        data["with_vector"] = data.pop("with_vectors")
+    return data
+
+
+def _payload_arg(payload: Any) -> dict:
+    payload = m.to_builtins(payload)
+    if not isinstance(payload, dict):
+        raise ValidationError("payload", "must be a JSON object")
+    return payload
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name or len(name) > 255 or any(ch in name for ch in '/\\:*?"<>|\0') \
+            or name in (".", ".."):
+        raise ValidationError("collection_name", f"invalid collection name {name!r}")

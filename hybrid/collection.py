@@ -1,0 +1,240 @@
+"""A collection: schema, WAL, segments, the id map, and the write path.
+
+Write path (DESIGN.md section 4): validate -> WAL append -> apply to segments -> fsync (group
+commit) -> acknowledge. Every write is an `operations.Operation`; `_apply` is the only code
+that changes segments, used both live and when replaying the WAL, so recovery is exact.
+Reads live in hybrid/search.py; sealing and checkpoints in hybrid/optimizer.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import msgspec
+import numpy as np
+
+from hybrid import operations as ops
+from hybrid.config import CollectionSchema
+from hybrid.ids import PointId
+from hybrid.points import PointBatch
+from hybrid.segment import Segment
+from hybrid.storage.vectors import SparseStore
+from hybrid.storage.wal import WriteAheadLog
+
+
+class Collection:
+    def __init__(self, name: str, schema: CollectionSchema, path: Optional[Path] = None) -> None:
+        self.name = name
+        self.schema = schema
+        self.path = path
+        self.lock = threading.RLock()
+        self.segments: list[Segment] = []
+        self.where: dict[PointId, tuple[Segment, int]] = {}
+        self.next_pid = 0
+        self.seq = 0
+        self.field_indexes: dict[str, dict] = {}  # field -> schema JSON (indexes live in optimizer/payload)
+        self.df: dict[str, np.ndarray] = {n: np.zeros(0, np.int64) for n, s in schema.sparse.items() if s.idf}
+        self.wal: Optional[WriteAheadLog] = None
+        self.optimizing = False
+        from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
+
+        self.optimizer = Optimizer(self)
+        self._new_appendable()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def appendable(self) -> Segment:
+        return self.segments[-1]
+
+    def _new_appendable(self) -> Segment:
+        seg = Segment(self.schema, appendable=True)
+        self._attach(seg)
+        self.segments.append(seg)
+        return seg
+
+    def _attach(self, seg: Segment) -> None:
+        seg.payload_index_of = lambda key: None
+        seg.text_match_of = lambda s, key, kind, text: None
+
+    def commit(self, op: ops.Operation) -> int:
+        """Log and apply one validated operation; returns once it is durable."""
+        with self.lock:
+            if self.wal is not None:
+                seq = self.wal.append(ops.encode(op))
+            else:
+                seq = self.seq + 1
+            self._apply(op, seq)
+        if self.wal is not None:
+            self.wal.sync(seq)
+        self.optimizer.after_write()
+        return seq
+
+    def assign_pids(self, ids: list[PointId]) -> np.ndarray:
+        """Internal keys for a batch: existing points keep theirs, new ones get fresh keys."""
+        with self.lock:
+            pids = np.empty(len(ids), dtype=np.int64)
+            nxt = self.next_pid
+            for i, pid in enumerate(ids):
+                loc = self.where.get(pid)
+                if loc is None:
+                    pids[i] = nxt
+                    nxt += 1
+                else:
+                    pids[i] = loc[0].pids[loc[1]]
+            return pids
+
+    def upsert(self, batch: PointBatch) -> int:
+        with self.lock:
+            return self.commit(ops.upsert_op(batch, self.assign_pids(batch.ids)))
+
+    # ------------------------------------------------------------------ apply (live and replay)
+    def _apply(self, op: ops.Operation, seq: int) -> None:
+        self.seq = seq
+        if isinstance(op, ops.Upsert):
+            batch, pids = ops.batch_of(op)
+            self._apply_upsert(batch, pids, seq, replace=op.payloads is not None)
+        elif isinstance(op, ops.Delete):
+            self._apply_delete(op.ids)
+        elif isinstance(op, (ops.SetPayload, ops.OverwritePayload, ops.DeletePayload, ops.ClearPayload)):
+            self._apply_payload(op, seq)
+        elif isinstance(op, ops.DeleteVectors):
+            self._apply_delete_vectors(op, seq)
+        elif isinstance(op, ops.CreateFieldIndex):
+            self.field_indexes[op.field] = op.schema
+        elif isinstance(op, ops.DeleteFieldIndex):
+            self.field_indexes.pop(op.field, None)
+
+    def _locate(self, ids: Iterable[PointId]) -> list[Optional[tuple[Segment, int]]]:
+        return [self.where.get(i) for i in ids]
+
+    def _to_appendable(self, ids: list[PointId], pids: np.ndarray, keep_old: bool) -> np.ndarray:
+        """Offsets in the appendable segment for `ids`: existing there, moved there, or new.
+
+        A point living in a sealed segment is tombstoned there; with keep_old its vectors and
+        payload are first copied over (copy-on-write for partial updates).
+        """
+        app = self.appendable
+        offsets = np.empty(len(ids), dtype=np.int64)
+        fresh_rows: list[int] = []
+        moved: list[tuple[int, Segment, int]] = []
+        for row, loc in enumerate(self._locate(ids)):
+            if loc is not None and loc[0] is app:
+                offsets[row] = loc[1]
+            else:
+                fresh_rows.append(row)
+                if loc is not None:
+                    moved.append((row, loc[0], loc[1]))
+        if fresh_rows:
+            new = app.allocate([ids[r] for r in fresh_rows], pids[fresh_rows])
+            offsets[fresh_rows] = new
+            for r, off in zip(fresh_rows, new.tolist()):
+                self.where[ids[r]] = (app, off)
+            self.next_pid = max(self.next_pid, int(pids.max()) + 1)
+        for row, seg, off in moved:  # moving keeps the IDF statistics unchanged
+            self._stats(seg, np.array([off]), -1)
+            if keep_old:
+                self._copy_point(seg, off, app, int(offsets[row]))
+                self._stats(app, offsets[row: row + 1], +1)
+            seg.delete(np.array([off]))
+        return offsets
+
+    def _copy_point(self, src: Segment, off: int, dst: Segment, dst_off: int) -> None:
+        one = np.array([dst_off])
+        for name, store in src.vectors.items():
+            target = dst.vectors[name]
+            if not store.present[off]:
+                target.erase(one)
+            elif isinstance(store, SparseStore):
+                s, e = store.starts[off], store.ends[off]
+                target.write(one, np.array([0, e - s]), store.flat[0][s:e], store.flat[1][s:e])
+            elif store.kind == "multivector":
+                s, e = store.starts[off], store.ends[off]
+                target.write(one, np.array([e - s]), np.asarray(store.flat[0][s:e], np.float32))
+            else:
+                target.data[dst_off] = store.data[off]
+                target.present[dst_off] = True
+        dst.payloads[dst_off] = src.payloads[off]
+        dst.versions[dst_off] = src.versions[off]
+        dst.payload_version += 1
+
+    def _apply_upsert(self, batch: PointBatch, pids: np.ndarray, seq: int, replace: bool) -> None:
+        if not replace and any(i not in self.where for i in batch.ids):
+            return  # update_vectors is validated against existing ids before it is logged
+        offsets = self._to_appendable(batch.ids, pids, keep_old=not replace)
+        app = self.appendable
+        self._stats(app, offsets, -1)
+        app.write(offsets, batch, seq, replace)
+        self._stats(app, offsets, +1)
+
+    def _apply_delete(self, ids: list[PointId]) -> None:
+        for pid in ids:
+            loc = self.where.pop(pid, None)
+            if loc is not None:
+                self._stats(loc[0], np.array([loc[1]]), -1)
+                loc[0].delete(np.array([loc[1]]))
+
+    def _apply_payload(self, op: Any, seq: int) -> None:
+        from hybrid.payload import apply_payload_op
+
+        ids = [i for i in op.ids if i in self.where]
+        if not ids:
+            return
+        pids = self.assign_pids(ids)
+        offsets = self._to_appendable(ids, pids, keep_old=True)
+        app = self.appendable
+        for off in offsets.tolist():
+            app.set_payload(off, apply_payload_op(app.payloads[off], op), seq)
+
+    def _apply_delete_vectors(self, op: ops.DeleteVectors, seq: int) -> None:
+        ids = [i for i in op.ids if i in self.where]
+        if not ids:
+            return
+        offsets = self._to_appendable(ids, self.assign_pids(ids), keep_old=True)
+        app = self.appendable
+        self._stats(app, offsets, -1)
+        for name in op.names:
+            app.vectors[name].erase(offsets)
+        app.versions[offsets] = seq
+        self._stats(app, offsets, +1)
+
+    # ------------------------------------------------------------------ sparse IDF statistics
+    def _stats(self, seg: Segment, offsets: np.ndarray, sign: int) -> None:
+        """Add (+1) or remove (-1) the given live points' terms from collection document counts."""
+        for name, df in self.df.items():
+            store = seg.vectors[name]
+            live = offsets[store.present[offsets] & ~seg.deleted[offsets]] if offsets.size else offsets
+            if live.size == 0:
+                continue
+            terms = store.term_rows(live).astype(np.int64)
+            if terms.size == 0:
+                continue
+            if terms.max() >= df.size:
+                df = np.concatenate([df, np.zeros(int(terms.max()) + 1 - df.size + 1024, np.int64)])
+            np.add.at(df, terms, sign)
+            self.df[name] = df
+
+    def docs_with(self, name: str) -> int:
+        return sum(int(np.count_nonzero(s.vectors[name].present[: s.size] & s.live)) for s in self.segments)
+
+    # ------------------------------------------------------------------ info
+    def points_count(self) -> int:
+        return sum(s.live_count for s in self.segments)
+
+    def indexed_vectors_count(self) -> int:
+        total = 0
+        for seg in self.segments:
+            for store in seg.vectors.values():
+                if getattr(store, "index", None) is not None:
+                    total += int(np.count_nonzero(store.present[: seg.size] & seg.live))
+        return total
+
+    def close(self) -> None:
+        self.optimizer.stop()
+        if self.wal is not None:
+            self.wal.close()
+
+    def config_json(self) -> bytes:
+        return msgspec.json.encode({"name": self.name, "config": self.schema.config,
+                                    "field_indexes": self.field_indexes})

@@ -1,0 +1,86 @@
+"""One error hierarchy for the engine; each class carries the HTTP status the REST API returns.
+
+The embedded client raises these directly; the API maps them once (api/app.py) to Qdrant's
+error envelope `{"status": {"error": message}, "time": ...}` with `status_code`.
+"""
+
+from __future__ import annotations
+
+
+class HybridError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(HybridError):
+    """The request is malformed or refers to something that cannot be used that way."""
+
+    status_code = 400
+
+
+class ValidationError(BadRequest):
+    """A field of the request has a wrong value. `field` is its path, e.g. `points[3].vector`."""
+
+    status_code = 422
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}" if field else problem)
+        self.field = field
+        self.problem = problem
+
+
+class NotFound(HybridError):
+    status_code = 404
+
+
+class CollectionNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Collection `{name}` doesn't exist!")
+        self.name = name
+
+
+class PointNotFound(NotFound):
+    def __init__(self, point_id: object) -> None:
+        super().__init__(f"No point with id {point_id} found")
+        self.point_id = point_id
+
+
+class AlreadyExists(HybridError):
+    status_code = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Collection `{name}` already exists!")
+        self.name = name
+
+
+class StorageLocked(HybridError):
+    """Another process (or Client) holds the data folder."""
+
+    status_code = 409
+
+
+class StorageError(HybridError):
+    """The data on disk cannot be read or written."""
+
+    status_code = 500
+
+
+class Unauthorized(HybridError):
+    status_code = 401
+
+
+class Forbidden(HybridError):
+    status_code = 403
+
+
+class PayloadTooLarge(HybridError):
+    status_code = 413
+
+
+class ModelUnavailable(BadRequest):
+    """An embedding model cannot be loaded (e.g. it must be downloaded and we are offline)."""

@@ -1,0 +1,269 @@
+"""Wire models: msgspec Structs shaped like Qdrant's REST JSON (qdrant-openapi-v1.18.x.json).
+
+The embedded Client and the REST API share these. Inputs may also arrive as plain dicts or as
+`qdrant_client.models` objects: `to_builtins` turns any of them into Qdrant-shaped JSON and
+`convert` validates that JSON into a Struct, naming the offending field on error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, TypeVar, Union
+
+import msgspec
+from msgspec import Struct
+
+from hybrid.errors import ValidationError
+
+Distance = Literal["Cosine", "Dot", "Euclid", "Manhattan"]
+Datatype = Literal["float32", "float16", "uint8"]
+ExtendedPointId = Union[int, str]
+T = TypeVar("T")
+
+
+class Model(Struct, omit_defaults=True, forbid_unknown_fields=False):
+    """Base: attribute access like qdrant-client's models, JSON like Qdrant's."""
+
+    def model_dump(self) -> dict:
+        return msgspec.to_builtins(self)
+
+
+# ---------------------------------------------------------------- collection configuration
+class HnswConfigDiff(Model):
+    m: Optional[int] = None
+    ef_construct: Optional[int] = None
+    full_scan_threshold: Optional[int] = None
+    max_indexing_threads: Optional[int] = None
+    on_disk: Optional[bool] = None
+    payload_m: Optional[int] = None
+
+
+class HnswConfig(Model):
+    """Graph parameters. m: links per node; ef_construct: build beam width; full_scan_threshold
+    (KB of vectors): below it a filtered search scores the allowed points exactly."""
+
+    m: int = 16
+    ef_construct: int = 100
+    full_scan_threshold: int = 10_000
+    max_indexing_threads: int = 0
+    on_disk: bool = False
+    payload_m: Optional[int] = None
+
+
+class ScalarQuantizationConfig(Model):
+    type: Literal["int8"] = "int8"
+    quantile: Optional[float] = None
+    always_ram: Optional[bool] = None
+
+
+class ScalarQuantization(Model):
+    scalar: ScalarQuantizationConfig
+
+
+class MultiVectorConfig(Model):
+    comparator: Literal["max_sim"] = "max_sim"
+
+
+class VectorParams(Model):
+    size: int
+    distance: Distance
+    hnsw_config: Optional[HnswConfigDiff] = None
+    quantization_config: Optional[ScalarQuantization] = None
+    on_disk: Optional[bool] = None
+    datatype: Optional[Datatype] = None
+    multivector_config: Optional[MultiVectorConfig] = None
+
+
+class SparseIndexParams(Model):
+    full_scan_threshold: Optional[int] = None
+    on_disk: Optional[bool] = None
+    datatype: Optional[Datatype] = None
+
+
+class SparseVectorParams(Model):
+    index: Optional[SparseIndexParams] = None
+    modifier: Optional[Literal["none", "idf"]] = None
+
+
+class OptimizersConfig(Model):
+    """When to seal and vacuum. indexing_threshold is in KB of vector data (Qdrant's unit):
+    the appendable segment is sealed (HNSW built) once its vectors pass it; 0 disables."""
+
+    deleted_threshold: float = 0.2
+    vacuum_min_vector_number: int = 1000
+    default_segment_number: int = 0
+    max_segment_size: Optional[int] = None
+    memmap_threshold: Optional[int] = None
+    indexing_threshold: int = 10_000
+    flush_interval_sec: int = 5
+    max_optimization_threads: Optional[int] = None
+
+
+class OptimizersConfigDiff(Model):
+    deleted_threshold: Optional[float] = None
+    vacuum_min_vector_number: Optional[int] = None
+    default_segment_number: Optional[int] = None
+    max_segment_size: Optional[int] = None
+    memmap_threshold: Optional[int] = None
+    indexing_threshold: Optional[int] = None
+    flush_interval_sec: Optional[int] = None
+    max_optimization_threads: Optional[int] = None
+
+
+class WalConfig(Model):
+    wal_capacity_mb: int = 32
+    wal_segments_ahead: int = 0
+
+
+class CollectionParams(Model):
+    vectors: Any = None  # VectorParams, or {name: VectorParams}; see CollectionSchema
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
+    on_disk_payload: bool = True
+    sparse_vectors: Optional[dict[str, SparseVectorParams]] = None
+
+
+class CollectionConfig(Model):
+    params: CollectionParams
+    hnsw_config: HnswConfig
+    optimizer_config: OptimizersConfig
+    wal_config: WalConfig = msgspec.field(default_factory=WalConfig)
+    quantization_config: Optional[ScalarQuantization] = None
+    metadata: Optional[dict] = None
+
+
+class PayloadIndexInfo(Model):
+    data_type: str
+    params: Optional[dict] = None
+    points: int = 0
+
+
+class CollectionInfo(Model):
+    status: Literal["green", "yellow", "grey", "red"]
+    optimizer_status: Any
+    segments_count: int
+    config: CollectionConfig
+    payload_schema: dict[str, PayloadIndexInfo]
+    indexed_vectors_count: int = 0
+    points_count: int = 0
+    warnings: list = msgspec.field(default_factory=list)
+
+
+class CollectionDescription(Model):
+    name: str
+
+
+class CollectionsResponse(Model):
+    collections: list[CollectionDescription]
+
+
+class CollectionExistence(Model):
+    exists: bool
+
+
+# ---------------------------------------------------------------- points and results
+class PointStruct(Model):
+    id: ExtendedPointId
+    vector: Any = None
+    payload: Optional[dict] = None
+
+
+class SparseVector(Model):
+    indices: list[int]
+    values: list[float]
+
+
+class Document(Model):
+    text: str
+    model: str
+    options: Optional[dict] = None
+
+
+class Record(Model):
+    id: ExtendedPointId
+    payload: Optional[dict] = None
+    vector: Any = None
+    shard_key: Any = None
+    order_value: Any = None
+
+
+class ScoredPoint(Model):
+    id: ExtendedPointId
+    version: int
+    score: float
+    payload: Optional[dict] = None
+    vector: Any = None
+    shard_key: Any = None
+    order_value: Any = None
+    explain: Optional[dict] = None  # our extension: per-branch scores and ranks
+
+
+class QueryResponse(Model):
+    points: list[ScoredPoint]
+
+
+class PointGroup(Model):
+    hits: list[ScoredPoint]
+    id: Any
+    lookup: Optional[Record] = None
+
+
+class GroupsResult(Model):
+    groups: list[PointGroup]
+
+
+class UpdateResult(Model):
+    status: Literal["acknowledged", "completed"]
+    operation_id: Optional[int] = None
+
+
+class CountResult(Model):
+    count: int
+
+
+class ScrollResult(Model):
+    points: list[Record]
+    next_page_offset: Optional[ExtendedPointId] = None
+
+
+class SearchParams(Model):
+    hnsw_ef: Optional[int] = None
+    exact: bool = False
+    quantization: Optional[dict] = None
+    indexed_only: bool = False
+    acorn: Optional[dict] = None
+
+
+# ---------------------------------------------------------------- conversion helpers
+def to_builtins(obj: Any) -> Any:
+    """Qdrant-shaped JSON builtins from a dict, a msgspec Struct or a qdrant_client pydantic model."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if isinstance(obj, Struct):
+        return msgspec.to_builtins(obj)
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None and callable(dump):  # pydantic (qdrant_client.models)
+        return to_builtins(dump(exclude_none=True, mode="json"))
+    if isinstance(obj, dict):
+        return {k: to_builtins(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_builtins(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    if tolist is not None:
+        return tolist()
+    return obj
+
+
+def convert(obj: Any, type_: type[T], field: str = "") -> T:
+    """Validate `obj` (any accepted form) into `type_`, raising ValidationError with the path."""
+    if isinstance(obj, type_):
+        return obj
+    try:
+        return msgspec.convert(to_builtins(obj), type_, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        path = ""
+        if " - at `$" in text:
+            text, _, at = text.partition(" - at `$")
+            path = at.rstrip("`")
+        raise ValidationError(f"{field}{path}" if field else path.lstrip("."), text) from None

@@ -1,0 +1,201 @@
+"""The read side: leaf searches over all segments, top-k merge, hydration, scroll and count.
+
+Inside, candidates are (segment, offset, internal score) arrays; ids, payloads and vectors are
+attached only to the final top-k (`hydrate`). Internal scores are higher-is-better; `display`
+converts them to Qdrant's reported values once, at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from hybrid import models as m
+from hybrid.config import DEFAULT_VECTOR
+from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes
+from hybrid.payload import select_payload
+from hybrid.segment import Segment
+
+if TYPE_CHECKING:
+    from hybrid.collection import Collection
+
+
+@dataclass
+class Candidates:
+    """A ranked list of points: parallel arrays, best first (ties by point id)."""
+
+    segs: list[Segment]  # segment table; `seg` indexes into it
+    seg: np.ndarray  # int32
+    off: np.ndarray  # int64
+    score: np.ndarray  # float32 internal scores
+
+    @staticmethod
+    def empty() -> "Candidates":
+        return Candidates([], np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.float32))
+
+    def __len__(self) -> int:
+        return int(self.off.size)
+
+    def keys(self) -> np.ndarray:
+        """Sortable id keys (S17) of the candidates."""
+        out = np.empty(len(self), dtype=ID_KEY_DTYPE)
+        for i, seg in enumerate(self.segs):
+            mask = self.seg == i
+            if mask.any():
+                out[mask] = seg.keys[self.off[mask]]
+        return out
+
+    def take(self, index: np.ndarray) -> "Candidates":
+        return Candidates(self.segs, self.seg[index], self.off[index], self.score[index])
+
+    def ranked(self, limit: Optional[int] = None) -> "Candidates":
+        """Sorted by descending score, ties by ascending point id, cut to `limit`."""
+        order = np.lexsort((self.keys(), -self.score))
+        if limit is not None:
+            order = order[:limit]
+        return self.take(order)
+
+
+def display(score: np.ndarray, distance: Optional[str]) -> np.ndarray:
+    """Internal score -> Qdrant's reported score (Euclid/Manhattan as distances)."""
+    if distance == "Euclid":
+        return np.sqrt(np.abs(score))
+    if distance == "Manhattan":
+        return np.abs(score)
+    return score
+
+
+def internal_threshold(threshold: Optional[float], distance: Optional[str]) -> Optional[float]:
+    """score_threshold in internal units: for distances it is a maximum distance."""
+    if threshold is None:
+        return None
+    if distance == "Euclid":
+        return -(threshold * threshold)
+    if distance == "Manhattan":
+        return -threshold
+    return threshold
+
+
+def parse(flt: Any, field: str = "filter") -> Any:
+    """Parse a filter in any accepted form (None passes through)."""
+    if flt is None:
+        return None
+    from hybrid.filters import parse_filter
+
+    return parse_filter(flt, field)
+
+
+def filter_mask(seg: Segment, flt: Any) -> np.ndarray:
+    """Live points of `seg` that match a parsed filter (None: all live)."""
+    live = seg.live
+    if flt is None:
+        return live
+    from hybrid.filters import evaluate
+
+    return live & evaluate(flt, seg)[: seg.size]
+
+
+def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = None,
+                params: Optional[m.SearchParams] = None, threshold: Optional[float] = None,
+                exclude: Optional[PointId] = None) -> Candidates:
+    """Top `limit` points for one prepared query on one vector name, over every segment."""
+    extra: dict[str, Any] = {}
+    if params is not None:
+        extra = {"exact": params.exact}
+        if params.hnsw_ef is not None:
+            extra["ef"] = params.hnsw_ef
+        if params.quantization:
+            q = params.quantization
+            extra.update(ignore_quantization=bool(q.get("ignore", False)), rescore=q.get("rescore", True),
+                         oversampling=float(q.get("oversampling") or 1.0))
+    segs, seg_ix, offs, scores = [], [], [], []
+    with c.lock:
+        segments = list(c.segments)
+    want = limit + (1 if exclude is not None else 0)
+    for seg in segments:
+        if seg.size == 0:
+            continue
+        store = seg.vectors[using]
+        allowed = filter_mask(seg, flt) & store.present[: seg.size]
+        if not allowed.any():
+            continue
+        hits = store.search(query, want, allowed, seg.size, **extra)
+        segs.append(seg)
+        seg_ix.append(np.full(hits.offsets.size, len(segs) - 1, np.int32))
+        offs.append(hits.offsets)
+        scores.append(hits.scores)
+    if not segs:
+        return Candidates.empty()
+    cand = Candidates(segs, np.concatenate(seg_ix), np.concatenate(offs), np.concatenate(scores).astype(np.float32))
+    if exclude is not None:
+        cand = cand.take(np.flatnonzero(cand.keys() != id_key_bytes(exclude)))
+    if threshold is not None:
+        cand = cand.take(np.flatnonzero(cand.score >= threshold))
+    return cand.ranked(limit)
+
+
+def vector_output(seg: Segment, off: int, selector: Any) -> Any:
+    """with_vectors: True (all), False/None, or a list of names. Unnamed-only collections get a list."""
+    if not selector:
+        return None
+    names = list(seg.vectors) if selector is True else [n for n in selector if n in seg.vectors]
+    out = {n: v for n in names if (v := seg.vector_of(off, n)) is not None}
+    if list(seg.vectors) == [DEFAULT_VECTOR]:
+        return out.get(DEFAULT_VECTOR)
+    return out
+
+
+def hydrate(cand: Candidates, with_payload: Any, with_vectors: Any, distance: Optional[str]) -> list[m.ScoredPoint]:
+    shown = display(cand.score, distance).tolist()
+    out = []
+    for i, (s, off) in enumerate(zip(cand.seg.tolist(), cand.off.tolist())):
+        seg = cand.segs[s]
+        out.append(m.ScoredPoint(
+            id=seg.ids[off], version=int(seg.versions[off]), score=shown[i],
+            payload=select_payload(seg.payloads[off], with_payload),
+            vector=vector_output(seg, off, with_vectors),
+        ))
+    return out
+
+
+def record(seg: Segment, off: int, with_payload: Any, with_vectors: Any) -> m.Record:
+    return m.Record(id=seg.ids[off], payload=select_payload(seg.payloads[off], with_payload),
+                    vector=vector_output(seg, off, with_vectors))
+
+
+def all_matching(c: "Collection", flt: Any) -> Candidates:
+    """Every live point matching the filter, in point-id order (scores are 0)."""
+    with c.lock:
+        segments = list(c.segments)
+    segs, seg_ix, offs = [], [], []
+    for seg in segments:
+        offsets = np.flatnonzero(filter_mask(seg, flt))
+        if offsets.size:
+            segs.append(seg)
+            seg_ix.append(np.full(offsets.size, len(segs) - 1, np.int32))
+            offs.append(offsets)
+    if not segs:
+        return Candidates.empty()
+    off = np.concatenate(offs)
+    cand = Candidates(segs, np.concatenate(seg_ix), off, np.zeros(off.size, np.float32))
+    return cand.take(np.argsort(cand.keys(), kind="stable"))
+
+
+def scroll(c: "Collection", flt: Any, limit: int, offset: Optional[PointId], with_payload: Any,
+           with_vectors: Any) -> tuple[list[m.Record], Optional[PointId]]:
+    cand = all_matching(c, flt)
+    keys = cand.keys()
+    start = 0 if offset is None else int(np.searchsorted(keys, np.array(id_key_bytes(offset), dtype=ID_KEY_DTYPE)))
+    page = cand.take(np.arange(start, min(start + limit + 1, len(cand))))
+    records = [record(page.segs[s], o, with_payload, with_vectors)
+               for s, o in zip(page.seg[:limit].tolist(), page.off[:limit].tolist())]
+    nxt = page.segs[int(page.seg[limit])].ids[int(page.off[limit])] if len(page) > limit else None
+    return records, nxt
+
+
+def count(c: "Collection", flt: Any) -> int:
+    with c.lock:
+        segments = list(c.segments)
+    return sum(int(np.count_nonzero(filter_mask(seg, flt))) for seg in segments)

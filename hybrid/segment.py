@@ -1,0 +1,194 @@
+"""A segment: points addressed by offset, with their ids, versions, payloads and vectors.
+
+One segment per collection is *appendable* (growable arrays, exact search, written in place);
+the others are *sealed*: immutable but for their deleted bitset, compacted, with ANN indexes.
+A change to a point of a sealed segment is a tombstone there plus a new version in the
+appendable one (the collection does that), so sealed data never needs rewriting.
+
+A segment is also the `FilterView` that hybrid.filters evaluates conditions against.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import msgspec
+import numpy as np
+
+from hybrid.config import CollectionSchema
+from hybrid.ids import ID_KEY_DTYPE, PointId, id_keys
+from hybrid.points import PointBatch
+from hybrid.storage.files import atomic_save_npy, atomic_write
+from hybrid.storage.vectors import DenseStore, MultiStore, SparseStore, _grow
+
+Store = DenseStore | SparseStore | MultiStore
+
+
+class Segment:
+    def __init__(self, schema: CollectionSchema, appendable: bool = True, name: Optional[str] = None) -> None:
+        self.schema = schema
+        self.name = name or uuid.uuid4().hex
+        self.appendable = appendable
+        self.size = 0
+        self.ids: list[Optional[PointId]] = []
+        self.keys = np.zeros(0, dtype=ID_KEY_DTYPE)
+        self.pids = np.zeros(0, dtype=np.int64)
+        self.versions = np.zeros(0, dtype=np.int64)
+        self.deleted = np.zeros(0, dtype=bool)
+        self.payloads: list[Optional[dict]] = []
+        self.payload_version = 0
+        self.cache: dict = {}
+        self.vectors: dict[str, Store] = {}
+        for name_, spec in schema.dense.items():
+            self.vectors[name_] = MultiStore(spec) if spec.multivector else DenseStore(spec)
+        for name_, spec in schema.sparse.items():
+            self.vectors[name_] = SparseStore(spec)
+        # set by the collection: collection-level indexes seen through this segment
+        self.payload_index_of: Callable[[str], Any] = lambda key: None
+        self.text_match_of: Callable[["Segment", str, str, str], Optional[np.ndarray]] = lambda s, k, kind, t: None
+
+    # ------------------------------------------------------------------ FilterView protocol
+    def point_ids(self) -> list[Optional[PointId]]:
+        return self.ids
+
+    def vector_present(self, name: str) -> np.ndarray:
+        store = self.vectors.get(name)
+        if store is None:
+            return np.zeros(self.size, dtype=bool)
+        return store.present[: self.size]
+
+    def payload_index(self, key: str) -> Any:
+        return self.payload_index_of(key)
+
+    def text_match(self, key: str, kind: str, text: str) -> Optional[np.ndarray]:
+        return self.text_match_of(self, key, kind, text)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def live(self) -> np.ndarray:
+        return ~self.deleted[: self.size]
+
+    @property
+    def live_count(self) -> int:
+        return int(self.size - np.count_nonzero(self.deleted[: self.size]))
+
+    def _reserve(self, capacity: int) -> None:
+        self.keys = _grow(self.keys, capacity, b"")
+        self.pids = _grow(self.pids, capacity, -1)
+        self.versions = _grow(self.versions, capacity)
+        self.deleted = _grow(self.deleted, capacity, True)
+        for store in self.vectors.values():
+            store.reserve(capacity)
+
+    def allocate(self, ids: list[PointId], pids: np.ndarray) -> np.ndarray:
+        """New offsets for new points (appendable segments only)."""
+        n = len(ids)
+        start = self.size
+        self._reserve(start + n)
+        offsets = np.arange(start, start + n, dtype=np.int64)
+        self.ids.extend(ids)
+        self.payloads.extend([None] * n)
+        self.keys[offsets] = id_keys(ids)
+        self.pids[offsets] = pids
+        self.deleted[offsets] = False
+        self.size += n
+        return offsets
+
+    def write(self, offsets: np.ndarray, batch: PointBatch, seq: int, replace: bool) -> None:
+        """Write a batch's vectors (and payloads) at `offsets`, row i of the batch at offsets[i].
+
+        replace=True: whole points (names missing from a point are erased, payload replaced);
+        replace=False: only the vectors the batch carries (update_vectors).
+        """
+        n = len(batch.ids)
+        self.versions[offsets] = seq
+        for name, store in self.vectors.items():
+            carried: Optional[np.ndarray] = None
+            if name in batch.dense:
+                col = batch.dense[name]
+                store.write(offsets[col.rows], col.data)
+                carried = col.rows
+            elif name in batch.sparse:
+                col = batch.sparse[name]
+                store.write(offsets[col.rows], col.indptr, col.indices, col.values)
+                carried = col.rows
+            elif name in batch.multi:
+                col = batch.multi[name]
+                store.write(offsets[col.rows], col.lengths, col.data)
+                carried = col.rows
+            if replace:
+                missing = np.ones(n, dtype=bool)
+                if carried is not None:
+                    missing[carried] = False
+                if missing.any():
+                    store.erase(offsets[missing])
+        if batch.payloads is not None:
+            for off, payload in zip(offsets.tolist(), batch.payloads):
+                self.payloads[off] = payload or None
+            self.payload_version += 1
+
+    def delete(self, offsets: np.ndarray) -> None:
+        self.deleted[offsets] = True
+
+    def set_payload(self, offset: int, payload: Optional[dict], seq: int) -> None:
+        self.payloads[offset] = payload or None
+        self.versions[offset] = seq
+        self.payload_version += 1
+
+    def vector_of(self, offset: int, name: str) -> Any:
+        store = self.vectors[name]
+        return store.get(offset) if store.present[offset] else None
+
+    # ------------------------------------------------------------------ sealing and files
+    def sealed_copy(self, live: np.ndarray) -> "Segment":
+        """A compacted, sealed segment holding the given live offsets, in that order."""
+        out = Segment(self.schema, appendable=False)
+        out.size = int(live.size)
+        out.ids = [self.ids[i] for i in live.tolist()]
+        out.keys = self.keys[live].copy()
+        out.pids = self.pids[live].copy()
+        out.versions = self.versions[live].copy()
+        out.deleted = np.zeros(out.size, dtype=bool)
+        out.payloads = [self.payloads[i] for i in live.tolist()]
+        out.vectors = {name: store.compact(live) for name, store in self.vectors.items()}
+        return out
+
+    def save(self, directory: Path) -> None:
+        """Write the segment's files into `directory` (which the caller renames into place)."""
+        atomic_write(directory / "ids.msgpack", msgspec.msgpack.encode(self.ids))
+        atomic_write(directory / "payloads.msgpack", msgspec.msgpack.encode(self.payloads))
+        atomic_save_npy(directory / "pids.npy", self.pids[: self.size])
+        atomic_save_npy(directory / "versions.npy", self.versions[: self.size])
+        for i, (name, store) in enumerate(self.vectors.items()):
+            store.save(directory, f"vec{i}")
+            if getattr(store, "index", None) is not None:
+                sub = directory / f"vec{i}.index"
+                sub.mkdir(exist_ok=True)
+                store.index.save(sub)
+
+    @classmethod
+    def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
+             load_index: Callable[[Store, Path], Any]) -> "Segment":
+        seg = cls(schema, appendable=False, name=directory.name)
+        seg.ids = msgspec.msgpack.decode((directory / "ids.msgpack").read_bytes())
+        seg.payloads = msgspec.msgpack.decode((directory / "payloads.msgpack").read_bytes())
+        seg.size = len(seg.ids)
+        seg.keys = id_keys(seg.ids)
+        seg.pids = np.load(directory / "pids.npy")
+        seg.versions = np.load(directory / "versions.npy")
+        seg.deleted = deleted.copy()
+        for i, (name, spec_store) in enumerate(list(seg.vectors.items())):
+            stem = f"vec{i}"
+            if isinstance(spec_store, DenseStore):
+                store: Store = DenseStore.load(spec_store.spec, directory, stem)
+            elif isinstance(spec_store, MultiStore):
+                store = MultiStore.load(spec_store.spec, directory, stem)
+            else:
+                store = SparseStore.load(spec_store.spec, directory, stem)
+            index_dir = directory / f"{stem}.index"
+            if index_dir.exists():
+                store.index = load_index(store, index_dir)
+            seg.vectors[name] = store
+        return seg

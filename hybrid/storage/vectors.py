@@ -1,0 +1,225 @@
+"""Per-segment vector storage, one store per vector name, addressed by offset.
+
+- `DenseStore`: an (capacity, dim) array plus a `present` mask (a point may lack a vector).
+- `SparseStore` / `MultiStore`: ragged rows kept as flat arrays with per-offset [start, end);
+  a rewrite appends and repoints, the garbage goes away when the segment is sealed (compacted).
+Stores grow by doubling; sealing copies live rows into a tight store (optionally memmap'ed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from hybrid.config import DenseSpec, SparseSpec
+from hybrid.storage.files import atomic_save_npy
+from indexes import plain
+from indexes.base import Hits
+
+
+def _grow(array: np.ndarray, capacity: int, fill: Any = 0) -> np.ndarray:
+    if array.shape[0] >= capacity:
+        return array
+    new_cap = max(capacity, 2 * array.shape[0], 16)
+    out = np.full((new_cap, *array.shape[1:]), fill, dtype=array.dtype)
+    out[: array.shape[0]] = array
+    return out
+
+
+def _load(path: Path, mmap: bool) -> np.ndarray:
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+class DenseStore:
+    kind = "dense"
+
+    def __init__(self, spec: DenseSpec, data: Optional[np.ndarray] = None, present: Optional[np.ndarray] = None) -> None:
+        self.spec = spec
+        self.data = data if data is not None else np.zeros((0, spec.size), dtype=np.float32)
+        self.present = present if present is not None else np.zeros(0, dtype=bool)
+        self.index: Any = None  # a VectorIndex over `data` once sealed (HNSW)
+
+    def reserve(self, capacity: int) -> None:
+        self.data = _grow(self.data, capacity)
+        self.present = _grow(self.present, capacity, False)
+
+    def write(self, offsets: np.ndarray, vectors: np.ndarray) -> None:
+        if self.spec.distance == "Cosine":
+            vectors = plain.normalize_rows(vectors)
+        self.data[offsets] = vectors
+        self.present[offsets] = True
+
+    def erase(self, offsets: np.ndarray) -> None:
+        self.present[offsets] = False
+
+    def get(self, offset: int) -> list[float]:
+        return np.asarray(self.data[offset], dtype=np.float32).tolist()
+
+    def prepare_query(self, query: np.ndarray) -> np.ndarray:
+        query = np.asarray(query, dtype=np.float32)
+        return plain.normalize_rows(query) if self.spec.distance == "Cosine" else query
+
+    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray, size: int, **params: Any) -> Hits:
+        if self.index is not None and not params.get("exact"):
+            return self.index.search(query, limit, allowed, **params)
+        return plain.dense_search(self.data[:size], query, self.spec.distance, limit, allowed)
+
+    def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        return plain.dense_scores(self.data[offsets], query, self.spec.distance)
+
+    def compact(self, live: np.ndarray) -> "DenseStore":
+        return DenseStore(self.spec, np.ascontiguousarray(self.data[live]), self.present[live].copy())
+
+    def save(self, directory: Path, stem: str) -> None:
+        atomic_save_npy(directory / f"{stem}.data.npy", np.ascontiguousarray(self.data))
+        atomic_save_npy(directory / f"{stem}.present.npy", self.present)
+
+    @classmethod
+    def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "DenseStore":
+        data = _load(directory / f"{stem}.data.npy", mmap=spec.on_disk)
+        return cls(spec, data, _load(directory / f"{stem}.present.npy", mmap=False))
+
+
+class _RaggedStore:
+    """Rows of variable length in flat arrays; `starts`/`ends` per offset (ends == starts: absent)."""
+
+    def __init__(self, flat: tuple[np.ndarray, ...], starts: Optional[np.ndarray] = None,
+                 ends: Optional[np.ndarray] = None) -> None:
+        self.flat = list(flat)
+        self.used = flat[0].shape[0]
+        self.starts = starts if starts is not None else np.zeros(0, dtype=np.int64)
+        self.ends = ends if ends is not None else np.zeros(0, dtype=np.int64)
+        self.version = 0
+        self._cache: Any = None
+        self._cache_version = -1
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.ends > self.starts
+
+    def reserve(self, capacity: int) -> None:
+        self.starts = _grow(self.starts, capacity)
+        self.ends = _grow(self.ends, capacity)
+
+    def _append_rows(self, offsets: np.ndarray, lengths: np.ndarray, parts: tuple[np.ndarray, ...]) -> None:
+        total = int(lengths.sum())
+        for i, part in enumerate(parts):
+            self.flat[i] = _grow(self.flat[i], self.used + total)
+            self.flat[i][self.used: self.used + total] = part
+        bounds = self.used + np.concatenate(([0], np.cumsum(lengths)))
+        self.starts[offsets] = bounds[:-1]
+        self.ends[offsets] = bounds[1:]
+        self.used += total
+        self.version += 1
+
+    def erase(self, offsets: np.ndarray) -> None:
+        self.ends[offsets] = self.starts[offsets]
+        self.version += 1
+
+    def _compacted_flat(self, live: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        s, e = self.starts[live], self.ends[live]
+        rows = plain._ranges(s, e)
+        lengths = e - s
+        bounds = np.concatenate(([0], np.cumsum(lengths)))
+        return [np.ascontiguousarray(f[rows]) for f in self.flat], bounds[:-1].copy(), bounds[1:].copy()
+
+    def save(self, directory: Path, stem: str) -> None:
+        live = np.arange(self.starts.shape[0])
+        flat, starts, ends = self._compacted_flat(live)
+        for i, part in enumerate(flat):
+            atomic_save_npy(directory / f"{stem}.flat{i}.npy", part)
+        atomic_save_npy(directory / f"{stem}.starts.npy", starts)
+        atomic_save_npy(directory / f"{stem}.ends.npy", ends)
+
+    @staticmethod
+    def _load_parts(directory: Path, stem: str, count: int, mmap: bool) -> tuple:
+        flat = tuple(_load(directory / f"{stem}.flat{i}.npy", mmap) for i in range(count))
+        return flat, _load(directory / f"{stem}.starts.npy", False), _load(directory / f"{stem}.ends.npy", False)
+
+
+class SparseStore(_RaggedStore):
+    kind = "sparse"
+
+    def __init__(self, spec: SparseSpec, flat: Optional[tuple] = None, starts=None, ends=None) -> None:
+        super().__init__(flat or (np.zeros(0, np.uint32), np.zeros(0, np.float32)), starts, ends)
+        self.spec = spec
+
+    def write(self, offsets: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> None:
+        self._append_rows(offsets, np.diff(indptr), (indices, values))
+
+    def get(self, offset: int) -> dict:
+        s, e = int(self.starts[offset]), int(self.ends[offset])
+        return {"indices": self.flat[0][s:e].tolist(), "values": self.flat[1][s:e].tolist()}
+
+    def _matrix(self, size: int):
+        if self._cache_version != self.version or self._cache.shape[0] != size:
+            s, e = self.starts[:size], self.ends[:size]
+            rows = plain._ranges(s, e)
+            indptr = np.concatenate(([0], np.cumsum(e - s)))
+            self._cache = plain.sparse_matrix(indptr, self.flat[0][rows], self.flat[1][rows], size)
+            self._cache_version = self.version
+        return self._cache
+
+    def search(self, query: tuple[np.ndarray, np.ndarray], limit: int, allowed: np.ndarray, size: int, **_: Any) -> Hits:
+        return plain.sparse_search(self._matrix(size), query[0], query[1], limit, allowed)
+
+    def score(self, query: tuple[np.ndarray, np.ndarray], offsets: np.ndarray) -> np.ndarray:
+        size = self.starts.shape[0]
+        scores, _ = plain.sparse_scores(self._matrix(size), query[0], query[1])
+        return scores[offsets]
+
+    def term_rows(self, offsets: np.ndarray) -> np.ndarray:
+        """Sparse dimensions of the given offsets, concatenated (for document frequencies)."""
+        return self.flat[0][plain._ranges(self.starts[offsets], self.ends[offsets])]
+
+    def compact(self, live: np.ndarray) -> "SparseStore":
+        flat, starts, ends = self._compacted_flat(live)
+        return SparseStore(self.spec, tuple(flat), starts, ends)
+
+    @classmethod
+    def load(cls, spec: SparseSpec, directory: Path, stem: str) -> "SparseStore":
+        flat, starts, ends = cls._load_parts(directory, stem, 2, mmap=False)
+        return cls(spec, flat, starts, ends)
+
+
+class MultiStore(_RaggedStore):
+    kind = "multivector"
+
+    def __init__(self, spec: DenseSpec, flat: Optional[tuple] = None, starts=None, ends=None) -> None:
+        super().__init__(flat or (np.zeros((0, spec.size), np.float32),), starts, ends)
+        self.spec = spec
+
+    def write(self, offsets: np.ndarray, lengths: np.ndarray, data: np.ndarray) -> None:
+        if self.spec.distance == "Cosine":
+            data = plain.normalize_rows(data)
+        self._append_rows(offsets, lengths, (data,))
+
+    def get(self, offset: int) -> list[list[float]]:
+        return np.asarray(self.flat[0][self.starts[offset]: self.ends[offset]], dtype=np.float32).tolist()
+
+    def prepare_query(self, query: np.ndarray) -> np.ndarray:
+        query = np.asarray(query, dtype=np.float32)
+        return plain.normalize_rows(query) if self.spec.distance == "Cosine" else query
+
+    def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        return plain.maxsim_scores(self.flat[0], self.starts[offsets], self.ends[offsets], query, self.spec.distance)
+
+    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray, size: int, **_: Any) -> Hits:
+        candidates = np.flatnonzero(allowed[:size] & self.present[:size])
+        if candidates.size == 0:
+            return Hits.empty()
+        from indexes.base import top_k
+
+        hits = top_k(self.score(query, candidates), limit)
+        return Hits(candidates[hits.offsets], hits.scores)
+
+    def compact(self, live: np.ndarray) -> "MultiStore":
+        flat, starts, ends = self._compacted_flat(live)
+        return MultiStore(self.spec, tuple(flat), starts, ends)
+
+    @classmethod
+    def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "MultiStore":
+        flat, starts, ends = cls._load_parts(directory, stem, 1, mmap=spec.on_disk)
+        return cls(spec, flat, starts, ends)
