@@ -1,0 +1,420 @@
+"""numba kernels of the sparse index: scatter-add scoring, MaxScore pruning, top-k, row dots, murmur3.
+
+Nothing is compiled at import: entry kernels are `LazyKernel`s compiled with their explicit
+signature on first call (cache=True, nogil=True, so server threads search in parallel), and
+their helpers are signature-less `njit` functions compiled together with them.
+
+Top-k order everywhere: higher score first, ties broken by lower offset.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numba
+import numpy as np
+
+
+class LazyKernel:
+    """A numba kernel compiled with `signature` on its first call, never at import."""
+
+    def __init__(self, func: Callable[..., Any], signature: str) -> None:
+        self._func = func
+        self._signature = signature
+        self._compiled: Any = None
+        self._lock = threading.Lock()
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+
+    def compile(self) -> Any:
+        with self._lock:
+            if self._compiled is None:
+                self._compiled = numba.njit(self._signature, cache=True, nogil=True)(self._func)
+        return self._compiled
+
+    def __call__(self, *args: Any) -> Any:
+        compiled = self._compiled if self._compiled is not None else self.compile()
+        return compiled(*args)
+
+
+def lazy_kernel(signature: str) -> Callable[[Callable[..., Any]], LazyKernel]:
+    return lambda func: LazyKernel(func, signature)
+
+
+# ---------------------------------------------------------------- top-k heap (min-heap of the kept)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _worse(score_a, offset_a, score_b, offset_b):
+    """True when (score_a, offset_a) ranks below (score_b, offset_b)."""
+    return score_a < score_b or (score_a == score_b and offset_a > offset_b)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sift_down(heap_scores, heap_offsets, size, position):
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            return
+        right = child + 1
+        if right < size and _worse(heap_scores[right], heap_offsets[right], heap_scores[child], heap_offsets[child]):
+            child = right
+        if not _worse(heap_scores[child], heap_offsets[child], heap_scores[position], heap_offsets[position]):
+            return
+        heap_scores[position], heap_scores[child] = heap_scores[child], heap_scores[position]
+        heap_offsets[position], heap_offsets[child] = heap_offsets[child], heap_offsets[position]
+        position = child
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_offer(heap_scores, heap_offsets, size, limit, score, offset):
+    """Offer one candidate to a bounded heap whose root is the worst kept; returns the new size."""
+    if size < limit:
+        position = size
+        heap_scores[position] = score
+        heap_offsets[position] = offset
+        while position > 0:
+            parent = (position - 1) // 2
+            if not _worse(heap_scores[position], heap_offsets[position], heap_scores[parent], heap_offsets[parent]):
+                break
+            heap_scores[position], heap_scores[parent] = heap_scores[parent], heap_scores[position]
+            heap_offsets[position], heap_offsets[parent] = heap_offsets[parent], heap_offsets[position]
+            position = parent
+        return size + 1
+    if _worse(heap_scores[0], heap_offsets[0], score, offset):
+        heap_scores[0] = score
+        heap_offsets[0] = offset
+        _sift_down(heap_scores, heap_offsets, size, 0)
+    return size
+
+
+@numba.njit(cache=True, nogil=True)
+def _top_k_of(candidates, n_candidates, scores, limit):
+    """Best `limit` of `candidates[:n_candidates]` by `scores[candidate]`, sorted best first."""
+    capacity = min(limit, n_candidates)
+    heap_scores = np.empty(capacity, dtype=np.float32)
+    heap_offsets = np.empty(capacity, dtype=np.int64)
+    size = 0
+    for i in range(n_candidates):
+        offset = candidates[i]
+        size = _heap_offer(heap_scores, heap_offsets, size, capacity, scores[offset], offset)
+    return _sorted_heap(heap_offsets, heap_scores, size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _kth_best(candidates, n_candidates, scores, limit):
+    """Score of the `limit`-th best candidate (requires n_candidates >= limit)."""
+    heap_scores = np.empty(limit, dtype=np.float32)
+    heap_offsets = np.empty(limit, dtype=np.int64)
+    size = 0
+    for i in range(n_candidates):
+        offset = candidates[i]
+        size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
+    return heap_scores[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(sorted_keys, start, stop, key):
+    """Position of `key` in `sorted_keys[start:stop]` (absolute index), or -1."""
+    low = start
+    high = stop
+    while low < high:
+        middle = (low + high) >> 1
+        if sorted_keys[middle] < key:
+            low = middle + 1
+        else:
+            high = middle
+    if low < stop and sorted_keys[low] == key:
+        return low
+    return -1
+
+
+# ---------------------------------------------------------------- shared pieces of both searches
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_query(q_terms, q_weights):
+    """Query terms sorted ascending (for binary search), with their weights."""
+    order = np.argsort(q_terms)
+    return q_terms[order], q_weights[order]
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_allowed(allowed, n_points):
+    count = 0
+    for offset in range(n_points):
+        count += allowed[offset]
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_dot(row_terms, row_values, start, stop, q_terms, q_weights):
+    """(q . row, whether they share an index), one binary search per query term."""
+    total = np.float32(0.0)
+    overlap = False
+    if start < stop:
+        for t in range(q_terms.shape[0]):
+            position = _find(row_terms, start, stop, q_terms[t])
+            if position >= 0:
+                total += q_weights[t] * row_values[position]
+                overlap = True
+    return total, overlap
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted_heap(heap_offsets, heap_scores, size):
+    """Heap sort in place (worst to the back), returning the first `size` entries best first."""
+    for end in range(size - 1, 0, -1):
+        heap_scores[0], heap_scores[end] = heap_scores[end], heap_scores[0]
+        heap_offsets[0], heap_offsets[end] = heap_offsets[end], heap_offsets[0]
+        _sift_down(heap_scores, heap_offsets, end, 0)
+    return heap_offsets[:size].copy(), heap_scores[:size].copy()
+
+
+# ---------------------------------------------------------------- sealed CSC search with MaxScore
+
+
+@lazy_kernel(
+    "Tuple((int64[::1], float32[::1]))(uint32[::1], int64[::1], int32[::1], float32[::1], float32[::1], "
+    "float32[::1], int64[::1], uint32[::1], float32[::1], uint32[::1], float32[::1], int64, boolean[::1], "
+    "boolean, int64)"
+)
+def search_sealed(
+    terms, term_ptr, post_offsets, post_values, term_min, term_max, row_ptr, row_terms, row_values,
+    q_terms, q_weights, n_points, allowed, use_allowed, limit,
+):
+    """Exact top-k of s(d) = sum_t q_t * d_t over allowed points sharing >= 1 query term.
+
+    Few allowed points (count * |q| < postings to scan): score their rows directly. Otherwise
+    term-at-a-time scatter-add over the postings of the query terms, by descending upper bound
+    u_t = max_d q_t * d_t, with MaxScore pruning when every contribution is >= 0 (partial scores
+    are then lower bounds): once the bounds of the remaining terms sum to less than the current
+    k-th best partial score theta, no unseen point can enter the top-k, so the remaining terms are
+    only added, by binary search in their rows, to seen points that can still reach theta.
+    """
+    q_terms, q_weights = _sorted_query(q_terms, q_weights)
+    n_query = q_terms.shape[0]
+    slots = np.empty(n_query, dtype=np.int64)
+    bounds = np.empty(n_query, dtype=np.float64)
+    prunable = True
+    n_found = 0
+    n_postings = 0
+    for t in range(n_query):
+        slot = _find(terms, 0, terms.shape[0], q_terms[t])
+        if slot < 0:
+            continue
+        low = min(q_weights[t] * term_min[slot], q_weights[t] * term_max[slot])
+        prunable = prunable and low >= 0
+        bounds[n_found] = max(q_weights[t] * term_min[slot], q_weights[t] * term_max[slot])
+        slots[n_found] = slot
+        q_terms[n_found] = q_terms[t]
+        q_weights[n_found] = q_weights[t]
+        n_found += 1
+        n_postings += term_ptr[slot + 1] - term_ptr[slot]
+    if n_found == 0 or limit <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    if use_allowed and _count_allowed(allowed, n_points) * n_found < n_postings:
+        heap_scores = np.empty(limit, dtype=np.float32)
+        heap_offsets = np.empty(limit, dtype=np.int64)
+        size = 0
+        for offset in range(n_points):
+            if allowed[offset]:
+                score, overlap = _row_dot(row_terms, row_values, row_ptr[offset], row_ptr[offset + 1],
+                                          q_terms[:n_found], q_weights[:n_found])
+                if overlap:
+                    size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
+        return _sorted_heap(heap_offsets, heap_scores, size)
+    order = np.argsort(-bounds[:n_found])
+    slots = slots[order]
+    bounds = bounds[order]
+    q_terms = q_terms[order]
+    q_weights = q_weights[order]
+    remaining_bound = np.zeros(n_found + 1, dtype=np.float64)
+    remaining_postings = np.zeros(n_found + 1, dtype=np.int64)
+    for t in range(n_found - 1, -1, -1):
+        remaining_bound[t] = remaining_bound[t + 1] + bounds[t]
+        remaining_postings[t] = remaining_postings[t + 1] + term_ptr[slots[t] + 1] - term_ptr[slots[t]]
+    # float32 sums may round up past the float64 bounds: compare with a relative safety margin.
+    slack = 1.0 + 1e-6 * (n_found + 1)
+    scores = np.zeros(n_points, dtype=np.float32)
+    seen = np.zeros(n_points, dtype=np.uint8)
+    candidates = np.empty(min(n_postings, n_points), dtype=np.int64)
+    n_candidates = 0
+    theta = -np.inf
+    t = 0
+    while t < n_found:
+        # Computing theta costs O(candidates); try only when it can save more postings than that.
+        if prunable and n_candidates >= limit and remaining_postings[t] > n_candidates:
+            theta = _kth_best(candidates, n_candidates, scores, limit)
+            if remaining_bound[t] * slack < theta:
+                break
+        weight = q_weights[t]
+        for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+            offset = post_offsets[p]
+            if use_allowed and not allowed[offset]:
+                continue
+            if seen[offset] == 0:
+                seen[offset] = 1
+                candidates[n_candidates] = offset
+                n_candidates += 1
+            scores[offset] += weight * post_values[p]
+        t += 1
+    if t < n_found:
+        survivors = 0
+        for i in range(n_candidates):
+            offset = candidates[i]
+            if (scores[offset] + remaining_bound[t]) * slack < theta:
+                continue
+            start = row_ptr[offset]
+            stop = row_ptr[offset + 1]
+            total = scores[offset]
+            for rest in range(t, n_found):
+                position = _find(row_terms, start, stop, q_terms[rest])
+                if position >= 0:
+                    total += q_weights[rest] * row_values[position]
+            scores[offset] = total
+            candidates[survivors] = offset
+            survivors += 1
+        n_candidates = survivors
+    return _top_k_of(candidates, n_candidates, scores, limit)
+
+
+# ---------------------------------------------------------------- growable: base postings + tail scan
+
+
+@lazy_kernel(
+    "Tuple((int64[::1], float32[::1]))(uint32[::1], int64[::1], int32[::1], float32[::1], uint32[::1], "
+    "int32[::1], float32[::1], int64[::1], int64[::1], int32[::1], int32[::1], uint32[::1], float32[::1], "
+    "int64, boolean[::1], boolean, int64)"
+)
+def search_growable(
+    base_terms, base_ptr, base_slots, base_values, flat_terms, flat_slots, flat_values, slot_start,
+    slot_stop, slot_offset, offset_slot, q_terms, q_weights, merged, allowed, use_allowed, limit,
+):
+    """Exact top-k of s(d) = sum_t q_t * d_t for the appendable index (same hits as the sealed one).
+
+    Merged postings (`base_*`, entries (term, slot) sorted by term) are scatter-added per query
+    term; entries appended after the first `merged` ones are scanned once, each looked up in the
+    sorted query. Slots whose `slot_offset` is -1 were removed or replaced and are skipped. Few
+    allowed points: their rows are scored directly.
+    """
+    n_points = offset_slot.shape[0]
+    q_terms, q_weights = _sorted_query(q_terms, q_weights)
+    n_query = q_terms.shape[0]
+    n_flat = flat_terms.shape[0]
+    slots = np.empty(n_query, dtype=np.int64)
+    n_postings = n_flat - merged
+    for t in range(n_query):
+        slots[t] = _find(base_terms, 0, base_terms.shape[0], q_terms[t])
+        if slots[t] >= 0:
+            n_postings += base_ptr[slots[t] + 1] - base_ptr[slots[t]]
+    if n_query == 0 or limit <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    if use_allowed and _count_allowed(allowed, n_points) * n_query < n_postings:
+        heap_scores = np.empty(limit, dtype=np.float32)
+        heap_offsets = np.empty(limit, dtype=np.int64)
+        size = 0
+        for offset in range(n_points):
+            slot = offset_slot[offset]
+            if allowed[offset] and slot >= 0:
+                score, overlap = _row_dot(flat_terms, flat_values, slot_start[slot], slot_stop[slot], q_terms, q_weights)
+                if overlap:
+                    size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
+        return _sorted_heap(heap_offsets, heap_scores, size)
+    scores = np.zeros(n_points, dtype=np.float32)
+    seen = np.zeros(n_points, dtype=np.uint8)
+    candidates = np.empty(min(n_postings, n_points), dtype=np.int64)
+    n_candidates = 0
+    for t in range(n_query):
+        if slots[t] < 0:
+            continue
+        weight = q_weights[t]
+        for p in range(base_ptr[slots[t]], base_ptr[slots[t] + 1]):
+            offset = slot_offset[base_slots[p]]
+            if offset < 0 or (use_allowed and not allowed[offset]):
+                continue
+            if seen[offset] == 0:
+                seen[offset] = 1
+                candidates[n_candidates] = offset
+                n_candidates += 1
+            scores[offset] += weight * base_values[p]
+    for e in range(merged, n_flat):
+        position = _find(q_terms, 0, n_query, flat_terms[e])
+        if position < 0:
+            continue
+        offset = slot_offset[flat_slots[e]]
+        if offset < 0 or (use_allowed and not allowed[offset]):
+            continue
+        if seen[offset] == 0:
+            seen[offset] = 1
+            candidates[n_candidates] = offset
+            n_candidates += 1
+        scores[offset] += q_weights[position] * flat_values[e]
+    return _top_k_of(candidates, n_candidates, scores, limit)
+
+
+# ---------------------------------------------------------------- row dots (rescoring, tiny filters)
+
+
+@lazy_kernel("float32[::1](int64[::1], int64[::1], uint32[::1], float32[::1], uint32[::1], float32[::1])")
+def score_rows(starts, stops, row_terms, row_values, q_terms, q_weights):
+    """Dot product of the query with each row `row_*[starts[i]:stops[i]]` (0 without overlap)."""
+    scores = np.zeros(starts.shape[0], dtype=np.float32)
+    for i in range(starts.shape[0]):
+        scores[i] = _row_dot(row_terms, row_values, starts[i], stops[i], q_terms, q_weights)[0]
+    return scores
+
+
+# ---------------------------------------------------------------- murmur3 (token ids of BM25)
+
+
+@lazy_kernel("int64[::1](uint8[::1], int64[::1], int64[::1])")
+def murmur3_abs(data, starts, stops):
+    """|murmur3_x86_32(data[starts[i]:stops[i]], seed=0)| read as a signed int32, per segment.
+
+    The same id as `abs(mmh3.hash(token))` in fastembed's Bm25 and Qdrant's server-side BM25.
+    """
+    mask = np.uint64(0xFFFFFFFF)
+    c1 = np.uint64(0xCC9E2D51)
+    c2 = np.uint64(0x1B873593)
+    out = np.empty(starts.shape[0], dtype=np.int64)
+    for i in range(starts.shape[0]):
+        start = starts[i]
+        length = stops[i] - start
+        h = np.uint64(0)
+        n_blocks = length // 4
+        for block in range(n_blocks):
+            j = start + 4 * block
+            k = (np.uint64(data[j]) | (np.uint64(data[j + 1]) << np.uint64(8))
+                 | (np.uint64(data[j + 2]) << np.uint64(16)) | (np.uint64(data[j + 3]) << np.uint64(24)))
+            k = (k * c1) & mask
+            k = ((k << np.uint64(15)) | (k >> np.uint64(17))) & mask
+            k = (k * c2) & mask
+            h ^= k
+            h = ((h << np.uint64(13)) | (h >> np.uint64(19))) & mask
+            h = (h * np.uint64(5) + np.uint64(0xE6546B64)) & mask
+        tail = start + 4 * n_blocks
+        remainder = length & 3
+        k = np.uint64(0)
+        if remainder >= 3:
+            k ^= np.uint64(data[tail + 2]) << np.uint64(16)
+        if remainder >= 2:
+            k ^= np.uint64(data[tail + 1]) << np.uint64(8)
+        if remainder >= 1:
+            k ^= np.uint64(data[tail])
+            k = (k * c1) & mask
+            k = ((k << np.uint64(15)) | (k >> np.uint64(17))) & mask
+            k = (k * c2) & mask
+            h ^= k
+        h ^= np.uint64(length)
+        h ^= h >> np.uint64(16)
+        h = (h * np.uint64(0x85EBCA6B)) & mask
+        h ^= h >> np.uint64(13)
+        h = (h * np.uint64(0xC2B2AE35)) & mask
+        h ^= h >> np.uint64(16)
+        signed = np.int64(h)
+        if signed >= 2**31:
+            signed -= 2**32
+        out[i] = abs(signed)
+    return out
