@@ -13,7 +13,6 @@ from fusion.ranked import (
     order_by_score,
     reduce_per_list,
     stack,
-    sum_by_key,
 )
 
 
@@ -34,7 +33,7 @@ def dbsf(lists: Sequence[RankedList], limit: int | None = None) -> RankedList:
     stacked = stack(lists)
     if not np.all(np.isfinite(stacked.scores)):
         raise ValueError("lists: scores must be finite for DBSF")
-    keys, fused = sum_by_key(stacked.keys, distribution_normalise(stacked))
+    keys, fused = stacked.sum_by_key(distribution_normalise(stacked))
     return order_by_score(keys, fused, limit)
 
 

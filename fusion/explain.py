@@ -24,7 +24,7 @@ def explain(
     """
     stacked = stack(lists)
     if keys is None:
-        keys = np.unique(stacked.keys)
+        keys = stacked.unique_keys
     else:
         keys = np.asarray(keys)
         if keys.ndim != 1 or (keys.shape[0] and not np.issubdtype(keys.dtype, np.integer)):

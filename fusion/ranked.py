@@ -20,10 +20,11 @@ class Stacked:
     """All lists concatenated: one row per (list, position) entry, vectorised downstream.
 
     `keys`, `list_index`, `ranks` (0-based position inside its list) and `scores` (float64)
-    all have the total number of entries; `sizes[i]` is the length of list i.
+    all have the total number of entries; `sizes[i]` is the length of list i. `unique_keys`
+    is the ascending union of keys and `inverse` maps each entry to its slot there.
     """
 
-    __slots__ = ("keys", "list_index", "ranks", "scores", "sizes")
+    __slots__ = ("keys", "list_index", "ranks", "scores", "sizes", "unique_keys", "inverse")
 
     def __init__(self, lists: Sequence[RankedList], field: str) -> None:
         pairs = [_checked(item, f"{field}[{i}]") for i, item in enumerate(lists)]
@@ -33,6 +34,21 @@ class Stacked:
         self.list_index = np.repeat(np.arange(len(pairs), dtype=np.int64), self.sizes)
         starts = np.cumsum(self.sizes) - self.sizes
         self.ranks = np.arange(self.keys.shape[0], dtype=np.int64) - np.repeat(starts, self.sizes)
+        # One sort by (key, list) gives the union, the inverse map and the duplicate check.
+        order = np.lexsort((self.list_index, self.keys))
+        sorted_keys, sorted_lists = self.keys[order], self.list_index[order]
+        new_key = np.ones(sorted_keys.shape[0], dtype=bool)
+        new_key[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        repeated = ~new_key[1:] & (sorted_lists[1:] == sorted_lists[:-1])
+        if repeated.any():
+            raise ValueError(f"{field}[{int(sorted_lists[1:][repeated][0])}]: keys must be unique within a list")
+        self.unique_keys = sorted_keys[new_key]
+        self.inverse = np.empty(sorted_keys.shape[0], dtype=np.int64)
+        self.inverse[order] = np.cumsum(new_key) - 1
+
+    def sum_by_key(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Union keys (ascending) and the float64 sum of per-entry `values` per key."""
+        return self.unique_keys, np.bincount(self.inverse, weights=values, minlength=self.unique_keys.shape[0])
 
 
 def stack(lists: Sequence[RankedList], field: str = "lists") -> Stacked:
@@ -53,13 +69,6 @@ def check_limit(limit: int | None, field: str = "limit") -> int | None:
     return int(limit)
 
 
-def sum_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique keys (ascending) and the float64 sum of `values` per key."""
-    unique, inverse = np.unique(keys, return_inverse=True)
-    sums = np.bincount(inverse.reshape(-1), weights=values, minlength=unique.shape[0])
-    return unique, sums
-
-
 def reduce_per_list(ufunc: np.ufunc, values: np.ndarray, sizes: np.ndarray, empty: float) -> np.ndarray:
     """`ufunc` reduced over each list's contiguous run of entries; `empty` for empty lists."""
     out = np.full(sizes.shape[0], empty, dtype=np.float64)
@@ -78,9 +87,14 @@ def order_by_score(keys: np.ndarray, scores: np.ndarray, limit: int | None = Non
     """
     keys = np.asarray(keys, dtype=np.int64)
     scores32 = np.asarray(scores, dtype=np.float32)
-    order = np.lexsort((keys, -scores32))
-    if limit is not None:
-        order = order[:limit]
+    if limit is not None and limit < scores32.shape[0]:
+        if limit == 0:
+            return keys[:0], scores32[:0]
+        # Sort only what can make the cut: every score >= the limit-th best (ties included).
+        threshold = -np.partition(-scores32, limit - 1)[limit - 1]
+        candidates = np.flatnonzero(scores32 >= threshold)
+        keys, scores32 = keys[candidates], scores32[candidates]
+    order = np.lexsort((keys, -scores32))[:limit]
     return keys[order], scores32[order]
 
 
@@ -99,8 +113,6 @@ def _checked(item: object, field: str) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"{field}: keys must be integers, got {keys.dtype}")
     if scores.shape[0] and not np.issubdtype(scores.dtype, np.number):
         raise TypeError(f"{field}: scores must be numbers, got {scores.dtype}")
-    if keys.shape[0] > 1 and np.unique(keys).shape[0] != keys.shape[0]:
-        raise ValueError(f"{field}: keys must be unique within a list")
     return keys.astype(np.int64, copy=False), scores.astype(np.float64, copy=False)
 
 

@@ -46,10 +46,9 @@ def rrf(
     positions = (stacked.ranks + 1).astype(np.float32)
     denominator = positions / safe_weights + np.float32(k) - np.float32(1.0)
     contribution = np.where(positive, np.float32(1.0) / denominator, np.float32(0.0))
-    keys, inverse = np.unique(stacked.keys, return_inverse=True)
-    fused = np.zeros(keys.shape[0], dtype=np.float32)
-    np.add.at(fused, inverse, contribution)
-    return order_by_score(keys, fused, limit)
+    fused = np.zeros(stacked.unique_keys.shape[0], dtype=np.float32)
+    np.add.at(fused, stacked.inverse, contribution)
+    return order_by_score(stacked.unique_keys, fused, limit)
 
 
 def _weights(weights: Sequence[float] | None, n_lists: int) -> np.ndarray:

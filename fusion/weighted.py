@@ -15,7 +15,6 @@ from fusion.ranked import (
     order_by_score,
     reduce_per_list,
     stack,
-    sum_by_key,
 )
 
 Normalization = Literal["minmax", "zscore", "dbsf", "none"]
@@ -54,7 +53,7 @@ def linear(
         raise ValueError("lists: scores must be finite for linear fusion")
     list_weights = _weights(weights, stacked.sizes.shape[0], convex)
     normalised = _normalise(stacked, normalization)
-    keys, fused = sum_by_key(stacked.keys, normalised * list_weights[stacked.list_index])
+    keys, fused = stacked.sum_by_key(normalised * list_weights[stacked.list_index])
     return order_by_score(keys, fused, limit)
 
 
