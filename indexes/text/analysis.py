@@ -52,6 +52,12 @@ def _analyzer(params: TextIndexParams, stopwords: bool) -> tantivy.TextAnalyzer:
     return builder.build()
 
 
+def text_analyzer(params: TextIndexParams) -> tantivy.TextAnalyzer:
+    """The native part of the analysis (everything but the length bounds): register it on a
+    plain tantivy index to get "tantivy used directly with the same tokenizer"."""
+    return _analyzer(params, stopwords=True)
+
+
 def _bounds(low: int | None, high: int | None) -> str:
     return f"{{{low or 0},{'' if high is None else high}}}"
 
