@@ -136,6 +136,7 @@ class _Collector:
     def build(self, batch: PointBatch, where: str) -> PointBatch:
         for name, (rows, vals) in self.dense.items():
             size = self.schema.dense[name].size
+            at = ".vector" + (f".{name}" if name else "")
             try:
                 data = np.asarray(vals, dtype=np.float32)
             except (TypeError, ValueError):
@@ -144,11 +145,11 @@ class _Collector:
                 for r, v in zip(rows, vals):
                     n = len(v) if hasattr(v, "__len__") else -1
                     if n != size:
-                        raise ValidationError(f"{where}[{r}].vector", f"Wrong input: Vector dimension error: expected dim: {size}, got {n}")
-                raise ValidationError(f"{where}.vector", "vector must be a list of numbers")
+                        raise ValidationError(f"{where}[{r}]{at}", f"Wrong input: Vector dimension error: expected dim: {size}, got {n}")
+                raise ValidationError(f"{where}{at}", "vector must be a list of numbers")
             bad = ~np.isfinite(data).all(axis=1)
             if bad.any():
-                raise ValidationError(f"{where}[{rows[int(np.argmax(bad))]}].vector", "vector contains NaN or inf")
+                raise ValidationError(f"{where}[{rows[int(np.argmax(bad))]}]{at}", "vector contains NaN or inf")
             batch.dense[name] = DenseColumn(np.asarray(rows, dtype=np.int64), data)
         for name, (rows, pairs) in self.sparse.items():
             lengths = np.fromiter((p[0].size for p in pairs), dtype=np.int64, count=len(pairs))

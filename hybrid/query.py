@@ -109,10 +109,19 @@ def run_query(c: "Collection", req: QueryRequest, infer: Any = None) -> list[m.S
         raise ValidationError("limit", "must be non-negative")
     if req.offset < 0:
         raise ValidationError("offset", "must be non-negative")
+    with_payload = True if req.with_payload is None else req.with_payload
+    if req.prefetch:
+        from hybrid.planner import is_fusion, top_level
+
+        query = m.to_builtins(req.query)
+        cand = top_level(c, req, infer)
+        cand = cand.take(np.arange(min(req.offset, len(cand)), len(cand)))
+        using = None if query is None or is_fusion(query) else default_using(c, req.using)
+        shown = c.schema.dense[using].distance if using in c.schema.dense else None
+        return hydrate(cand, with_payload, req.with_vector, shown)
     using = default_using(c, req.using)
     flt = parse(req.filter, "filter")
     distance = c.schema.dense[using].distance if using in c.schema.dense else None
-    with_payload = True if req.with_payload is None else req.with_payload
     if req.query is None:  # no query: matching points in id order, score 0
         cand = all_matching(c, flt)
         cand = cand.take(np.arange(min(req.offset, len(cand)), min(req.offset + req.limit, len(cand))))

@@ -25,6 +25,10 @@ def _file_name(first_seq: int) -> str:
     return f"{_PREFIX}{first_seq:020d}{_SUFFIX}"
 
 
+def _first_seq(path: Path) -> int:
+    return int(path.name[len(_PREFIX):-len(_SUFFIX)])
+
+
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -43,6 +47,8 @@ class WriteAheadLog:
         self.last_seq = 0
         self._synced = 0
         for path in self._files:  # find the end, trimming a torn tail
+            # an empty file still fixes the numbering: its name is the next sequence number
+            self.last_seq = max(self.last_seq, _first_seq(path) - 1)
             for seq, _ in self._scan(path, trim=True):
                 self.last_seq = seq
         self._synced = self.last_seq
@@ -119,7 +125,7 @@ class WriteAheadLog:
         with self._write_lock:
             keep: list[Path] = []
             for i, path in enumerate(self._files):
-                next_first = int(self._files[i + 1].name[len(_PREFIX):-len(_SUFFIX)]) if i + 1 < len(self._files) else None
+                next_first = _first_seq(self._files[i + 1]) if i + 1 < len(self._files) else None
                 if next_first is not None and next_first - 1 <= seq:
                     path.unlink(missing_ok=True)
                 else:
