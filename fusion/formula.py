@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol, Sequence
 
+import msgspec
 import numpy as np
 
 from fusion.datetimes import parse_datetime
@@ -85,11 +86,16 @@ class Formula:
 
     @classmethod
     def parse(cls, expression: Any, defaults: Mapping[str, Any] | None = None) -> "Formula":
-        """Parse `formula` and `defaults` of a FormulaQuery; keys of `defaults` parse like
-        variables, so "$score" and "$score[0]" name the same default."""
+        """Parse `formula` and `defaults` of a FormulaQuery (JSON-shaped dicts, or msgspec
+        Structs of that shape); keys of `defaults` parse like variables, so "$score" and
+        "$score[0]" name the same default."""
+        if isinstance(expression, msgspec.Struct):
+            expression = msgspec.to_builtins(expression)
         root = parse_expression(expression, "formula")
         if defaults is None:
             defaults = {}
+        if isinstance(defaults, msgspec.Struct):
+            defaults = msgspec.to_builtins(defaults)
         if not isinstance(defaults, Mapping):
             raise TypeError("defaults: expected an object")
         score_defaults: dict[int, Any] = {}
@@ -106,6 +112,8 @@ class Formula:
 
     def evaluate(self, context: FormulaContext, n: int) -> np.ndarray:
         """float32 scores of the n candidates described by `context`."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
         values = _Evaluator(self, context, n).value(self.root, np.arange(n, dtype=np.int64))
         with np.errstate(over="ignore", invalid="ignore"):
             scores = values.astype(np.float32)

@@ -230,3 +230,19 @@ def test_formula_context_arrays_are_read_once():
     ctx = Counting([{"price": 2.0}], [np.ones(1)])
     Formula.parse({"sum": ["price", {"mult": ["price", "price"]}]}).evaluate(ctx, 1)
     assert Counting.calls == 1
+
+
+def test_formula_accepts_msgspec_structs():
+    import msgspec
+
+    class Div(msgspec.Struct):
+        left: object
+        right: object
+        by_zero_default: float | None = None
+
+    class DivExpression(msgspec.Struct):
+        div: Div
+
+    ctx = PayloadContext([{"count": 4}], [np.ones(1)])
+    formula = Formula.parse(DivExpression(Div("$score", "count")))
+    assert formula.evaluate(ctx, 1).tolist() == [0.25]
