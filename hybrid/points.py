@@ -193,7 +193,11 @@ def _payload(value: Any, where: str) -> Optional[dict]:
 
 def batch_from_points(points: Any, schema: CollectionSchema, infer: Optional[Inference] = None,
                       with_payload: bool = True, where: str = "points") -> PointBatch:
-    """Points given as a list of PointStruct-likes, or Qdrant's columnar Batch -> PointBatch."""
+    """Points given as a list of PointStruct-likes, or Qdrant's columnar Batch -> PointBatch.
+
+    A Batch may carry dense columns as 2-D numpy arrays (no per-point conversion)."""
+    if isinstance(points, dict) and "ids" in points:
+        return _batch_from_columns(points, schema, infer, where)
     points = m.to_builtins(points)
     if isinstance(points, dict) and "ids" in points:  # Batch / PointsBatch.batch
         return _batch_from_columns(points, schema, infer, where)
@@ -219,7 +223,8 @@ def batch_from_points(points: Any, schema: CollectionSchema, infer: Optional[Inf
 
 
 def _batch_from_columns(batch: dict, schema: CollectionSchema, infer: Optional[Inference], where: str) -> PointBatch:
-    ids = [normalize_id(v, f"{where}.ids[{i}]") for i, v in enumerate(batch.get("ids") or [])]
+    ids = batch.get("ids")
+    ids = [normalize_id(v, f"{where}.ids[{i}]") for i, v in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids or [])]
     n = len(ids)
     vectors = batch.get("vectors")
     if isinstance(vectors, list) or not isinstance(vectors, dict):
@@ -227,6 +232,12 @@ def _batch_from_columns(batch: dict, schema: CollectionSchema, infer: Optional[I
     collector = _Collector(schema, infer)
     for name, column in vectors.items():
         if column is None:
+            continue
+        if isinstance(column, np.ndarray) and column.ndim == 2 and name in schema.dense \
+                and not schema.dense[name].multivector:
+            collector.dense[name] = (list(range(n)) if column.shape[0] == n else [], column)  # fast path
+            if column.shape[0] != n:
+                raise ValidationError(f"{where}.vectors", f"has {column.shape[0]} vectors for {n} ids")
             continue
         column = m.to_builtins(column)
         if len(column) != n:
