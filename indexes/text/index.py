@@ -58,6 +58,12 @@ def _as_pids(pids: np.ndarray, name: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
+def _sorted_contains(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Membership of each `x` in `sorted_values` by binary search (no hashing of the big side)."""
+    at = np.minimum(np.searchsorted(sorted_values, x), len(sorted_values) - 1)
+    return sorted_values[at] == x
+
+
 def _strings(value: object) -> list[str]:
     """String values of a payload value: a string, the strings of a list, else none."""
     if isinstance(value, str):
@@ -231,18 +237,19 @@ class TextIndex:
         query = q.bm25_query(self._schema, tokens)
         if allowed_pids is None:
             return self._ranked(searcher, query, int(limit), None)
-        allowed = np.unique(_as_pids(allowed_pids, "allowed_pids"))
+        allowed = _as_pids(allowed_pids, "allowed_pids")
         if not len(allowed):
             return _empty()
         if len(allowed) <= PUSHDOWN_MAX_PIDS:
             query = q.filtered(query, q.pid_filter(self._schema, allowed.tolist()))
             return self._ranked(searcher, query, int(limit), None)
-        return self._ranked(searcher, query, int(limit), allowed)
+        return self._ranked(searcher, query, int(limit), np.sort(allowed))
 
     def _ranked(
         self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top-`limit` with deterministic ties, optionally masked to sorted `allowed`.
+        """Exact top-`limit` with deterministic ties, optionally masked to sorted `allowed`
+        (duplicates and unknown pids are fine).
 
         tantivy returns the exact top-k scores but breaks ties arbitrarily, so fetch more until
         `limit` kept hits score strictly above the last fetched one (or all matches are in):
@@ -256,7 +263,7 @@ class TextIndex:
             fetch = min(fetch, max(n_docs, 1))
             hits = searcher.search(query, fetch, count=False).hits
             pids, scores = self._unpack(searcher, hits)
-            keep = np.isin(pids, allowed) if allowed is not None else np.ones(len(pids), dtype=bool)
+            keep = np.ones(len(pids), dtype=bool) if allowed is None else _sorted_contains(allowed, pids)
             if len(hits) < fetch or fetch >= n_docs:
                 break
             if np.count_nonzero(keep & (scores > scores[-1])) >= limit:

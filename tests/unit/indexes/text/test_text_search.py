@@ -57,12 +57,10 @@ def test_ranking_equals_tantivy_used_directly_on_msmarco():
         got_pids, got_scores = index.search(text, 100)
         want_pids, want_scores = bare(text, 100)
         np.testing.assert_array_equal(got_scores, want_scores, err_msg=text)
-        # Same scores; order may differ only inside ties, which we break by pid.
-        for score in np.unique(want_scores):
-            assert set(got_pids[got_scores == score]) <= set(pids) and (
-                score == want_scores[-1]
-                or set(got_pids[got_scores == score]) == set(want_pids[want_scores == score])
-            )
+        # Same scores; the documents may differ only within a tie at the cut (tantivy breaks
+        # ties arbitrarily, we by pid).
+        above = want_scores > (want_scores[-1] if len(want_scores) == 100 else -np.inf)
+        assert set(got_pids[above]) == set(want_pids[above]), text
         assert np.all(np.diff(got_scores) <= 0)
 
 
