@@ -15,7 +15,9 @@ import msgspec
 
 from hybrid import models as m
 from hybrid import operations as ops
+from hybrid.admin import AdminMixin
 from hybrid.collection import Collection
+from hybrid.query_client import QueryMixin
 from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, CollectionNotFound, ValidationError
 from hybrid.ids import normalize_id, normalize_ids
@@ -31,7 +33,7 @@ def _completed(seq: int) -> m.UpdateResult:
     return m.UpdateResult(status="completed", operation_id=seq)
 
 
-class Client:
+class Client(QueryMixin, AdminMixin):
     def __init__(self, location: Optional[str] = None, path: Optional[str | Path] = None, **options: Any) -> None:
         if location not in (None, ":memory:"):
             raise ValidationError("location", "the embedded client takes ':memory:' or path=...; use a URL with qdrant_client")
