@@ -1,0 +1,292 @@
+"""Dense ANN benchmark: recall@k, QPS, latency, build time and memory per engine and ef.
+
+    python -m evals.ann --data DIR [--engines ours,qdrant-edge] [--ef 16,32,64,128,256]
+                        [--batch] [--quantization int8 [--on-disk]] [--n N] [--json FILE]
+
+DIR is a `gen_vectors.py` output (base.npy, queries.npy, gt_ids.npy; Cosine). With --n the
+first N base rows are used and the ground truth is recomputed exactly. Every engine builds
+with the same m / ef_construct in one thread, then answers the queries one at a time in one
+thread (and, with --batch, in calls of --batch-size queries). recall@k = |found & true| / k,
+averaged over queries; QPS = queries / total time; p50/p99 are per-query latencies.
+
+Memory: after the build the engine is reopened from disk (as a restarted server would), so
+`index_rss_mb` is the resident memory the loaded index adds to the process (RSS delta from
+just before the reload to after the last query), `rss_mb` the process total. With --on-disk
+the original vectors stay in a file (np.memmap for ours, mmap for qdrant-edge).
+
+An engine is a small class with build / reopen / search / search_batch / close, so the engine
+(`hybrid.Client`) slots in beside ours and qdrant-edge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import psutil
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What every engine is asked to build and how it is queried."""
+
+    m: int = 16
+    ef_construct: int = 100
+    limit: int = 10
+    quantization: str | None = None  # None or "int8"
+    quantile: float | None = 0.99
+    oversampling: float = 1.0
+    on_disk: bool = False
+
+
+@dataclass
+class Dataset:
+    base: np.ndarray
+    queries: np.ndarray
+    truth: np.ndarray  # (n_queries, >= limit) exact best ids
+
+
+class Engine(Protocol):
+    name: str
+
+    def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None: ...
+
+    def reopen(self) -> None: ...
+
+    def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray: ...
+
+    def search_batch(self, queries: np.ndarray, limit: int, ef: int) -> list[np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+class OursEngine:
+    """`indexes.dense.HnswIndex` directly (no engine overhead)."""
+
+    name = "ours"
+
+    def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
+        from indexes.dense import HnswIndex, HnswParams, ScalarQuantization
+
+        self._config, self._dir = config, workdir
+        quantization = ScalarQuantization(config.quantile) if config.quantization else None
+        vectors = base
+        if config.on_disk:
+            np.save(workdir / "vectors.npy", base)
+            vectors = np.load(workdir / "vectors.npy", mmap_mode="r")
+        params = HnswParams(m=config.m, ef_construct=config.ef_construct)
+        self._index = HnswIndex.build(vectors, "Cosine", params, quantization)
+        self._index.save(workdir / "hnsw")
+        self._vectors = None if config.on_disk else base
+
+    def reopen(self) -> None:
+        from indexes.dense import HnswIndex
+
+        self._index = None
+        gc.collect()
+        vectors = self._vectors
+        if vectors is None:
+            vectors = np.load(self._dir / "vectors.npy", mmap_mode="r")
+        self._index = HnswIndex.load(self._dir / "hnsw", vectors)
+
+    def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray:
+        return self._index.search(query, limit, ef=ef, oversampling=self._config.oversampling).offsets
+
+    def search_batch(self, queries: np.ndarray, limit: int, ef: int) -> list[np.ndarray]:
+        hits = self._index.search_batch(queries, limit, ef=ef, oversampling=self._config.oversampling)
+        return [h.offsets for h in hits]
+
+    def close(self) -> None:
+        self._index = None
+
+
+class QdrantEdgeEngine:
+    """qdrant-edge-py: one segment, one indexing thread, one search thread."""
+
+    name = "qdrant-edge"
+
+    def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
+        import qdrant_edge as qe
+
+        self._qe, self._config, self._path = qe, config, str(workdir / "shard")
+        quantization = None
+        if config.quantization:
+            quantization = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=config.quantile,
+                                                       always_ram=True)
+        self._edge_config = qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=base.shape[1], distance=qe.Distance.Cosine,
+                                        on_disk=config.on_disk, quantization_config=quantization),
+            hnsw_config=qe.HnswIndexConfig(m=config.m, ef_construct=config.ef_construct,
+                                           full_scan_threshold=1, max_indexing_threads=1),
+            optimizers=qe.EdgeOptimizersConfig(default_segment_number=1, max_segment_size=1 << 40,
+                                               indexing_threshold=1),
+            max_search_threads=1, wal_enabled=False)
+        self._shard = qe.EdgeShard.create(self._path, self._edge_config)
+        for start in range(0, base.shape[0], 2048):
+            points = [qe.Point(start + i, row.tolist()) for i, row in enumerate(base[start:start + 2048])]
+            self._shard.update(qe.UpdateOperation.upsert_points(points))
+        self._shard.optimize()
+        self._shard.flush()
+
+    def reopen(self) -> None:
+        self._shard.close()
+        self._shard = None
+        gc.collect()
+        self._shard = self._qe.EdgeShard.load(self._path, self._edge_config)
+
+    def _request(self, query: np.ndarray, limit: int, ef: int):
+        qe = self._qe
+        quantization = None
+        if self._config.quantization:
+            quantization = qe.QuantizationSearchParams(rescore=True, oversampling=self._config.oversampling)
+        return qe.QueryRequest(limit=limit, query=qe.Query.Nearest(query.tolist()),
+                               params=qe.SearchParams(hnsw_ef=ef, quantization=quantization))
+
+    def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray:
+        return np.array([p.id for p in self._shard.query(self._request(query, limit, ef))])
+
+    def search_batch(self, queries: np.ndarray, limit: int, ef: int) -> list[np.ndarray]:
+        batch = self._qe.QueryBatchRequest([self._request(q, limit, ef) for q in queries])
+        return [np.array([p.id for p in hits]) for hits in self._shard.query_batch(batch)]
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.close()
+        self._shard = None
+
+
+ENGINES: dict[str, type] = {"ours": OursEngine, "qdrant-edge": QdrantEdgeEngine}
+
+
+def load_dataset(folder: Path, n: int | None = None, n_queries: int | None = None,
+                 limit: int = 10) -> Dataset:
+    """gen_vectors output; a base prefix of n rows gets exact ground truth recomputed."""
+    base = np.load(folder / "base.npy", mmap_mode="r")
+    queries = np.load(folder / "queries.npy")[:n_queries]
+    if n is None or n >= base.shape[0]:
+        return Dataset(np.ascontiguousarray(base), queries, np.load(folder / "gt_ids.npy")[:len(queries)])
+    base = np.ascontiguousarray(base[:n])
+    scores = queries @ base.T
+    truth = np.argsort(-scores, axis=1, kind="stable")[:, :limit]
+    return Dataset(base, queries, truth)
+
+
+def recall_at(found: list[np.ndarray], truth: np.ndarray, k: int) -> float:
+    """Mean over queries of |found[:k] & truth[:k]| / k."""
+    return float(np.mean([np.intersect1d(f[:k], t[:k]).size / k for f, t in zip(found, truth)]))
+
+
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def run_engine(engine: Engine, data: Dataset, config: BenchConfig, efs: list[int],
+               batch_size: int | None) -> list[dict]:
+    """Build, reopen, then sweep ef; one result row per ef."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"ann-{engine.name}-"))
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        engine.build(data.base, config, workdir)
+        build_s, build_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+        gc.collect()
+        rss_before = _rss_mb()
+        engine.reopen()
+        engine.search(data.queries[0], config.limit, efs[0])  # warm-up
+        rows = []
+        for ef in efs:
+            latencies = np.empty(len(data.queries))
+            found = []
+            for i, query in enumerate(data.queries):
+                start = time.perf_counter()
+                found.append(engine.search(query, config.limit, ef))
+                latencies[i] = time.perf_counter() - start
+            row = {"engine": engine.name, "ef": ef, "recall": recall_at(found, data.truth, config.limit),
+                   "qps": len(latencies) / latencies.sum(),
+                   "p50_ms": 1e3 * float(np.percentile(latencies, 50)),
+                   "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
+                   "build_s": build_s, "build_cpu_s": build_cpu_s}
+            if batch_size:
+                start = time.perf_counter()
+                batched = []
+                for s in range(0, len(data.queries), batch_size):
+                    batched += engine.search_batch(data.queries[s:s + batch_size], config.limit, ef)
+                row["batch_qps"] = len(data.queries) / (time.perf_counter() - start)
+                row["batch_recall"] = recall_at(batched, data.truth, config.limit)
+            row["rss_mb"] = _rss_mb()
+            row["index_rss_mb"] = row["rss_mb"] - rss_before
+            rows.append(row)
+            print(format_table([row], header=not rows[:-1]), flush=True)
+        return rows
+    finally:
+        engine.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+_COLUMNS = [("engine", "{:<12}"), ("ef", "{:>5}"), ("recall", "{:>7.4f}"), ("qps", "{:>8.0f}"),
+            ("p50_ms", "{:>7.3f}"), ("p99_ms", "{:>7.3f}"), ("batch_qps", "{:>9.0f}"),
+            ("build_s", "{:>8.1f}"), ("build_cpu_s", "{:>11.1f}"), ("rss_mb", "{:>7.0f}"),
+            ("index_rss_mb", "{:>12.0f}")]
+
+
+def format_table(rows: list[dict], header: bool = True) -> str:
+    """Fixed-width text table of result rows (missing values shown as '-')."""
+    lines = ["  ".join(name for name, _ in _COLUMNS)] if header else []
+    for row in rows:
+        cells = []
+        for name, fmt in _COLUMNS:
+            value = row.get(name)
+            text = "-" if value is None else fmt.format(value).strip()
+            cells.append(text.rjust(len(name)))
+        lines.append("  ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="gen_vectors.py output folder")
+    parser.add_argument("--engines", default="ours,qdrant-edge")
+    parser.add_argument("--ef", default="16,32,64,128,256")
+    parser.add_argument("--m", type=int, default=16)
+    parser.add_argument("--ef-construct", type=int, default=100)
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--n", type=int, default=None, help="use the first N base vectors")
+    parser.add_argument("--queries", type=int, default=None, help="use the first N queries")
+    parser.add_argument("--batch", action="store_true", help="also time batched queries")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--quantization", choices=["int8"], default=None)
+    parser.add_argument("--quantile", type=float, default=0.99)
+    parser.add_argument("--oversampling", type=float, default=1.0)
+    parser.add_argument("--on-disk", action="store_true", help="original vectors stay on disk")
+    parser.add_argument("--json", type=Path, default=None, help="write the result rows here")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.engines.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        parser.error(f"unknown engines {unknown}; choose from {sorted(ENGINES)}")
+    config = BenchConfig(m=args.m, ef_construct=args.ef_construct, limit=args.limit,
+                         quantization=args.quantization, quantile=args.quantile,
+                         oversampling=args.oversampling, on_disk=args.on_disk)
+    data = load_dataset(args.data, args.n, args.queries, args.limit)
+    efs = [int(x) for x in args.ef.split(",")]
+    print(f"{data.base.shape[0]} x {data.base.shape[1]} base, {len(data.queries)} queries, "
+          f"f32 size {data.base.nbytes / 2**20:.0f} MB, config {asdict(config)}", flush=True)
+    rows = []
+    for name in names:
+        rows += run_engine(ENGINES[name](), data, config, efs, args.batch_size if args.batch else None)
+    summary = {"config": asdict(config), "n": int(data.base.shape[0]), "dim": int(data.base.shape[1]),
+               "float32_mb": data.base.nbytes / 2**20, "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Numba kernels that build the HNSW graph by sequential insertion (Malkov & Yashunin, 2016).
+
+Each new point descends greedily from the entry point to its own level, then on every level
+from there down to 0 runs a beam search of width ef_construct, keeps neighbours with the
+"not closer than base" heuristic and links back. While building, every link row is kept
+sorted by score to its owner (`dists`), and `done[row]` counts the leading links already
+checked by the heuristic: when a full row takes a new link only pairs involving unchecked
+links are scored again (Qdrant's `connect_with_heuristic`), which keeps back-linking at about
+m similarity evaluations instead of m^2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from indexes.dense._kernels import MODE_ALL, greedy_descent, search_layer, similarity, sort_min_heap
+
+
+@njit(cache=True)
+def is_redundant(to_kept, score, kept_score):
+    """Drop a candidate closer to an already kept link than to the base point.
+
+    Equidistant candidates (exact duplicates) compare non-strictly, so a group of identical
+    vectors cannot fill every slot of each other's rows and become a sink.
+    """
+    if score == kept_score:
+        return to_kept >= score
+    return to_kept > score
+
+
+@njit(cache=True, fastmath=True)
+def select_neighbours(vectors, metric, cand_s, cand_i, n_cand, m_max, out_s, out_i):
+    """Heuristic selection from candidates sorted by descending score; returns the count."""
+    kept = 0
+    for c in range(n_cand):
+        node, score = cand_i[c], cand_s[c]
+        redundant = False
+        for k in range(kept):
+            to_kept = similarity(metric, vectors[node], vectors[out_i[k]])
+            if is_redundant(to_kept, score, out_s[k]):
+                redundant = True
+                break
+        if not redundant:
+            out_s[kept], out_i[kept] = score, node
+            kept += 1
+            if kept == m_max:
+                break
+    return kept
+
+
+@njit(cache=True, fastmath=True)
+def connect(vectors, metric, links, dists, done, row, owner, node, score, m_max, tmp_s, tmp_i,
+            tmp_done):
+    """Add `node` (at `score` from `owner`) to the sorted link row `row` of `owner`."""
+    degree = links[row, 0]
+    at = degree
+    for j in range(degree):
+        if dists[row, j] < score:
+            at = j
+            break
+    if degree < m_max:
+        for j in range(degree, at, -1):
+            links[row, j + 1] = links[row, j]
+            dists[row, j] = dists[row, j - 1]
+        links[row, at + 1] = node
+        dists[row, at] = score
+        links[row, 0] = degree + 1
+        done[row] = min(done[row], at)
+        return
+    # Full row: rerun the heuristic over the m_max + 1 sorted links, skipping checked pairs.
+    src = 0
+    for t in range(m_max + 1):
+        if t == at:
+            tmp_s[t], tmp_i[t], tmp_done[t] = score, node, False
+        else:
+            tmp_s[t], tmp_i[t], tmp_done[t] = dists[row, src], links[row, src + 1], src < done[row]
+            src += 1
+    kept = 0
+    for t in range(m_max + 1):
+        candidate, cand_score, checked = tmp_i[t], tmp_s[t], tmp_done[t]
+        redundant = False
+        for k in range(kept):
+            if checked and tmp_done[k]:
+                continue
+            to_kept = similarity(metric, vectors[candidate], vectors[tmp_i[k]])
+            if is_redundant(to_kept, cand_score, tmp_s[k]):
+                redundant = True
+                break
+        if not redundant:
+            tmp_s[kept], tmp_i[kept], tmp_done[kept] = cand_score, candidate, checked
+            kept += 1
+            if kept == m_max:
+                break
+    for k in range(kept):
+        links[row, k + 1] = tmp_i[k]
+        dists[row, k] = tmp_s[k]
+    links[row, 0] = kept
+    done[row] = kept
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def insert_points(order, levels, vectors, metric, m, ef_construct, links0, dists0, done0, upper,
+                  upper_dists, upper_done, upper_pos, state, visited, cand_s, cand_i):
+    """Insert `order` into the graph; `state` = [entry point, its level] (entry -1: empty)."""
+    m0 = links0.shape[1] - 1
+    res_s = np.empty(ef_construct, dtype=np.float32)
+    res_i = np.empty(ef_construct, dtype=np.int32)
+    sel_s = np.empty(m0 + 1, dtype=np.float32)
+    sel_i = np.empty(m0 + 1, dtype=np.int32)
+    tmp_s = np.empty(m0 + 1, dtype=np.float32)
+    tmp_i = np.empty(m0 + 1, dtype=np.int32)
+    tmp_done = np.empty(m0 + 1, dtype=np.bool_)
+    no_filter = np.ones(1, dtype=np.bool_)
+    for point in order:
+        level = levels[point]
+        if state[0] < 0:
+            state[0], state[1] = point, level
+            continue
+        query = vectors[point]
+        entry, top = state[0], state[1]
+        score = similarity(metric, query, vectors[entry])
+        entry, score = greedy_descent(query, vectors, metric, upper, upper_pos, entry, score,
+                                      top, level)
+        for lev in range(min(level, top), -1, -1):
+            if lev == 0:
+                links, dists, done, m_max = links0, dists0, done0, m0
+                row = point
+            else:
+                links, dists, done, m_max = upper[lev - 1], upper_dists[lev - 1], upper_done[lev - 1], m
+                row = upper_pos[point]
+            n = search_layer(query, vectors, metric, links, upper_pos, lev > 0, entry, score,
+                             ef_construct, no_filter, MODE_ALL, visited, cand_s, cand_i, res_s, res_i)
+            sort_min_heap(res_s, res_i, n)
+            entry, score = res_i[0], res_s[0]
+            kept = select_neighbours(vectors, metric, res_s, res_i, n, m_max, sel_s, sel_i)
+            links[row, 0] = kept
+            for k in range(kept):
+                links[row, k + 1] = sel_i[k]
+                dists[row, k] = sel_s[k]
+            done[row] = kept
+            for k in range(kept):
+                other = sel_i[k]
+                other_row = other if lev == 0 else upper_pos[other]
+                connect(vectors, metric, links, dists, done, other_row, other, point, sel_s[k],
+                        m_max, tmp_s, tmp_i, tmp_done)
+        if level > top:
+            state[0], state[1] = point, level

@@ -1,0 +1,322 @@
+"""Numba kernels of the HNSW index: similarities, heaps, layer search and exact scoring.
+
+Scores are similarities, higher is better:
+    DOT: s(q, v) = sum_i q_i v_i                (Cosine vectors arrive normalised)
+    L2:  s(q, v) = -sum_i (q_i - v_i)^2         (squared, as the engine; the API takes the root)
+    L1:  s(q, v) = -sum_i |q_i - v_i|
+A stored row may be float32, uint16 (float16 bits, widened with F16C), uint8, or int8
+(scalar-quantised codes); `widen` turns every element into float32 inside the loop, so one
+kernel serves every storage type. Queries are always float32.
+
+Graph layout: level 0 is `links0[node] = [degree, n_1, ..., n_m0]` (int32); level l >= 1 is
+`upper[l - 1][upper_pos[node]]` with the same row shape (m + 1 wide). Degree sits next to the
+links so one cache line serves both.
+
+Kernels compile lazily on first call (cache=True, nogil=True): signatures are left to numba
+because every kernel is specialised per storage dtype, and explicit signature lists would
+compile all variants at import time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+DOT, L2, L1 = 0, 1, 2
+#: Filter modes: no filter; filter applied to results only (route through every node);
+#: ACORN-style two-hop expansion (disallowed neighbours are bridges, never candidates).
+MODE_ALL, MODE_ROUTE, MODE_TWO_HOP = 0, 1, 2
+#: Returned when the candidate heap overflowed; the caller retries with a larger scratch.
+OVERFLOW = -1
+
+
+@intrinsic
+def widen(typingctx, value):
+    """Element -> float32: float32 as is, uint16 as float16 bits, integers converted."""
+
+    def codegen(context, builder, signature, args):
+        (arg,) = args
+        float_t = ir.FloatType()
+        if value == types.float32:
+            return arg
+        if value == types.uint16:
+            return builder.fpext(builder.bitcast(arg, ir.HalfType()), float_t)
+        if value.signed:
+            return builder.sitofp(arg, float_t)
+        return builder.uitofp(arg, float_t)
+
+    if value == types.float32 or isinstance(value, types.Integer):
+        return types.float32(value), codegen
+    return None
+
+
+@intrinsic
+def prefetch_row(typingctx, matrix, row):
+    """Hint the CPU to fetch the first cache line of `matrix[row]` (a C-contiguous 2-D array)."""
+
+    def codegen(context, builder, signature, args):
+        array_t = signature.args[0]
+        array = context.make_array(array_t)(context, builder, args[0])
+        width = builder.extract_value(array.shape, 1)
+        offset = builder.mul(builder.sext(args[1], width.type), width)
+        pointer = builder.bitcast(builder.gep(array.data, [offset]), ir.IntType(8).as_pointer())
+        fn_t = ir.FunctionType(ir.VoidType(), [pointer.type] + [ir.IntType(32)] * 3)
+        fn = cgutils.get_or_insert_function(builder.module, fn_t, "llvm.prefetch.p0i8")
+        read, locality, data_cache = (ir.Constant(ir.IntType(32), v) for v in (0, 3, 1))
+        builder.call(fn, [pointer, read, locality, data_cache])
+        return context.get_dummy_value()
+
+    if isinstance(matrix, types.Array) and matrix.ndim == 2 and isinstance(row, types.Integer):
+        return types.void(matrix, row), codegen
+    return None
+
+
+@njit(cache=True, fastmath=True)
+def similarity(metric, a, b):
+    """s(a, b) for one pair of rows (see the module docstring)."""
+    acc = np.float32(0.0)
+    if metric == DOT:
+        for i in range(a.shape[0]):
+            acc += widen(a[i]) * widen(b[i])
+        return acc
+    if metric == L2:
+        for i in range(a.shape[0]):
+            diff = widen(a[i]) - widen(b[i])
+            acc += diff * diff
+        return -acc
+    for i in range(a.shape[0]):
+        acc += abs(widen(a[i]) - widen(b[i]))
+    return -acc
+
+
+# ---- binary heaps over parallel (score, id) arrays -------------------------------------------
+
+
+@njit(cache=True)
+def push_max(scores, ids, size, score, node):
+    """Push onto a max-heap (best candidate on top); returns the new size."""
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if scores[parent] >= score:
+            break
+        scores[j] = scores[parent]
+        ids[j] = ids[parent]
+        j = parent
+    scores[j] = score
+    ids[j] = node
+    return size + 1
+
+
+@njit(cache=True)
+def pop_max(scores, ids, size):
+    """Remove the top of a max-heap; returns the new size (read the top before calling)."""
+    size -= 1
+    score, node = scores[size], ids[size]
+    j = 0
+    while True:
+        child = 2 * j + 1
+        if child >= size:
+            break
+        if child + 1 < size and scores[child + 1] > scores[child]:
+            child += 1
+        if scores[child] <= score:
+            break
+        scores[j] = scores[child]
+        ids[j] = ids[child]
+        j = child
+    if size > 0:
+        scores[j] = score
+        ids[j] = node
+    return size
+
+
+@njit(cache=True)
+def sift_down_min(scores, ids, size, score, node):
+    """Place (score, node) at the root of a min-heap of `size` items and restore the order."""
+    j = 0
+    while True:
+        child = 2 * j + 1
+        if child >= size:
+            break
+        if child + 1 < size and scores[child + 1] < scores[child]:
+            child += 1
+        if scores[child] >= score:
+            break
+        scores[j] = scores[child]
+        ids[j] = ids[child]
+        j = child
+    scores[j] = score
+    ids[j] = node
+
+
+@njit(cache=True)
+def offer_min(scores, ids, size, capacity, score, node):
+    """Keep the best `capacity` items in a min-heap (worst on top); returns the new size."""
+    if size < capacity:
+        j = size
+        while j > 0:
+            parent = (j - 1) >> 1
+            if scores[parent] <= score:
+                break
+            scores[j] = scores[parent]
+            ids[j] = ids[parent]
+            j = parent
+        scores[j] = score
+        ids[j] = node
+        return size + 1
+    if score > scores[0]:
+        sift_down_min(scores, ids, size, score, node)
+    return size
+
+
+@njit(cache=True)
+def sort_min_heap(scores, ids, size):
+    """Turn a min-heap into a list sorted by descending score, in place."""
+    for end in range(size - 1, 0, -1):
+        score, node = scores[end], ids[end]
+        scores[end], ids[end] = scores[0], ids[0]
+        sift_down_min(scores, ids, end, score, node)
+
+
+# ---- search ----------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def next_epoch(visited):
+    """Advance the visited tag kept in the last slot; clear the array when the tag wraps."""
+    epoch = visited[visited.shape[0] - 1] + 1
+    if epoch == 0xFFFF:
+        visited[:] = 0
+        epoch = 1
+    visited[visited.shape[0] - 1] = epoch
+    return epoch
+
+
+@njit(cache=True, fastmath=True)
+def greedy_descent(query, vectors, metric, upper, upper_pos, node, score, top_level, bottom_level):
+    """Walk levels top_level..bottom_level+1 greedily (ef = 1); returns the closest (node, score)."""
+    for level in range(top_level, bottom_level, -1):
+        links = upper[level - 1]
+        improved = True
+        while improved:
+            improved = False
+            row = links[upper_pos[node]]
+            for j in range(1, row[0] + 1):
+                other = row[j]
+                s = similarity(metric, query, vectors[other])
+                if s > score:
+                    score, node, improved = s, other, True
+    return node, score
+
+
+@njit(cache=True, fastmath=True)
+def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entry_score, ef,
+                 allowed, mode, visited, cand_s, cand_i, res_s, res_i):
+    """Best-first beam search of one level from one entry point.
+
+    Returns the number of results (a min-heap in res_*: the best `ef` allowed nodes) or
+    OVERFLOW. MODE_ROUTE expands every node but keeps only allowed ones; MODE_TWO_HOP never
+    enqueues a disallowed node but scans its neighbours instead (ACORN), so the beam stays in
+    the allowed subgraph even where its one-hop connectivity is broken.
+    """
+    epoch = next_epoch(visited)
+    capacity = cand_s.shape[0]
+    visited[entry] = epoch
+    n_cand = push_max(cand_s, cand_i, 0, entry_score, entry)
+    n_res = 0
+    if mode == MODE_ALL or allowed[entry]:
+        n_res = offer_min(res_s, res_i, 0, ef, entry_score, entry)
+    while n_cand > 0:
+        score, node = cand_s[0], cand_i[0]
+        if n_res >= ef and score < res_s[0]:
+            break
+        n_cand = pop_max(cand_s, cand_i, n_cand)
+        row = links[upper_pos[node]] if on_upper else links[node]
+        degree = row[0]
+        for j in range(1, degree + 1):
+            if visited[row[j]] != epoch:
+                prefetch_row(vectors, row[j])
+        for j in range(1, degree + 1):
+            other = row[j]
+            if visited[other] == epoch:
+                continue
+            visited[other] = epoch
+            if mode == MODE_TWO_HOP and not allowed[other]:
+                bridge = links[other]
+                for k in range(1, bridge[0] + 1):
+                    far = bridge[k]
+                    if visited[far] == epoch or not allowed[far]:
+                        continue
+                    visited[far] = epoch
+                    s = similarity(metric, query, vectors[far])
+                    if n_res < ef or s > res_s[0]:
+                        if n_cand >= capacity:
+                            return OVERFLOW
+                        n_cand = push_max(cand_s, cand_i, n_cand, s, far)
+                        n_res = offer_min(res_s, res_i, n_res, ef, s, far)
+                continue
+            s = similarity(metric, query, vectors[other])
+            if n_res < ef or s > res_s[0]:
+                if n_cand >= capacity:
+                    return OVERFLOW
+                n_cand = push_max(cand_s, cand_i, n_cand, s, other)
+                if mode == MODE_ALL or allowed[other]:
+                    n_res = offer_min(res_s, res_i, n_res, ef, s, other)
+    return n_res
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def search_batch(queries, exact_queries, vectors, originals, metric, links0, upper, upper_pos,
+                 entry, max_level, ef, keep, allowed, modes, visited, cand_s, cand_i,
+                 out_ids, out_scores, out_counts):
+    """Search every query row; write the best `out_ids.shape[1]` (id, score) per query.
+
+    `queries` walk the graph over `vectors` (original rows or int8 codes). When `keep` > 0
+    the best `keep` graph results are rescored exactly with `exact_queries` over `originals`
+    (oversampled rescoring); `keep` == 0 returns the traversal scores. Query q uses filter
+    mode `modes[q]` and the allowed row `allowed[q % len(allowed)]`. Returns 0 or OVERFLOW.
+    """
+    limit = out_ids.shape[1]
+    res_s = np.empty(ef, dtype=np.float32)
+    res_i = np.empty(ef, dtype=np.int32)
+    for q in range(queries.shape[0]):
+        query = queries[q]
+        node = entry
+        score = similarity(metric, query, vectors[node])
+        node, score = greedy_descent(query, vectors, metric, upper, upper_pos, node, score,
+                                     max_level, 0)
+        n = search_layer(query, vectors, metric, links0, upper_pos, False, node, score, ef,
+                         allowed[q % allowed.shape[0]], modes[q], visited, cand_s, cand_i,
+                         res_s, res_i)
+        if n == OVERFLOW:
+            return OVERFLOW
+        sort_min_heap(res_s, res_i, n)
+        if keep > 0:
+            n = min(n, keep)
+            exact = exact_queries[q]
+            for r in range(n):
+                res_s[r] = similarity(metric, exact, originals[res_i[r]])
+            order = np.argsort(-res_s[:n], kind="mergesort")
+            n = min(n, limit)
+            for r in range(n):
+                out_ids[q, r] = res_i[order[r]]
+                out_scores[q, r] = res_s[order[r]]
+        else:
+            n = min(n, limit)
+            out_ids[q, :n] = res_i[:n]
+            out_scores[q, :n] = res_s[:n]
+        out_counts[q] = n
+    return 0
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def score_rows(query, vectors, metric, offsets, out):
+    """out[j] = s(query, vectors[offsets[j]]): exact scores for rescoring and the exact path."""
+    for j in range(offsets.shape[0]):
+        if j + 4 < offsets.shape[0]:
+            prefetch_row(vectors, offsets[j + 4])
+        out[j] = similarity(metric, query, vectors[offsets[j]])

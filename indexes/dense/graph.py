@@ -1,0 +1,101 @@
+"""The HNSW graph as plain arrays: construction driver and persistence.
+
+Levels follow the usual geometric law: level(p) = floor(-ln(u) / ln(m)), u ~ U(0, 1], so a
+point reaches level l with probability m^-l. Level 0 keeps up to m0 = 2 m links per point,
+upper levels up to m (Qdrant's hnsw_config semantics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexes.dense import _build_kernels
+
+#: Points inserted per kernel call when building, so progress can be reported in between.
+_CHUNK = 4096
+#: Cap on levels; at m = 2 a level this high needs more than 2^30 points.
+_MAX_LEVEL = 30
+
+
+@dataclass(frozen=True)
+class HnswGraph:
+    """links0[p] = [degree, neighbours...] (n, m0 + 1); upper[l - 1][upper_pos[p]] likewise
+    (max_level, n_upper, m + 1) for points whose level >= l (upper_pos = -1 otherwise)."""
+
+    links0: np.ndarray
+    upper: np.ndarray
+    upper_pos: np.ndarray
+    entry: int
+    max_level: int
+
+    @property
+    def size(self) -> int:
+        return int(self.links0.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.links0.nbytes + self.upper.nbytes + self.upper_pos.nbytes)
+
+    def save(self, directory: Path, suffix: str) -> dict[str, int]:
+        """Write the arrays as `<name>.npy<suffix>`; returns the scalars for the metadata."""
+        for name in ("links0", "upper", "upper_pos"):
+            with open(directory / f"{name}.npy{suffix}", "wb") as handle:
+                np.save(handle, getattr(self, name))
+        return {"entry": self.entry, "max_level": self.max_level}
+
+    @classmethod
+    def load(cls, directory: Path, entry: int, max_level: int) -> "HnswGraph":
+        arrays = {name: np.load(directory / f"{name}.npy") for name in ("links0", "upper", "upper_pos")}
+        return cls(entry=entry, max_level=max_level, **arrays)
+
+
+def random_levels(n: int, m: int, seed: int) -> np.ndarray:
+    """Seeded level of every point: floor(-ln(u) / ln(m)) with u ~ U(0, 1]."""
+    u = 1.0 - np.random.default_rng(seed).random(n)
+    return np.minimum(np.floor(-np.log(u) / np.log(m)), _MAX_LEVEL).astype(np.int32)
+
+
+def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, seed: int,
+                progress: bool = False) -> HnswGraph:
+    """Insert every row of `vectors` (a kernel storage view) one by one, in one thread."""
+    n = vectors.shape[0]
+    m0 = 2 * m
+    levels = random_levels(n, m, seed)
+    max_level = int(levels.max()) if n else 0
+    upper_pos = np.full(n, -1, dtype=np.int32)
+    high = np.flatnonzero(levels > 0)
+    upper_pos[high] = np.arange(high.size, dtype=np.int32)
+    links0 = np.zeros((n, m0 + 1), dtype=np.int32)
+    dists0 = np.zeros((n, m0), dtype=np.float32)
+    done0 = np.zeros(n, dtype=np.int32)
+    upper = np.zeros((max_level, high.size, m + 1), dtype=np.int32)
+    upper_dists = np.zeros((max_level, high.size, m), dtype=np.float32)
+    upper_done = np.zeros((max_level, high.size), dtype=np.int32)
+    # The tallest point goes first so the upper levels grow around a fixed entry point.
+    first = int(np.argmax(levels)) if n else 0
+    order = np.concatenate(([first], np.delete(np.arange(n), first))) if n else np.arange(0)
+    state = np.array([-1, 0], dtype=np.int64)
+    visited = np.zeros(n + 1, dtype=np.uint16)
+    cand_s = np.empty(max(n, 1), dtype=np.float32)
+    cand_i = np.empty(max(n, 1), dtype=np.int32)
+    bar = _progress_bar(n) if progress else None
+    for start in range(0, n, _CHUNK):
+        chunk = order[start:start + _CHUNK]
+        _build_kernels.insert_points(chunk, levels, vectors, metric, m, ef_construct, links0,
+                                     dists0, done0, upper, upper_dists, upper_done, upper_pos,
+                                     state, visited, cand_s, cand_i)
+        if bar is not None:
+            bar.update(chunk.size)
+    if bar is not None:
+        bar.close()
+    entry = int(state[0]) if n else -1
+    return HnswGraph(links0=links0, upper=upper, upper_pos=upper_pos, entry=entry, max_level=max_level)
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="hnsw build", unit="pt")

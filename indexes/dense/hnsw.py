@@ -1,0 +1,337 @@
+"""HNSW index over the dense vectors of one sealed segment.
+
+Scores are the engine's internal, higher-is-better similarities (as `indexes.plain`):
+Cosine/Dot -> dot product (Cosine rows arrive normalised; queries are normalised here),
+Euclid -> -|q - v|_2^2 (squared; the API edge takes the root), Manhattan -> -|q - v|_1.
+
+Filtering: `allowed` (one bool per offset; the engine folds deletions and filters into it)
+is applied inside the graph walk. Depending on how many offsets are allowed the search
+  * scans the allowed offsets exactly (`prefers_exact`: fewer than a filtered walk would
+    score anyway),
+  * walks the graph ACORN-style, hopping over disallowed nodes to their neighbours, when the
+    allowed share is below TWO_HOP_BELOW,
+  * otherwise walks every node and keeps only allowed results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexes.base import DISTANCES, Hits, top_k
+from indexes.dense import _kernels
+from indexes.dense.graph import HnswGraph, build_graph
+from indexes.dense.quantization import Int8Codes, ScalarQuantization
+
+_METRICS = {"Cosine": _kernels.DOT, "Dot": _kernels.DOT, "Euclid": _kernels.L2,
+            "Manhattan": _kernels.L1}
+#: Storage dtypes and the view the kernels read (float16 is read as its uint16 bits).
+_STORAGE_VIEWS = {np.dtype(np.float32): np.float32, np.dtype(np.float16): np.uint16,
+                  np.dtype(np.uint8): np.uint8}
+_FORMAT = 1
+_NO_FILTER = np.ones((1, 1), dtype=np.bool_)
+
+#: Allowed share under which the walk hops over disallowed nodes (ACORN-style).
+TWO_HOP_BELOW = 0.4
+#: A filtered walk scores about this many points per unit of ef; fewer allowed -> exact scan.
+EXACT_POINTS_PER_EF = 24
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """Graph construction parameters (Qdrant's hnsw_config).
+
+    m: links per point on upper levels; level 0 keeps m0 = 2 m. Larger m raises recall on
+        hard data at 4 (2 m + 1) bytes per point and a slower build.
+    ef_construct: beam width while inserting; larger builds a better graph, more slowly.
+        It is also the default search ef (as in Qdrant).
+    seed: seeds the level draw, so builds are reproducible.
+    """
+
+    m: int = 16
+    ef_construct: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.m, int) or self.m < 2:
+            raise ValueError(f"m must be an integer >= 2, got {self.m!r}")
+        if not isinstance(self.ef_construct, int) or self.ef_construct < 1:
+            raise ValueError(f"ef_construct must be an integer >= 1, got {self.ef_construct!r}")
+
+
+class _Scratch:
+    """Per-thread search buffers: tagged visited set and candidate heap."""
+
+    __slots__ = ("visited", "cand_s", "cand_i")
+
+    def __init__(self, n: int, capacity: int) -> None:
+        self.visited = np.zeros(n + 1, dtype=np.uint16)
+        self.cand_s = np.empty(capacity, dtype=np.float32)
+        self.cand_i = np.empty(capacity, dtype=np.int32)
+
+
+class HnswIndex:
+    """Approximate nearest neighbours over `vectors` (rows = offsets) with an HNSW graph."""
+
+    def __init__(self, vectors: np.ndarray, distance: str, params: HnswParams, graph: HnswGraph,
+                 codes: Int8Codes | None, quantization: ScalarQuantization | None) -> None:
+        self.distance = distance
+        self.params = params
+        self.quantization = quantization
+        self.vectors = vectors
+        self.graph = graph
+        self.codes = codes
+        self._metric = _METRICS[distance]
+        self._originals = _storage_view(vectors)
+        self._walk_vectors = codes.codes if codes is not None else self._originals
+        self._scratch: list[_Scratch] = []
+        self._capacity = min(max(self.size, 1), 1 << 15)
+
+    # ---- construction and persistence ------------------------------------------------------
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, distance: str, params: HnswParams,
+              quantization: ScalarQuantization | None = None, progress: bool = False) -> "HnswIndex":
+        """Build the graph over `vectors` ((n, dim) float32, float16 or uint8; np.memmap ok)."""
+        _check_distance(distance)
+        if not isinstance(params, HnswParams):
+            raise TypeError(f"params must be HnswParams, got {type(params).__name__}")
+        if quantization is not None and not isinstance(quantization, ScalarQuantization):
+            raise TypeError(f"quantization must be ScalarQuantization or None, got {type(quantization).__name__}")
+        storage = _storage_view(vectors)
+        graph = build_graph(storage, _METRICS[distance], params.m, params.ef_construct,
+                            params.seed, progress)
+        codes = Int8Codes.fit(vectors, quantization, params.seed) if quantization else None
+        return cls(vectors, distance, params, graph, codes, quantization)
+
+    def save(self, directory: Path) -> None:
+        """Write graph, codes and metadata; each file is written then renamed, metadata last."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"format": _FORMAT, "distance": self.distance, "m": self.params.m,
+                "ef_construct": self.params.ef_construct, "seed": self.params.seed,
+                "size": self.size, "dim": self.dim, "dtype": str(self.vectors.dtype),
+                **self.graph.save(directory, ".tmp")}
+        names = ["links0.npy", "upper.npy", "upper_pos.npy"]
+        if self.codes is not None:
+            np.save(directory / "codes.npy.tmp", self.codes.codes)
+            names.append("codes.npy")
+            meta["quantization"] = {"quantile": self.quantization.quantile,
+                                    "offset": self.codes.offset, "step": self.codes.step}
+        (directory / "meta.json.tmp").write_text(json.dumps(meta, indent=1))
+        for name in names + ["meta.json"]:
+            _durable_rename(directory / f"{name}.tmp", directory / name)
+
+    @classmethod
+    def load(cls, directory: Path, vectors: np.ndarray) -> "HnswIndex":
+        """Open a saved index over the same `vectors` (no rebuild), then compile the kernels."""
+        directory = Path(directory)
+        meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"unsupported hnsw format in {directory}: {meta.get('format')!r}")
+        if vectors.shape != (meta["size"], meta["dim"]) or str(vectors.dtype) != meta["dtype"]:
+            raise ValueError(f"vectors {vectors.shape} {vectors.dtype} do not match the saved "
+                             f"index ({meta['size']}, {meta['dim']}) {meta['dtype']}")
+        params = HnswParams(m=meta["m"], ef_construct=meta["ef_construct"], seed=meta["seed"])
+        graph = HnswGraph.load(directory, meta["entry"], meta["max_level"])
+        codes = quantization = None
+        if "quantization" in meta:
+            q = meta["quantization"]
+            quantization = ScalarQuantization(quantile=q["quantile"])
+            codes = Int8Codes(np.load(directory / "codes.npy"), q["offset"], q["step"])
+        index = cls(vectors, meta["distance"], params, graph, codes, quantization)
+        index.warm_up()
+        return index
+
+    def warm_up(self) -> None:
+        """Compile (or load from the numba cache) the kernels this index uses."""
+        if self.size:
+            probe = np.asarray(self._originals[0], dtype=np.float32)
+            self.search(probe, 1, ef=1)
+            self.score(probe, np.zeros(1, dtype=np.int64))
+
+    # ---- properties ------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def prefers_exact(self, n_allowed: int, ef: int | None = None) -> bool:
+        """Planner hook: is scanning `n_allowed` offsets cheaper than a filtered graph walk?"""
+        return n_allowed <= EXACT_POINTS_PER_EF * (ef or self.params.ef_construct)
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None,
+               ef: int | None = None, rescore: bool = True, oversampling: float = 1.0,
+               ignore_quantization: bool = False) -> Hits:
+        """Best `limit` allowed offsets for one query, by descending score.
+
+        With int8 quantization the walk scores codes, then the best ceil(limit * oversampling)
+        are rescored with the original vectors (unless `rescore` is False).
+        """
+        query = np.asarray(query)
+        if query.ndim != 1:
+            raise ValueError(f"query must be one vector, got shape {query.shape}")
+        return self.search_batch(query[None], limit, allowed, ef, rescore, oversampling,
+                                 ignore_quantization)[0]
+
+    def search_batch(self, queries: np.ndarray, limit: int, allowed: np.ndarray | None = None,
+                     ef: int | None = None, rescore: bool = True, oversampling: float = 1.0,
+                     ignore_quantization: bool = False) -> list[Hits]:
+        """`search` for each row of `queries` in one kernel call; `allowed` is (n,) shared by
+        every query or (n_queries, n) one row per query."""
+        queries = self._check_queries(queries)
+        limit, ef = _check_limit(limit), _check_ef(ef, self.params.ef_construct)
+        allowed = self._check_allowed(allowed, queries.shape[0])
+        if oversampling <= 0:
+            raise ValueError(f"oversampling must be > 0, got {oversampling}")
+        nq = queries.shape[0]
+        if self.size == 0 or limit == 0:
+            return [Hits.empty() for _ in range(nq)]
+        if allowed is None:
+            return self._walk(queries, np.zeros(nq, dtype=np.int8), _NO_FILTER, limit, ef,
+                              rescore, oversampling, ignore_quantization)
+        counts = np.count_nonzero(allowed, axis=1)
+        share = counts / self.size
+        modes = np.where(share < TWO_HOP_BELOW, _kernels.MODE_TWO_HOP, _kernels.MODE_ROUTE)
+        modes = np.where(counts == self.size, _kernels.MODE_ALL, modes).astype(np.int8)
+        exact = counts <= EXACT_POINTS_PER_EF * max(ef, limit)
+        if not exact.any():
+            return self._walk(queries, modes, allowed, limit, ef, rescore, oversampling,
+                              ignore_quantization)
+        hits: list[Hits] = [Hits.empty()] * nq
+        walked = np.flatnonzero(~exact)
+        if walked.size:
+            rows = allowed if allowed.shape[0] == 1 else allowed[walked]
+            found = self._walk(queries[walked], modes[walked], rows, limit, ef, rescore,
+                               oversampling, ignore_quantization)
+            for q, hit in zip(walked, found):
+                hits[q] = hit
+        for q in np.flatnonzero(exact):
+            offsets = np.flatnonzero(allowed[q % allowed.shape[0]])
+            scores = self._exact_scores(queries[q], offsets)
+            best = top_k(scores, limit)
+            hits[q] = Hits(offsets[best.offsets], best.scores)
+        return hits
+
+    def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Exact scores of `query` against `offsets` with the original vectors (float32)."""
+        query = self._check_queries(np.asarray(query)[None])[0]
+        offsets = np.asarray(offsets)
+        if offsets.ndim != 1 or (offsets.size and offsets.dtype.kind not in "iu"):
+            raise TypeError("offsets must be a 1-D integer array")
+        if offsets.size and (offsets.min() < 0 or offsets.max() >= self.size):
+            raise ValueError(f"offsets must lie in [0, {self.size})")
+        return self._exact_scores(query, offsets.astype(np.int64))
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _walk(self, queries: np.ndarray, modes: np.ndarray, allowed: np.ndarray, limit: int,
+              ef: int, rescore: bool, oversampling: float, ignore_quantization: bool) -> list[Hits]:
+        """Graph search of every query; rescoring and score conversion."""
+        quantized = self.codes is not None and not ignore_quantization
+        walk_vectors = self._walk_vectors if quantized else self._originals
+        keep = 0
+        if quantized:
+            mapped = self.codes.map_queries(queries, self._metric)
+            walk_queries = mapped.query
+            if rescore:
+                keep = max(limit, math.ceil(limit * oversampling))
+        else:
+            walk_queries = queries
+        nq = queries.shape[0]
+        ef = max(ef, keep, limit)
+        out_ids = np.empty((nq, limit), dtype=np.int32)
+        out_scores = np.empty((nq, limit), dtype=np.float32)
+        counts = np.empty(nq, dtype=np.int64)
+        scratch = self._scratch.pop() if self._scratch else _Scratch(self.size, self._capacity)
+        graph = self.graph
+        while _kernels.search_batch(
+                walk_queries, queries, walk_vectors, self._originals, self._metric, graph.links0,
+                graph.upper, graph.upper_pos, graph.entry, graph.max_level, ef, keep, allowed,
+                modes, scratch.visited, scratch.cand_s, scratch.cand_i, out_ids, out_scores,
+                counts) == _kernels.OVERFLOW:
+            self._capacity = min(self.size, 2 * scratch.cand_s.shape[0])
+            scratch = _Scratch(self.size, self._capacity)
+        self._scratch.append(scratch)
+        if quantized and not keep:
+            out_scores = out_scores * np.float32(mapped.scale) + mapped.shift[:, None].astype(np.float32)
+        return [Hits(out_ids[q, :counts[q]].astype(np.int64), out_scores[q, :counts[q]])
+                for q in range(nq)]
+
+    def _exact_scores(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        out = np.empty(offsets.shape[0], dtype=np.float32)
+        _kernels.score_rows(query, self._originals, self._metric, offsets, out)
+        return out
+
+    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
+        queries = np.asarray(queries)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise ValueError(f"query must have dimension {self.dim}, got shape {queries.shape}")
+        if queries.dtype.kind not in "fiu":
+            raise TypeError(f"query must be numeric, got {queries.dtype}")
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.distance == "Cosine":
+            norms = np.sqrt(np.einsum("ij,ij->i", queries, queries))
+            queries = queries / np.where(norms > 0, norms, 1.0).astype(np.float32)[:, None]
+        return queries
+
+    def _check_allowed(self, allowed: np.ndarray | None, nq: int) -> np.ndarray | None:
+        if allowed is None:
+            return None
+        allowed = np.asarray(allowed)
+        if allowed.dtype != np.bool_:
+            raise TypeError(f"allowed must be a boolean array, got {allowed.dtype}")
+        if allowed.ndim == 1:
+            allowed = allowed[None]
+        if allowed.ndim != 2 or allowed.shape[1] != self.size or allowed.shape[0] not in (1, nq):
+            raise ValueError(f"allowed must have shape ({self.size},) or ({nq}, {self.size}), "
+                             f"got {allowed.shape}")
+        return np.ascontiguousarray(allowed)
+
+
+def _storage_view(vectors: np.ndarray) -> np.ndarray:
+    """The (n, dim) C-contiguous array the kernels read, without copying a memmap."""
+    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
+        raise ValueError("vectors must be a 2-D numpy array (n, dim)")
+    view = _STORAGE_VIEWS.get(vectors.dtype)
+    if view is None:
+        raise TypeError(f"vectors dtype must be float32, float16 or uint8, got {vectors.dtype}")
+    if not vectors.flags.c_contiguous:
+        raise ValueError("vectors must be C-contiguous")
+    return np.asarray(vectors).view(view)
+
+
+def _check_distance(distance: str) -> None:
+    if distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+
+
+def _check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+    return int(limit)
+
+
+def _check_ef(ef: int | None, default: int) -> int:
+    if ef is None:
+        return default
+    if isinstance(ef, bool) or not isinstance(ef, (int, np.integer)) or ef < 1:
+        raise ValueError(f"ef must be a positive integer, got {ef!r}")
+    return int(ef)
+
+
+def _durable_rename(source: Path, target: Path) -> None:
+    with open(source, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(source, target)

@@ -1,0 +1,92 @@
+"""Filtered HNSW search: `allowed` at several selectivities, per-query filters, exact fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexes.dense import HnswIndex, HnswParams
+from indexes.dense import hnsw as hnsw_module
+from indexes.plain import dense_search
+
+DIM = 32
+N = 4000
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(21)
+    centres = rng.standard_normal((25, DIM)).astype(np.float32) * 3
+    labels = rng.integers(0, 25, N + 40)
+    points = (centres[labels] + rng.standard_normal((N + 40, DIM))).astype(np.float32)
+    vectors, queries = points[:N], points[N:]
+    index = HnswIndex.build(vectors, "Euclid", HnswParams(m=12, ef_construct=64))
+    return vectors, queries, index
+
+
+def filtered_recall(index, vectors, queries, allowed, ef=64, k=10):
+    found = expected = 0
+    for query in queries:
+        truth = dense_search(vectors, query, "Euclid", k, allowed).offsets
+        hits = index.search(query, k, allowed=allowed, ef=ef)
+        assert allowed[hits.offsets].all()
+        found += np.intersect1d(hits.offsets, truth).size
+        expected += truth.size
+    return found / expected
+
+
+@pytest.mark.parametrize("share", [0.5, 0.1, 0.01])
+def test_random_filters_keep_recall(data, share):
+    vectors, queries, index = data
+    allowed = np.random.default_rng(22).random(N) < share
+    assert filtered_recall(index, vectors, queries, allowed) >= 0.95
+
+
+@pytest.mark.parametrize("share", [0.5, 0.1])
+def test_graph_walk_without_exact_fallback(data, share, monkeypatch):
+    """The walk itself (route or two-hop) must keep recall, not only the exact scan."""
+    vectors, queries, index = data
+    monkeypatch.setattr(hnsw_module, "EXACT_POINTS_PER_EF", 0)
+    allowed = np.random.default_rng(23).random(N) < share
+    assert filtered_recall(index, vectors, queries, allowed) >= 0.9
+
+
+def test_filter_correlated_with_clusters(data):
+    """Allowed points are far from most queries: the walk must leave the query's cluster."""
+    vectors, queries, index = data
+    allowed = vectors[:, 0] > np.quantile(vectors[:, 0], 0.8)
+    assert filtered_recall(index, vectors, queries, allowed) >= 0.9
+
+
+def test_deleted_points_are_routed_through_but_never_returned(data):
+    vectors, queries, index = data
+    allowed = np.ones(N, dtype=bool)
+    first = index.search(queries[0], 10, ef=64).offsets
+    allowed[first] = False
+    hits = index.search(queries[0], 10, allowed=allowed, ef=64)
+    assert hits.offsets.size == 10 and not np.isin(hits.offsets, first).any()
+
+
+def test_nothing_allowed_returns_empty_and_fewer_allowed_than_limit(data):
+    vectors, queries, index = data
+    assert index.search(queries[0], 5, allowed=np.zeros(N, dtype=bool)).offsets.size == 0
+    allowed = np.zeros(N, dtype=bool)
+    allowed[[3, 99, 2000]] = True
+    assert sorted(index.search(queries[0], 10, allowed=allowed).offsets.tolist()) == [3, 99, 2000]
+
+
+def test_per_query_allowed_rows(data):
+    vectors, queries, index = data
+    rng = np.random.default_rng(24)
+    allowed = rng.random((3, N)) < np.array([[0.9], [0.2], [0.005]])
+    batch = index.search_batch(queries[:3], 10, allowed=allowed, ef=64)
+    for row, query, hits in zip(allowed, queries[:3], batch):
+        assert row[hits.offsets].all()
+        single = index.search(query, 10, allowed=row, ef=64)
+        np.testing.assert_array_equal(single.offsets, hits.offsets)
+
+
+def test_prefers_exact_for_few_allowed(data):
+    _, _, index = data
+    assert index.prefers_exact(10)
+    assert not index.prefers_exact(N)
