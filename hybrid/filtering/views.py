@@ -1,0 +1,146 @@
+"""Per-segment caches for filter evaluation: payload columns, point-id arrays, nested elements.
+
+Everything is stored in the view's scratch `cache` under one entry stamped with
+`(payload_version, size)`; when either changes the whole entry is dropped and rebuilt lazily,
+path by path, on the next query that needs it. (Building walks payload JSON once per path; a
+query afterwards is numpy only.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from indexes.payload.columns import FieldColumns
+from indexes.payload.jsonpath import PathItem, values_at
+
+_CACHE_KEY = "hybrid.filters"
+
+
+class FilterView(Protocol):
+    """What the filter evaluator needs from a segment."""
+
+    size: int  # number of offsets in the segment
+    payloads: Sequence[dict | None]  # payload per offset (None = no payload / empty slot)
+    payload_version: int  # bumps on every payload change in the segment
+    cache: dict  # scratch dict owned by the filter code (column caches)
+
+    def point_ids(self) -> Sequence[int | str | None]:
+        """External id per offset (int or canonical UUID string); None = empty slot."""
+
+    def vector_present(self, name: str) -> np.ndarray:
+        """bool per offset: the point has vector `name` ("" = default vector)."""
+
+    def payload_index(self, key: str) -> object | None:
+        """The payload index on `key`, if one was created."""
+
+    def text_match(self, key: str, kind: str, text: str) -> np.ndarray | None:
+        """bool per offset from the full-text index on `key`, or None when there is none."""
+
+
+def scratch(view: FilterView) -> dict:
+    """This view's filter cache, emptied when its payloads or size changed."""
+    stamp = (view.payload_version, view.size)
+    store = view.cache.get(_CACHE_KEY)
+    if store is None or store["stamp"] != stamp:
+        store = view.cache[_CACHE_KEY] = {"stamp": stamp}
+    return store
+
+
+def columns(view: FilterView, key: str, path: tuple[PathItem, ...]) -> FieldColumns:
+    """Typed columns of `key` over the view's payloads (cached)."""
+    store = scratch(view)
+    found = store.get(("columns", key))
+    if found is None:
+        found = store[("columns", key)] = FieldColumns(view.payloads, path)
+    return found
+
+
+class PointIdColumns:
+    """Point ids as arrays: uint64 for integer ids, dense codes for UUIDs (-1 elsewhere)."""
+
+    def __init__(self, ids: Sequence[int | str | None]) -> None:
+        self.is_int = np.array([type(i) is int for i in ids], dtype=bool)
+        self.ints = np.array([i if type(i) is int else 0 for i in ids], dtype=np.uint64)
+        self.uuid_codes: dict[str, int] = {}
+        self.codes = np.array(
+            [self.uuid_codes.setdefault(i, len(self.uuid_codes)) if type(i) is str else -1 for i in ids],
+            dtype=np.int64,
+        )
+
+    def has_id(self, wanted: frozenset[int | str], size: int) -> np.ndarray:
+        ints = np.array([i for i in wanted if type(i) is int], dtype=np.uint64)
+        codes = np.array([self.uuid_codes[i] for i in wanted if type(i) is str and i in self.uuid_codes], dtype=np.int64)
+        out = self.is_int & np.isin(self.ints, ints)
+        if codes.size:
+            out |= np.isin(self.codes, codes)
+        return fit(out, size)
+
+
+def point_id_columns(view: FilterView) -> PointIdColumns:
+    store = scratch(view)
+    found = store.get("ids")
+    if found is None:
+        found = store["ids"] = PointIdColumns(view.point_ids())
+    return found
+
+
+class ElementsView:
+    """The object elements of the arrays at one path, as a view of their own (for `nested`).
+
+    Element i belongs to offset `owner[i]` of the parent. Elements have no ids, vectors or
+    indexes, so `has_id` and `has_vector` never hold inside a nested filter (as in Qdrant's
+    local mode).
+    """
+
+    def __init__(self, parent: FilterView, path: tuple[PathItem, ...]) -> None:
+        elements: list[dict] = []
+        owners: list[int] = []
+        for offset, payload in enumerate(parent.payloads):
+            if not payload:
+                continue
+            for value in values_at(payload, path, flat=False):
+                if isinstance(value, list):
+                    for element in value:
+                        if isinstance(element, dict):
+                            elements.append(element)
+                            owners.append(offset)
+        self.payloads = elements
+        self.owner = np.asarray(owners, dtype=np.int64)
+        self.size = len(elements)
+        self.payload_version = 0
+        self.cache: dict = {}
+
+    def point_ids(self) -> Sequence[int | str | None]:
+        return [None] * self.size
+
+    def vector_present(self, name: str) -> np.ndarray:
+        return np.zeros(self.size, dtype=bool)
+
+    def payload_index(self, key: str) -> Any:
+        return None
+
+    def text_match(self, key: str, kind: str, text: str) -> np.ndarray | None:
+        return None
+
+
+def elements_view(view: FilterView, key: str, path: tuple[PathItem, ...]) -> ElementsView:
+    store = scratch(view)
+    found = store.get(("nested", key))
+    if found is None:
+        found = store[("nested", key)] = ElementsView(view, path)
+    return found
+
+
+def fit(mask: Any, size: int) -> np.ndarray:
+    """`mask` as bool[size]: truncated, or padded with False (indexes may lag the segment size)."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape[0] == size:
+        return mask
+    if mask.shape[0] > size:
+        return mask[:size]
+    out = np.zeros(size, dtype=bool)
+    out[: mask.shape[0]] = mask
+    return out
