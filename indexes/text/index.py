@@ -38,7 +38,8 @@ MATCH_KINDS = ("text", "text_any", "phrase", "prefix")
 BM25_K1, BM25_B = 1.2, 0.75
 
 #: Filters with at most this many pids are pushed into tantivy as a pid disjunction; larger ones
-#: over-fetch the unfiltered ranking and mask it with numpy (see `evals/text_bench.py`).
+#: over-fetch the unfiltered ranking and mask it with numpy. Measured p50 on 100k docs
+#: (`python -m evals.text_bench`): 256 pids 1.5 ms pushed vs 28 ms masked; 1000 pids 17 vs 11 ms.
 PUSHDOWN_MAX_PIDS = 256
 #: Over-fetch factor on top of 1 / selectivity for masked filtering (grown 4x when short).
 OVERFETCH = 2.0

@@ -77,3 +77,11 @@ def test_upsert_validates_its_arguments():
         index.upsert(np.array([1, 2]), ["only one"])
     with pytest.raises(TypeError, match="pids"):
         index.upsert(np.array([[1]]), ["x"])
+
+
+def test_a_second_writer_on_the_same_path_is_refused(tmp_path):
+    index = TextIndex(PARAMS, tmp_path)
+    with pytest.raises(ValueError, match="lock"):
+        TextIndex(PARAMS, tmp_path)
+    index.close()
+    TextIndex(PARAMS, tmp_path).close()  # the lock is released by close()

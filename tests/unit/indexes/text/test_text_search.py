@@ -142,3 +142,14 @@ def test_queries_without_tokens_or_matches_return_nothing():
         pids, scores = index.search(text, limit)
         assert pids.shape == (0,) and scores.shape == (0,)
     assert index.search("w1", 5, allowed_pids=np.array([], dtype=np.int64))[0].shape == (0,)
+
+
+def test_writes_in_one_uncommitted_batch_apply_in_order():
+    index = TextIndex(TextIndexParams())
+    index.upsert(np.array([1, 2]), ["alpha", "beta"])
+    index.upsert(np.array([1]), ["gamma"])
+    index.delete(np.array([2]))
+    index.upsert(np.array([2]), ["beta two"])
+    assert index.match("text_any", "alpha beta gamma two").tolist() == [1, 2]
+    assert index.search("alpha", 5)[0].tolist() == []
+    assert index.match("text", "beta two").tolist() == [2]
