@@ -155,13 +155,11 @@ class Client(QueryMixin, AdminMixin):
 
     def delete(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
         c = self._get(collection_name)
-        with c.lock:
-            return _completed(c.commit(ops.Delete(self._selected_ids(c, points_selector, "points"))))
+        return _completed(c.commit(lambda: ops.Delete(self._selected_ids(c, points_selector, "points"))))
 
     def _payload_op(self, collection_name: str, selector: Any, make: Any) -> m.UpdateResult:
         c = self._get(collection_name)
-        with c.lock:
-            return _completed(c.commit(make(self._selected_ids(c, selector, "points"))))
+        return _completed(c.commit(lambda: make(self._selected_ids(c, selector, "points"))))
 
     def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
                     wait: bool = True, **_: Any) -> m.UpdateResult:
@@ -183,11 +181,13 @@ class Client(QueryMixin, AdminMixin):
     def update_vectors(self, collection_name: str, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer, with_payload=False)
-        with c.lock:
+        def make() -> ops.Operation:
             for i, pid in enumerate(batch.ids):
                 if pid not in c.where:
                     raise ValidationError(f"points[{i}].id", f"No point with id {pid} found")
-            return _completed(c.commit(ops.upsert_op(batch, c.assign_pids(batch.ids))))
+            return ops.upsert_op(batch, c.assign_pids(batch.ids))
+
+        return _completed(c.commit(make))
 
     def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
         c = self._get(collection_name)

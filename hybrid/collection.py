@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import msgspec
 import numpy as np
@@ -40,7 +40,7 @@ class Collection:
         self.optimizing = False
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
 
-        self.optimizer = Optimizer(self)
+        self.optimizer = Optimizer(self, background=True)
         self._new_appendable()
 
     # ------------------------------------------------------------------ plumbing
@@ -58,9 +58,15 @@ class Collection:
         seg.payload_index_of = lambda key: None
         seg.text_match_of = lambda s, key, kind, text: None
 
-    def commit(self, op: ops.Operation) -> int:
-        """Log and apply one validated operation; returns once it is durable."""
+    def commit(self, op: "ops.Operation | Callable[[], ops.Operation]") -> int:
+        """Log and apply one validated operation; returns once it is durable.
+
+        `op` may be a factory called under the lock (when it depends on the current state, e.g.
+        ids selected by a filter); the fsync happens outside the lock so writers share it.
+        """
         with self.lock:
+            if callable(op):
+                op = op()
             if self.wal is not None:
                 seq = self.wal.append(ops.encode(op))
             else:
@@ -86,8 +92,7 @@ class Collection:
             return pids
 
     def upsert(self, batch: PointBatch) -> int:
-        with self.lock:
-            return self.commit(ops.upsert_op(batch, self.assign_pids(batch.ids)))
+        return self.commit(lambda: ops.upsert_op(batch, self.assign_pids(batch.ids)))
 
     # ------------------------------------------------------------------ apply (live and replay)
     def _apply(self, op: ops.Operation, seq: int) -> None:

@@ -34,12 +34,14 @@ class Manifest(msgspec.Struct):
 
 
 class Optimizer:
-    def __init__(self, collection: "Collection") -> None:
+    """Decides when to seal, vacuum or merge, and swaps rebuilt segments in (optionally in a thread)."""
+
+    def __init__(self, collection: "Collection", background: bool = False) -> None:
         self.c = collection
         self.build_indexes: Optional[IndexBuilder] = None
-        self.background = False
+        self.background = background
         self._thread: Optional[threading.Thread] = None
-        self._stopped = False
+        self._run_lock = threading.Lock()  # one rebuild at a time
 
     # ------------------------------------------------------------------ policy
     def threshold_points(self) -> int:
@@ -50,61 +52,102 @@ class Optimizer:
         bytes_per_point = sum(4 * s.size for s in self.c.schema.dense.values() if not s.multivector) or 1024
         return max(1, kb * 1024 // bytes_per_point)
 
-    def after_write(self) -> None:
+    def _vacuum_candidates(self) -> list[Segment]:
+        cfg = self.c.schema.config.optimizer_config
+        out = []
+        for seg in self.c.segments:
+            dead = seg.size - seg.live_count
+            if not seg.appendable and dead >= cfg.vacuum_min_vector_number and dead > cfg.deleted_threshold * seg.size:
+                out.append(seg)
+        return out
+
+    def pending(self) -> list[Segment]:
+        """Sealed segments to rebuild now (the appendable one is always included by rebuild)."""
         limit = self.threshold_points()
-        if limit and self.c.appendable.size >= limit and not self.c.optimizing:
-            if self.background:
-                self._thread = threading.Thread(target=self.seal, name=f"seal-{self.c.name}", daemon=True)
-                self.c.optimizing = True
-                self._thread.start()
-            else:
-                self.seal()
+        vacuum = self._vacuum_candidates()
+        if vacuum or (limit and self.c.appendable.size >= limit):
+            return vacuum
+        return []
+
+    def after_write(self) -> None:
+        if self.c.optimizing:
+            return
+        limit = self.threshold_points()
+        if not ((limit and self.c.appendable.size >= limit) or self._vacuum_candidates()):
+            return
+        if self.background:
+            self.c.optimizing = True
+            self._thread = threading.Thread(target=self._run, args=(None,), name=f"optimize-{self.c.name}", daemon=True)
+            self._thread.start()
+        else:
+            self._run(None)
+
+    def _run(self, sources: Optional[list[Segment]]) -> None:
+        try:
+            with self._run_lock:
+                self.rebuild(self.pending() if sources is None else sources)
+        finally:
+            self.c.optimizing = False
+
+    def optimize(self) -> None:
+        """Merge every segment into one sealed segment with fresh indexes, now (blocking)."""
+        self.wait()
+        with self.c.lock:
+            self.c.optimizing = True
+            sources = [s for s in self.c.segments if not s.appendable]
+        self._run(sources)
 
     def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
+        thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def stop(self) -> None:
-        self._stopped = True
         self.wait()
 
-    # ------------------------------------------------------------------ seal
-    def seal(self) -> None:
+    # ------------------------------------------------------------------ rebuild
+    def rebuild(self, sealed_sources: list[Segment]) -> None:
+        """Replace the appendable segment and `sealed_sources` by one new sealed segment."""
         c = self.c
         with c.lock:
-            frozen = c.appendable
             c.optimizing = True
-            live = np.flatnonzero(frozen.live)
-            if live.size == 0:
-                c.optimizing = False
+            frozen = c.appendable
+            sources = [s for s in sealed_sources if s in c.segments] + [frozen]
+            lives = [np.flatnonzero(s.live) for s in sources]
+            if sum(int(x.size) for x in lives) == 0 and len(sources) == 1:
                 return
             freeze_seq = c.wal.rotate() if c.wal is not None else c.seq
             frozen.appendable = False
             c._new_appendable()
-            snapshot = {s.name: s.deleted[: s.size].copy() for s in c.segments if not s.appendable and s is not frozen}
-        try:
-            sealed = frozen.sealed_copy(live)
-            if self.build_indexes is not None:
-                self.build_indexes(sealed)
-            with c.lock:
-                sealed.deleted = frozen.deleted[live].copy()
-                c._attach(sealed)
-                for new_off, pid in enumerate(sealed.ids):
-                    loc = c.where.get(pid)
-                    if loc is not None and loc[0] is frozen:
-                        c.where[pid] = (sealed, new_off)
-                c.segments[c.segments.index(frozen)] = sealed
+            snapshot = {s.name: s.deleted[: s.size].copy() for s in c.segments
+                        if not s.appendable and s not in sources}
+        parts = [(s, live) for s, live in zip(sources, lives) if live.size]
+        sealed = Segment.merged(c.schema, parts)
+        if self.build_indexes is not None and sealed.size:
+            self.build_indexes(sealed)
+        with c.lock:
+            sealed.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else sealed.deleted
+            c._attach(sealed)
+            remap = {id(s): s for s in sources}
+            for new_off, pid in enumerate(sealed.ids):
+                loc = c.where.get(pid)
+                if loc is not None and id(loc[0]) in remap:
+                    c.where[pid] = (sealed, new_off)
+            position = min(c.segments.index(s) for s in sources)
+            kept = [s for s in c.segments if s not in sources]
+            if sealed.size:
+                kept.insert(position, sealed)
                 snapshot[sealed.name] = np.zeros(sealed.size, dtype=bool)
-                if c.path is not None:
-                    self._checkpoint(sealed, snapshot, freeze_seq)
-        finally:
-            c.optimizing = False
+            c.segments = kept
+            if c.path is not None:
+                self._checkpoint(sealed if sealed.size else None, snapshot, freeze_seq)
 
-    def _checkpoint(self, new: Segment, deleted: dict[str, np.ndarray], seq: int) -> None:
+    def _checkpoint(self, new: Optional[Segment], deleted: dict[str, np.ndarray], seq: int) -> None:
         root: Path = self.c.path
         seg_dir = root / "segments"
         seg_dir.mkdir(exist_ok=True)
-        write_dir_atomically(seg_dir / new.name, new.save)
+        if new is not None:
+            write_dir_atomically(seg_dir / new.name, new.save)
         names = [s.name for s in self.c.segments if not s.appendable and s.name in deleted]
         for name in names:
             atomic_save_npy(seg_dir / name / f"deleted-{seq}.npy", deleted[name])

@@ -14,6 +14,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
+from hybrid.errors import ValidationError
 from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes
 from hybrid.payload import select_payload
 from hybrid.segment import Segment
@@ -84,7 +85,11 @@ def parse(flt: Any, field: str = "filter") -> Any:
         return None
     from hybrid.filters import parse_filter
 
-    return parse_filter(flt, field)
+    try:
+        return parse_filter(flt, field)
+    except (ValueError, TypeError) as exc:
+        path, sep, problem = str(exc).partition(": ")
+        raise ValidationError(path if sep else field, problem if sep else str(exc)) from None
 
 
 def filter_mask(seg: Segment, flt: Any) -> np.ndarray:

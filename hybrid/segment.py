@@ -142,17 +142,20 @@ class Segment:
         return store.get(offset) if store.present[offset] else None
 
     # ------------------------------------------------------------------ sealing and files
-    def sealed_copy(self, live: np.ndarray) -> "Segment":
-        """A compacted, sealed segment holding the given live offsets, in that order."""
-        out = Segment(self.schema, appendable=False)
-        out.size = int(live.size)
-        out.ids = [self.ids[i] for i in live.tolist()]
-        out.keys = self.keys[live].copy()
-        out.pids = self.pids[live].copy()
-        out.versions = self.versions[live].copy()
+    @classmethod
+    def merged(cls, schema: CollectionSchema, parts: list[tuple["Segment", np.ndarray]]) -> "Segment":
+        """A compacted, sealed segment of the given live offsets of several segments, in order."""
+        out = cls(schema, appendable=False)
+        idx = [live.tolist() for _, live in parts]
+        out.ids = [seg.ids[i] for (seg, _), rows in zip(parts, idx) for i in rows]
+        out.payloads = [seg.payloads[i] for (seg, _), rows in zip(parts, idx) for i in rows]
+        out.size = len(out.ids)
+        out.keys = np.concatenate([seg.keys[live] for seg, live in parts]) if parts else out.keys
+        out.pids = np.concatenate([seg.pids[live] for seg, live in parts]) if parts else out.pids
+        out.versions = np.concatenate([seg.versions[live] for seg, live in parts]) if parts else out.versions
         out.deleted = np.zeros(out.size, dtype=bool)
-        out.payloads = [self.payloads[i] for i in live.tolist()]
-        out.vectors = {name: store.compact(live) for name, store in self.vectors.items()}
+        out.vectors = {name: type(store).merged(store.spec, [(seg.vectors[name], live) for seg, live in parts])
+                       for name, store in out.vectors.items()}
         return out
 
     def save(self, directory: Path) -> None:

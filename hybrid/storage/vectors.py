@@ -69,8 +69,13 @@ class DenseStore:
     def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         return plain.dense_scores(self.data[offsets], query, self.spec.distance)
 
-    def compact(self, live: np.ndarray) -> "DenseStore":
-        return DenseStore(self.spec, np.ascontiguousarray(self.data[live]), self.present[live].copy())
+    @classmethod
+    def merged(cls, spec: DenseSpec, parts: list[tuple["DenseStore", np.ndarray]]) -> "DenseStore":
+        """One tight store of the given live offsets of several stores, in order."""
+        data = np.concatenate([np.asarray(st.data[live], dtype=np.float32) for st, live in parts]) if parts \
+            else np.zeros((0, spec.size), np.float32)
+        present = np.concatenate([st.present[live] for st, live in parts]) if parts else np.zeros(0, bool)
+        return cls(spec, np.ascontiguousarray(data), present)
 
     def save(self, directory: Path, stem: str) -> None:
         atomic_save_npy(directory / f"{stem}.data.npy", np.ascontiguousarray(self.data))
@@ -125,6 +130,21 @@ class _RaggedStore:
         bounds = np.concatenate(([0], np.cumsum(lengths)))
         return [np.ascontiguousarray(f[rows]) for f in self.flat], bounds[:-1].copy(), bounds[1:].copy()
 
+    @classmethod
+    def merged(cls, spec: Any, parts: list[tuple["_RaggedStore", np.ndarray]]) -> "_RaggedStore":
+        """One tight store of the given live offsets of several stores, in order."""
+        flats, starts, ends, shift = [], [], [], 0
+        for store, live in parts:
+            flat, s, e = store._compacted_flat(live)
+            flats.append(flat)
+            starts.append(s + shift)
+            ends.append(e + shift)
+            shift += flat[0].shape[0]
+        if not parts:
+            return cls(spec)
+        joined = tuple(np.concatenate(cols) for cols in zip(*flats))
+        return cls(spec, joined, np.concatenate(starts), np.concatenate(ends))
+
     def save(self, directory: Path, stem: str) -> None:
         live = np.arange(self.starts.shape[0])
         flat, starts, ends = self._compacted_flat(live)
@@ -174,10 +194,6 @@ class SparseStore(_RaggedStore):
         """Sparse dimensions of the given offsets, concatenated (for document frequencies)."""
         return self.flat[0][plain._ranges(self.starts[offsets], self.ends[offsets])]
 
-    def compact(self, live: np.ndarray) -> "SparseStore":
-        flat, starts, ends = self._compacted_flat(live)
-        return SparseStore(self.spec, tuple(flat), starts, ends)
-
     @classmethod
     def load(cls, spec: SparseSpec, directory: Path, stem: str) -> "SparseStore":
         flat, starts, ends = cls._load_parts(directory, stem, 2, mmap=False)
@@ -214,10 +230,6 @@ class MultiStore(_RaggedStore):
 
         hits = top_k(self.score(query, candidates), limit)
         return Hits(candidates[hits.offsets], hits.scores)
-
-    def compact(self, live: np.ndarray) -> "MultiStore":
-        flat, starts, ends = self._compacted_flat(live)
-        return MultiStore(self.spec, tuple(flat), starts, ends)
 
     @classmethod
     def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "MultiStore":
