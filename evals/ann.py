@@ -42,7 +42,7 @@ class BenchConfig:
     ef_construct: int = 100
     limit: int = 10
     quantization: str | None = None  # None or "int8"
-    quantile: float | None = 0.99
+    quantile: float | None = None  # None: full min..max range (Qdrant's default)
     oversampling: float = 1.0
     on_disk: bool = False
 
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch", action="store_true", help="also time batched queries")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--quantization", choices=["int8"], default=None)
-    parser.add_argument("--quantile", type=float, default=0.99)
+    parser.add_argument("--quantile", type=float, default=None)
     parser.add_argument("--oversampling", type=float, default=1.0)
     parser.add_argument("--on-disk", action="store_true", help="original vectors stay on disk")
     parser.add_argument("--json", type=Path, default=None, help="write the result rows here")

@@ -119,7 +119,8 @@ class HnswIndex:
                 **self.graph.save(directory, ".tmp")}
         names = ["links0.npy", "upper.npy", "upper_pos.npy"]
         if self.codes is not None:
-            np.save(directory / "codes.npy.tmp", self.codes.codes)
+            with open(directory / "codes.npy.tmp", "wb") as handle:
+                np.save(handle, self.codes.codes)
             names.append("codes.npy")
             meta["quantization"] = {"quantile": self.quantization.quantile,
                                     "offset": self.codes.offset, "step": self.codes.step}
