@@ -29,6 +29,9 @@ from hybrid.search import parse, record, scroll as scroll_points
 from hybrid.storage.files import FolderLock, atomic_write, remove_tree, write_dir_atomically
 
 
+PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "geo", "text")
+
+
 def _completed(seq: int) -> m.UpdateResult:
     return m.UpdateResult(status="completed", operation_id=seq)
 
@@ -130,6 +133,31 @@ class Client(QueryMixin, AdminMixin):
                 indexed_vectors_count=c.indexed_vectors_count(),
                 points_count=c.points_count(),
             )
+
+    # ------------------------------------------------------------------ payload indexes
+    def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
+                             field_type: Any = None, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        schema = m.to_builtins(field_schema if field_schema is not None else field_type)
+        if isinstance(schema, str):
+            schema = {"type": schema}
+        if not isinstance(schema, dict) or schema.get("type") not in PAYLOAD_INDEX_TYPES:
+            raise ValidationError("field_schema", f"expected one of {', '.join(PAYLOAD_INDEX_TYPES)} "
+                                  "or an index params object with a 'type'")
+        if not isinstance(field_name, str) or not field_name:
+            raise ValidationError("field_name", "expected a payload key")
+        if schema["type"] == "text":  # validate before logging: a bad params object changes nothing
+            from indexes.text import TextIndexParams
+
+            try:
+                TextIndexParams.from_json({k: v for k, v in schema.items() if k != "type"})
+            except (ValueError, TypeError) as exc:
+                raise ValidationError("field_schema", str(exc)) from None
+        return _completed(c.commit(ops.CreateFieldIndex(field_name, schema)))
+
+    def delete_payload_index(self, collection_name: str, field_name: str, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        return _completed(c.commit(ops.DeleteFieldIndex(field_name)))
 
     # ------------------------------------------------------------------ points: writes
     def upsert(self, collection_name: str, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:

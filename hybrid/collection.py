@@ -36,9 +36,14 @@ class Collection:
         self.seq = 0
         self.field_indexes: dict[str, dict] = {}  # field -> schema JSON (indexes live in optimizer/payload)
         self.df: dict[str, np.ndarray] = {n: np.zeros(0, np.int64) for n, s in schema.sparse.items() if s.idf}
+        self.pid_ids: dict[int, PointId] = {}  # internal key -> point id (text hits -> points)
+        self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
         self.optimizing = False
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
+        from hybrid.text import TextFields
+
+        self.text = TextFields(self)
 
         self.optimizer = Optimizer(self, background=True)
         self._new_appendable()
@@ -56,7 +61,7 @@ class Collection:
 
     def _attach(self, seg: Segment) -> None:
         seg.payload_index_of = lambda key: None
-        seg.text_match_of = lambda s, key, kind, text: None
+        seg.text_match_of = self.text.match
 
     def commit(self, op: "ops.Operation | Callable[[], ops.Operation]") -> int:
         """Log and apply one validated operation; returns once it is durable.
@@ -107,9 +112,26 @@ class Collection:
         elif isinstance(op, ops.DeleteVectors):
             self._apply_delete_vectors(op, seq)
         elif isinstance(op, ops.CreateFieldIndex):
-            self.field_indexes[op.field] = op.schema
+            self._create_field_index(op.field, op.schema)
         elif isinstance(op, ops.DeleteFieldIndex):
             self.field_indexes.pop(op.field, None)
+            self.text.drop(op.field)
+            self._save_config()
+        if self.text.indexes and isinstance(op, (ops.Upsert, ops.Delete, ops.SetPayload, ops.OverwritePayload,
+                                                 ops.DeletePayload, ops.ClearPayload)):
+            self.text.points_changed(op.ids, seq)
+
+    def _create_field_index(self, field: str, schema: dict) -> None:
+        self.field_indexes[field] = schema
+        if schema.get("type") == "text" and field not in self.text.indexes:
+            self.text.create(field, schema)
+        self._save_config()
+
+    def _save_config(self) -> None:
+        if self.path is not None:
+            from hybrid.storage.files import atomic_write
+
+            atomic_write(self.path / "config.json", self.config_json())
 
     def _locate(self, ids: Iterable[PointId]) -> list[Optional[tuple[Segment, int]]]:
         return [self.where.get(i) for i in ids]
@@ -136,6 +158,7 @@ class Collection:
             offsets[fresh_rows] = new
             for r, off in zip(fresh_rows, new.tolist()):
                 self.where[ids[r]] = (app, off)
+                self.pid_ids[int(pids[r])] = ids[r]
             self.next_pid = max(self.next_pid, int(pids.max()) + 1)
         for row, seg, off in moved:  # moving keeps the IDF statistics unchanged
             self._stats(seg, np.array([off]), -1)
@@ -179,6 +202,10 @@ class Collection:
             if loc is not None:
                 self._stats(loc[0], np.array([loc[1]]), -1)
                 loc[0].delete(np.array([loc[1]]))
+                key = int(loc[0].pids[loc[1]])
+                self.pid_ids.pop(key, None)
+                if self.text.indexes:
+                    self.pid_of_deleted[pid] = key
 
     def _apply_payload(self, op: Any, seq: int) -> None:
         from hybrid.payload import apply_payload_op
@@ -237,8 +264,12 @@ class Collection:
 
     def close(self) -> None:
         self.optimizer.stop()
-        if self.wal is not None:
-            self.wal.close()
+        with self.lock:
+            if self.path is not None:
+                self.text.commit(self.seq)
+            self.text.close()
+            if self.wal is not None:
+                self.wal.close()
 
     def config_json(self) -> bytes:
         return msgspec.json.encode({"name": self.name, "config": self.schema.config,

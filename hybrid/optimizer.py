@@ -151,6 +151,7 @@ class Optimizer:
         names = [s.name for s in self.c.segments if not s.appendable and s.name in deleted]
         for name in names:
             atomic_save_npy(seg_dir / name / f"deleted-{seq}.npy", deleted[name])
+        self.c.text.commit(self.c.seq)  # text indexes hold every op up to now: before the WAL drops
         atomic_write(root / "manifest.json", msgspec.json.encode(Manifest(names, seq)))
         self.c.wal.drop_until(seq)
         for child in seg_dir.iterdir():  # segments no manifest names, old bitsets
@@ -181,10 +182,18 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
         live = np.flatnonzero(seg.live)
         for off in live.tolist():
             c.where[seg.ids[off]] = (seg, off)
+            c.pid_ids[int(seg.pids[off])] = seg.ids[off]
         if seg.size:
             c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
         c._stats(seg, live, +1)
     c.seq = manifest.checkpoint_seq
+    for field, schema in c.field_indexes.items():
+        if schema.get("type") == "text":
+            c.text.create(field, schema, rebuild=False)
+            if c.text.replay_after[field] < manifest.checkpoint_seq:  # older than the segments
+                c.text.drop(field)
+                c.text.create(field, schema, rebuild=True)
+                c.text.replay_after[field] = manifest.checkpoint_seq
     c.wal = WriteAheadLog(root / "wal")
     for seq, body in c.wal.replay(manifest.checkpoint_seq):
         c._apply(ops.decode(body), seq)

@@ -1,95 +1,262 @@
-"""Prefetch trees: run the leaves, then merge bottom-up (fusion or rescoring), as Qdrant does.
+"""Query trees: run the leaves, then merge bottom-up, as Qdrant's Universal Query API does.
 
-A request with `prefetch` is a tree. Each level's filter is propagated down to its leaves (so
-prefetch limits apply to filtered candidates); leaves are nearest searches; an inner node
-merges its children's candidates with its own `query`:
-- `{"fusion": "rrf"|"dbsf"}`, `{"rrf": {"k", "weights"}}`: fusion/ functions over ranks/scores;
-- `{"linear": {"weights", "normalization"}}` (our extension): weighted linear fusion;
-- a vector / point id / document (nearest): rescore the union of candidates with that vector
-  on `using` (the ColBERT rerank pattern when `using` is a multivector).
+A request is a tree of nodes `{query, using, filter, params, score_threshold, limit,
+lookup_from, prefetch}` at most `MAX_DEPTH` levels deep. Each node's filter is merged into
+its children's (field-wise, like Qdrant's `Filter::merge_opts`), so prefetch limits apply to
+filtered points; point ids used as query examples are excluded the same way. A node:
+
+- without prefetch reads the collection: nearest (index search), recommend / discover /
+  context / relevance feedback (exact scoring of the allowed points), nearest + MMR,
+  order_by, sample, or no query (points in id order, score 0);
+- with prefetches merges their results (the "pool", each point once):
+  `{"fusion": "rrf"|"dbsf"}`, `{"rrf": {"k", "weights"}}`: `fusion.rrf` / `fusion.dbsf`;
+  `{"linear": {"weights", "normalization"}}` (our extension): weighted sum of min-max
+  ("minmax", default) or z-score ("zscore") normalised prefetch scores, `fusion.linear`;
+  `{"formula": .., "defaults": ..}`: `fusion.Formula` over the pool (hybrid.queries.formula);
+  any other query is applied to the pool only, e.g. a ColBERT MaxSim rerank of a fused list.
+
+Every node returns a `Ranked` list in its final order (ties by point id), cut to its limit.
+Scores are internal (higher is better); `Ranked.distance` says how to display them. DBSF and
+formula read displayed prefetch scores, as Qdrant does; linear fusion reads internal ones.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
 from hybrid import models as m
 from hybrid.errors import ValidationError
-from hybrid.search import Candidates, internal_threshold, parse, search_leaf
+from hybrid.queries import ordering
+from hybrid.queries.parse import (
+    Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
+    VECTOR_OPERATIONS, parse_query,
+)
+from hybrid.queries.scoring import ExampleScorer, NearestScorer, Scorer, score_candidates, score_collection
+from hybrid.queries.vectors import Examples
+from hybrid.search import Candidates, all_matching, display, internal_threshold, parse, search_leaf
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
 
 MAX_DEPTH = 8
-FUSIONS = ("fusion", "rrf", "linear")
+
+
+@dataclass
+class Ranked:
+    """One node's result: candidates in final order, how to show their scores, its inputs."""
+
+    cand: Candidates
+    distance: Optional[str] = None  # display conversion of cand.score (Euclid/Manhattan)
+    order_values: Optional[np.ndarray] = None  # order_by results: float64 per candidate
+    sources: list["Ranked"] = field(default_factory=list)  # prefetch results (explain)
+
+    def shown(self) -> np.ndarray:
+        return display(self.cand.score, self.distance)
+
+
+@dataclass
+class Env:
+    """What a request runs against: the collection, the document embedder, other collections."""
+
+    c: "Collection"
+    infer: Any = None
+    lookup: Optional[Callable[[str], "Collection"]] = None
+
+
+@dataclass
+class VectorPlan:
+    """A vector operation resolved into a scorer (+ the prepared query when it is nearest)."""
+
+    scorer: Scorer
+    distance: Optional[str]  # display distance when the scores are plain similarities
+    nearest: Any = None  # prepared query: served by the vector index at a leaf
+    mmr: Any = None
+
+
+# ---------------------------------------------------------------------- filters
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def merge_filters(outer: Any, inner: Any) -> Any:
+    """Qdrant's `Filter::merge_opts`: clauses concatenated field-wise (so `should` clauses of
+    both become alternatives); min_should keeps both condition lists and the larger count."""
     if outer is None:
         return inner
     if inner is None:
         return outer
-    return {"must": [outer, inner]}
+    outer, inner = m.to_builtins(outer), m.to_builtins(inner)
+    merged = {key: as_list(outer.get(key)) + as_list(inner.get(key)) for key in ("must", "should", "must_not")}
+    merged = {key: value for key, value in merged.items() if value}
+    a, b = outer.get("min_should"), inner.get("min_should")
+    if a and b:
+        merged["min_should"] = {"conditions": as_list(a["conditions"]) + as_list(b["conditions"]),
+                                "min_count": max(a["min_count"], b["min_count"])}
+    elif a or b:
+        merged["min_should"] = a or b
+    return merged
 
 
-def as_list(prefetch: Any) -> list:
-    if prefetch is None:
-        return []
-    return prefetch if isinstance(prefetch, list) else [prefetch]
+def exclude_ids(flt: Any, ids: list) -> Any:
+    if not ids:
+        return flt
+    return merge_filters(flt, {"must_not": [{"has_id": list(dict.fromkeys(ids))}]})
 
 
-def is_fusion(query: Any) -> bool:
-    return isinstance(query, dict) and any(k in query for k in FUSIONS)
+def parsed(flt: Any, field: str) -> Any:
+    try:
+        return parse(flt, f"{field}filter")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("", str(exc)) from None
 
 
-def execute(c: "Collection", node: dict, infer: Any, limit: int, propagated: Any = None,
-            field: str = "", depth: int = 0) -> Candidates:
-    """Candidates of one tree node, ranked, at most `limit` (internal scores)."""
-    from hybrid.query import default_using, prepare
-
+# ---------------------------------------------------------------------- the tree
+def execute(env: Env, node: dict, limit: int, propagated: Any = None, field: str = "", depth: int = 0) -> Ranked:
+    """The ranked result of one node, at most `limit` entries."""
     if depth > MAX_DEPTH:
         raise ValidationError(f"{field}prefetch", f"prefetch nesting is deeper than {MAX_DEPTH} levels")
+    op = parse_query(node.get("query"), f"{field}query")
     flt = merge_filters(propagated, node.get("filter"))
-    query = m.to_builtins(node.get("query"))
-    using = None if is_fusion(query) else default_using(c, node.get("using"))
-    distance = c.schema.dense[using].distance if using in c.schema.dense else None
-    threshold = node.get("score_threshold")
+    plan: Any = None  # a VectorPlan for vector operations
+    if isinstance(op, VECTOR_OPERATIONS):
+        examples = Examples(env.c, _using(env.c, node.get("using")), env.infer, node.get("lookup_from"), env.lookup, field)
+        plan = resolve(op, examples, f"{field}query")
+        flt = exclude_ids(flt, examples.mentioned)
     children = as_list(node.get("prefetch"))
-    if not children:
-        if query is None:
-            raise ValidationError(f"{field}query", "a prefetch needs a query")
-        if is_fusion(query):
-            raise ValidationError(f"{field}query", "fusion needs prefetches to fuse")
-        prepared, exclude = prepare(c, query, using, infer, f"{field}query")
-        params = m.convert(node["params"], m.SearchParams, f"{field}params") if node.get("params") else None
-        return search_leaf(c, using, prepared, limit, parse(flt, f"{field}filter"), params,
-                           internal_threshold(threshold, distance), exclude)
     sources = []
     for i, child in enumerate(children):
         child = m.to_builtins(child)
         if not isinstance(child, dict):
             raise ValidationError(f"{field}prefetch[{i}]", "expected a prefetch object")
-        sources.append(execute(c, child, infer, int(child.get("limit") or 10), flt,
+        child_limit = child.get("limit")
+        sources.append(execute(env, child, 10 if child_limit is None else int(child_limit), flt,
                                f"{field}prefetch[{i}].", depth + 1))
-    if query is None:
+    threshold = node.get("score_threshold")
+    if children:
+        result = merge(env, op, plan, sources, limit, flt, threshold, field)
+    else:
+        params = m.convert(node["params"], m.SearchParams, f"{field}params") if node.get("params") else None
+        result = leaf(env, op, plan, limit, parsed(flt, field), params, threshold, field)
+    if threshold is not None and not isinstance(op, (OrderBy, Sample)) and op is not None:
+        keep = result.cand.score >= internal_threshold(threshold, result.distance)
+        result.cand = result.cand.take(np.flatnonzero(keep))
+        if result.order_values is not None:
+            result.order_values = result.order_values[keep]
+    result.sources = sources
+    return _cut(result, limit)
+
+
+def _cut(result: Ranked, limit: int) -> Ranked:
+    if len(result.cand) > limit:
+        result.cand = result.cand.take(np.arange(limit))
+        if result.order_values is not None:
+            result.order_values = result.order_values[:limit]
+    return result
+
+
+def _using(c: "Collection", using: Optional[str]) -> str:
+    from hybrid.config import DEFAULT_VECTOR
+
+    name = DEFAULT_VECTOR if using is None else using
+    c.schema.kind_of(name)
+    return name
+
+
+def resolve(op: Any, ex: Examples, field: str) -> VectorPlan:
+    """Prepared examples and the scorer of a vector operation."""
+    spec = ex.c.schema.dense.get(ex.using)
+    distance = spec.distance if spec is not None else None
+    if isinstance(op, Nearest) or (isinstance(op, Recommend) and op.strategy == "average_vector"):
+        if isinstance(op, Nearest):
+            query = ex.prepared(op.example, f"{field}.nearest" if op.mmr else field)
+        else:
+            query = ex.average(op.positive, op.negative, f"{field}.recommend")
+        mmr = op.mmr if isinstance(op, Nearest) else None
+        return VectorPlan(NearestScorer(ex.using, query, ex.kind), distance, query, mmr)
+    if isinstance(op, Recommend):
+        pos = [ex.prepared(v, f"{field}.recommend.positive[{i}]") for i, v in enumerate(op.positive)]
+        neg = [ex.prepared(v, f"{field}.recommend.negative[{i}]") for i, v in enumerate(op.negative)]
+        return VectorPlan(ExampleScorer(ex.using, op.strategy, pos, neg), None)
+    if isinstance(op, Feedback):
+        target = ex.prepared(op.target, f"{field}.relevance_feedback.target")
+        examples = [ex.prepared(v, f"{field}.relevance_feedback.feedback[{i}].example") for i, v in enumerate(op.examples)]
+        return VectorPlan(ExampleScorer(ex.using, "feedback", examples, [], target, op.scores, (op.a, op.b, op.c)), None)
+    where = f"{field}.discover.context" if isinstance(op, Discover) else f"{field}.context"
+    pos = [ex.prepared(p, f"{where}[{i}].positive") for i, (p, _) in enumerate(op.pairs)]
+    neg = [ex.prepared(n, f"{where}[{i}].negative") for i, (_, n) in enumerate(op.pairs)]
+    if isinstance(op, Context):
+        return VectorPlan(ExampleScorer(ex.using, "context", pos, neg), None)
+    target = ex.prepared(op.target, f"{field}.discover.target")
+    return VectorPlan(ExampleScorer(ex.using, "discover", pos, neg, target), None)
+
+
+def leaf(env: Env, op: Any, plan: VectorPlan, limit: int, flt: Any, params: Any, threshold: Any,
+         field: str) -> Ranked:
+    """A node without prefetch: the operation over the whole (filtered) collection."""
+    c = env.c
+    if op is None:  # no query: matching points in id order, score 0
+        return Ranked(_first(all_matching(c, flt), limit))
+    if isinstance(op, (Fusion, FormulaQuery)):
+        raise ValidationError(f"{field}query", f"{'fusion' if isinstance(op, Fusion) else 'a formula'} needs prefetches to merge")
+    if isinstance(op, OrderBy):
+        cand, values = ordering.order_by(c, op, flt, None, limit)
+        return Ranked(cand, order_values=values)
+    if isinstance(op, Sample):
+        return Ranked(ordering.sample(c, flt, None, limit))
+    if plan.nearest is None:
+        return Ranked(score_collection(c, plan.scorer, limit, flt))
+    want = limit if plan.mmr is None or plan.mmr.candidates_limit is None else plan.mmr.candidates_limit
+    cand = search_leaf(c, plan.scorer.using, plan.nearest, want, flt, params, internal_threshold(threshold, plan.distance))
+    return _diversify(cand, plan, limit)
+
+
+def _first(cand: Candidates, limit: int) -> Candidates:
+    return cand.take(np.arange(min(limit, len(cand))))
+
+
+def _diversify(cand: Candidates, plan: VectorPlan, limit: int) -> Ranked:
+    if plan.mmr is None:
+        return Ranked(cand, plan.distance)
+    from hybrid.queries.diversity import mmr_rerank
+
+    scorer = plan.scorer
+    return Ranked(mmr_rerank(cand, scorer.using, scorer.kind, plan.distance, limit, plan.mmr.diversity), plan.distance)
+
+
+def merge(env: Env, op: Any, plan: VectorPlan, sources: list[Ranked], limit: int, flt: Any,
+          threshold: Any, field: str) -> Ranked:
+    """A node with prefetches: merge their results with its query."""
+    if op is None:
         if len(sources) > 1:
             raise ValidationError(f"{field}query", "a query (e.g. fusion) is needed to merge several prefetches")
-        merged = sources[0]
-    elif is_fusion(query):
-        merged = fuse(sources, query, limit, f"{field}query")
-        distance = None
-    else:
-        prepared, exclude = prepare(c, query, using, infer, f"{field}query")
-        merged = rescore(c, union(sources), using, prepared)
+        return sources[0]
+    if isinstance(op, Fusion):
+        return Ranked(fuse(sources, op, limit, f"{field}query"))
+    pool = union([s.cand for s in sources])
+    if isinstance(op, FormulaQuery):
+        return Ranked(formula(op, pool, sources, limit, f"{field}query"))
+    if isinstance(op, OrderBy):
+        cand, values = ordering.order_by(env.c, op, None, pool, limit)
+        return Ranked(cand, order_values=values)
+    if isinstance(op, Sample):
+        return Ranked(ordering.sample(env.c, None, pool, limit))
+    scored = score_candidates(pool, plan.scorer)
+    if plan.mmr is None:
+        return Ranked(scored.ranked(limit), plan.distance)
+    want = limit if plan.mmr.candidates_limit is None else plan.mmr.candidates_limit
+    scored = scored.ranked(want)
     if threshold is not None:
-        merged = merged.take(np.flatnonzero(merged.score >= internal_threshold(threshold, distance)))
-    return merged.ranked(limit)
+        scored = scored.take(np.flatnonzero(scored.score >= internal_threshold(threshold, plan.distance)))
+    return _diversify(scored, plan, limit)
 
 
 def union(sources: list[Candidates]) -> Candidates:
-    """All candidates of several lists, each point once."""
+    """All candidates of several lists, each point once, in order of first appearance."""
     sources = [s for s in sources if len(s)]
     if not sources:
         return Candidates.empty()
@@ -112,51 +279,40 @@ def _index(table: list, item: Any) -> int:
     return len(table) - 1
 
 
-def rescore(c: "Collection", cand: Candidates, using: str, prepared: Any) -> Candidates:
-    """Exact scores of `prepared` on `using` for every candidate (missing vector: dropped)."""
-    scores = np.full(len(cand), -np.inf, dtype=np.float32)
-    for i, seg in enumerate(cand.segs):
-        rows = np.flatnonzero(cand.seg == i)
-        store = seg.vectors[using]
-        offs = cand.off[rows]
-        has = store.present[offs]
-        if has.any():
-            scores[rows[has]] = store.score(prepared, offs[has])
-    keep = np.flatnonzero(np.isfinite(scores))
-    out = cand.take(keep)
-    out.score = scores[keep]
-    return out
+def _pool_codes(pool: Candidates, sources: list[Ranked]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Sort order of the pool's keys, and per source (pool rows, rows of the source) of its
+    first occurrences: a source row's pool code is its rank in id order."""
+    from hybrid.queries.explain import first_keys
 
-
-def fuse(sources: list[Candidates], query: dict, limit: int, field: str) -> Candidates:
-    """Fusion over candidate lists; keys are ranks of point ids so ties break by id."""
-    from fusion.dbsf import dbsf
-    from fusion.rrf import rrf
-    from fusion.weighted import linear
-
-    pool = union(sources)
-    if len(pool) == 0:
-        return pool
     pool_keys = pool.keys()
     order = np.argsort(pool_keys)
     sorted_keys = pool_keys[order]
-    lists = []
+    located = []
     for s in sources:
-        ranked = s.ranked()  # key = rank of the point id in the pool, so key order = id order
-        lists.append((np.searchsorted(sorted_keys, ranked.keys()).astype(np.int64), ranked.score))
+        keys, rows = first_keys(s.cand)
+        located.append((np.searchsorted(sorted_keys, keys).astype(np.int64), rows))
+    return order, located
+
+
+def fuse(sources: list[Ranked], op: Fusion, limit: int, field: str) -> Candidates:
+    """Fusion of the prefetch lists; keys are ranks of point ids, so ties break by id."""
+    from fusion.dbsf import dbsf
+    from fusion.rrf import DEFAULT_K, rrf
+    from fusion.weighted import linear
+
+    pool = union([s.cand for s in sources])
+    if len(pool) == 0:
+        return pool
+    order, located = _pool_codes(pool, sources)
+    shown = op.method == "dbsf"  # Qdrant fuses the scores it would display
+    lists = [(codes, (s.shown() if shown else s.cand.score)[rows]) for s, (codes, rows) in zip(sources, located)]
     try:
-        if "rrf" in query:
-            params = query["rrf"] or {}
-            keys, scores = rrf(lists, k=params.get("k") or 2, weights=params.get("weights"), limit=limit)
-        elif "linear" in query:
-            params = query["linear"] or {}
-            keys, scores = linear(lists, weights=params.get("weights"), normalization=params.get("normalization", "minmax"), limit=limit)
-        elif query["fusion"] == "rrf":
-            keys, scores = rrf(lists, limit=limit)
-        elif query["fusion"] == "dbsf":
+        if op.method == "rrf":
+            keys, scores = rrf(lists, k=DEFAULT_K if op.k is None else op.k, weights=op.weights, limit=limit)
+        elif op.method == "dbsf":
             keys, scores = dbsf(lists, limit=limit)
         else:
-            raise ValidationError(f"{field}.fusion", f"unknown fusion {query['fusion']!r}: expected rrf or dbsf")
+            keys, scores = linear(lists, weights=op.weights, normalization=op.normalization, limit=limit)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field, str(exc)) from None
     out = pool.take(order[keys])
@@ -164,10 +320,32 @@ def fuse(sources: list[Candidates], query: dict, limit: int, field: str) -> Cand
     return out
 
 
-def top_level(c: "Collection", req: Any, infer: Any) -> Optional[Candidates]:
-    """Run a request that has prefetches; None when it has none (the plain path serves it)."""
-    if not req.prefetch:
-        return None
-    node = {"prefetch": req.prefetch, "query": req.query, "using": req.using, "filter": req.filter,
-            "score_threshold": req.score_threshold, "params": m.to_builtins(req.params)}
-    return execute(c, node, infer, req.limit + req.offset)
+def formula(op: FormulaQuery, pool: Candidates, sources: list[Ranked], limit: int, field: str) -> Candidates:
+    """Formula scores of the pool; `$score[i]` is prefetch i's displayed score."""
+    from fusion.ranked import order_by_score
+    from hybrid.queries.formula import formula_scores
+
+    if len(pool) == 0:
+        return pool
+    order, located = _pool_codes(pool, sources)
+    per_prefetch = []
+    for s, (codes, rows) in zip(sources, located):
+        values = np.full(len(pool), np.nan)
+        values[order[codes]] = s.shown()[rows]
+        per_prefetch.append(values)
+    try:
+        scores = formula_scores(op.formula, pool, per_prefetch)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(field, str(exc)) from None
+    ranks, ranked_scores = order_by_score(np.argsort(order), scores, limit)  # key = id rank
+    out = pool.take(order[ranks])
+    out.score = ranked_scores
+    return out
+
+
+def run_tree(env: Env, req: Any, limit: int) -> Ranked:
+    """Run a QueryRequest-shaped request (see hybrid.query) for its top `limit` entries."""
+    node = {"prefetch": m.to_builtins(req.prefetch), "query": req.query, "using": req.using, "filter": m.to_builtins(req.filter),
+            "score_threshold": req.score_threshold, "params": m.to_builtins(req.params),
+            "lookup_from": m.to_builtins(req.lookup_from)}
+    return execute(env, node, limit)

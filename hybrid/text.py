@@ -1,0 +1,161 @@
+"""Collection-level BM25 text fields: one tantivy index per text-indexed payload field.
+
+One index per field for the whole collection keeps BM25 statistics global (DESIGN.md section
+3). Documents are keyed by the point's internal `pid`; after every applied write the affected
+points are re-indexed from their current payload (or removed), so hits are never stale. The
+index commits with the WAL sequence at each checkpoint; recovery replays only later writes
+(or rebuilds the index from the segments when it is older than the checkpoint).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from hybrid.errors import ValidationError
+from hybrid.search import Candidates, filter_mask
+from indexes.payload.jsonpath import parse_path, values_at
+
+if TYPE_CHECKING:
+    from hybrid.collection import Collection
+    from hybrid.segment import Segment
+
+
+class TextFields:
+    def __init__(self, collection: "Collection") -> None:
+        self.c = collection
+        self.indexes: dict[str, Any] = {}
+        self._paths: dict[str, tuple] = {}
+        self.replay_after: dict[str, int] = {}  # field -> last seq already in its index
+
+    def _dir(self, field: str) -> Optional[Path]:
+        return None if self.c.path is None else self.c.path / "text" / field.replace("/", "_")
+
+    # ------------------------------------------------------------------ lifecycle
+    def create(self, field: str, params_json: dict, rebuild: bool = True) -> None:
+        from indexes.text import TextIndex, TextIndexParams
+
+        try:
+            params = TextIndexParams.from_json({k: v for k, v in params_json.items() if k != "type"})
+        except (ValueError, TypeError) as exc:
+            raise ValidationError("field_schema", str(exc)) from None
+        directory = self._dir(field)
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        index = TextIndex(params, directory)
+        self.indexes[field] = index
+        self._paths[field] = parse_path(field)
+        self.replay_after[field] = index.last_seq
+        if rebuild:
+            self.reindex_all(field)
+
+    def reindex_all(self, field: str) -> None:
+        index = self.indexes[field]
+        for seg in self.c.segments:
+            live = np.flatnonzero(seg.live)
+            index.upsert(seg.pids[live], [self._value(seg.payloads[o], field) for o in live.tolist()])
+
+    def drop(self, field: str) -> None:
+        index = self.indexes.pop(field, None)
+        if index is not None:
+            index.close()
+            directory = self._dir(field)
+            if directory is not None:
+                from hybrid.storage.files import remove_tree
+
+                remove_tree(directory)
+
+    def commit(self, seq: int) -> None:
+        for field, index in self.indexes.items():
+            index.commit(seq)
+            self.replay_after[field] = seq
+
+    def close(self) -> None:
+        for index in self.indexes.values():
+            index.close()
+
+    # ------------------------------------------------------------------ writes
+    def _value(self, payload: Optional[dict], field: str) -> Any:
+        found = values_at(payload or {}, self._paths[field], flat=True)
+        texts = [v for v in found if isinstance(v, str)]
+        return texts if texts else None
+
+    def points_changed(self, ids: list, seq: int) -> None:
+        """Re-index (or remove) the given points in every text field after a write."""
+        for field, index in self.indexes.items():
+            if seq <= self.replay_after.get(field, -1):
+                continue
+            pids, values, gone = [], [], []
+            for pid in ids:
+                loc = self.c.where.get(pid)
+                if loc is None:
+                    key = self.c.pid_of_deleted.pop(pid, None)
+                    if key is not None:
+                        gone.append(key)
+                    continue
+                seg, off = loc
+                pids.append(int(seg.pids[off]))
+                values.append(self._value(seg.payloads[off], field))
+            if pids:
+                index.upsert(np.asarray(pids, np.int64), values)
+            if gone:
+                index.delete(np.asarray(gone, np.int64))
+
+    # ------------------------------------------------------------------ reads
+    def index_of(self, field: str, where: str) -> Any:
+        index = self.indexes.get(field)
+        if index is None:
+            raise ValidationError(where, f"no text index on field {field!r}: create one with "
+                                  f"create_payload_index(field_name={field!r}, field_schema={{'type': 'text'}})")
+        return index
+
+    def search(self, field: str, text: str, limit: int, flt: Any, k1: Optional[float], b: Optional[float],
+               where: str = "query.bm25") -> Candidates:
+        """BM25 top-`limit` over live points matching `flt`, as Candidates."""
+        index = self.index_of(field, f"{where}.field")
+        with self.c.lock:
+            segments = list(self.c.segments)
+        allowed = None
+        if flt is not None:
+            allowed = np.concatenate([seg.pids[: seg.size][filter_mask(seg, flt)] for seg in segments])
+            if allowed.size == 0:
+                return Candidates.empty()
+            allowed.sort()
+        try:
+            pids, scores = index.search(text, limit, allowed, k1=k1, b=b)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(where, str(exc)) from None
+        return self._candidates(pids, scores)
+
+    def _candidates(self, pids: np.ndarray, scores: np.ndarray) -> Candidates:
+        segs: list = []
+        seg_ix, offs, keep = [], [], []
+        with self.c.lock:
+            for i, pid in enumerate(pids.tolist()):  # top-k only
+                point_id = self.c.pid_ids.get(pid)
+                loc = self.c.where.get(point_id) if point_id is not None else None
+                if loc is None:
+                    continue
+                seg, off = loc
+                if seg not in segs:
+                    segs.append(seg)
+                seg_ix.append(segs.index(seg))
+                offs.append(off)
+                keep.append(i)
+        if not keep:
+            return Candidates.empty()
+        return Candidates(segs, np.asarray(seg_ix, np.int32), np.asarray(offs, np.int64),
+                          np.asarray(scores, np.float32)[keep]).ranked()
+
+    def match(self, seg: "Segment", field: str, kind: str, text: str) -> Optional[np.ndarray]:
+        """Filter hook: offsets of `seg` whose field matches, or None when the field has no index."""
+        index = self.indexes.get(field)
+        if index is None:
+            return None
+        try:
+            pids = index.match(kind, text)
+        except ValueError:
+            return np.zeros(seg.size, dtype=bool)  # e.g. phrase without phrase_matching: no match, as Qdrant
+        return np.isin(seg.pids[: seg.size], pids)
