@@ -69,7 +69,11 @@ def _sift_down(heap_scores, heap_offsets, size, position):
 
 @numba.njit(cache=True, nogil=True)
 def _heap_offer(heap_scores, heap_offsets, size, limit, score, offset):
-    """Offer one candidate to a bounded heap whose root is the worst kept; returns the new size."""
+    """Offer one candidate to a bounded heap whose root is the worst kept; returns the new size.
+
+    Callers first test `size < limit or _worse(root, candidate)` inline: calls that pass arrays
+    cost reference counting, and most candidates lose to the root.
+    """
     if size < limit:
         position = size
         heap_scores[position] = score
@@ -98,7 +102,21 @@ def _top_k_of(candidates, n_candidates, scores, limit):
     size = 0
     for i in range(n_candidates):
         offset = candidates[i]
-        size = _heap_offer(heap_scores, heap_offsets, size, capacity, scores[offset], offset)
+        if size < capacity or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
+            size = _heap_offer(heap_scores, heap_offsets, size, capacity, scores[offset], offset)
+    return _sorted_heap(heap_offsets, heap_scores, size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _top_k_seen(scores, seen, allowed, use_allowed, limit):
+    """Best `limit` offsets with `seen` set (and allowed), sorted best first."""
+    heap_scores = np.empty(limit, dtype=np.float32)
+    heap_offsets = np.empty(limit, dtype=np.int64)
+    size = 0
+    for offset in range(scores.shape[0]):
+        if seen[offset] and (not use_allowed or allowed[offset]):
+            if size < limit or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
+                size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
     return _sorted_heap(heap_offsets, heap_scores, size)
 
 
@@ -110,11 +128,12 @@ def _kth_best(candidates, n_candidates, scores, limit):
     size = 0
     for i in range(n_candidates):
         offset = candidates[i]
-        size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
+        if size < limit or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
+            size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
     return heap_scores[0]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _find(sorted_keys, start, stop, key):
     """Position of `key` in `sorted_keys[start:stop]` (absolute index), or -1."""
     low = start
@@ -174,6 +193,14 @@ def _sorted_heap(heap_offsets, heap_scores, size):
 
 # ---------------------------------------------------------------- sealed CSC search with MaxScore
 
+#: A binary search in a row costs about this many sequential posting reads.
+ROW_LOOKUP_COST = 16
+#: Scatter densely (no candidate list) when postings number at least n_points / DENSE_SHARE.
+DENSE_SHARE = 4
+#: Try to prune only when the postings left outnumber the candidates this many times over
+#: (computing theta and filtering survivors both cost O(candidates)).
+PRUNE_MIN_GAIN = 4
+
 
 @lazy_kernel(
     "Tuple((int64[::1], float32[::1]))(uint32[::1], int64[::1], int32[::1], float32[::1], float32[::1], "
@@ -223,7 +250,8 @@ def search_sealed(
                 score, overlap = _row_dot(row_terms, row_values, row_ptr[offset], row_ptr[offset + 1],
                                           q_terms[:n_found], q_weights[:n_found])
                 if overlap:
-                    size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
+                    if size < limit or _worse(heap_scores[0], heap_offsets[0], score, offset):
+                        size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
         return _sorted_heap(heap_offsets, heap_scores, size)
     order = np.argsort(-bounds[:n_found])
     slots = slots[order]
@@ -239,44 +267,75 @@ def search_sealed(
     slack = 1.0 + 1e-6 * (n_found + 1)
     scores = np.zeros(n_points, dtype=np.float32)
     seen = np.zeros(n_points, dtype=np.uint8)
-    candidates = np.empty(min(n_postings, n_points), dtype=np.int64)
+    if n_postings * DENSE_SHARE >= n_points:
+        # Postings touch a large share of the points: plain scatter-add without any bookkeeping
+        # beyond a seen flag, then one sequential scan for the top-k.
+        for t in range(n_found):
+            weight = q_weights[t]
+            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+                offset = post_offsets[p]
+                scores[offset] += weight * post_values[p]
+                seen[offset] = 1
+        return _top_k_seen(scores, seen, allowed, use_allowed, limit)
+    candidates = np.empty(min(n_postings, n_points) + 1, dtype=np.int64)  # +1: branchless append
     n_candidates = 0
     theta = -np.inf
+    # Upper bound on theta, the k-th best partial score: each term lifts any score, hence also
+    # the k-th best, by at most its bound. Theta (O(candidates)) is computed only when this bound
+    # says pruning is possible and many more postings are left than candidates.
+    theta_bound = 0.0
     t = 0
     while t < n_found:
-        # Computing theta costs O(candidates); try only when it can save more postings than that.
-        if prunable and n_candidates >= limit and remaining_postings[t] > n_candidates:
+        if (prunable and n_candidates >= limit and remaining_postings[t] > PRUNE_MIN_GAIN * n_candidates
+                and remaining_bound[t] * slack < theta_bound):
             theta = _kth_best(candidates, n_candidates, scores, limit)
             if remaining_bound[t] * slack < theta:
                 break
+            theta_bound = theta
+        theta_bound += bounds[t]
         weight = q_weights[t]
-        for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
-            offset = post_offsets[p]
-            if use_allowed and not allowed[offset]:
-                continue
-            if seen[offset] == 0:
-                seen[offset] = 1
+        # Append unconditionally, advance only for new allowed points: no unpredictable branch.
+        if use_allowed:
+            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+                offset = post_offsets[p]
                 candidates[n_candidates] = offset
-                n_candidates += 1
-            scores[offset] += weight * post_values[p]
+                n_candidates += (seen[offset] ^ 1) & allowed[offset]
+                seen[offset] = 1
+                scores[offset] += weight * post_values[p]
+        else:
+            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+                offset = post_offsets[p]
+                candidates[n_candidates] = offset
+                n_candidates += seen[offset] ^ 1
+                seen[offset] = 1
+                scores[offset] += weight * post_values[p]
         t += 1
     if t < n_found:
+        # Keep the candidates that can still reach theta; seen == 2 marks the dropped ones.
         survivors = 0
         for i in range(n_candidates):
             offset = candidates[i]
             if (scores[offset] + remaining_bound[t]) * slack < theta:
-                continue
-            start = row_ptr[offset]
-            stop = row_ptr[offset + 1]
-            total = scores[offset]
-            for rest in range(t, n_found):
-                position = _find(row_terms, start, stop, q_terms[rest])
-                if position >= 0:
-                    total += q_weights[rest] * row_values[position]
-            scores[offset] = total
-            candidates[survivors] = offset
-            survivors += 1
+                seen[offset] = 2
+            else:
+                candidates[survivors] = offset
+                survivors += 1
         n_candidates = survivors
+        for rest in range(t, n_found):
+            start = term_ptr[slots[rest]]
+            stop = term_ptr[slots[rest] + 1]
+            weight = q_weights[rest]
+            if n_candidates * ROW_LOOKUP_COST < stop - start:  # few survivors: look them up
+                for i in range(n_candidates):
+                    offset = candidates[i]
+                    position = _find(row_terms, row_ptr[offset], row_ptr[offset + 1], q_terms[rest])
+                    if position >= 0:
+                        scores[offset] += weight * row_values[position]
+            else:  # many survivors: scan the postings, updating survivors only
+                for p in range(start, stop):
+                    offset = post_offsets[p]
+                    if seen[offset] == 1:
+                        scores[offset] += weight * post_values[p]
     return _top_k_of(candidates, n_candidates, scores, limit)
 
 
@@ -320,7 +379,8 @@ def search_growable(
             if allowed[offset] and slot >= 0:
                 score, overlap = _row_dot(flat_terms, flat_values, slot_start[slot], slot_stop[slot], q_terms, q_weights)
                 if overlap:
-                    size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
+                    if size < limit or _worse(heap_scores[0], heap_offsets[0], score, offset):
+                        size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
         return _sorted_heap(heap_offsets, heap_scores, size)
     scores = np.zeros(n_points, dtype=np.float32)
     seen = np.zeros(n_points, dtype=np.uint8)
