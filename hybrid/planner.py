@@ -7,7 +7,7 @@ filtered points; point ids used as query examples are excluded the same way. A n
 
 - without prefetch reads the collection: nearest (index search), recommend / discover /
   context / relevance feedback (exact scoring of the allowed points), nearest + MMR,
-  order_by, sample, or no query (points in id order, score 0);
+  order_by, sample, bm25 (our extension, hybrid.text), or no query (id order, score 0);
 - with prefetches merges their results (the "pool", each point once):
   `{"fusion": "rrf"|"dbsf"}`, `{"rrf": {"k", "weights"}}`: `fusion.rrf` / `fusion.dbsf`;
   `{"linear": {"weights", "normalization"}}` (our extension): weighted sum of min-max
@@ -31,7 +31,7 @@ from hybrid import models as m
 from hybrid.errors import ValidationError
 from hybrid.queries import ordering
 from hybrid.queries.parse import (
-    Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
+    Bm25, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
     VECTOR_OPERATIONS, parse_query,
 )
 from hybrid.queries.scoring import ExampleScorer, NearestScorer, Scorer, score_candidates, score_collection
@@ -208,6 +208,8 @@ def leaf(env: Env, op: Any, plan: VectorPlan, limit: int, flt: Any, params: Any,
         return Ranked(cand, order_values=values)
     if isinstance(op, Sample):
         return Ranked(ordering.sample(c, flt, None, limit))
+    if isinstance(op, Bm25):
+        return Ranked(c.text.search(op.field, op.text, limit, flt, op.k1, op.b, f"{field}query.bm25"))
     if plan.nearest is None:
         return Ranked(score_collection(c, plan.scorer, limit, flt))
     want = limit if plan.mmr is None or plan.mmr.candidates_limit is None else plan.mmr.candidates_limit
@@ -245,6 +247,10 @@ def merge(env: Env, op: Any, plan: VectorPlan, sources: list[Ranked], limit: int
         return Ranked(cand, order_values=values)
     if isinstance(op, Sample):
         return Ranked(ordering.sample(env.c, None, pool, limit))
+    if isinstance(op, Bm25):  # BM25 restricted to the pool's points
+        ids = [seg.ids[o] for seg, o in zip([pool.segs[i] for i in pool.seg.tolist()], pool.off.tolist())]
+        only = parse({"must": [{"has_id": ids}]}) if ids else None
+        return Ranked(env.c.text.search(op.field, op.text, limit, only, op.k1, op.b, f"{field}query.bm25"))
     scored = score_candidates(pool, plan.scorer)
     if plan.mmr is None:
         return Ranked(scored.ranked(limit), plan.distance)

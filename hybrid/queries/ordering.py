@@ -1,0 +1,79 @@
+"""`{"order_by": ..}` and `{"sample": "random"}` over the collection or over prefetched points.
+
+order_by returns one entry per distinct (point, value) of the payload key, like Qdrant: a
+point with several values may appear several times. Values are numbers, datetimes as UTC
+microseconds (`hybrid.filters.order_pairs`). Order: by value (descending when asked), then
+by point id; `start_from` keeps values >= it (<= when descending). Scores are 0.0 and each
+point carries its `order_value`, as in Qdrant's server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from hybrid.queries.parse import OrderBy
+from hybrid.search import Candidates, filter_mask
+
+if TYPE_CHECKING:
+    from hybrid.collection import Collection
+
+
+def domain_masks(c: "Collection", flt: Any, pool: Optional[Candidates]) -> list[tuple[Any, np.ndarray]]:
+    """(segment, allowed offsets mask) for every segment: live + filter, or the pool's points."""
+    if pool is not None:
+        out = []
+        for i, seg in enumerate(pool.segs):
+            mask = np.zeros(seg.size, dtype=bool)
+            mask[pool.off[pool.seg == i]] = True
+            out.append((seg, mask))
+        return out
+    with c.lock:
+        segments = list(c.segments)
+    return [(seg, filter_mask(seg, flt)) for seg in segments if seg.size]
+
+
+def order_by(c: "Collection", op: OrderBy, flt: Any, pool: Optional[Candidates], limit: int) -> tuple[Candidates, np.ndarray]:
+    """(candidates in order, their float64 order values)."""
+    from hybrid.filters import order_pairs
+
+    segs, seg_ix, offs, values = [], [], [], []
+    for seg, allowed in domain_masks(c, flt, pool):
+        owners, vals = order_pairs(op.key, seg)
+        keep = allowed[owners]
+        if op.start_from is not None:
+            keep &= (vals <= op.start_from) if op.descending else (vals >= op.start_from)
+        if not keep.any():
+            continue
+        segs.append(seg)
+        seg_ix.append(np.full(int(keep.sum()), len(segs) - 1, np.int32))
+        offs.append(owners[keep].astype(np.int64))
+        values.append(vals[keep])
+    if not segs:
+        return Candidates.empty(), np.empty(0)
+    value = np.concatenate(values)
+    cand = Candidates(segs, np.concatenate(seg_ix), np.concatenate(offs), np.zeros(value.size, np.float32))
+    order = np.lexsort((cand.keys(), -value if op.descending else value))[:limit]
+    return cand.take(order), value[order]
+
+
+def sample(c: "Collection", flt: Any, pool: Optional[Candidates], limit: int) -> Candidates:
+    """`limit` points drawn uniformly without replacement (a new random order per request)."""
+    segs, seg_ix, offs = [], [], []
+    for seg, allowed in domain_masks(c, flt, pool):
+        offsets = np.flatnonzero(allowed)
+        if offsets.size:
+            segs.append(seg)
+            seg_ix.append(np.full(offsets.size, len(segs) - 1, np.int32))
+            offs.append(offsets)
+    if not segs:
+        return Candidates.empty()
+    off = np.concatenate(offs)
+    picked = np.random.default_rng().choice(off.size, size=min(limit, off.size), replace=False)
+    return Candidates(segs, np.concatenate(seg_ix)[picked], off[picked], np.zeros(picked.size, np.float32))
+
+
+def order_value_output(value: float) -> int | float:
+    """Qdrant reports integer order values (ints, datetime microseconds) as integers."""
+    return int(value) if float(value).is_integer() and abs(value) < 2**63 else float(value)
