@@ -1,0 +1,59 @@
+"""Layout guardrails of DESIGN.md section 2."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("hybrid", "indexes", "fusion", "api", "evals")
+
+
+def _sources():
+    for package in PACKAGES:
+        yield from (ROOT / package).rglob("*.py")
+
+
+def test_packages_resolve_inside_the_repo() -> None:
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        assert Path(module.__file__).resolve().parent == ROOT / package
+
+
+def test_top_level_is_fixed() -> None:
+    allowed = {"pyproject.toml", "README.md", "Makefile", *PACKAGES, "tests", "datasets"}
+    found = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} - {"data", "build", "dist"}
+    found = {n for n in found if not n.endswith(".egg-info")}
+    assert found <= allowed, found - allowed
+
+
+def test_datasets_hold_no_python() -> None:
+    assert not list((ROOT / "datasets").rglob("*.py"))
+    assert (ROOT / "datasets" / "msmarco-5k" / "PROVENANCE.md").exists()
+
+
+def test_absolute_imports_only_and_no_foreign_private_modules() -> None:
+    for path in _sources():
+        package = path.relative_to(ROOT).parts[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path}: relative import"
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] in PACKAGES and parts[0] != package:
+                    private = [p for p in parts[1:] if p.startswith("_") and p != "__init__"]
+                    assert not private, f"{path} imports another package's private module {name}"
+
+
+def test_numba_only_in_kernels_modules() -> None:
+    for path in _sources():
+        if path.name.endswith("_kernels.py"):
+            continue
+        text = path.read_text()
+        assert "import numba" not in text and "from numba" not in text, f"{path} uses numba outside _kernels.py"
