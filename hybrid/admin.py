@@ -1,11 +1,380 @@
-"""Client methods for collection administration (aliases, snapshots, collection updates).
+"""Client methods for collection administration: aliases, collection updates, payload indexes,
+facets, batched point updates and snapshots.
 
-`AdminMixin` is mixed into `hybrid.Client`; its methods use `self._get(name)`,
-`self._collections`, `self._lock` and `self.path` of the client.
+`AdminMixin` is mixed into `hybrid.Client`; its methods use the client's `self._get(name)`,
+`self._collections`, `self._lock`, `self.path` and `self._open(folder)`. Every method validates
+its whole request before it changes anything, so a rejected request leaves no trace.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-class AdminMixin:
-    pass
+import msgspec
+
+from hybrid import models as m
+from hybrid import operations as ops
+from hybrid.config import build_schema
+from hybrid.errors import HybridError, NotFound, ValidationError
+from hybrid.ids import normalize_ids
+from hybrid.points import batch_from_points
+from hybrid.search import filter_mask, parse
+from hybrid.snapshots import SnapshotMixin
+from hybrid.storage.files import atomic_write
+
+if TYPE_CHECKING:
+    import threading
+
+    from hybrid.collection import Collection
+
+INDEX_TYPES = ("keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid")
+
+
+class AliasNotFound(NotFound):
+    def __init__(self, alias: str) -> None:
+        super().__init__(f"Alias `{alias}` doesn't exist!")
+
+
+class NameConflict(HybridError):
+    """An alias would shadow a collection (or the reverse)."""
+
+    status_code = 409
+
+
+class AliasDescription(m.Model):
+    alias_name: str
+    collection_name: str
+
+
+class CollectionsAliasesResponse(m.Model):
+    aliases: list[AliasDescription]
+
+
+class FacetValueHit(m.Model):
+    value: Any
+    count: int
+
+
+class FacetResponse(m.Model):
+    hits: list[FacetValueHit]
+
+
+class VectorParamsDiff(m.Model):
+    hnsw_config: Optional[m.HnswConfigDiff] = None
+    quantization_config: Any = None
+    on_disk: Optional[bool] = None
+
+
+class CollectionParamsDiff(m.Model):
+    replication_factor: Optional[int] = None
+    write_consistency_factor: Optional[int] = None
+    on_disk_payload: Optional[bool] = None
+
+
+def _patch(base: Any, diff: Any) -> Any:
+    """`base` (a Struct) with the fields `diff` sets (not None) replaced."""
+    changes = {k: v for k, v in msgspec.structs.asdict(diff).items() if v is not None}
+    return msgspec.structs.replace(base, **{k: v for k, v in changes.items() if hasattr(base, k)})
+
+
+def _quantization(value: Any, field: str) -> Optional[m.ScalarQuantization]:
+    value = m.to_builtins(value)
+    return None if value == "Disabled" else m.convert(value, m.ScalarQuantization, field)
+
+
+def _completed(seq: int) -> m.UpdateResult:
+    return m.UpdateResult(status="completed", operation_id=seq)
+
+
+class AdminMixin(SnapshotMixin):
+    path: Optional[Path]
+    infer: Any
+    _lock: "threading.RLock"
+    _collections: dict[str, "Collection"]
+
+    if TYPE_CHECKING:
+        def _get(self, name: str) -> "Collection": ...
+        def delete(self, collection_name: str, points_selector: Any, **kw: Any) -> m.UpdateResult: ...
+        def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
+                        **kw: Any) -> m.UpdateResult: ...
+        def overwrite_payload(self, collection_name: str, payload: Any, points: Any, **kw: Any) -> m.UpdateResult: ...
+        def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, **kw: Any) -> m.UpdateResult: ...
+        def clear_payload(self, collection_name: str, points_selector: Any, **kw: Any) -> m.UpdateResult: ...
+        def update_vectors(self, collection_name: str, points: Any, **kw: Any) -> m.UpdateResult: ...
+        def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, **kw: Any) -> m.UpdateResult: ...
+
+    # ------------------------------------------------------------------ aliases
+    def _alias_table(self) -> dict[str, str]:
+        table = self.__dict__.get("_aliases")
+        if table is None:
+            file = self.path / "aliases.json" if self.path is not None else None
+            table = msgspec.json.decode(file.read_bytes(), type=dict[str, str]) if file and file.exists() else {}
+            self._aliases = table
+        return table
+
+    def resolve_alias(self, name: str) -> str:
+        """The collection a name stands for: itself when it is a collection, else its alias target."""
+        if name in self._collections:
+            return name
+        return self._alias_table().get(name, name)
+
+    def update_collection_aliases(self, change_aliases_operations: Sequence[Any], **_: Any) -> bool:
+        """Apply create/delete/rename alias actions, all or none (Qdrant's ChangeAliasesOperation)."""
+        actions = m.to_builtins(change_aliases_operations)
+        if not isinstance(actions, list):
+            raise ValidationError("actions", "expected a list of alias operations")
+        with self._lock:
+            table = dict(self._alias_table())
+            for i, action in enumerate(actions):
+                self._alias_action(table, action, f"actions[{i}]")
+            self._aliases = table
+            if self.path is not None:
+                atomic_write(self.path / "aliases.json", msgspec.json.encode(table))
+        return True
+
+    def _alias_action(self, table: dict[str, str], action: Any, where: str) -> None:
+        kind, body = _single_key(action, where, ("create_alias", "delete_alias", "rename_alias"))
+        text = _text_fields(body, where, {"create_alias": ("collection_name", "alias_name"),
+                                         "delete_alias": ("alias_name",),
+                                         "rename_alias": ("old_alias_name", "new_alias_name")}[kind])
+        if kind == "create_alias":
+            self._get(text["collection_name"])
+            if text["alias_name"] in self._collections:
+                raise NameConflict(f"Alias `{text['alias_name']}` conflicts with a collection of that name")
+            table[text["alias_name"]] = text["collection_name"]
+        elif kind == "delete_alias":
+            if table.pop(text["alias_name"], None) is None:
+                raise AliasNotFound(text["alias_name"])
+        else:
+            if text["old_alias_name"] not in table:
+                raise AliasNotFound(text["old_alias_name"])
+            if text["new_alias_name"] in self._collections:
+                raise NameConflict(f"Alias `{text['new_alias_name']}` conflicts with a collection of that name")
+            table[text["new_alias_name"]] = table.pop(text["old_alias_name"])
+
+    def get_aliases(self, **_: Any) -> CollectionsAliasesResponse:
+        live = {a: c for a, c in self._alias_table().items() if c in self._collections}
+        return CollectionsAliasesResponse([AliasDescription(a, c) for a, c in sorted(live.items())])
+
+    def get_collection_aliases(self, collection_name: str, **_: Any) -> CollectionsAliasesResponse:
+        self._get(collection_name)
+        return CollectionsAliasesResponse([a for a in self.get_aliases().aliases if a.collection_name == collection_name])
+
+    def drop_aliases_of(self, collection_name: str) -> None:
+        """Forget the aliases of a deleted collection (so a new one of that name does not inherit them)."""
+        gone = [a for a, c in self._alias_table().items() if c == collection_name]
+        if gone:
+            self.update_collection_aliases([{"delete_alias": {"alias_name": a}} for a in gone])
+
+    # ------------------------------------------------------------------ collection updates
+    def update_collection(self, collection_name: str, optimizers_config: Any = None, collection_params: Any = None,
+                          vectors_config: Any = None, hnsw_config: Any = None, quantization_config: Any = None,
+                          sparse_vectors_config: Any = None, metadata: Optional[dict] = None, **_: Any) -> bool:
+        """Change tunable parameters. Index parameters apply to segments built after the change."""
+        c = self._get(collection_name)
+        with c.lock:
+            cfg = c.schema.config
+            changes: dict[str, Any] = {}
+            if optimizers_config is not None:
+                changes["optimizer_config"] = _patch(cfg.optimizer_config, m.convert(
+                    optimizers_config, m.OptimizersConfigDiff, "optimizers_config"))
+            if hnsw_config is not None:
+                changes["hnsw_config"] = _patch(cfg.hnsw_config, m.convert(hnsw_config, m.HnswConfigDiff, "hnsw_config"))
+            if quantization_config is not None:
+                changes["quantization_config"] = _quantization(quantization_config, "quantization_config")
+            params = cfg.params
+            if collection_params is not None:
+                params = _patch(params, m.convert(collection_params, CollectionParamsDiff, "params"))
+            if vectors_config is not None:
+                params = msgspec.structs.replace(params, vectors=_vectors_update(params.vectors, vectors_config))
+            if sparse_vectors_config is not None:
+                params = msgspec.structs.replace(params, sparse_vectors=_sparse_update(
+                    params.sparse_vectors or {}, sparse_vectors_config))
+            changes["params"] = params
+            if metadata is not None:
+                if not isinstance(metadata, dict):
+                    raise ValidationError("metadata", "must be a JSON object")
+                changes["metadata"] = {**(cfg.metadata or {}), **metadata} if metadata else None
+            c.schema = build_schema(msgspec.structs.replace(cfg, **changes))
+            self._persist_config(c)
+        return True
+
+    @staticmethod
+    def _persist_config(c: "Collection") -> None:
+        if c.path is not None:
+            atomic_write(c.path / "config.json", c.config_json())
+
+    # ------------------------------------------------------------------ payload indexes
+    def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
+                             field_type: Any = None, wait: bool = True, **_: Any) -> m.UpdateResult:
+        schema = m.to_builtins(field_schema if field_schema is not None else field_type)
+        if isinstance(schema, str):
+            schema = {"type": str(getattr(schema, "value", schema))}
+        if not isinstance(schema, dict) or schema.get("type") not in INDEX_TYPES:
+            raise ValidationError("field_schema", f"expected one of {', '.join(INDEX_TYPES)} or their params object")
+        if not isinstance(field_name, str) or not field_name:
+            raise ValidationError("field_name", "must be a non-empty string")
+        c = self._get(collection_name)
+        with c.lock:
+            seq = c.commit(ops.CreateFieldIndex(field_name, schema))
+            self._persist_config(c)
+        return _completed(seq)
+
+    def delete_payload_index(self, collection_name: str, field_name: str, wait: bool = True, **_: Any) -> m.UpdateResult:
+        c = self._get(collection_name)
+        with c.lock:
+            seq = c.commit(ops.DeleteFieldIndex(field_name))
+            self._persist_config(c)
+        return _completed(seq)
+
+    # ------------------------------------------------------------------ facet
+    def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
+              **_: Any) -> FacetResponse:
+        """Distinct values of `key` among points matching the filter, by count desc then value asc."""
+        from hybrid.filters import facet as facet_values
+
+        if not isinstance(key, str) or not key:
+            raise ValidationError("key", "must be a non-empty string")
+        if not isinstance(limit, int) or limit < 0:
+            raise ValidationError("limit", "must be a non-negative integer")
+        c = self._get(collection_name)
+        flt = parse(facet_filter, "filter")
+        with c.lock:
+            segments = list(c.segments)
+        counts: dict[tuple[int, Any], int] = {}
+        for seg in segments:
+            if seg.size:
+                for value, n in facet_values(key, seg, filter_mask(seg, flt)):
+                    kind = 0 if isinstance(value, bool) else 1 if isinstance(value, (int, float)) else 2
+                    counts[(kind, value)] = counts.get((kind, value), 0) + int(n)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return FacetResponse([FacetValueHit(value, n) for (_, value), n in ranked])
+
+    # ------------------------------------------------------------------ batched updates
+    def batch_update_points(self, collection_name: str, update_operations: Sequence[Any], wait: bool = True,
+                            **_: Any) -> list[m.UpdateResult]:
+        """Several write operations in order; all are validated before the first is applied."""
+        c = self._get(collection_name)
+        operations = m.to_builtins(update_operations)
+        if not isinstance(operations, list):
+            raise ValidationError("operations", "expected a list of update operations")
+        with c.lock:
+            known = set(c.where)
+            steps = [self._prepare_update(c, collection_name, op, f"operations[{i}]", known)
+                     for i, op in enumerate(operations)]
+            return [step() for step in steps]
+
+    def _prepare_update(self, c: "Collection", name: str, op: Any, where: str,
+                        known: set) -> Callable[[], m.UpdateResult]:
+        kind, body = _single_key(op, where, ("upsert", "delete", "set_payload", "overwrite_payload", "delete_payload",
+                                             "clear_payload", "update_vectors", "delete_vectors"))
+        at = f"{where}.{kind}"
+        if kind == "upsert":
+            batch = batch_from_points(body if "batch" in body else body.get("points"), c.schema, self.infer, where=at)
+            known.update(batch.ids)
+            return lambda: _completed(c.upsert(batch))
+        if kind == "update_vectors":
+            batch = batch_from_points(body.get("points"), c.schema, self.infer, with_payload=False, where=f"{at}.points")
+            for i, pid in enumerate(batch.ids):
+                if pid not in known:
+                    raise ValidationError(f"{at}.points[{i}].id", f"No point with id {pid} found")
+            return lambda: self.update_vectors(name, body["points"])
+        selector = _selector(body, at)
+        if kind == "delete":
+            return lambda: self.delete(name, selector)
+        if kind == "clear_payload":
+            return lambda: self.clear_payload(name, selector)
+        if kind == "delete_vectors":
+            names = body.get("vector")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValidationError(f"{at}.vector", "expected a list of vector names")
+            for n in names:
+                c.schema.kind_of(n)
+            return lambda: self.delete_vectors(name, names, selector)
+        if kind == "delete_payload":
+            keys = body.get("keys")
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise ValidationError(f"{at}.keys", "expected a list of payload keys")
+            return lambda: self.delete_payload(name, keys, selector)
+        payload = body.get("payload")
+        if not isinstance(payload, dict):
+            raise ValidationError(f"{at}.payload", "must be a JSON object")
+        if kind == "overwrite_payload":
+            return lambda: self.overwrite_payload(name, payload, selector)
+        key = body.get("key")
+        if key is not None and not isinstance(key, str):
+            raise ValidationError(f"{at}.key", "must be a string")
+        return lambda: self.set_payload(name, payload, selector, key=key)
+
+
+def _single_key(value: Any, where: str, kinds: tuple[str, ...]) -> tuple[str, dict]:
+    """(kind, body) of a one-key operation object such as {"upsert": {...}}."""
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in kinds:
+        raise ValidationError(where, f"expected an object with one of: {', '.join(kinds)}")
+    kind, body = next(iter(value.items()))
+    if not isinstance(body, dict):
+        raise ValidationError(f"{where}.{kind}", "must be a JSON object")
+    return kind, body
+
+
+def _text_fields(body: dict, where: str, names: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for name in names:
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"{where}.{name}", "must be a non-empty string")
+        out[name] = value
+    return out
+
+
+def _selector(body: dict, where: str) -> Any:
+    """A validated points selector: a list of ids, or {"filter": ...}."""
+    points, flt = body.get("points"), body.get("filter")
+    if points is not None:
+        if not isinstance(points, list):
+            raise ValidationError(f"{where}.points", "expected a list of point ids")
+        return normalize_ids(points, f"{where}.points")
+    if flt is not None:
+        parse(flt, f"{where}.filter")
+        return {"filter": flt}
+    raise ValidationError(where, "expected `points` (a list of ids) or `filter`")
+
+
+def _vectors_update(current: dict, diff: Any) -> dict:
+    diff = m.to_builtins(diff)
+    if not isinstance(diff, dict):
+        raise ValidationError("vectors", "expected a map of vector name to parameter changes")
+    out = dict(current)
+    for name, change in diff.items():
+        where = f"vectors.{name}" if name else "vectors"
+        if name not in out:
+            raise ValidationError(where, f"no dense vector named {name or '(default)'!r} in this collection")
+        d = m.convert(change, VectorParamsDiff, where)
+        p = out[name]
+        if d.hnsw_config is not None:
+            p = msgspec.structs.replace(p, hnsw_config=_patch(p.hnsw_config or m.HnswConfigDiff(), d.hnsw_config))
+        if d.quantization_config is not None:
+            p = msgspec.structs.replace(p, quantization_config=_quantization(d.quantization_config, f"{where}.quantization_config"))
+        if d.on_disk is not None:
+            p = msgspec.structs.replace(p, on_disk=d.on_disk)
+        out[name] = p
+    return out
+
+
+def _sparse_update(current: dict, diff: Any) -> dict:
+    diff = m.to_builtins(diff)
+    if not isinstance(diff, dict):
+        raise ValidationError("sparse_vectors", "expected a map of sparse vector name to parameters")
+    out = dict(current)
+    for name, change in diff.items():
+        where = f"sparse_vectors.{name}"
+        if name not in out:
+            raise ValidationError(where, f"no sparse vector named {name!r} in this collection")
+        new = m.convert(change or {}, m.SparseVectorParams, where)
+        old = out[name] or m.SparseVectorParams()
+        if new.modifier is not None and (new.modifier == "idf") != (old.modifier == "idf"):
+            raise ValidationError(f"{where}.modifier", "changing the modifier of an existing sparse vector is not supported")
+        index = _patch(old.index or m.SparseIndexParams(), new.index) if new.index is not None else old.index
+        out[name] = msgspec.structs.replace(old, index=index)
+    return out

@@ -14,23 +14,42 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+import tempfile
+import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import msgspec
 import numpy as np
 
-from hybrid.errors import ValidationError
+from hybrid import models as m
+from hybrid.errors import HybridError, NotFound, ValidationError
 from hybrid.optimizer import Manifest
 from hybrid.segment import Segment
+from hybrid.storage.files import atomic_write, remove_tree
 
 if TYPE_CHECKING:
+    import threading
+
     from hybrid.collection import Collection
 
 FORMAT = 1
 META_NAME = "snapshot.json"
 DATA_NAME = "collection"
 SUFFIX = ".snapshot"
+
+
+class SnapshotNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Snapshot `{name}` not found")
+
+
+class SnapshotDescription(m.Model):
+    name: str
+    size: int
+    creation_time: Optional[str] = None
+    checksum: Optional[str] = None
 
 
 class SnapshotMeta(msgspec.Struct):
@@ -116,3 +135,151 @@ def extract_snapshot(archive: Path, staging: Path, name: str) -> tuple[Path, Sna
 def sha256_of(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class SnapshotMixin:
+    """Client methods for snapshots (qdrant-client names); part of `AdminMixin`."""
+
+    path: Optional[Path]
+    _lock: "threading.RLock"
+    _collections: dict[str, "Collection"]
+
+    if TYPE_CHECKING:
+        def _get(self, name: str) -> "Collection": ...
+        def _open(self, cdir: Path) -> "Collection": ...
+
+    @property
+    def snapshots_path(self) -> Path:
+        """Where snapshot files live: `<path>/snapshots`, or a temporary folder for in-memory clients."""
+        folder = self.__dict__.get("_snapshots_dir")
+        if folder is None:
+            if self.path is not None:
+                folder = self.path / "snapshots"
+            else:
+                self._snapshots_tmp = tempfile.TemporaryDirectory(prefix="hybrid-snapshots-")
+                folder = Path(self._snapshots_tmp.name)
+            self._snapshots_dir = folder
+        return folder
+
+    @snapshots_path.setter
+    def snapshots_path(self, folder: Path) -> None:
+        self._snapshots_dir = Path(folder)
+
+    def _snapshot_folder(self, collection_name: str) -> Path:
+        return self.snapshots_path / collection_name
+
+    def create_snapshot(self, collection_name: str, wait: bool = True, **_: Any) -> SnapshotDescription:
+        c = self._get(collection_name)
+        folder = self._snapshot_folder(c.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+        dest = folder / f"{c.name}-{time.time_ns() % 10**16}-{stamp}{SUFFIX}"
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".staging-") as tmp:
+            write_snapshot(c, dest, Path(tmp))
+        atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
+        return _describe(dest)
+
+    def list_snapshots(self, collection_name: str, **_: Any) -> list[SnapshotDescription]:
+        self._get(collection_name)
+        folder = self._snapshot_folder(collection_name)
+        files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
+        return [_describe(p) for p in files]
+
+    def snapshot_file(self, collection_name: str, snapshot_name: str) -> Path:
+        """The file of one snapshot (for downloads); NotFound when there is none of that name."""
+        if not isinstance(snapshot_name, str) or Path(snapshot_name).name != snapshot_name \
+                or not snapshot_name.endswith(SUFFIX):
+            raise SnapshotNotFound(str(snapshot_name))
+        file = self._snapshot_folder(collection_name) / snapshot_name
+        if not file.is_file():
+            raise SnapshotNotFound(snapshot_name)
+        return file
+
+    def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True, **_: Any) -> bool:
+        file = self.snapshot_file(collection_name, snapshot_name)
+        file.unlink()
+        file.with_name(file.name + ".checksum").unlink(missing_ok=True)
+        return True
+
+    def recover_snapshot(self, collection_name: str, location: str, api_key: Optional[str] = None,
+                         checksum: Optional[str] = None, priority: Any = None, wait: bool = True, **_: Any) -> bool:
+        """Replace (or create) `collection_name` from a snapshot file inside the snapshots folder.
+
+        `location` is `file:///...` or a path; remote URLs are refused (upload the file instead)."""
+        if not isinstance(location, str) or not location:
+            raise ValidationError("location", "expected a file:// URL or a path")
+        if "://" in location and not location.startswith("file://"):
+            raise ValidationError("location", "only file:// locations are supported; upload remote snapshots")
+        file = Path(location.removeprefix("file://")).resolve()
+        if not file.is_relative_to(self.snapshots_path.resolve()):
+            raise ValidationError("location", f"snapshots are recovered only from inside {self.snapshots_path}")
+        if not file.is_file():
+            raise SnapshotNotFound(location)
+        self.restore_snapshot(collection_name, file, checksum)
+        return True
+
+    def restore_snapshot(self, collection_name: str, archive: Path, checksum: Optional[str] = None) -> None:
+        """Replace (or create) `collection_name` with the collection in the snapshot file `archive`."""
+        from hybrid.client import _check_name
+
+        _check_name(collection_name)
+        if checksum is not None and sha256_of(archive) != str(checksum).lower():
+            raise ValidationError("checksum", "the snapshot's sha256 does not match the given checksum")
+        staging_root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=staging_root) as tmp:
+            folder, meta = extract_snapshot(archive, Path(tmp), collection_name)
+            if self.path is None:
+                restored = _open_or_reject(self._open, folder)
+                restored.wal.close()  # an in-memory collection keeps nothing on disk
+                restored.wal, restored.path = None, None
+                with self._lock:
+                    old = self._collections.pop(collection_name, None)
+                    self._collections[collection_name] = restored
+            else:
+                restored, old = self._swap_in(collection_name, folder, Path(tmp) / "previous")
+            restored.next_pid = max(restored.next_pid, meta.next_pid)
+        if old is not None and self.path is None:
+            old.close()
+
+    def _swap_in(self, name: str, folder: Path, aside: Path) -> tuple["Collection", Optional["Collection"]]:
+        """Put a restored collection folder in place of the current one; roll back if it does not open."""
+        target = self.path / "collections" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            old = self._collections.pop(name, None)
+            if old is not None:
+                old.close()
+            if target.exists():
+                os.replace(target, aside)
+            os.replace(folder, target)
+            try:
+                restored = _open_or_reject(self._open, target)
+            except HybridError:
+                remove_tree(target)
+                if aside.exists():
+                    os.replace(aside, target)
+                    self._collections[name] = self._open(target)
+                raise
+            self._collections[name] = restored
+        return restored, old
+
+
+def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -> "Collection":
+    try:
+        return open_folder(folder)
+    except HybridError:
+        raise
+    except Exception as exc:  # a damaged archive can fail anywhere in loading: report it as bad input
+        raise ValidationError("snapshot", f"the snapshot cannot be opened: {type(exc).__name__}: {exc}") from None
+
+
+
+def _describe(file: Path) -> SnapshotDescription:
+    stat = file.stat()
+    checksum_file = file.with_name(file.name + ".checksum")
+    created = datetime.fromtimestamp(stat.st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    checksum = checksum_file.read_text().strip() if checksum_file.exists() else None
+    return SnapshotDescription(name=file.name, size=stat.st_size, creation_time=created, checksum=checksum)
+
+

@@ -1,0 +1,81 @@
+"""The REST server: `create_app` builds the Litestar app over an embedded Client; `serve` runs it.
+
+The app is a thin shell (DESIGN.md section 1): routes decode Qdrant-shaped requests, call
+qdrant-client-named Client methods in worker threads, and wrap results in Qdrant's envelopes.
+Shutdown closes the Client it opened, which flushes and releases the data folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+import anyio.to_thread
+from litestar import Litestar
+from litestar.di import Provide
+
+from api.auth import KeyGuard
+from api.metrics import MetricsMiddleware
+from api.openapi import openapi_config
+from api.responses import handle_exception
+from api.routes import collections, points, query, service, snapshots
+from api.runtime import Runtime
+from api.settings import Settings
+from hybrid import Client
+
+log = logging.getLogger("hybrid.api")
+
+
+def open_client(settings: Settings) -> Client:
+    """The Client a server owns: persistent under `settings.data`, else in memory; documents
+    in queries and points are embedded server-side."""
+    from hybrid.inference import Inference
+
+    return Client(path=settings.data, inference=Inference())
+
+
+def create_app(client: Optional[Client] = None, settings: Optional[Settings] = None) -> Litestar:
+    """The app. Without `client`, it opens one from `settings` and closes it on shutdown."""
+    settings = settings or Settings()
+    owned = client is None
+    rt = Runtime(client if client is not None else open_client(settings), settings)
+
+    async def close_client() -> None:
+        if owned:
+            await anyio.to_thread.run_sync(rt.client.close)
+            log.info("data flushed, client closed")
+
+    app = Litestar(
+        route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES,
+                        snapshots.router(settings.max_snapshot_bytes)],
+        dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
+        guards=[KeyGuard(settings)],
+        exception_handlers={Exception: handle_exception},
+        middleware=[MetricsMiddleware(rt.metrics)],
+        openapi_config=openapi_config(settings),
+        request_max_body_size=settings.max_request_bytes,
+        on_shutdown=[close_client],
+        signature_types=[Runtime],
+        logging_config=None,  # the host process (uvicorn, tests) configures logging
+    )
+    app.state.runtime = rt
+    return app
+
+
+def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional[str | Path] = None,
+          api_key: Optional[str] = None, read_only_api_key: Optional[str] = None, **options: Any) -> None:
+    """Run the server until SIGINT/SIGTERM (then finish requests in flight and close the Client).
+
+    Unset arguments fall back to `HYBRID_*` environment variables, then to Settings defaults."""
+    import uvicorn
+
+    settings = Settings.from_env(host=host, port=port, data=data, api_key=api_key,
+                                 read_only_api_key=read_only_api_key, **options)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s - %(message)s")
+    app = create_app(settings=settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                            timeout_graceful_shutdown=30, server_header=False)
+    log.info("serving %s on %s:%d (auth %s)", settings.data or "in-memory data", settings.host, settings.port,
+             "on" if settings.auth_enabled else "off")
+    uvicorn.Server(config).run()

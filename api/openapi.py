@@ -1,0 +1,42 @@
+"""Our OpenAPI document (served at /openapi.json, browsable at /docs).
+
+It is generated from the route handlers and the request/response Structs, so it always matches
+what the server accepts. The description lists where we differ from Qdrant's API.
+"""
+
+from __future__ import annotations
+
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.settings import Settings
+
+DESCRIPTION = """\
+A Qdrant-compatible REST API (Qdrant's v1.18 routes, including the legacy search, recommend
+and discover routes) over the `hybrid` engine. Responses use Qdrant's envelopes:
+`{"result", "status": "ok", "time"}` and `{"status": {"error"}, "time"}`.
+
+Extensions of this engine:
+- **BM25 query**: `{"query": {"bm25": {"text": "...", "field": "title", "k1": 1.2, "b": 0.75}}}`
+  ranks points by BM25 over a payload field that has a full-text index.
+- **Linear fusion**: `{"query": {"linear": {"weights": [0.7, 0.3], "normalization": "minmax"}}}`
+  fuses the prefetches' normalised scores (`minmax` or `zscore`) with convex weights.
+- **RRF parameters**: `{"query": {"rrf": {"k": 60, "weights": [1, 2]}}}`.
+- **explain**: `"explain": true` on a query adds per-branch scores and ranks to each point.
+
+Authentication (when the server has keys): `api-key: <key>` or `Authorization: Bearer <key>`.
+The read-only key may call every read route (including POST searches), not writes.
+"""
+
+
+def openapi_config(settings: Settings) -> OpenAPIConfig:
+    security = {"api-key": SecurityScheme(type="apiKey", name="api-key", security_scheme_in="header"),
+                "bearer": SecurityScheme(type="http", scheme="bearer")}
+    return OpenAPIConfig(
+        title="hybrid (Qdrant-compatible)", version=settings.version, description=DESCRIPTION,
+        path="/docs", render_plugins=[SwaggerRenderPlugin(path="/")],
+        components=Components(security_schemes=security),
+        security=[{"api-key": []}, {"bearer": []}] if settings.auth_enabled else None,
+        use_handler_docstrings=True,
+    )

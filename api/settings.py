@@ -1,0 +1,64 @@
+"""Server settings: where to listen, where the data lives, keys and limits.
+
+Values come from arguments, else from environment variables `HYBRID_<NAME>` (e.g.
+`HYBRID_API_KEY`, which keeps keys out of the process list), else the defaults below. Keys are
+excluded from `repr`, so logging a Settings object never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+#: The Qdrant REST API version we speak (qdrant-openapi-v1.18.x.json); clients compare minor versions.
+QDRANT_VERSION = "1.18.0"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 6333
+    data: Optional[Path] = None  # None: in-memory
+    api_key: Optional[str] = field(default=None, repr=False)
+    read_only_api_key: Optional[str] = field(default=None, repr=False)
+    max_request_bytes: int = 32 * MiB  # Qdrant's default max_request_size_mb
+    max_snapshot_bytes: int = 64 * 1024 * MiB
+    #: threads running engine calls; numpy/numba release the GIL, so 2 per core keeps both busy
+    threads: int = 2 * (os.cpu_count() or 1)
+    version: str = QDRANT_VERSION
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port: {self.port} is not a TCP port")
+        for name in ("max_request_bytes", "max_snapshot_bytes", "threads"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be positive")
+        for name in ("api_key", "read_only_api_key"):
+            if getattr(self, name) == "":
+                raise ValueError(f"{name}: must not be empty (leave it unset to disable)")
+        if self.api_key is not None and self.api_key == self.read_only_api_key:
+            raise ValueError("read_only_api_key: must differ from api_key")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.api_key is not None or self.read_only_api_key is not None
+
+    @classmethod
+    def from_env(cls, environ: Optional[dict[str, str]] = None, **given: Any) -> "Settings":
+        """Settings from keyword arguments (None means unset), then `HYBRID_*` variables, then defaults."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = given.get(f.name)
+            if value is None:
+                value = environ.get(f"HYBRID_{f.name.upper()}")
+                if value is None:
+                    continue
+                if f.name in ("port", "max_request_bytes", "max_snapshot_bytes", "threads"):
+                    value = int(value)
+            values[f.name] = Path(value) if f.name == "data" else value
+        return cls(**values)

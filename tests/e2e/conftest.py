@@ -1,0 +1,142 @@
+"""Run the real server (uvicorn on a free loopback port, in a thread) for end-to-end tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings
+from hybrid import Client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    client: Client  # the engine behind the server
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def start_server(client: Optional[Client] = None, **settings: object) -> RunningServer:
+    port = free_port()
+    config = Settings(port=port, **settings)  # type: ignore[arg-type]
+    app = create_app(client, config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    return RunningServer(f"http://127.0.0.1:{port}", app.state.runtime.client, server, thread)
+
+
+def remote_client(url: str, **kwargs: object):
+    from qdrant_client import QdrantClient
+
+    # we speak v1.18: newer clients warn about the minor version gap (test_api_service checks the version)
+    return QdrantClient(url=url, timeout=60, check_compatibility=False, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[RunningServer]:
+    """One in-memory server for the package; tests use their own collection names."""
+    running = start_server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def remote(server: RunningServer):
+    qc = remote_client(server.url)
+    yield qc
+    qc.close()
+
+
+# ---------------------------------------------------------------- comparing server and embedded
+def to_plain(value: object) -> object:
+    """Qdrant-shaped builtins of any result (qdrant_client pydantic or our Structs), floats rounded."""
+    from api.responses import with_defaults
+    from hybrid import models as m
+
+    def walk(v: object) -> object:
+        if isinstance(v, float):
+            return round(v, 5)
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items() if x is not None}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(m.to_builtins(with_defaults(value)))
+
+
+def dataset(n: int = 60, dim: int = 8, seed: int = 7) -> list[dict]:
+    """Points with a dense `d`, a sparse `s` and a payload; seeded."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        terms = np.sort(rng.choice(40, size=3, replace=False))
+        out.append({"id": i, "vector": {"d": rng.normal(size=dim).round(4).tolist(),
+                                        "s": {"indices": terms.tolist(), "values": rng.random(3).round(3).tolist()}},
+                    "payload": {"group": i % 4, "tag": ["red", "green", "blue"][i % 3], "price": round(float(i) * 1.5, 2)}})
+    return out
+
+
+COLLECTION_CONFIG = {"vectors_config": {"d": {"size": 8, "distance": "Cosine"}},
+                     "sparse_vectors_config": {"s": {"modifier": "idf"}}}
+
+
+def make_twins(remote, name: str, points: Optional[list[dict]] = None) -> Client:
+    """The same collection through the server and in a fresh embedded Client (returned)."""
+    from qdrant_client import models as qm
+
+    local = Client()
+    points = dataset() if points is None else points
+    remote.create_collection(name, vectors_config={"d": qm.VectorParams(size=8, distance=qm.Distance.COSINE)},
+                             sparse_vectors_config={"s": qm.SparseVectorParams(modifier=qm.Modifier.IDF)})
+    local.create_collection(name, **COLLECTION_CONFIG)
+    remote.upsert(name, [qm.PointStruct(**p) for p in points])
+    local.upsert(name, points)
+    return local
+
+
+@pytest.fixture
+def plain():
+    """Normalise a result for comparison (see `to_plain`)."""
+    return to_plain
+
+
+@pytest.fixture
+def twins(remote):
+    """`twins(name)`: create `name` on the server and in an embedded Client; returns the latter."""
+    made: list[Client] = []
+
+    def make(name: str, points: Optional[list[dict]] = None) -> Client:
+        made.append(make_twins(remote, name, points))
+        return made[-1]
+
+    yield make
+    for local in made:
+        local.close()
