@@ -49,6 +49,7 @@ def _filter(flt: Filter, view: FilterView) -> np.ndarray:
     """must: AND; must_not: AND NOT; should: OR of all (when any); min_should: count >= k.
 
     Once no offset is left the remaining clauses are skipped (they could only remove more).
+    Condition arrays may be shared (index or segment arrays): they are only ever read here.
     """
     result = np.ones(view.size, dtype=bool)
     for cond in flt.must:
@@ -80,7 +81,7 @@ def _condition(cond: Condition, view: FilterView) -> np.ndarray:
     if isinstance(cond, HasId):
         return views.point_id_columns(view).has_id(cond.ids, view.size)
     if isinstance(cond, HasVector):
-        return fit(view.vector_present(cond.name), view.size).copy()
+        return fit(view.vector_present(cond.name), view.size)
     if isinstance(cond, Nested):
         elements = views.elements_view(view, cond.key, cond.path)
         inner = _filter(cond.filter, elements)
@@ -94,13 +95,13 @@ def _field(cond: FieldCondition, view: FilterView) -> np.ndarray:
     if isinstance(cond.check, MatchText):
         hit = view.text_match(cond.key, cond.check.kind, cond.check.text)
         if hit is not None:
-            return fit(hit, view.size).copy()
+            return fit(hit, view.size)
     else:
         index = view.payload_index(cond.key)
         if index is not None and hasattr(index, "match"):
             hit = index.match(cond)
             if hit is not None:
-                return fit(hit, view.size).copy()
+                return fit(hit, view.size)
     return views.columns(view, cond.key, cond.path).match(cond.check)
 
 

@@ -9,7 +9,7 @@ TypeError) whose message starts with the JSON path of the offending field, e.g.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import msgspec

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from itertools import chain
 from functools import cached_property
 from typing import Any
 
@@ -53,66 +54,55 @@ class FieldColumns:
     """Typed value arrays of one JSON path across all offsets of a segment."""
 
     def __init__(self, payloads: Sequence[dict | None], path: tuple[PathItem, ...]) -> None:
-        size = len(payloads)
-        self.size = size
-        self.is_empty = np.ones(size, dtype=bool)
-        self.is_null = np.zeros(size, dtype=bool)
-        self.non_null = np.zeros(size, dtype=np.int64)  # flat non-null values per offset
-        counts: list[int] = []
-        count_owner: list[int] = []
-        ints: tuple[list[int], list[int]] = ([], [])
-        floats: tuple[list[int], list[float]] = ([], [])
-        bools: tuple[list[int], list[bool]] = ([], [])
-        strs: tuple[list[int], list[int]] = ([], [])
-        geos: tuple[list[int], list[float], list[float]] = ([], [], [])
+        self.size = size = len(payloads)
+        value_owner, selected = _select(payloads, path)
+        # per selected value: arrays contribute their elements, anything else itself
+        is_list = np.fromiter((type(v) is list for v in selected), dtype=bool, count=len(selected))
+        lengths = np.fromiter((len(v) if type(v) is list else 1 for v in selected), dtype=np.int64, count=len(selected))
+        flat = np.fromiter(
+            chain.from_iterable(v if type(v) is list else (v,) for v in selected), dtype=object, count=int(lengths.sum()),
+        )
+        owner = np.repeat(value_owner, lengths)
+        kinds = np.fromiter(map(type, flat), dtype=object, count=flat.shape[0])
+        is_none = kinds == type(None)
+        # values_count: a value counts its length (array), 1 (scalar) or 0 (null); no value: one 0
+        counts = np.where(is_list, lengths, 1)
+        counts[~is_list & (np.fromiter((v is None for v in selected), dtype=bool, count=len(selected)))] = 0
+        has_value = np.zeros(size, dtype=bool)
+        has_value[value_owner] = True
+        missing = np.flatnonzero(~has_value)
+        self.count_owner = np.concatenate([value_owner, missing])
+        self.counts = np.concatenate([counts, np.zeros(missing.size, dtype=np.int64)])
+        self.is_empty = ~any_by_owner(value_owner, counts > 0, size)
+        self.is_null = any_by_owner(owner, is_none, size)
+        self.non_null = np.bincount(owner[~is_none], minlength=size).astype(np.int64)
+        self._classify(flat, kinds, owner)
+
+    def _classify(self, flat: np.ndarray, kinds: np.ndarray, owner: np.ndarray) -> None:
+        """Split flat values by type into owner/value arrays (strings become codes)."""
+        is_str = kinds == str
         string_codes: dict[str, int] = {}
-        for offset, payload in enumerate(payloads):
-            selected = values_at(payload, path, flat=False) if payload else []
-            if not selected or all(value is None for value in selected):
-                count_owner.append(offset)
-                counts.append(0)
-                if selected:
-                    self.is_null[offset] = True
-                continue
-            n_non_null = 0
-            for value in selected:
-                count_owner.append(offset)
-                elements = value if isinstance(value, list) else (value,)
-                counts.append(len(elements) if isinstance(value, list) else 0 if value is None else 1)
-                for element in elements:
-                    if element is None:
-                        self.is_null[offset] = True
-                        continue
-                    n_non_null += 1
-                    kind = type(element)
-                    if kind is str:
-                        strs[0].append(offset)
-                        strs[1].append(string_codes.setdefault(element, len(string_codes)))
-                    elif kind is bool:
-                        bools[0].append(offset)
-                        bools[1].append(element)
-                    elif kind is int and _I64_MIN <= element <= _I64_MAX:
-                        ints[0].append(offset)
-                        ints[1].append(element)
-                    elif kind is int or kind is float:
-                        floats[0].append(offset)
-                        floats[1].append(float(element))
-                    elif (point := geo.as_geo_point(element)) is not None:
-                        geos[0].append(offset)
-                        geos[1].append(point[0])
-                        geos[2].append(point[1])
-            self.non_null[offset] = n_non_null
-            self.is_empty[offset] = all(v is None or (isinstance(v, list) and not v) for v in selected)
-        self.count_owner = np.asarray(count_owner, dtype=np.int64)
-        self.counts = np.asarray(counts, dtype=np.int64)
-        self.int_owner, self.int_value = np.asarray(ints[0], np.int64), np.asarray(ints[1], np.int64)
-        self.float_owner, self.float_value = np.asarray(floats[0], np.int64), np.asarray(floats[1], np.float64)
-        self.bool_owner, self.bool_value = np.asarray(bools[0], np.int64), np.asarray(bools[1], bool)
-        self.str_owner, self.str_code = np.asarray(strs[0], np.int64), np.asarray(strs[1], np.int64)
-        self.geo_owner = np.asarray(geos[0], np.int64)
-        self.geo_lat, self.geo_lon = np.asarray(geos[1], np.float64), np.asarray(geos[2], np.float64)
+        codes = [string_codes.setdefault(text, len(string_codes)) for text in flat[is_str].tolist()]
         self.string_codes = string_codes
-        self.strings = list(string_codes)
+        self.strings: list[str] = list(string_codes)
+        self.str_owner, self.str_code = owner[is_str], np.array(codes, dtype=np.int64)
+        is_bool = kinds == bool
+        self.bool_owner, self.bool_value = owner[is_bool], np.array(flat[is_bool].tolist(), dtype=bool)
+        is_int, is_float = kinds == int, kinds == float
+        ints = flat[is_int].tolist()
+        fits = np.fromiter((_I64_MIN <= v <= _I64_MAX for v in ints), dtype=bool, count=len(ints))
+        int_positions = np.flatnonzero(is_int)
+        self.int_owner = owner[int_positions[fits]]
+        self.int_value = np.array([v for v, ok in zip(ints, fits) if ok] if not fits.all() else ints, dtype=np.int64)
+        big = int_positions[~fits]  # beyond int64: only ranges can see them, as floats
+        self.float_owner = np.concatenate([owner[is_float], owner[big]])
+        self.float_value = np.array(flat[is_float].tolist() + [float(v) for v in flat[big]], dtype=np.float64)
+        dicts = np.flatnonzero(kinds == dict)
+        points = [geo.as_geo_point(v) for v in flat[dicts]]
+        valid = np.fromiter((p is not None for p in points), dtype=bool, count=len(points))
+        coordinates = np.array([p for p in points if p is not None], dtype=np.float64).reshape(-1, 2)
+        self.geo_owner = owner[dicts[valid]]
+        self.geo_lat, self.geo_lon = coordinates[:, 0].copy(), coordinates[:, 1].copy()
 
     # ------------------------------------------------------------------ lazy per-string tables
     @cached_property
@@ -130,6 +120,14 @@ class FieldColumns:
         valid = np.array([m is not None for m in parsed], dtype=bool)
         micros = np.array([0 if m is None else m for m in parsed], dtype=np.int64)
         return micros, valid
+
+    @cached_property
+    def _facet_strings(self) -> tuple[list[str], np.ndarray]:
+        """Distinct facet spellings (UUIDs canonical) and the facet code of each distinct string."""
+        canonical = [_canonical_uuid(text) for text in self.strings]
+        names = sorted(set(canonical))
+        name_code = {name: code for code, name in enumerate(names)}
+        return names, np.array([name_code[c] for c in canonical], dtype=np.int64)
 
     def _string_hits(self, per_string: np.ndarray) -> np.ndarray:
         """Owners of string values whose distinct string is flagged in `per_string`."""
@@ -194,10 +192,7 @@ class FieldColumns:
         Strings that spell a UUID are counted in canonical form. Order: count descending,
         then bool < int < str, then value ascending.
         """
-        canonical = [_canonical_uuid(text) for text in self.strings]
-        names = sorted(set(canonical))
-        name_code = {name: code for code, name in enumerate(names)}
-        code_map = np.array([name_code[c] for c in canonical], dtype=np.int64)
+        names, code_map = self._facet_strings
         hits: list[tuple[Any, int]] = []
         for owner, values, decode in (
             (self.bool_owner, self.bool_value.astype(np.int64), lambda v: bool(v)),
@@ -223,6 +218,25 @@ class FieldColumns:
             micros[self.str_code[is_datetime]].astype(np.float64),
         ])
         return owners, values
+
+
+def _select(payloads: Sequence[dict | None], path: tuple[PathItem, ...]) -> tuple[np.ndarray, list[Any]]:
+    """(owner offset, value) of every value `path` selects, arrays kept whole."""
+    owners: list[int] = []
+    selected: list[Any] = []
+    if len(path) == 1 and path[0].key is not None:  # plain top-level key: the common case
+        key = path[0].key
+        for offset, payload in enumerate(payloads):
+            if payload and key in payload:
+                owners.append(offset)
+                selected.append(payload[key])
+    else:
+        for offset, payload in enumerate(payloads):
+            if payload:
+                found = values_at(payload, path, flat=False)
+                owners.extend([offset] * len(found))
+                selected.extend(found)
+    return np.asarray(owners, dtype=np.int64), selected
 
 
 def _count_mask(counts: np.ndarray, check: ValuesCount) -> np.ndarray:

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROS_PER_DAY = 86_400_000_000
 _LOOKS_LIKE_DATE = re.compile(r"\s*\d{4}-")
 _HOUR_ONLY_OFFSET = re.compile(r"[+-]\d\d$")
+# The RFC 3339 subset `fromisoformat` reads exactly as the layouts below do (checked by tests):
+_PLAIN_RFC3339 = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)?"
+)
 
 # Qdrant core's accepted layouts, most common first.
 _FORMATS = (
@@ -66,10 +71,16 @@ def _strptime_any(text: str) -> datetime | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def parse_micros(text: str) -> int | None:
     """UTC microseconds of a datetime string, or None when Qdrant would not read it as one."""
     if not isinstance(text, str) or _LOOKS_LIKE_DATE.match(text) is None:
         return None
+    if _PLAIN_RFC3339.fullmatch(text):
+        try:
+            return to_micros(datetime.fromisoformat(text))
+        except ValueError:
+            pass  # e.g. February 30th: let the full parser decide
     text = text.lstrip()
     if text.endswith(" UTC"):
         text = text[: -len(" UTC")] + "+00:00"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ def as_geo_point(value: Any) -> tuple[float, float] | None:
         lat, lon = float(lat), float(lon)
     except OverflowError:
         return None
-    if not (np.isfinite(lat) and np.isfinite(lon)):
+    if not (math.isfinite(lat) and math.isfinite(lon)):
         return None
     return lat, lon
 

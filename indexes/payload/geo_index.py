@@ -20,9 +20,8 @@ class GeoIndex(PayloadValueIndex):
     dtype = np.float64
     width = 2
 
-    def values_of(self, payload: dict) -> np.ndarray:
-        points = {p for v in values_at(payload, self.path) if (p := geo.as_geo_point(v)) is not None}
-        return np.array(sorted(points), dtype=np.float64).reshape(-1, 2)
+    def values_of(self, payload: dict) -> list[tuple[float, float]]:
+        return list({p for v in values_at(payload, self.path) if (p := geo.as_geo_point(v)) is not None})
 
     def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
         if not isinstance(check, (GeoRadius, GeoBoundingBox, GeoPolygon)):

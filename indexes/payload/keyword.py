@@ -52,10 +52,10 @@ class KeywordIndex(PayloadValueIndex):
             self._string_array = None
         return code
 
-    def values_of(self, payload: dict) -> np.ndarray:
+    def values_of(self, payload: dict) -> list[int]:
         spelled = {self.normalize(v) for v in values_at(payload, self.path) if type(v) is str}
         spelled.discard(None)
-        return np.array(sorted(self._code(text) for text in spelled), dtype=np.int64)
+        return [self._code(text) for text in spelled]
 
     def _query_codes(self, values: tuple) -> np.ndarray | None:
         if values and not all(type(v) is str for v in values):
@@ -110,9 +110,8 @@ class BoolIndex(PayloadValueIndex):
     kind = "bool"
     dtype = np.int8
 
-    def values_of(self, payload: dict) -> np.ndarray:
-        present = {v for v in values_at(payload, self.path) if type(v) is bool}
-        return np.array(sorted(present), dtype=np.int8)
+    def values_of(self, payload: dict) -> list[bool]:
+        return list({v for v in values_at(payload, self.path) if type(v) is bool})
 
     def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
         if not (isinstance(check, MatchValue) and type(check.value) is bool):

@@ -34,9 +34,8 @@ class IntegerIndex(OrderedIndex):
         self.lookup_enabled = lookup
         self.range_enabled = range
 
-    def values_of(self, payload: dict) -> np.ndarray:
-        present = {v for v in values_at(payload, self.path) if type(v) is int and _I64_MIN <= v <= _I64_MAX}
-        return np.array(sorted(present), dtype=np.int64)
+    def values_of(self, payload: dict) -> list[int]:
+        return list({v for v in values_at(payload, self.path) if type(v) is int and _I64_MIN <= v <= _I64_MAX})
 
     @staticmethod
     def _integers(values: tuple) -> np.ndarray | None:
@@ -76,9 +75,8 @@ class FloatIndex(OrderedIndex):
     kind = "float"
     dtype = np.float64
 
-    def values_of(self, payload: dict) -> np.ndarray:
-        present = {float(v) for v in values_at(payload, self.path) if type(v) in (int, float)}
-        return np.array(sorted(present), dtype=np.float64)
+    def values_of(self, payload: dict) -> list[float]:
+        return list({float(v) for v in values_at(payload, self.path) if type(v) in (int, float)})
 
     def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
         if not isinstance(check, Range):
@@ -92,10 +90,10 @@ class DatetimeIndex(OrderedIndex):
 
     kind = "datetime"
 
-    def values_of(self, payload: dict) -> np.ndarray:
+    def values_of(self, payload: dict) -> list[int]:
         parsed = {parse_micros(v) for v in values_at(payload, self.path) if type(v) is str}
         parsed.discard(None)
-        return np.array(sorted(parsed), dtype=np.int64)
+        return list(parsed)
 
     def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
         if not isinstance(check, DatetimeRange):

@@ -59,6 +59,16 @@ class OffsetValuePairs:
         grown[: array.shape[0]] = array
         return grown
 
+    def load(self, owners: np.ndarray, values: np.ndarray, capacity: int) -> None:
+        """Replace everything by `values` owned by ascending `owners` (bulk build)."""
+        self._values, self._owners = values, owners.astype(np.int64)
+        self._alive = np.ones(owners.shape[0], dtype=bool)
+        self._n, self._dead, self._sorted = owners.shape[0], 0, None
+        self.capacity = max(capacity, int(owners[-1]) + 1 if owners.size else 0)
+        every = np.arange(self.capacity)
+        self._run_start = np.searchsorted(self._owners, every, side="left").astype(np.int64)
+        self._run_stop = np.searchsorted(self._owners, every, side="right").astype(np.int64)
+
     def remove(self, offset: int) -> None:
         """Forget every value of `offset`."""
         if offset >= self.capacity:
@@ -143,20 +153,29 @@ class PayloadValueIndex:
 
     @classmethod
     def build(cls, key: str, payloads: Sequence[dict | None], **params: Any) -> "PayloadValueIndex":
-        """Index every offset of a segment."""
+        """Index every offset of a segment in one pass."""
         index = cls(key, **params)
+        owners: list[int] = []
+        values: list[Any] = []
         for offset, payload in enumerate(payloads):
             if payload:
-                index.add(offset, payload)
+                found = index.values_of(payload)
+                owners.extend([offset] * len(found))
+                values.extend(found)
+        index.pairs.load(np.asarray(owners, dtype=np.int64), index._as_array(values), len(payloads))
         return index
 
-    def values_of(self, payload: dict) -> np.ndarray:
+    def values_of(self, payload: dict) -> list[Any]:
+        """Distinct values of this index's kind that the path selects in `payload`."""
         raise NotImplementedError
+
+    def _as_array(self, values: list[Any]) -> np.ndarray:
+        array = np.array(values, dtype=self.dtype)
+        return array if self.width == 1 else array.reshape(-1, self.width)
 
     def add(self, offset: int, payload: dict | None) -> None:
         """(Re)index `offset` from its current payload (None or {} = no values)."""
-        values = self.values_of(payload) if payload else np.empty(0, dtype=self.dtype)
-        self.pairs.set(offset, values)
+        self.pairs.set(offset, self._as_array(self.values_of(payload) if payload else []))
 
     def remove(self, offset: int) -> None:
         self.pairs.remove(offset)

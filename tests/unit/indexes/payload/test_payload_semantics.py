@@ -56,6 +56,19 @@ def test_payload_datetime_parsing_equals_qdrant():
             assert got == to_micros(expected), text
 
 
+def test_payload_datetime_fast_path_equals_qdrant_on_random_timestamps():
+    rng = random.Random(1)
+    for _ in range(3000):
+        text = "{}-{}-{}{}{}:{}:{}{}{}".format(
+            rng.choice(["2021", "1999", "0001", "9999"]), rng.choice(["01", "12", "02", "13", "00"]),
+            rng.choice(["01", "28", "29", "30", "31", "00"]), rng.choice("T "), rng.choice(["00", "23", "24", "09"]),
+            rng.choice(["00", "59", "60"]), rng.choice(["00", "59", "60"]), rng.choice(["", ".5", ".123456", ".1234"]),
+            rng.choice(["", "Z", "+01:00", "-05:30", "+14:00", "+23:59"]),
+        )
+        expected = datetime_utils.parse(text)
+        assert parse_micros(text) == (None if expected is None else to_micros(expected)), text
+
+
 def test_payload_geo_radius_and_box_equal_qdrant():
     rng = random.Random(7)
     lat = np.array([rng.uniform(-89, 89) for _ in range(300)])
