@@ -23,7 +23,7 @@ from hybrid.filtering.parse import parse_filter
 from hybrid.filtering.reference import reference_match
 from hybrid.filtering.views import FilterView, fit
 from indexes.payload.conditions import (
-    Condition, FieldCondition, Filter, HasId, HasVector, MatchText, Nested,
+    Condition, FieldCondition, Filter, HasId, HasVector, MatchText, Nested, Slice,
 )
 from indexes.payload.jsonpath import parse_path
 from indexes.payload.numeric import OrderedIndex
@@ -80,6 +80,8 @@ def _condition(cond: Condition, view: FilterView) -> np.ndarray:
         return _filter(cond, view)
     if isinstance(cond, HasId):
         return views.point_id_columns(view).has_id(cond.ids, view.size)
+    if isinstance(cond, Slice):
+        return views.point_id_columns(view).in_slice(cond.total, cond.index, view.size)
     if isinstance(cond, HasVector):
         return fit(view.vector_present(cond.name), view.size)
     if isinstance(cond, Nested):
@@ -113,7 +115,7 @@ def cardinality(flt: Filter | Any | None, view: FilterView) -> tuple[int, int, i
         return total, total, total
 
     def leaf(cond: Condition) -> estimate.Estimate:
-        if isinstance(cond, (HasId, HasVector)):
+        if isinstance(cond, (HasId, HasVector, Slice)):
             count = int(np.count_nonzero(_condition(cond, view)))
             return count, count, count
         if estimate.is_index_candidate(cond):

@@ -1,6 +1,6 @@
 """Cardinality estimates `(min, expected, max)` of filters, for choosing exact vs graph search.
 
-Leaves come from payload indexes (`index.cardinality`), are exact for `has_id` and
+Leaves come from payload indexes (`index.cardinality`), are exact for `has_id`, `slice` and
 `has_vector`, and are `(0, total // 2, total)` ("unknown", as in Qdrant) otherwise. Clauses
 combine as Qdrant does, treating conditions as independent for the expectation:
 - must:      min = max(0, sum(min_i) - (n - 1) total), max = min(max_i), exp = total prod(p_i)

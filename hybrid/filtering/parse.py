@@ -17,7 +17,7 @@ import msgspec
 from indexes.payload.conditions import (
     Check, Condition, DatetimeRange, FieldCondition, Filter, GeoBoundingBox, GeoPolygon,
     GeoRadius, HasId, HasVector, IsEmpty, IsNull, MatchAny, MatchExcept, MatchPrefix,
-    MatchSubstring, MatchText, MatchValue, MinShould, Nested, Range, ValuesCount,
+    MatchSubstring, MatchText, MatchValue, MinShould, Nested, Range, Slice, ValuesCount,
 )
 from indexes.payload.datetimes import parse_micros, to_micros
 from indexes.payload.jsonpath import PathItem, parse_path
@@ -136,7 +136,14 @@ def _condition(node: Any, path: str) -> Condition:
         inner = _filter(_required(nested, "filter", f"{path}.nested"), f"{path}.nested.filter")
         return Nested(key, _json_path(array_key, f"{path}.nested.key"), inner)
     if "slice" in data:
-        raise _fail(f"{path}.slice", "slice conditions are not supported")
+        _object(data, path, ("slice",))
+        spec = _object(data["slice"], f"{path}.slice", ("total", "index"))
+        total, index = (_required(spec, name, f"{path}.slice") for name in ("total", "index"))
+        if isinstance(total, bool) or not isinstance(total, int) or not 1 <= total < 1 << 32:
+            raise _fail(f"{path}.slice.total", "expected an integer in [1, 2^32)")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < total:
+            raise _fail(f"{path}.slice.index", f"expected an integer in [0, {total})")
+        return Slice(total, index)
     return _filter(data, path)
 
 

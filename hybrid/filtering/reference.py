@@ -16,10 +16,11 @@ from indexes.payload import geo
 from indexes.payload.conditions import (
     Check, Condition, DatetimeRange, FieldCondition, Filter, GeoBoundingBox, GeoPolygon,
     GeoRadius, HasId, HasVector, IsEmpty, IsNull, MatchAny, MatchExcept, MatchPrefix,
-    MatchSubstring, MatchText, MatchValue, Nested, Range, ValuesCount,
+    MatchSubstring, MatchText, MatchValue, Nested, Range, Slice, ValuesCount,
 )
 from indexes.payload.datetimes import parse_micros
 from indexes.payload.jsonpath import values_at
+from indexes.payload.slices import id_hashes
 from indexes.payload.text import tokenize
 
 
@@ -97,6 +98,8 @@ def _holds(cond: Condition, payload: dict, point_id: Any, vectors: set[str]) -> 
         return point_id is not None and point_id in cond.ids
     if isinstance(cond, HasVector):
         return cond.name in vectors
+    if isinstance(cond, Slice):
+        return point_id is not None and int(id_hashes([point_id])[0]) % cond.total == cond.index
     if isinstance(cond, Nested):
         elements = [e for v in values_at(payload, cond.path, flat=False) if isinstance(v, list)
                     for e in v if isinstance(e, dict)]

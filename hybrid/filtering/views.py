@@ -9,12 +9,14 @@ query afterwards is numpy only.)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
 
 from indexes.payload.columns import FieldColumns
 from indexes.payload.jsonpath import PathItem, values_at
+from indexes.payload.slices import id_hashes
 
 _CACHE_KEY = "hybrid.filters"
 
@@ -62,6 +64,7 @@ class PointIdColumns:
     """Point ids as arrays: uint64 for integer ids, dense codes for UUIDs (-1 elsewhere)."""
 
     def __init__(self, ids: Sequence[int | str | None]) -> None:
+        self._ids = ids
         self.is_int = np.array([type(i) is int for i in ids], dtype=bool)
         self.ints = np.array([i if type(i) is int else 0 for i in ids], dtype=np.uint64)
         self.uuid_codes: dict[str, int] = {}
@@ -69,6 +72,15 @@ class PointIdColumns:
             [self.uuid_codes.setdefault(i, len(self.uuid_codes)) if type(i) is str else -1 for i in ids],
             dtype=np.int64,
         )
+
+    @cached_property
+    def slice_hashes(self) -> np.ndarray:
+        return id_hashes(self._ids)
+
+    def in_slice(self, total: int, index: int, size: int) -> np.ndarray:
+        """Ids whose SipHash-2-4 modulo `total` is `index` (empty slots never are)."""
+        occupied = self.is_int | (self.codes >= 0)
+        return fit(occupied & (self.slice_hashes % np.uint64(total) == np.uint64(index)), size)
 
     def has_id(self, wanted: frozenset[int | str], size: int) -> np.ndarray:
         ints = np.array([i for i in wanted if type(i) is int], dtype=np.uint64)

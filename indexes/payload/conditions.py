@@ -163,6 +163,14 @@ class HasVector:
 
 
 @dataclass(frozen=True, slots=True)
+class Slice:
+    """SipHash-2-4(id bytes) % total == index: one of `total` disjoint, stable id slices."""
+
+    total: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class Nested:
     """Some object element of the array at `path` satisfies `filter` on its own."""
 
@@ -189,4 +197,4 @@ class Filter:
     min_should: MinShould | None = None
 
 
-Condition = Union[FieldCondition, HasId, HasVector, Nested, Filter]
+Condition = Union[FieldCondition, HasId, HasVector, Slice, Nested, Filter]

@@ -81,6 +81,7 @@ leaf_conditions = st.one_of(
     st.builds(lambda k, key: {k: {"key": key}}, st.sampled_from(["is_empty", "is_null"]), st.sampled_from(FIELD_KEYS)),
     st.builds(lambda ids: {"has_id": ids}, st.lists(st.sampled_from(IDS), max_size=3, unique=True)),
     st.builds(lambda name: {"has_vector": name}, st.sampled_from(["v", "w", "missing"])),
+    st.builds(lambda total, index: {"slice": {"total": total, "index": index % total}}, st.integers(1, 3), st.integers(0, 2)),
 )
 
 

@@ -3,7 +3,10 @@ dispatch, cache invalidation."""
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
+from qdrant_client.local.siphash import point_id_slice
 
 from hybrid.filters import cardinality, evaluate, facet, order_pairs, order_values, parse_filter
 from indexes.payload import create_payload_index
@@ -183,6 +186,18 @@ def test_filters_order_values_and_pairs():
     indexed = View(payloads, indexes={"o": create_payload_index("integer", "o", payloads)})
     owners, values = order_pairs("o", indexed)
     assert owners.tolist() == [4, 0, 1] and values.tolist() == [2.0, 3.0, 7.0]
+
+
+def test_filters_slices_partition_ids_like_qdrant():
+    ids = list(range(40)) + [str(uuid.UUID(int=7 * k + 1)) for k in range(40)] + [None]
+    view = View([{}] * len(ids), ids=ids)
+    seen = np.zeros(len(ids), dtype=int)
+    for index in range(3):
+        mask = evaluate({"must": [{"slice": {"total": 3, "index": index}}]}, view)
+        assert mask.tolist() == [i is not None and point_id_slice(i, 3) == index for i in ids]
+        seen += mask
+    assert seen[:-1].tolist() == [1] * (len(ids) - 1) and seen[-1] == 0
+    assert cardinality({"must": [{"slice": {"total": 1, "index": 0}}]}, view) == (80, 80, 80)
 
 
 def test_filters_evaluate_accepts_parsed_and_raw_filters():

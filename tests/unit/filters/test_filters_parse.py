@@ -11,7 +11,7 @@ from qdrant_client import models
 from hybrid.filters import parse_filter
 from indexes.payload.conditions import (
     DatetimeRange, FieldCondition, Filter, GeoPolygon, HasId, IsEmpty, IsNull, MatchExcept, MatchText,
-    MatchValue, Nested, Range,
+    MatchValue, Nested, Range, Slice,
 )
 from indexes.payload.datetimes import parse_micros
 
@@ -60,6 +60,7 @@ def test_filters_parse_normalisations():
     assert nested.filter.must[0].check == MatchValue(True)
     polygon = {"exterior": {"points": [{"lat": 0, "lon": 0}, {"lat": 1, "lon": 0}, {"lat": 1, "lon": 1}, {"lat": 0, "lon": 0}]}}
     assert isinstance(parse_filter({"must": {"key": "g", "geo_polygon": polygon}}).must[0].check, GeoPolygon)
+    assert parse_filter({"must": [{"slice": {"total": 4, "index": 3}}]}).must[0] == Slice(4, 3)
 
 
 @pytest.mark.parametrize("flt,message", [
@@ -94,7 +95,8 @@ def test_filters_parse_normalisations():
      "filter.must[0].geo_polygon.exterior.points: a polygon ring needs at least 4"),
     ({"must": [{"key": "g", "geo_polygon": {"exterior": {"points": [{"lat": 0, "lon": i} for i in range(4)]}}}]},
      "filter.must[0].geo_polygon.exterior.points: a polygon ring must end"),
-    ({"must": [{"slice": {"total": 2, "index": 0}}]}, "filter.must[0].slice: slice conditions are not supported"),
+    ({"must": [{"slice": {"total": 2, "index": 2}}]}, "filter.must[0].slice.index: expected an integer in [0, 2)"),
+    ({"must": [{"slice": {"total": 0, "index": 0}}]}, "filter.must[0].slice.total: expected an integer in [1, 2^32)"),
     ({"must": ["a"]}, "filter.must[0]: expected an object"),
     ("a", "filter: expected an object"),
 ])
