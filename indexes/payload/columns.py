@@ -177,8 +177,10 @@ class FieldColumns:
         if not values:
             return np.empty(0, dtype=np.int64)
         if isinstance(values[0], str):
-            return self.str_owner[np.isin(self.str_code, self._codes_of(values))]
-        return self.int_owner[np.isin(self.int_value, np.asarray(values, dtype=np.int64))]
+            column, owner, wanted = self.str_code, self.str_owner, self._codes_of(values)
+        else:
+            column, owner, wanted = self.int_value, self.int_owner, np.asarray(values, dtype=np.int64)
+        return owner[column == wanted[0] if wanted.size == 1 else np.isin(column, wanted)]
 
     def _match_values(self, values: tuple) -> np.ndarray:
         out = np.zeros(self.size, dtype=bool)
