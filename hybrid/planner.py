@@ -128,6 +128,8 @@ def execute(env: Env, node: dict, limit: int, propagated: Any = None, field: str
         plan = resolve(op, examples, f"{field}query")
         flt = exclude_ids(flt, examples.mentioned)
     children = as_list(node.get("prefetch"))
+    threshold = node.get("score_threshold")
+    _check_node(op, node, children, threshold, field)
     sources = []
     for i, child in enumerate(children):
         child = m.to_builtins(child)
@@ -136,19 +138,28 @@ def execute(env: Env, node: dict, limit: int, propagated: Any = None, field: str
         child_limit = child.get("limit")
         sources.append(execute(env, child, 10 if child_limit is None else int(child_limit), flt,
                                f"{field}prefetch[{i}].", depth + 1))
-    threshold = node.get("score_threshold")
     if children:
         result = merge(env, op, plan, sources, limit, flt, threshold, field)
     else:
         params = m.convert(node["params"], m.SearchParams, f"{field}params") if node.get("params") else None
         result = leaf(env, op, plan, limit, parsed(flt, field), params, threshold, field)
-    if threshold is not None and not isinstance(op, (OrderBy, Sample)) and op is not None:
+    if threshold is not None and not isinstance(op, Sample):
         keep = result.cand.score >= internal_threshold(threshold, result.distance)
         result.cand = result.cand.take(np.flatnonzero(keep))
         if result.order_values is not None:
             result.order_values = result.order_values[keep]
     result.sources = sources
     return _cut(result, limit)
+
+
+def _check_node(op: Any, node: dict, children: list, threshold: Any, field: str) -> None:
+    """Requests Qdrant rejects before running anything."""
+    if children and op is None:
+        raise ValidationError(f"{field}query", "a query is needed to merge the prefetches")
+    if threshold is not None and (op is None or isinstance(op, OrderBy)):
+        raise ValidationError(f"{field}score_threshold", "needs a scoring query (not none, not order_by)")
+    if isinstance(op, Fusion) and node.get("using") is not None:
+        raise ValidationError(f"{field}using", "fusion queries cannot be combined with 'using'")
 
 
 def _cut(result: Ranked, limit: int) -> Ranked:
@@ -233,10 +244,6 @@ def _diversify(cand: Candidates, plan: VectorPlan, limit: int) -> Ranked:
 def merge(env: Env, op: Any, plan: VectorPlan, sources: list[Ranked], limit: int, flt: Any,
           threshold: Any, field: str) -> Ranked:
     """A node with prefetches: merge their results with its query."""
-    if op is None:
-        if len(sources) > 1:
-            raise ValidationError(f"{field}query", "a query (e.g. fusion) is needed to merge several prefetches")
-        return sources[0]
     if isinstance(op, Fusion):
         return Ranked(fuse(sources, op, limit, f"{field}query"))
     pool = union([s.cand for s in sources])

@@ -81,3 +81,76 @@ def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vect
         for point, entry in zip(points, explain_entries(cand, [p.score for p in points], ranked.sources)):
             point.explain = entry
     return points
+
+
+def run_groups(c: "Collection", req: QueryGroupsRequest, infer: Any = None,
+               lookup: Optional[Callable[[str], "Collection"]] = None) -> m.GroupsResult:
+    """query_points_groups: the best `limit` groups of `group_size` hits (hybrid.queries.groups).
+
+    The ranked list is fetched with a growing limit until the best groups are all full or
+    the list is exhausted, so the answer equals grouping the complete ranking.
+    """
+    from hybrid.queries.groups import first_occurrences, group
+
+    check_paging(req)
+    if req.limit < 1 or req.group_size < 1:
+        raise ValidationError("limit" if req.limit < 1 else "group_size", "must be at least 1")
+    if not isinstance(req.group_by, str) or not req.group_by:
+        raise ValidationError("group_by", "expected a payload key")
+    try:
+        from indexes.payload.jsonpath import parse_path
+
+        parse_path(req.group_by)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("group_by", str(exc)) from None
+    want = max(2 * req.limit * req.group_size, 16)
+    while True:
+        ranked = run_ranked(c, req, want, infer, lookup)
+        rows = first_occurrences(ranked.cand)
+        ranked = Ranked(ranked.cand.take(rows), ranked.distance,
+                        None if ranked.order_values is None else ranked.order_values[rows], ranked.sources)
+        names, members, complete = group(ranked.cand, req.group_by, req.limit, req.group_size)
+        if complete or len(rows) < want:
+            break
+        want *= 4
+    lookup_in, lookup_payload, lookup_vectors = _with_lookup(c, req.with_lookup, lookup)
+    groups = []
+    for name, hits in zip(names, members):  # hydration of the returned groups only
+        found = None
+        if lookup_in is not None:
+            found = _record(lookup_in, name, lookup_payload, lookup_vectors)
+        points = scored_points(ranked, hits, req.with_payload, req.with_vector, req.explain)
+        groups.append(m.PointGroup(hits=points, id=name, lookup=found))
+    return m.GroupsResult(groups=groups)
+
+
+def _with_lookup(c: "Collection", with_lookup: Any, lookup: Any) -> tuple[Any, Any, Any]:
+    """(collection, with_payload, with_vectors) of `with_lookup` (a name or an object)."""
+    spec = m.to_builtins(with_lookup)
+    if spec is None:
+        return None, None, None
+    if isinstance(spec, str):
+        spec = {"collection": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("collection"), str):
+        raise ValidationError("with_lookup", "expected a collection name or {collection, with_payload, with_vectors}")
+    name = spec["collection"]
+    if name == c.name:
+        target = c
+    elif lookup is None:
+        raise ValidationError("with_lookup.collection", "looking up another collection needs the client")
+    else:
+        target = lookup(name)
+    payload = spec.get("with_payload")
+    return target, True if payload is None else payload, spec.get("with_vectors") or False
+
+
+def _record(target: "Collection", group_id: Any, with_payload: Any, with_vectors: Any) -> Optional[m.Record]:
+    from hybrid.errors import HybridError
+    from hybrid.ids import normalize_id
+    from hybrid.search import record
+
+    try:
+        loc = target.where.get(normalize_id(group_id))
+    except HybridError:  # a group id that is no point id has nothing to look up
+        return None
+    return None if loc is None else record(loc[0], loc[1], with_payload, with_vectors)

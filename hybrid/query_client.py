@@ -5,6 +5,28 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
+from hybrid import models as m
+from hybrid.query import QueryGroupsRequest, run_groups
+
 
 class QueryMixin:
-    pass
+    _get: Any
+    infer: Any
+
+    def query_points_groups(self, collection_name: str, group_by: str, query: Any = None, using: Optional[str] = None,
+                            prefetch: Any = None, query_filter: Any = None, search_params: Any = None,
+                            limit: int = 10, group_size: int = 3, with_payload: Any = True, with_vectors: Any = False,
+                            score_threshold: Optional[float] = None, with_lookup: Any = None,
+                            lookup_from: Any = None, explain: bool = False, **_: Any) -> m.GroupsResult:
+        """Best `limit` groups (distinct values of payload `group_by`), `group_size` hits each;
+        `with_lookup` attaches the point whose id is the group id from another collection."""
+        req = QueryGroupsRequest(
+            query=query, using=using, prefetch=m.to_builtins(prefetch), filter=m.to_builtins(query_filter),
+            params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
+            score_threshold=score_threshold, limit=limit, with_payload=m.to_builtins(with_payload),
+            with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), explain=explain,
+            group_by=group_by, group_size=group_size, with_lookup=m.to_builtins(with_lookup),
+        )
+        return run_groups(self._get(collection_name), req, self.infer, self._get)

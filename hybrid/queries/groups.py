@@ -3,8 +3,8 @@
 A point belongs to one group per distinct value under `group_by` (arrays unwrapped one
 level). As in Qdrant, group ids are integers or strings; a point holding any other value
 there (float, bool, null, object) joins no group. Groups are ordered by their best hit; a
-point that opens several groups at once opens the integer ones first, then the strings,
-each in ascending order. Everything is numpy over the filter code's cached payload columns.
+point that opens several groups at once opens them in payload order (its integers before
+its strings). Everything is numpy over the filter code's cached payload columns.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 from hybrid.search import Candidates
 
 
-def first_occurrences(cand: Candidates) -> Candidates:
-    """`cand` without repeated points (an order_by list may hold a point several times)."""
+def first_occurrences(cand: Candidates) -> np.ndarray:
+    """Rows of `cand` without repeated points (an order_by list may hold a point twice)."""
     _, first = np.unique(cand.keys(), return_index=True)
-    return cand.take(np.sort(first))
+    return np.sort(first)
 
 
 def _values(cand: Candidates, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -61,8 +61,12 @@ def group(cand: Candidates, key: str, limit: int, group_size: int) -> tuple[list
     names: list[Any] = ints.tolist() + strs.tolist()
     if rows.size == 0:
         return [], [], False
-    pairs = np.unique(np.stack([rows, codes], axis=1), axis=0)  # sorted by row, then group code
-    rows, codes = pairs[:, 0], pairs[:, 1]
+    # pairs in rank order, each point's values in payload order (ints before strings)
+    order = np.lexsort((np.arange(rows.size), rows))
+    rows, codes = rows[order], codes[order]
+    _, once = np.unique(np.stack([rows, codes], axis=1), axis=0, return_index=True)
+    once = np.sort(once)
+    rows, codes = rows[once], codes[once]
     distinct, first = np.unique(codes, return_index=True)
     chosen = distinct[np.argsort(first, kind="stable")][:limit]  # groups by their best hit
     by_group = np.lexsort((rows, codes))
