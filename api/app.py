@@ -72,9 +72,13 @@ def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional
 
     settings = Settings.from_env(host=host, port=port, data=data, api_key=api_key,
                                  read_only_api_key=read_only_api_key, **options)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s - %(message)s")
+    level = settings.log_level.lower()
+    if level == "trace" and settings.auth_enabled:
+        level = "debug"  # uvicorn's trace level logs request headers, which carry the API keys
+    logging.basicConfig(level=level.upper() if level != "trace" else logging.DEBUG,
+                        format="%(levelname)s:     %(name)s - %(message)s")
     app = create_app(settings=settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=level,
                             timeout_graceful_shutdown=30, server_header=False)
     log.info("serving %s on %s:%d (auth %s)", settings.data or "in-memory data", settings.host, settings.port,
              "on" if settings.auth_enabled else "off")

@@ -31,8 +31,11 @@ async def list_collections(rt: Rt) -> Envelope[m.CollectionsResponse]:
 async def get_collection(rt: Rt, collection_name: CollectionName) -> Envelope[m.CollectionInfo]:
     """Collection configuration (every field, as Qdrant reports it), counts and payload indexes."""
     t0 = perf_counter()
-    info = await rt.call(rt.client.get_collection, rt.resolve(collection_name))
-    return ok(with_defaults(info), t0)
+    info = with_defaults(await rt.call(rt.client.get_collection, rt.resolve(collection_name)))
+    vectors = info["config"]["params"].get("vectors")
+    if isinstance(vectors, dict) and list(vectors) == [""]:  # Qdrant shows the unnamed vector's params bare
+        info["config"]["params"]["vectors"] = vectors[""]
+    return ok(info, t0)
 
 
 @put(NAME, opt=access(WRITE), tags=TAGS, summary="Create a collection", status_code=200)

@@ -140,3 +140,57 @@ def twins(remote):
     yield make
     for local in made:
         local.close()
+
+
+@pytest.fixture(scope="session")
+def shared_twin(remote):
+    """`shared_twin(name)`: like `twins`, created once per session, for tests that only read."""
+    cache: dict[str, Client] = {}
+
+    def get(name: str) -> Client:
+        if name not in cache:
+            cache[name] = make_twins(remote, name)
+        return cache[name]
+
+    yield get
+    for local in cache.values():
+        local.close()
+
+
+@pytest.fixture
+def start():
+    """`start(client=None, **settings)`: another server, stopped at teardown."""
+    running: list[RunningServer] = []
+
+    def make(client: Optional[Client] = None, **settings: object) -> RunningServer:
+        running.append(start_server(client, **settings))
+        return running[-1]
+
+    yield make
+    for item in running:
+        item.stop()
+
+
+@pytest.fixture
+def connect():
+    """`connect(url, **kwargs)`: a qdrant_client.QdrantClient, closed at teardown."""
+    made: list = []
+
+    def make(url: str, **kwargs: object):
+        made.append(remote_client(url, **kwargs))
+        return made[-1]
+
+    yield make
+    for qc in made:
+        qc.close()
+
+
+@pytest.fixture
+def build_twins():
+    """`build_twins(remote, name)`: `make_twins` for a server of the test's own."""
+    return make_twins
+
+
+@pytest.fixture
+def free_tcp_port() -> int:
+    return free_port()

@@ -1,0 +1,53 @@
+"""Service routes: version (and qdrant-client's compatibility check), probes, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from api.settings import QDRANT_VERSION
+
+
+def test_root_reports_a_qdrant_version(server):
+    from qdrant_client.common.version_check import get_server_version
+
+    body = httpx.get(server.url).json()
+    assert body["version"] == QDRANT_VERSION
+    assert get_server_version(server.url, rest_headers={}, auth_provider=None, timeout=10) == QDRANT_VERSION
+
+
+def test_probes(server):
+    for path, text in (("/healthz", "healthz check passed"), ("/livez", "livez check passed"),
+                       ("/readyz", "all shards are ready")):
+        response = httpx.get(f"{server.url}{path}")
+        assert response.status_code == 200 and response.text == text
+
+
+def test_metrics_count_requests_by_route_template(server, twins):
+    twins("svc_metrics")
+    for _ in range(3):
+        httpx.post(f"{server.url}/collections/svc_metrics/points/count", json={})
+    httpx.post(f"{server.url}/collections/svc_nope/points/count", json={})
+    text = httpx.get(f"{server.url}/metrics").text
+    route = 'endpoint="/collections/{collection_name}/points/count"'
+    assert re.search(rf'rest_responses_total{{method="POST",{route},status="200"}} ([3-9]|\d\d+)', text)
+    assert re.search(rf'rest_responses_total{{method="POST",{route},status="404"}} \d+', text)
+    assert re.search(rf'rest_response_duration_seconds_count{{method="POST",{route}}} \d+', text)
+    assert 'collection_points{collection="svc_metrics"} 60' in text
+    assert re.search(r"^collections_total \d+$", text, re.M)
+
+
+def test_openapi_document_covers_routes_and_extensions(server):
+    doc = httpx.get(f"{server.url}/openapi.json").json()
+    paths = doc["paths"]
+    for path in ("/collections/{collection_name}/points/query", "/collections/{collection_name}/points/search",
+                 "/collections/{collection_name}/snapshots/upload", "/collections/aliases", "/metrics"):
+        assert path in paths, path
+    query_body = paths["/collections/{collection_name}/points/query"]["post"]["requestBody"]
+    assert query_body["content"]["application/json"]["schema"]["$ref"].endswith("Query")
+    schemas = doc["components"]["schemas"]
+    assert "bm25" in schemas["Query"]["properties"]["query"]["description"]
+    assert "linear" in doc["info"]["description"] and "explain" in schemas["Query"]["properties"]
+    docs = httpx.get(f"{server.url}/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
