@@ -60,8 +60,11 @@ class Collection:
         return seg
 
     def _attach(self, seg: Segment) -> None:
-        seg.payload_index_of = lambda key: None
+        """Connect a segment to collection-level indexes (text) and give it the payload indexes."""
         seg.text_match_of = self.text.match
+        for field, schema in self.field_indexes.items():
+            if schema.get("type") != "text" and field not in seg.payload_indexes:
+                seg.build_payload_index(field, schema)
 
     def commit(self, op: "ops.Operation | Callable[[], ops.Operation]") -> int:
         """Log and apply one validated operation; returns once it is durable.
@@ -116,6 +119,8 @@ class Collection:
         elif isinstance(op, ops.DeleteFieldIndex):
             self.field_indexes.pop(op.field, None)
             self.text.drop(op.field)
+            for seg in self.segments:
+                seg.payload_indexes.pop(op.field, None)
             self._save_config()
         if self.text.indexes and isinstance(op, (ops.Upsert, ops.Delete, ops.SetPayload, ops.OverwritePayload,
                                                  ops.DeletePayload, ops.ClearPayload)):
@@ -123,8 +128,12 @@ class Collection:
 
     def _create_field_index(self, field: str, schema: dict) -> None:
         self.field_indexes[field] = schema
-        if schema.get("type") == "text" and field not in self.text.indexes:
-            self.text.create(field, schema)
+        if schema.get("type") == "text":
+            if field not in self.text.indexes:
+                self.text.create(field, schema)
+        else:
+            for seg in self.segments:
+                seg.build_payload_index(field, schema)
         self._save_config()
 
     def _save_config(self) -> None:
@@ -185,7 +194,7 @@ class Collection:
                 target.present[dst_off] = True
         dst.payloads[dst_off] = src.payloads[off]
         dst.versions[dst_off] = src.versions[off]
-        dst.payload_version += 1
+        dst._payload_changed([dst_off])
 
     def _apply_upsert(self, batch: PointBatch, pids: np.ndarray, seq: int, replace: bool) -> None:
         if not replace and any(i not in self.where for i in batch.ids):

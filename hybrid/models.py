@@ -237,8 +237,14 @@ class SearchParams(Model):
 # ---------------------------------------------------------------- conversion helpers
 def to_builtins(obj: Any) -> Any:
     """Qdrant-shaped JSON builtins from a dict, a msgspec Struct or a qdrant_client pydantic model."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
+    if obj is None or type(obj) in (str, int, float, bool):
         return obj
+    if isinstance(obj, (str, int, float, bool)):  # subclasses: numpy scalars, str enums
+        item = getattr(obj, "item", None)
+        if item is not None:
+            return item()
+        value = getattr(obj, "value", obj)  # enum members (qdrant_client.models.Distance.COSINE)
+        return value if type(value) in (str, int, float, bool) else str(obj)
     if isinstance(obj, Struct):
         return msgspec.to_builtins(obj)
     dump = getattr(obj, "model_dump", None)

@@ -123,11 +123,12 @@ class Optimizer:
                         if not s.appendable and s not in sources}
         parts = [(s, live) for s, live in zip(sources, lives) if live.size]
         sealed = Segment.merged(c.schema, parts)
+        c._attach(sealed)  # payload indexes, built outside the lock
         if self.build_indexes is not None and sealed.size:
             self.build_indexes(sealed)
         with c.lock:
             sealed.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else sealed.deleted
-            c._attach(sealed)
+            c._attach(sealed)  # an index created while we were building
             remap = {id(s): s for s in sources}
             for new_off, pid in enumerate(sealed.ids):
                 loc = c.where.get(pid)

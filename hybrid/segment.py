@@ -39,6 +39,7 @@ class Segment:
         self.deleted = np.zeros(0, dtype=bool)
         self.payloads: list[Optional[dict]] = []
         self.payload_version = 0
+        self.payload_indexes: dict[str, Any] = {}  # key -> indexes.payload index over this segment
         self.cache: dict = {}
         self.vectors: dict[str, Store] = {}
         for name_, spec in schema.dense.items():
@@ -46,7 +47,6 @@ class Segment:
         for name_, spec in schema.sparse.items():
             self.vectors[name_] = SparseStore(spec)
         # set by the collection: collection-level indexes seen through this segment
-        self.payload_index_of: Callable[[str], Any] = lambda key: None
         self.text_match_of: Callable[["Segment", str, str, str], Optional[np.ndarray]] = lambda s, k, kind, t: None
 
     # ------------------------------------------------------------------ FilterView protocol
@@ -60,7 +60,20 @@ class Segment:
         return store.present[: self.size]
 
     def payload_index(self, key: str) -> Any:
-        return self.payload_index_of(key)
+        return self.payload_indexes.get(key)
+
+    def build_payload_index(self, key: str, schema: dict) -> None:
+        from indexes.payload import create_payload_index
+
+        self.payload_indexes[key] = create_payload_index(schema, key, self.payloads)
+
+    def _payload_changed(self, offsets: list[int]) -> None:
+        """Keep payload indexes of a written segment in step with its payloads."""
+        self.payload_version += 1
+        for index in self.payload_indexes.values():
+            for off in offsets:
+                index.remove(off)
+                index.add(off, self.payloads[off])
 
     def text_match(self, key: str, kind: str, text: str) -> Optional[np.ndarray]:
         return self.text_match_of(self, key, kind, text)
@@ -125,9 +138,10 @@ class Segment:
                 if missing.any():
                     store.erase(offsets[missing])
         if batch.payloads is not None:
-            for off, payload in zip(offsets.tolist(), batch.payloads):
+            written = offsets.tolist()
+            for off, payload in zip(written, batch.payloads):
                 self.payloads[off] = payload or None
-            self.payload_version += 1
+            self._payload_changed(written)
 
     def delete(self, offsets: np.ndarray) -> None:
         self.deleted[offsets] = True
@@ -135,7 +149,7 @@ class Segment:
     def set_payload(self, offset: int, payload: Optional[dict], seq: int) -> None:
         self.payloads[offset] = payload or None
         self.versions[offset] = seq
-        self.payload_version += 1
+        self._payload_changed([offset])
 
     def vector_of(self, offset: int, name: str) -> Any:
         store = self.vectors[name]
