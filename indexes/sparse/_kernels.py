@@ -108,13 +108,14 @@ def _top_k_of(candidates, n_candidates, scores, limit):
 
 
 @numba.njit(cache=True, nogil=True)
-def _top_k_seen(scores, seen, allowed, use_allowed, limit):
-    """Best `limit` offsets with `seen` set (and allowed), sorted best first."""
+def _top_k_seen(scores, seen, positive, allowed, use_allowed, limit):
+    """Best `limit` touched (and allowed) offsets, sorted best first; touched means `seen` is
+    set, or the score is > 0 when every contribution was `positive`."""
     heap_scores = np.empty(limit, dtype=np.float32)
     heap_offsets = np.empty(limit, dtype=np.int64)
     size = 0
     for offset in range(scores.shape[0]):
-        if seen[offset] and (not use_allowed or allowed[offset]):
+        if (scores[offset] > 0 if positive else seen[offset] != 0) and (not use_allowed or allowed[offset]):
             if size < limit or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
                 size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
     return _sorted_heap(heap_offsets, heap_scores, size)
@@ -214,8 +215,8 @@ def search_sealed(
     """Exact top-k of s(d) = sum_t q_t * d_t over allowed points sharing >= 1 query term.
 
     Few allowed points (count * |q| < postings to scan): score their rows directly. Otherwise
-    term-at-a-time scatter-add over the postings of the query terms, by descending upper bound
-    u_t = max_d q_t * d_t, with MaxScore pruning when every contribution is >= 0 (partial scores
+    term-at-a-time scatter-add over the postings of the query terms, shortest first, with upper
+    bounds u_t = max_d q_t * d_t and MaxScore pruning when every contribution is >= 0 (partial scores
     are then lower bounds): once the bounds of the remaining terms sum to less than the current
     k-th best partial score theta, no unseen point can enter the top-k, so the remaining terms are
     only added, by binary search in their rows, to seen points that can still reach theta.
@@ -225,6 +226,7 @@ def search_sealed(
     slots = np.empty(n_query, dtype=np.int64)
     bounds = np.empty(n_query, dtype=np.float64)
     prunable = True
+    positive = True  # every product > 0 (float32 rounding is monotone): touched <=> score > 0
     n_found = 0
     n_postings = 0
     for t in range(n_query):
@@ -233,6 +235,7 @@ def search_sealed(
             continue
         low = min(q_weights[t] * term_min[slot], q_weights[t] * term_max[slot])
         prunable = prunable and low >= 0
+        positive = positive and low > 0
         bounds[n_found] = max(q_weights[t] * term_min[slot], q_weights[t] * term_max[slot])
         slots[n_found] = slot
         q_terms[n_found] = q_terms[t]
@@ -253,7 +256,11 @@ def search_sealed(
                     if size < limit or _worse(heap_scores[0], heap_offsets[0], score, offset):
                         size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
         return _sorted_heap(heap_offsets, heap_scores, size)
-    order = np.argsort(-bounds[:n_found])
+    # Shortest postings first: the long lists, where skipping pays most, are left for the end.
+    lengths = np.empty(n_found, dtype=np.int64)
+    for t in range(n_found):
+        lengths[t] = term_ptr[slots[t] + 1] - term_ptr[slots[t]]
+    order = np.argsort(lengths)
     slots = slots[order]
     bounds = bounds[order]
     q_terms = q_terms[order]
@@ -267,17 +274,11 @@ def search_sealed(
     slack = 1.0 + 1e-6 * (n_found + 1)
     scores = np.zeros(n_points, dtype=np.float32)
     seen = np.zeros(n_points, dtype=np.uint8)
-    if n_postings * DENSE_SHARE >= n_points:
-        # Postings touch a large share of the points: plain scatter-add without any bookkeeping
-        # beyond a seen flag, then one sequential scan for the top-k.
-        for t in range(n_found):
-            weight = q_weights[t]
-            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
-                offset = post_offsets[p]
-                scores[offset] += weight * post_values[p]
-                seen[offset] = 1
-        return _top_k_seen(scores, seen, allowed, use_allowed, limit)
-    candidates = np.empty(min(n_postings, n_points) + 1, dtype=np.int64)  # +1: branchless append
+    # Candidate mode keeps a list of the allowed points seen so far (needed to prune); dense mode
+    # only sets seen flags and finds the top-k by one scan. Without pruning, dense mode is used as
+    # soon as the postings reach a large share of the points; with it, once the candidates do.
+    dense = not prunable and n_postings * DENSE_SHARE >= n_points
+    candidates = np.empty(1 if dense else min(n_postings, n_points) + 1, dtype=np.int64)
     n_candidates = 0
     theta = -np.inf
     # Upper bound on theta, the k-th best partial score: each term lifts any score, hence also
@@ -286,7 +287,10 @@ def search_sealed(
     theta_bound = 0.0
     t = 0
     while t < n_found:
-        if (prunable and n_candidates >= limit and remaining_postings[t] > PRUNE_MIN_GAIN * n_candidates
+        if not dense and n_candidates * (2 if prunable else DENSE_SHARE) >= n_points:
+            dense = True
+        if (not dense and prunable and n_candidates >= limit
+                and remaining_postings[t] > PRUNE_MIN_GAIN * n_candidates
                 and remaining_bound[t] * slack < theta_bound):
             theta = _kth_best(candidates, n_candidates, scores, limit)
             if remaining_bound[t] * slack < theta:
@@ -294,8 +298,22 @@ def search_sealed(
             theta_bound = theta
         theta_bound += bounds[t]
         weight = q_weights[t]
-        # Append unconditionally, advance only for new allowed points: no unpredictable branch.
-        if use_allowed:
+        if dense and positive:
+            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+                scores[post_offsets[p]] += weight * post_values[p]
+        elif dense:
+            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+                offset = post_offsets[p]
+                scores[offset] += weight * post_values[p]
+                seen[offset] = 1
+        elif positive:
+            for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
+                offset = post_offsets[p]
+                candidates[n_candidates] = offset
+                n_candidates += (scores[offset] == 0) & (not use_allowed or allowed[offset])
+                scores[offset] += weight * post_values[p]
+        elif use_allowed:
+            # Append unconditionally, advance only for new allowed points: no unpredictable branch.
             for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
                 offset = post_offsets[p]
                 candidates[n_candidates] = offset
@@ -310,14 +328,15 @@ def search_sealed(
                 seen[offset] = 1
                 scores[offset] += weight * post_values[p]
         t += 1
+    if dense:
+        return _top_k_seen(scores, seen, positive, allowed, use_allowed, limit)
     if t < n_found:
-        # Keep the candidates that can still reach theta; seen == 2 marks the dropped ones.
+        # Keep the candidates that can still reach theta; seen == 3 marks them.
         survivors = 0
         for i in range(n_candidates):
             offset = candidates[i]
-            if (scores[offset] + remaining_bound[t]) * slack < theta:
-                seen[offset] = 2
-            else:
+            if (scores[offset] + remaining_bound[t]) * slack >= theta:
+                seen[offset] = 3
                 candidates[survivors] = offset
                 survivors += 1
         n_candidates = survivors
@@ -334,7 +353,7 @@ def search_sealed(
             else:  # many survivors: scan the postings, updating survivors only
                 for p in range(start, stop):
                     offset = post_offsets[p]
-                    if seen[offset] == 1:
+                    if seen[offset] == 3:
                         scores[offset] += weight * post_values[p]
     return _top_k_of(candidates, n_candidates, scores, limit)
 
