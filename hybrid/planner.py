@@ -224,8 +224,22 @@ def leaf(env: Env, op: Any, plan: VectorPlan, limit: int, flt: Any, params: Any,
     if plan.nearest is None:
         return Ranked(score_collection(c, plan.scorer, limit, flt))
     want = limit if plan.mmr is None or plan.mmr.candidates_limit is None else plan.mmr.candidates_limit
-    cand = search_leaf(c, plan.scorer.using, plan.nearest, want, flt, params, internal_threshold(threshold, plan.distance))
+    cand = nearest(c, plan.scorer.using, plan.nearest, want, flt, params, internal_threshold(threshold, plan.distance))
     return _diversify(cand, plan, limit)
+
+
+def nearest(c: "Collection", using: str, query: Any, limit: int, flt: Any, params: Any, threshold: Any) -> Candidates:
+    """Index search for the top `limit`, exact about ties at the cut: they go by point id.
+
+    Segments break ties by offset, so one extra hit is asked for; a strictly lower score
+    after the cut (or fewer hits than asked) proves no tied point was left out, else ask more.
+    """
+    ask = limit + 1
+    while True:
+        cand = search_leaf(c, using, query, ask, flt, params, threshold)
+        if len(cand) < ask or limit == 0 or cand.score[limit] < cand.score[limit - 1]:
+            return cand.take(np.arange(min(limit, len(cand))))
+        ask *= 2
 
 
 def _first(cand: Candidates, limit: int) -> Candidates:
