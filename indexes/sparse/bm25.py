@@ -28,7 +28,7 @@ from typing import Iterable
 import numpy as np
 from py_rust_stemmers import SnowballStemmer
 
-from indexes.sparse import _kernels
+from indexes.sparse import _hash_kernels
 
 #: Languages with a Snowball stemmer (fastembed's list); stopwords ship for English only.
 LANGUAGES = (
@@ -58,7 +58,7 @@ def token_ids(tokens: list[str]) -> np.ndarray:
     data = np.frombuffer("\0".join(tokens).encode("utf-8"), dtype=np.uint8)
     stops = np.append(np.flatnonzero(data == 0), data.size).astype(np.int64)
     starts = np.concatenate(([0], stops[:-1] + 1)).astype(np.int64)
-    return _kernels.murmur3_abs(data.copy(), starts, stops).astype(np.uint32)
+    return _hash_kernels.murmur3_abs(data.copy(), starts, stops).astype(np.uint32)
 
 
 class Bm25Encoder:
