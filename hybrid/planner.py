@@ -32,7 +32,7 @@ from hybrid.errors import ValidationError
 from hybrid.queries import ordering
 from hybrid.queries.parse import (
     Bm25, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
-    VECTOR_OPERATIONS, parse_query,
+    VECTOR_OPERATIONS, parse_query, shallow,
 )
 from hybrid.queries.scoring import ExampleScorer, NearestScorer, Scorer, score_candidates, score_collection
 from hybrid.queries.vectors import Examples
@@ -90,7 +90,7 @@ def merge_filters(outer: Any, inner: Any) -> Any:
         return inner
     if inner is None:
         return outer
-    outer, inner = m.to_builtins(outer), m.to_builtins(inner)
+    outer, inner = shallow(outer), shallow(inner)
     merged = {key: as_list(outer.get(key)) + as_list(inner.get(key)) for key in ("must", "should", "must_not")}
     merged = {key: value for key, value in merged.items() if value}
     a, b = outer.get("min_should"), inner.get("min_should")
@@ -132,7 +132,7 @@ def execute(env: Env, node: dict, limit: int, propagated: Any = None, field: str
     _check_node(op, node, children, threshold, field)
     sources = []
     for i, child in enumerate(children):
-        child = m.to_builtins(child)
+        child = shallow(child)
         if not isinstance(child, dict):
             raise ValidationError(f"{field}prefetch[{i}]", "expected a prefetch object")
         child_limit = child.get("limit")
@@ -372,7 +372,6 @@ def formula(op: FormulaQuery, pool: Candidates, sources: list[Ranked], limit: in
 
 def run_tree(env: Env, req: Any, limit: int) -> Ranked:
     """Run a QueryRequest-shaped request (see hybrid.query) for its top `limit` entries."""
-    node = {"prefetch": m.to_builtins(req.prefetch), "query": req.query, "using": req.using, "filter": m.to_builtins(req.filter),
-            "score_threshold": req.score_threshold, "params": m.to_builtins(req.params),
-            "lookup_from": m.to_builtins(req.lookup_from)}
+    node = {"prefetch": shallow(req.prefetch), "query": req.query, "using": req.using, "filter": shallow(req.filter),
+            "score_threshold": req.score_threshold, "params": shallow(req.params), "lookup_from": req.lookup_from}
     return execute(env, node, limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hybrid import models as m
+from hybrid.queries.parse import shallow
 from hybrid.query import QueryGroupsRequest, run_groups
 
 
@@ -23,7 +24,7 @@ class QueryMixin:
         """Best `limit` groups (distinct values of payload `group_by`), `group_size` hits each;
         `with_lookup` attaches the point whose id is the group id from another collection."""
         req = QueryGroupsRequest(
-            query=query, using=using, prefetch=m.to_builtins(prefetch), filter=m.to_builtins(query_filter),
+            query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
             score_threshold=score_threshold, limit=limit, with_payload=m.to_builtins(with_payload),
             with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), explain=explain,

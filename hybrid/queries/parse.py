@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+import numpy as np
+
 from hybrid import models as m
 from hybrid.errors import ValidationError
 
@@ -113,9 +115,19 @@ VECTOR_OPERATIONS = (Nearest, Recommend, Discover, Context, Feedback)
 MERGE_OPERATIONS = (Fusion, FormulaQuery)
 
 
+_PLAIN = (dict, list, tuple, str, int, float, bool, type(None), np.ndarray)
+
+
+def shallow(obj: Any) -> Any:
+    """JSON builtins at the top level only: a model becomes JSON, a plain container is kept as
+    it is (its items are converted where they are read), so long vectors are never walked
+    number by number."""
+    return obj if isinstance(obj, _PLAIN) else m.to_builtins(obj)
+
+
 def parse_query(raw: Any, field: str = "query") -> Optional[Operation]:
     """The typed operation of a query (None when there is no query)."""
-    query = m.to_builtins(raw)
+    query = shallow(raw)
     if query is None:
         return None
     if not isinstance(query, dict) or ("indices" in query) or ("text" in query and "model" in query):
@@ -127,7 +139,7 @@ def parse_query(raw: Any, field: str = "query") -> Optional[Operation]:
 
 
 def _nearest(query: dict, field: str) -> Nearest:
-    mmr = query.get("mmr")
+    mmr = shallow(query.get("mmr"))
     if mmr is None:
         return Nearest(query["nearest"])
     if not isinstance(mmr, dict):
@@ -155,6 +167,7 @@ def _pairs(raw: Any, field: str) -> list:
     items = raw if isinstance(raw, list) else [raw]
     pairs = []
     for i, pair in enumerate(items):
+        pair = shallow(pair)
         if not isinstance(pair, dict) or pair.get("positive") is None or pair.get("negative") is None:
             raise ValidationError(f"{field}[{i}]", "expected a context pair {positive, negative}")
         pairs.append((pair["positive"], pair["negative"]))
@@ -178,11 +191,13 @@ def _context(query: dict, field: str) -> Context:
 def _feedback(query: dict, field: str) -> Feedback:
     body = _body(query["relevance_feedback"], field)
     items = _list(body.get("feedback"), f"{field}.feedback")
-    naive = (body.get("strategy") or {}).get("naive") if isinstance(body.get("strategy"), dict) else None
+    strategy = shallow(body.get("strategy"))
+    naive = shallow(strategy.get("naive")) if isinstance(strategy, dict) else None
     if body.get("target") is None or not isinstance(naive, dict):
         raise ValidationError(field, "expected {target, feedback, strategy: {naive: {a, b, c}}}")
     examples, scores = [], []
     for i, item in enumerate(items):
+        item = shallow(item)
         if not isinstance(item, dict) or "example" not in item or not _is_number(item.get("score")):
             raise ValidationError(f"{field}.feedback[{i}]", "expected {example, score}")
         examples.append(item["example"])
@@ -194,7 +209,7 @@ def _feedback(query: dict, field: str) -> Feedback:
 
 
 def _order_by(query: dict, field: str) -> OrderBy:
-    body = query["order_by"]
+    body = shallow(query["order_by"])
     if isinstance(body, str):
         body = {"key": body}
     if not isinstance(body, dict) or not isinstance(body.get("key"), str) or not body["key"]:
@@ -267,14 +282,18 @@ _PARSERS = {
 
 
 def _body(value: Any, field: str) -> dict:
+    value = shallow(value)
     if not isinstance(value, dict):
         raise ValidationError(field, "expected an object")
     return value
 
 
 def _list(value: Any, field: str) -> list:
+    value = shallow(value)
     if value is None:
         return []
+    if isinstance(value, tuple):
+        value = list(value)
     if not isinstance(value, list):
         raise ValidationError(field, "expected a list")
     return value

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from hybrid import models as m
 from hybrid.errors import PointNotFound, ValidationError
 from hybrid.ids import PointId, normalize_id
 from hybrid.points import validate_sparse
+from hybrid.queries.parse import shallow
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
@@ -36,7 +36,7 @@ class Examples:
         self.infer = infer
         self.mentioned: list[PointId] = []
         self.source, self.source_vector = c, using
-        lookup_from = m.to_builtins(lookup_from)
+        lookup_from = shallow(lookup_from)
         if lookup_from is not None:
             if not isinstance(lookup_from, dict) or not isinstance(lookup_from.get("collection"), str):
                 raise ValidationError(f"{field}lookup_from", "expected {collection, vector}")
@@ -51,13 +51,13 @@ class Examples:
     # ------------------------------------------------------------------ raw vectors
     def raw(self, example: Any, field: str) -> Any:
         """The raw vector of one input, validated against the searched vector's kind and size."""
-        example = m.to_builtins(example)
+        example = shallow(example)
         if isinstance(example, (int, str)) and not isinstance(example, bool):
             example = self._stored(example, field)
         elif isinstance(example, dict) and "text" in example and "model" in example:
             if self.infer is None:
                 raise ValidationError(field, "documents need an embedder: none is configured for this client")
-            example = m.to_builtins(self.infer(example, self.using, self.kind, field))
+            example = shallow(self.infer(example, self.using, self.kind, field))
         if self.kind == "sparse":
             if not (isinstance(example, dict) and "indices" in example and "values" in example):
                 raise ValidationError(field, f"vector {self.using!r} is sparse: expected {{indices, values}}")

@@ -137,7 +137,7 @@ def test_order_by_repeats_multi_valued_points_and_reports_values() -> None:
     assert [p.id for p in hits] == [2, 1]
 
 
-def test_groups_drop_unsupported_values_and_fill_groups(clients) -> None:
+def test_groups_drop_unsupported_values_and_fill_groups() -> None:
     c = Client()
     c.create_collection("p", vectors_config={"size": 1, "distance": "Dot"})
     values = [1, 1, 1, 1, 1, 1, 1, 2, "a", 2.5, True, None, [3, "a"], [1, 1.5]]
