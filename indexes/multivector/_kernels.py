@@ -1,8 +1,8 @@
-"""numba kernels of the multivector index (only what BLAS cannot do).
+"""numba kernels of the multivector index.
 
-Nothing compiles at import: each kernel is a `LazyKernel` compiled with its explicit signature
-on first call (cache=True, nogil=True so server threads score in parallel); `warm_up()`
-compiles them all ahead of the first query.
+Nothing compiles at import: each kernel is a `LazyKernel` compiled with its explicit
+signatures on first call (cache=True, nogil=True so server threads score in parallel);
+`warm_up()` compiles them all ahead of the first query.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from typing import Any, Callable
 
 import numba
 import numpy as np
-
+from numba import types
 
 #: fastmath without nnan/ninf: kernels rely on -inf as "no score yet".
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 class LazyKernel:
-    """A numba kernel compiled with `signature` on its first call, never at import."""
+    """A numba kernel compiled for `signatures` on its first call, never at import."""
 
-    def __init__(self, func: Callable[..., Any], signature: str) -> None:
+    def __init__(self, func: Callable[..., Any], signatures: Callable[[], list[Any]]) -> None:
         self._func = func
-        self._signature = signature
+        self._signatures = signatures
         self._compiled: Any = None
         self._lock = threading.Lock()
         self.__doc__ = func.__doc__
@@ -32,12 +32,21 @@ class LazyKernel:
     def compile(self) -> Any:
         with self._lock:
             if self._compiled is None:
-                self._compiled = numba.njit(self._signature, cache=True, nogil=True, fastmath=_FASTMATH)(self._func)
+                self._compiled = numba.njit(self._signatures(), cache=True, nogil=True, fastmath=_FASTMATH)(self._func)
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
         compiled = self._compiled if self._compiled is not None else self.compile()
         return compiled(*args)
+
+
+def _matrix(readonly: bool) -> types.Array:
+    return types.Array(types.float32, 2, "C", readonly=readonly)
+
+
+_VECTOR_F32 = types.Array(types.float32, 1, "C")
+_VECTOR_I64 = types.Array(types.int64, 1, "C")
+_VECTOR_I32 = types.Array(types.int32, 1, "C")
 
 
 def _negative_manhattan(query: np.ndarray, block: np.ndarray) -> np.ndarray:
@@ -48,10 +57,9 @@ def _negative_manhattan(query: np.ndarray, block: np.ndarray) -> np.ndarray:
     for j in range(n_tokens):
         row = block[j]
         for i in range(n_query):
-            q = query[i]
             total = np.float32(0.0)
             for k in range(dim):
-                total += abs(q[k] - row[k])
+                total += abs(query[i, k] - row[k])
             out[i, j] = -total
     return out
 
@@ -74,16 +82,14 @@ def _centroid_interaction(scores_by_centroid: np.ndarray, indptr: np.ndarray, co
             for i in range(n_query):
                 if row[i] > best[i]:
                     best[i] = row[i]
-        total = np.float32(0.0)
-        for i in range(n_query):
-            total += best[i]
-        out[k] = total
+        out[k] = best.sum()
     return out
 
 
-negative_manhattan = LazyKernel(_negative_manhattan, "float32[:, ::1](float32[:, ::1], float32[:, ::1])")
-centroid_interaction = LazyKernel(
-    _centroid_interaction, "float32[::1](float32[:, ::1], int64[::1], int32[::1], int64[::1])")
+negative_manhattan = LazyKernel(_negative_manhattan, lambda: [_matrix(False)(_matrix(False), _matrix(False))])
+centroid_interaction = LazyKernel(_centroid_interaction, lambda: [
+    _VECTOR_F32(_matrix(False), _VECTOR_I64, _VECTOR_I32, _VECTOR_I64)
+])
 
 KERNELS = (negative_manhattan, centroid_interaction)
 

@@ -25,7 +25,7 @@ import scipy.sparse
 
 from indexes.base import top_k
 from indexes.multivector import _kernels
-from indexes.multivector.maxsim import token_similarity
+from indexes.multivector.maxsim import normalize_tokens, token_similarity
 from indexes.multivector.store import MultiVectorStore, concatenated_ranges
 
 _ASSIGN_CHUNK = 32_768
@@ -52,12 +52,12 @@ class CentroidIndex:
         rows = concatenated_ranges(store.starts[present], store.ends[present])
         rng = np.random.default_rng(seed)
         sample_rows = np.sort(rng.choice(rows, min(rows.size, sample_size), replace=False))
-        sample = np.asarray(store.tokens[sample_rows], dtype=np.float32)
+        sample = _prepared(store.tokens[sample_rows], distance)
         k = max(1, min(n_centroids, sample.shape[0]))
         centroids = kmeans(sample, k, iterations, rng, spherical=distance == "Cosine")
         codes = np.empty(rows.size, dtype=np.int64)
         for begin in range(0, rows.size, _ASSIGN_CHUNK):  # loop over chunks of rows
-            block = np.asarray(store.tokens[rows[begin : begin + _ASSIGN_CHUNK]], dtype=np.float32)
+            block = _prepared(store.tokens[rows[begin : begin + _ASSIGN_CHUNK]], distance)
             codes[begin : begin + _ASSIGN_CHUNK] = nearest_centroid(block, centroids)
         pairs = np.unique(np.repeat(present, lengths) * k + codes)  # sorted by (doc, centroid)
         pair_docs, pair_codes = np.divmod(pairs, k)
@@ -92,6 +92,11 @@ class CentroidIndex:
     @classmethod
     def load(cls, directory: Path) -> "CentroidIndex":
         return cls(*(np.load(directory / f"centroid_{name}.npy") for name in _FIELDS))
+
+
+def _prepared(rows: np.ndarray, distance: str) -> np.ndarray:
+    """float32 rows, unit-normalised for Cosine (a no-op unless stored raw, as uint8 is)."""
+    return normalize_tokens(rows) if distance == "Cosine" else np.asarray(rows, dtype=np.float32)
 
 
 def nearest_centroid(block: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 from indexes.base import Hits, top_k
 from indexes.multivector import _kernels
 from indexes.multivector.approx import CentroidIndex
-from indexes.multivector.maxsim import check_distance, maxsim, prepare_query, score_ranges
+from indexes.multivector.maxsim import check_distance, maxsim, normalizes_rows, prepare_query, score_ranges, score_stored
 from indexes.multivector.quantization import Int8Tokens
 from indexes.multivector.store import MultiVectorStore
 
@@ -119,7 +119,7 @@ class MultiVectorIndex:
         """Best `limit` offsets among `allowed` (None: all) by MaxSim, descending."""
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
             raise TypeError(f"limit must be an integer, got {type(limit).__name__}")
-        q = prepare_query(query, self.store.dim, self.distance)
+        q = prepare_query(query, self.store.dim, self.distance, self.store.datatype)
         mask = self.store.present.copy()
         if allowed is not None:
             allowed = np.asarray(allowed)
@@ -149,13 +149,13 @@ class MultiVectorIndex:
             candidates = np.flatnonzero(clean)
         if self.int8 is not None:
             codes = self.int8
-            rough = score_ranges(q, codes.codes, codes.starts[candidates], codes.ends[candidates],
-                                 self.distance, codes.decode)
+            rough = score_ranges(q, codes.codes, codes.starts[candidates], codes.ends[candidates], self.distance,
+                                 codes.decode, normalizes_rows(self.store.datatype, self.distance))
             candidates = candidates[top_k(rough, math.ceil(limit * self.config.oversampling)).offsets]
         return candidates
 
     def _exact(self, q: np.ndarray, offsets: np.ndarray, limit: int) -> Hits:
-        scores = score_ranges(q, self.store.tokens, self.store.starts[offsets], self.store.ends[offsets], self.distance)
+        scores = score_stored(q, self.store, offsets, self.distance)
         best = top_k(scores, limit)
         return Hits(offsets[best.offsets].astype(np.int64), best.scores)
 

@@ -7,7 +7,8 @@ mode, and `lib/segment` on the server)
 
 with the per-token similarity of the collection's distance:
 
-    Cosine, Dot:  sim = Q_i . D_j     (Cosine: Q rows normalised here, D rows by the engine)
+    Cosine, Dot:  sim = Q_i . D_j     (Cosine: Q rows normalised here, D rows by the engine
+                                       on upsert; uint8 D rows are normalised when scored)
     Euclid:       sim = -|Q_i - D_j|^2
     Manhattan:    sim = -|Q_i - D_j|_1
 
@@ -19,10 +20,12 @@ latter two are distances, lower is better). Scores here are higher-is-better:
 so the API edge converts exactly as for dense vectors: negate Euclid and Manhattan scores.
 
 Hot loop: documents are taken in chunks of about `CHUNK_TOKENS` rows; a chunk's rows are a
-slice of the flat token matrix when its documents are adjacent, else one vectorised gather.
-Then one BLAS product `Q @ rows.T` (q, t), `np.maximum.reduceat` over each document's columns
-and a sum over query tokens. Euclid uses |q - d|^2 = |q|^2 + |d|^2 - 2 q.d on the same product;
-Manhattan has no product form and uses a numba kernel.
+slice of the flat token matrix when its documents are adjacent, else one vectorised gather,
+decoded to float32. Then one BLAS product `Q @ rows.T` (q, t), `np.maximum.reduceat` over each
+document's columns and a sum over query tokens. Euclid uses |q - d|^2 = |q|^2 + |d|^2 - 2 q.d
+on the same product; Manhattan has no product form and uses a numba kernel. Small chunks keep
+every temporary in cache and out of the allocator's mmap path (a per-document BLAS kernel in
+numba was within 10% but hands BLAS threading to scipy's separate OpenBLAS; not worth it).
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ from indexes.base import DISTANCES
 from indexes.multivector import _kernels
 from indexes.multivector.store import MultiVectorStore, concatenated_ranges
 
-#: Rows scored per BLAS call: the (q, t) similarity block stays cache-sized (2 MiB at q = 32).
-CHUNK_TOKENS = 16_384
+#: Rows scored per BLAS call: a gathered block is 1 MiB at dim 128, its (q, t) similarities
+#: 256 KiB at q = 32 (measured fastest among 1-16k on the benchmark).
+CHUNK_TOKENS = 2_048
 #: Qdrant's guard against dividing by a zero norm (f32::EPSILON).
 EPSILON = np.float32(1.1920929e-7)
 
@@ -57,8 +61,12 @@ def normalize_tokens(matrix: Any) -> np.ndarray:
     return rows
 
 
-def prepare_query(query: Any, dim: int, distance: str) -> np.ndarray:
-    """Validated float32 C-contiguous (q, dim) query; rows normalised for Cosine."""
+def prepare_query(query: Any, dim: int, distance: str, datatype: str = "float32") -> np.ndarray:
+    """Validated float32 C-contiguous (q, dim) query; rows normalised for Cosine.
+
+    For uint8 storage the query is cast like the stored rows (saturating, truncating), as
+    Qdrant converts queries to the storage element type.
+    """
     check_distance(distance)
     try:
         rows = np.asarray(query, dtype=np.float32)
@@ -70,6 +78,8 @@ def prepare_query(query: Any, dim: int, distance: str) -> np.ndarray:
         raise ValueError(f"query: vector dimension error: expected dim {dim}, got {rows.shape[1]}")
     if not np.isfinite(rows).all():
         raise ValueError("query: values must be finite (no NaN or infinity)")
+    if datatype == "uint8":
+        rows = np.clip(rows, 0, 255).astype(np.uint8).astype(np.float32)
     if distance == "Cosine":
         rows = normalize_tokens(rows)
     return np.ascontiguousarray(rows)
@@ -81,7 +91,7 @@ def maxsim(query: Any, store: MultiVectorStore, offsets: Any, distance: str) -> 
     Offsets that hold no matrix (removed, never written, out of range) score -inf: the caller
     drops them, as Qdrant drops points without the vector.
     """
-    q = prepare_query(query, store.dim, distance)
+    q = prepare_query(query, store.dim, distance, store.datatype)
     offsets = np.asarray(offsets)
     if offsets.ndim != 1 or (offsets.size and not np.issubdtype(offsets.dtype, np.integer)):
         raise TypeError("offsets must be a flat integer array")
@@ -90,51 +100,74 @@ def maxsim(query: Any, store: MultiVectorStore, offsets: Any, distance: str) -> 
     inside = (offsets >= 0) & (offsets < len(store))
     valid = np.zeros(offsets.shape[0], dtype=np.bool_)
     valid[inside] = store.present[offsets[inside]]
-    chosen = offsets[valid]
-    scores[valid] = score_ranges(q, store.tokens, store.starts[chosen], store.ends[chosen], distance)
+    scores[valid] = score_stored(q, store, offsets[valid], distance)
     return scores
 
 
 def maxsim_all(query: Any, store: MultiVectorStore, distance: str) -> np.ndarray:
     """Exhaustive MaxSim: one score per offset slot of `store`, -inf where it holds no matrix."""
-    q = prepare_query(query, store.dim, distance)
+    q = prepare_query(query, store.dim, distance, store.datatype)
     present = np.flatnonzero(store.present)
     scores = np.full(len(store), -np.inf, dtype=np.float32)
-    scores[present] = score_ranges(q, store.tokens, store.starts[present], store.ends[present], distance)
+    scores[present] = score_stored(q, store, present, distance)
     return scores
 
 
+def score_stored(query: np.ndarray, store: MultiVectorStore, offsets: np.ndarray, distance: str) -> np.ndarray:
+    """Scores of present `offsets` for a query from `prepare_query(..., store.datatype)`."""
+    return score_ranges(query, store.tokens, store.starts[offsets], store.ends[offsets], distance,
+                        normalize_rows=normalizes_rows(store.datatype, distance))
+
+
+def normalizes_rows(datatype: str, distance: str) -> bool:
+    """uint8 Cosine rows are stored raw (unit rows would truncate to 0) and normalised when
+    scored, as Qdrant computes byte cosine on the fly; other Cosine rows arrive normalised."""
+    return datatype == "uint8" and distance == "Cosine"
+
+
 def score_ranges(query: np.ndarray, tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                 distance: str, decode: Decode | None = None) -> np.ndarray:
+                 distance: str, decode: Decode | None = None, normalize_rows: bool = False) -> np.ndarray:
     """Scores of the documents whose rows are tokens[starts[k]:ends[k]] (every range non-empty).
 
     `query` comes from `prepare_query`. `decode` turns a block of stored rows into float32
-    (default: a dtype conversion; the int8 quantizer passes its dequantisation).
+    (default: a dtype conversion; the int8 quantizer passes its dequantisation);
+    `normalize_rows` divides each decoded row by its norm first.
     """
     n_docs = starts.shape[0]
-    out = np.empty(n_docs, dtype=np.float32)
     if n_docs == 0:
-        return out
+        return np.empty(0, dtype=np.float32)
+    out = _score_chunks(query, tokens, starts, ends, distance, decode, normalize_rows)
+    if distance == "Euclid":
+        return -np.sqrt(out)
+    return out
+
+
+def _score_chunks(query: np.ndarray, tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  distance: str, decode: Decode | None, normalize_rows: bool) -> np.ndarray:
+    """Raw sums (Euclid: sum of minimal squared distances) chunk by chunk."""
+    n_docs = starts.shape[0]
+    out = np.empty(n_docs, dtype=np.float32)
     lengths = ends - starts
     cumulative = np.cumsum(lengths)
+    first_row = cumulative - lengths  # where each document begins in the concatenation
     cuts = np.searchsorted(cumulative, np.arange(CHUNK_TOKENS, cumulative[-1], CHUNK_TOKENS), side="right")
     bounds = np.unique(np.concatenate(([0], cuts, [n_docs])))
+    # rows of the concatenation, built once unless every document is adjacent (exhaustive case)
+    rows = None if np.array_equal(starts[1:], ends[:-1]) else concatenated_ranges(starts, ends)
     query_norms = np.einsum("ij,ij->i", query, query) if distance == "Euclid" else None
     for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist()):  # loop over chunks only
-        chunk_starts, chunk_ends = starts[first:last], ends[first:last]
-        if np.array_equal(chunk_starts[1:], chunk_ends[:-1]):  # adjacent documents: a slice
-            block = tokens[chunk_starts[0] : chunk_ends[-1]]
-            local_starts = chunk_starts - chunk_starts[0]
+        if rows is None or np.array_equal(starts[first + 1 : last], ends[first : last - 1]):
+            block = tokens[starts[first] : ends[last - 1]]  # adjacent documents: a slice
         else:
-            block = tokens[concatenated_ranges(chunk_starts, chunk_ends)]
-            local_starts = np.cumsum(lengths[first:last]) - lengths[first:last]
+            block = tokens[rows[first_row[first] : cumulative[last - 1]]]
+        local_starts = first_row[first:last] - first_row[first]
         block = decode(block) if decode is not None else np.asarray(block, dtype=np.float32)
+        if normalize_rows:
+            block = normalize_tokens(block)
         best = np.maximum.reduceat(token_similarity(query, block, distance), local_starts, axis=1)
         if query_norms is not None:  # best = max_j (2 q.d - |d|^2) -> min_j |q - d|^2
             best = np.maximum(query_norms[:, None] - best, 0.0)
         out[first:last] = best.sum(axis=0, dtype=np.float32)
-    if distance == "Euclid":
-        return -np.sqrt(out)
     return out
 
 

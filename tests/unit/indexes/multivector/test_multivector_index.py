@@ -15,8 +15,9 @@ N_DOCS = 1200
 N_TOPICS = 96
 
 
-def topic_collection(seed: int, distance: str = "Cosine") -> tuple[MultiVectorStore, np.random.Generator]:
-    """Documents whose tokens are noisy copies of a few topic vectors (ColBERT-like structure)."""
+def topic_collection(seed: int, distance: str = "Cosine", datatype: str = "float32") -> tuple[MultiVectorStore, np.random.Generator]:
+    """Documents whose tokens are noisy copies of a few topic vectors (ColBERT-like structure);
+    uint8 stores them raw, shifted and scaled into 0..255."""
     rng = np.random.default_rng(seed)
     topics = normalize_tokens(rng.standard_normal((N_TOPICS, DIM)))
     doc_topics = rng.integers(0, N_TOPICS, size=(N_DOCS, 4))
@@ -24,9 +25,11 @@ def topic_collection(seed: int, distance: str = "Cosine") -> tuple[MultiVectorSt
     owner = np.repeat(np.arange(N_DOCS), lengths)
     chosen = doc_topics[owner, rng.integers(0, 4, size=owner.size)]
     flat = topics[chosen] + 0.6 / np.sqrt(DIM) * rng.standard_normal((owner.size, DIM))
-    if distance == "Cosine":
+    if datatype == "uint8":
+        flat = flat * 200 + 128
+    elif distance == "Cosine":
         flat = normalize_tokens(flat)
-    store = MultiVectorStore(DIM)
+    store = MultiVectorStore(DIM, datatype)
     store.extend(np.arange(N_DOCS), flat, lengths)
     return store, rng
 
@@ -67,17 +70,19 @@ def test_exact_search_is_top_k_of_all_scores_within_allowed(distance: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("distance", "config"),
+    ("distance", "datatype", "config"),
     [
-        ("Cosine", MultiVectorConfig(approximate="centroids", n_candidates=64)),
-        ("Dot", MultiVectorConfig(approximate="centroids", n_candidates=64, quantization="int8")),
-        ("Euclid", MultiVectorConfig(approximate="centroids", n_candidates=64)),
-        ("Manhattan", MultiVectorConfig(approximate="centroids", n_candidates=64)),
-        ("Cosine", MultiVectorConfig(quantization="int8", n_candidates=64)),
+        ("Cosine", "float32", MultiVectorConfig(approximate="centroids", n_candidates=64)),
+        ("Dot", "float32", MultiVectorConfig(approximate="centroids", n_candidates=64, quantization="int8")),
+        ("Euclid", "float32", MultiVectorConfig(approximate="centroids", n_candidates=64)),
+        ("Manhattan", "float32", MultiVectorConfig(approximate="centroids", n_candidates=64)),
+        ("Cosine", "float32", MultiVectorConfig(quantization="int8", n_candidates=64)),
+        ("Cosine", "uint8", MultiVectorConfig(approximate="centroids", n_candidates=64, quantization="int8")),
     ],
 )
-def test_approximate_recall_against_exact_with_failure_budget(distance: str, config: MultiVectorConfig) -> None:
-    store, rng = topic_collection(2, distance)
+def test_approximate_recall_against_exact_with_failure_budget(distance: str, datatype: str,
+                                                              config: MultiVectorConfig) -> None:
+    store, rng = topic_collection(2, distance, datatype)
     index = MultiVectorIndex.build(store, distance, config)
     queries = [topic_query(rng, store) for _ in range(20)]
     recalls = recall_at_10(index, store, queries, distance)

@@ -13,12 +13,16 @@ from indexes.multivector.store import MultiVectorStore
 DIM = 8
 
 
-def oracle(query: np.ndarray, document: np.ndarray, distance: str) -> float:
+def oracle(query: np.ndarray, document: np.ndarray, distance: str, is_bytes: bool = False) -> float:
     """sum_i max_j sim(q_i, d_j), written one pair at a time; Euclid as -sqrt(sum of minima)."""
     q = query.astype(np.float64)
     d = document.astype(np.float64)
+    if is_bytes:  # Qdrant casts the query to the storage type
+        q = np.trunc(np.clip(q, 0, 255))
     if distance == "Cosine":
         q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        if is_bytes:  # float rows were normalised on upsert; uint8 rows are stored raw
+            d = d / np.linalg.norm(d, axis=1, keepdims=True)
     total = 0.0
     for row in q:
         if distance in ("Cosine", "Dot"):
@@ -35,9 +39,9 @@ def random_store(rng: np.random.Generator, datatype: str, distance: str, n_docs:
     stored = []
     for offset in range(n_docs):
         m = rng.standard_normal((int(rng.integers(1, 12)), DIM)).astype(np.float32)
-        if datatype == "uint8":
-            m = rng.integers(0, 256, size=m.shape).astype(np.float32)
-        if distance == "Cosine":
+        if datatype == "uint8":  # stored raw even for Cosine (unit rows would truncate to 0)
+            m = rng.integers(1, 256, size=m.shape).astype(np.float32)
+        elif distance == "Cosine":
             m = normalize_tokens(m)
         store.append(offset, m)
         stored.append(store.get(offset))  # what the store really holds (float16/uint8 rounding)
@@ -47,11 +51,14 @@ def random_store(rng: np.random.Generator, datatype: str, distance: str, n_docs:
 @pytest.mark.parametrize("datatype", ["float32", "float16", "uint8"])
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_maxsim_matches_oracle(datatype: str, distance: str) -> None:
-    rng = np.random.default_rng(hash((datatype, distance)) % 2**32)
+    rng = np.random.default_rng([DISTANCES.index(distance), len(datatype)])
     store, stored = random_store(rng, datatype, distance)
-    query = rng.standard_normal((5, DIM)).astype(np.float32) * (40 if datatype == "uint8" else 1)
+    if datatype == "uint8":
+        query = rng.uniform(-20, 300, size=(5, DIM)).astype(np.float32)  # cast like storage: clipped
+    else:
+        query = rng.standard_normal((5, DIM)).astype(np.float32)
     offsets = rng.permutation(len(stored))[:25]
-    expected = np.array([oracle(query, stored[o], distance) for o in offsets])
+    expected = np.array([oracle(query, stored[o], distance, datatype == "uint8") for o in offsets])
     got = maxsim(query, store, offsets, distance)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-4 * np.abs(expected).max())
@@ -62,15 +69,26 @@ def test_maxsim_matches_oracle(datatype: str, distance: str) -> None:
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_small_chunks_with_gathers_match_one_chunk(monkeypatch, distance: str) -> None:
     rng = np.random.default_rng(7)
-    store, _ = random_store(rng, "float32", distance, n_docs=60)
+    store, _ = random_store(rng, "float16", distance, n_docs=60)
     store.append(3, rng.standard_normal((30, DIM)))  # longer than a chunk, and leaves garbage
     store.remove(10)
     query = rng.standard_normal((4, DIM)).astype(np.float32)
-    offsets = rng.permutation(60)
-    whole = maxsim(query, store, offsets, distance)
+    offsets = rng.permutation(60)  # not adjacent: chunks are gathered
+    one_chunk = maxsim(query, store, offsets, distance)
     monkeypatch.setattr(maxsim_module, "CHUNK_TOKENS", 7)
-    np.testing.assert_allclose(maxsim(query, store, offsets, distance), whole, rtol=1e-5)
-    np.testing.assert_allclose(maxsim_all(query, store, distance)[offsets], whole, rtol=1e-5)
+    np.testing.assert_allclose(maxsim(query, store, offsets, distance), one_chunk, rtol=1e-5)
+    np.testing.assert_allclose(maxsim_all(query, store, distance)[offsets], one_chunk, rtol=1e-5)  # slices
+
+
+def test_read_only_memmap_tokens(tmp_path) -> None:
+    rng = np.random.default_rng(9)
+    store, stored = random_store(rng, "float32", "Euclid", n_docs=10)
+    store.save(tmp_path)
+    mapped = MultiVectorStore.load(tmp_path, on_disk=True)
+    assert not mapped.tokens.flags.writeable
+    query = rng.standard_normal((3, DIM))
+    np.testing.assert_allclose(maxsim(query, mapped, np.arange(10), "Euclid"),
+                               [oracle(query, d, "Euclid") for d in stored], rtol=1e-5)
 
 
 def test_offsets_without_matrix_score_minus_infinity() -> None:
