@@ -65,6 +65,8 @@ def plot_recall_curves(report: EvalReport, out_dir: str | Path) -> Path:
     for plan in report.plans:
         axes.plot(report.recall_ks, plan.recall_curve, marker="o", label=plan.name)
     axes.set_xscale("log")
+    axes.set_xticks(report.recall_ks, [str(k) for k in report.recall_ks])
+    axes.minorticks_off()
     axes.set_xlabel("k")
     axes.set_ylabel("Recall@k")
     axes.set_ylim(0, 1.02)
