@@ -123,10 +123,10 @@ class Client(QueryMixin, AdminMixin):
 
         c = self._get(collection_name)
         with c.lock:
-            busy = c.optimizing
+            busy, error = c.optimizing, c.optimizer.error
             return m.CollectionInfo(
-                status="yellow" if busy else "green",
-                optimizer_status="ok",
+                status="red" if error else "yellow" if busy else "green",
+                optimizer_status={"error": error} if error else "ok",
                 segments_count=len(c.segments),
                 config=c.schema.config,
                 payload_schema=payload_schema(c),

@@ -46,6 +46,9 @@ class Collection:
         self.text = TextFields(self)
 
         self.optimizer = Optimizer(self, background=True)
+        from hybrid.indexing import build_indexes
+
+        self.optimizer.build_indexes = build_indexes
         self._new_appendable()
 
     # ------------------------------------------------------------------ plumbing

@@ -13,10 +13,21 @@ if TYPE_CHECKING:
 
 
 def load_index(store: Any, directory: Path) -> Any:
-    """Reopen the ANN index saved beside a sealed store (no rebuild)."""
+    """Reopen the index saved beside a sealed store (no rebuild)."""
+    if store.kind == "sparse":
+        from indexes.sparse import SparseIndex
+
+        return SparseIndex.load(directory)
     from indexes.dense.hnsw import HnswIndex
 
     return HnswIndex.load(directory, store.data)
+
+
+def build_indexes(seg: Any) -> None:
+    """Indexes of a freshly sealed segment (called by the optimizer outside the collection lock)."""
+    for store in seg.vectors.values():
+        if store.kind == "sparse":
+            store.build_index()
 
 
 def payload_schema(c: "Collection") -> dict[str, m.PayloadIndexInfo]:

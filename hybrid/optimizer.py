@@ -9,6 +9,7 @@ loads the manifest's segments and replays the WAL after that sequence: the same 
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -23,6 +24,8 @@ from hybrid.storage.wal import WriteAheadLog
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
+
+_log = logging.getLogger("hybrid.optimizer")
 
 #: Builds ANN indexes for a freshly sealed segment (set by the dense index integration).
 IndexBuilder = Callable[[Segment], None]
@@ -42,6 +45,7 @@ class Optimizer:
         self.background = background
         self._thread: Optional[threading.Thread] = None
         self._run_lock = threading.Lock()  # one rebuild at a time
+        self.error: Optional[str] = None  # last failure, reported by get_collection
 
     # ------------------------------------------------------------------ policy
     def threshold_points(self) -> int:
@@ -86,6 +90,12 @@ class Optimizer:
         try:
             with self._run_lock:
                 self.rebuild(self.pending() if sources is None else sources)
+                self.error = None
+        except Exception as exc:  # a background failure must not vanish: logged and reported
+            self.error = f"{type(exc).__name__}: {exc}"
+            _log.exception("optimization of collection %r failed", self.c.name)
+            if not self.background:
+                raise
         finally:
             self.c.optimizing = False
 

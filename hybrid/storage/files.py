@@ -40,9 +40,12 @@ def write_dir_atomically(final: Path, fill: Callable[[Path], None]) -> None:
         _rmtree(tmp)
     tmp.mkdir(parents=True)
     fill(tmp)
-    for child in tmp.iterdir():
-        with open(child, "rb") as fh:
-            os.fsync(fh.fileno())
+    for child in sorted(tmp.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if child.is_dir():
+            fsync_dir(child)
+        else:
+            with open(child, "rb") as fh:
+                os.fsync(fh.fileno())
     fsync_dir(tmp)
     os.replace(tmp, final)
     fsync_dir(final.parent)

@@ -160,35 +160,60 @@ class _RaggedStore:
 
 
 class SparseStore(_RaggedStore):
+    """Sparse rows; searched through `index` (sealed: CSC postings) or `growable` (appendable)."""
+
     kind = "sparse"
 
     def __init__(self, spec: SparseSpec, flat: Optional[tuple] = None, starts=None, ends=None) -> None:
         super().__init__(flat or (np.zeros(0, np.uint32), np.zeros(0, np.float32)), starts, ends)
         self.spec = spec
+        self.index: Any = None  # indexes.sparse.SparseIndex once sealed
+        self.growable: Any = None  # indexes.sparse.GrowableSparseIndex while appendable
 
     def write(self, offsets: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> None:
         self._append_rows(offsets, np.diff(indptr), (indices, values))
+        if self.growable is None:
+            from indexes.sparse import GrowableSparseIndex
+
+            self.growable = GrowableSparseIndex()
+        for i, off in enumerate(offsets.tolist()):  # write path: one posting list update per point
+            self.growable.add(off, indices[indptr[i]:indptr[i + 1]], values[indptr[i]:indptr[i + 1]])
+
+    def erase(self, offsets: np.ndarray) -> None:
+        super().erase(offsets)
+        if self.growable is not None:
+            for off in offsets.tolist():
+                self.growable.remove(off)
 
     def get(self, offset: int) -> dict:
         s, e = int(self.starts[offset]), int(self.ends[offset])
         return {"indices": self.flat[0][s:e].tolist(), "values": self.flat[1][s:e].tolist()}
 
-    def _matrix(self, size: int):
-        if self._cache_version != self.version or self._cache.shape[0] != size:
-            s, e = self.starts[:size], self.ends[:size]
-            rows = plain._ranges(s, e)
-            indptr = np.concatenate(([0], np.cumsum(e - s)))
-            self._cache = plain.sparse_matrix(indptr, self.flat[0][rows], self.flat[1][rows], size)
-            self._cache_version = self.version
-        return self._cache
+    def build_index(self) -> None:
+        """Sealed segments: CSC postings over the (tight) rows."""
+        from indexes.sparse import SparseIndex
+
+        n = self.starts.shape[0]
+        indptr = np.concatenate(([0], self.ends)).astype(np.int64) if n else np.zeros(1, np.int64)
+        self.index = SparseIndex.build(indptr, self.flat[0][: int(indptr[-1])], self.flat[1][: int(indptr[-1])], n)
+
+    def _searcher(self) -> Any:
+        return self.index if self.index is not None else self.growable
 
     def search(self, query: tuple[np.ndarray, np.ndarray], limit: int, allowed: np.ndarray, size: int, **_: Any) -> Hits:
-        return plain.sparse_search(self._matrix(size), query[0], query[1], limit, allowed)
+        searcher = self._searcher()
+        if searcher is None:
+            return Hits.empty()
+        n = max(len(searcher), 1)
+        mask = np.zeros(n, dtype=bool)
+        mask[: min(n, size)] = allowed[: min(n, size)]
+        return searcher.search(query[0], query[1], limit, mask)
 
     def score(self, query: tuple[np.ndarray, np.ndarray], offsets: np.ndarray) -> np.ndarray:
-        size = self.starts.shape[0]
-        scores, _ = plain.sparse_scores(self._matrix(size), query[0], query[1])
-        return scores[offsets]
+        searcher = self._searcher()
+        if searcher is None:
+            return np.zeros(offsets.size, np.float32)
+        return np.asarray(searcher.score(query[0], query[1], offsets), dtype=np.float32)
 
     def term_rows(self, offsets: np.ndarray) -> np.ndarray:
         """Sparse dimensions of the given offsets, concatenated (for document frequencies)."""
