@@ -1,0 +1,118 @@
+"""Snapshots restore a collection exactly: sealed segments with tombstones, the appendable
+segment, versions, internal keys, IDF statistics, config and payload indexes."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import numpy as np
+import pytest
+
+from hybrid import Client
+from hybrid.errors import ValidationError
+from hybrid.snapshots import SnapshotNotFound
+
+DIM = 3
+QUERY = [0.3, -0.5, 0.8]
+SPARSE = {"indices": [1, 4, 7], "values": [1.0, 0.5, 2.0]}
+
+
+def build(client, name: str = "c") -> None:
+    client.create_collection(name, vectors_config={"d": {"size": DIM, "distance": "Cosine"}},
+                             sparse_vectors_config={"s": {"modifier": "idf"}},
+                             optimizers_config={"indexing_threshold": 1})  # seal every ~85 points
+    rng = np.random.default_rng(11)
+    for start in range(0, 300, 50):
+        client.upsert(name, [{"id": i, "vector": {"d": rng.normal(size=DIM).tolist(),
+                                                  "s": {"indices": sorted(rng.choice(10, 3, replace=False).tolist()),
+                                                        "values": rng.random(3).tolist()}},
+                              "payload": {"tag": ["x", "y"][i % 2], "i": i}} for i in range(start, start + 50)])
+    client.collection(name).optimizer.wait()
+    client.delete(name, list(range(0, 300, 7)))
+    client.set_payload(name, {"touched": True}, points=[1, 2, 3])
+    client.create_payload_index(name, "tag", "keyword")
+
+
+def state(client, name: str) -> tuple:
+    points, _ = client.scroll(name, limit=1000, with_payload=True, with_vectors=True)
+    dense = client.query_points(name, query=QUERY, using="d", limit=20)
+    exact = client.query_points(name, query=QUERY, using="d", limit=20, search_params={"exact": True})
+    sparse = client.query_points(name, query=SPARSE, using="s", limit=20)
+    info = client.get_collection(name)
+    return points, dense, exact, sparse, info.config, info.payload_schema, info.points_count
+
+
+def test_restore_is_exact(client):
+    build(client)
+    assert len(client.collection("c").segments) > 2  # sealed segments and an appendable one
+    before = state(client, "c")
+    snap = client.create_snapshot("c")
+    client.upsert("c", [{"id": 1000, "vector": {"d": [1, 0, 0]}}])
+    client.delete("c", [1, 2])
+    client.delete_payload_index("c", "tag")
+    client.recover_snapshot("c", str(client.snapshot_file("c", snap.name)), checksum=snap.checksum)
+    assert state(client, "c") == before
+    client.recover_snapshot("copy", f"file://{client.snapshot_file('c', snap.name)}")
+    assert state(client, "copy") == before
+    pid = client.collection("copy").next_pid
+    client.upsert("copy", [{"id": 5000, "vector": {"d": [0, 1, 0]}}])
+    segment, offset = client.collection("copy").where[5000]
+    assert segment.pids[offset] >= pid == 300  # internal keys are not reused
+
+
+def test_restored_collection_survives_restart(tmp_path):
+    with Client(path=tmp_path) as client:
+        build(client)
+        before = state(client, "c")
+        snap = client.create_snapshot("c")
+        client.delete_collection("c")
+        client.recover_snapshot("c", str(client.snapshot_file("c", snap.name)))
+        client.upsert("c", [{"id": 999, "vector": {"d": [0, 0, 1]}}])
+        client.delete("c", [999])
+    with Client(path=tmp_path) as client:
+        assert state(client, "c") == before
+
+
+def test_list_and_delete(client):
+    build(client)
+    first, second = client.create_snapshot("c"), client.create_snapshot("c")
+    assert [s.name for s in client.list_snapshots("c")] == [first.name, second.name]
+    assert client.delete_snapshot("c", first.name)
+    assert [s.name for s in client.list_snapshots("c")] == [second.name]
+    for bad in (first.name, "../c/" + second.name, "x", ".."):
+        with pytest.raises(SnapshotNotFound):
+            client.snapshot_file("c", bad)
+
+
+def evil_archive(path, member: str) -> None:
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("snapshot.json", b'{"format": 1, "collection": "c"}'), (member, b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("member", ["../escaped", "/abs/escaped", "collection/config.json"])
+def test_bad_archives_are_rejected_and_change_nothing(client, tmp_path, member):
+    build(client)
+    before = state(client, "c")
+    archive = client.snapshots_path / "c" / "evil.snapshot"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    evil_archive(archive, member)
+    with pytest.raises(ValidationError, match="snapshot"):
+        client.recover_snapshot("c", str(archive))
+    assert not (client.snapshots_path / "escaped").exists() and not (tmp_path / "escaped").exists()
+    assert state(client, "c") == before
+
+
+def test_locations_outside_the_snapshots_folder_are_refused(client, tmp_path):
+    build(client)
+    snap = client.create_snapshot("c")
+    outside = tmp_path / "copy.snapshot"
+    outside.write_bytes(client.snapshot_file("c", snap.name).read_bytes())
+    for location in (str(outside), f"file://{outside}", "https://example.com/c.snapshot", ""):
+        with pytest.raises(ValidationError, match="location"):
+            client.recover_snapshot("c", location)
+    with pytest.raises(ValidationError, match="checksum"):
+        client.recover_snapshot("c", str(client.snapshot_file("c", snap.name)), checksum="ab" * 32)
