@@ -59,7 +59,11 @@ class Engine(Protocol):
 
     def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None: ...
 
-    def reopen(self) -> None: ...
+    def release(self) -> None:
+        """Drop everything held in memory; the built index stays on disk."""
+
+    def reopen(self) -> None:
+        """Load the index back from disk."""
 
     def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray: ...
 
@@ -87,11 +91,12 @@ class OursEngine:
         self._index.save(workdir / "hnsw")
         self._vectors = None if config.on_disk else base
 
+    def release(self) -> None:
+        self._index = None
+
     def reopen(self) -> None:
         from indexes.dense import HnswIndex
 
-        self._index = None
-        gc.collect()
         vectors = self._vectors
         if vectors is None:
             vectors = np.load(self._dir / "vectors.npy", mmap_mode="r")
@@ -136,10 +141,11 @@ class QdrantEdgeEngine:
         self._shard.optimize()
         self._shard.flush()
 
-    def reopen(self) -> None:
+    def release(self) -> None:
         self._shard.close()
         self._shard = None
-        gc.collect()
+
+    def reopen(self) -> None:
         self._shard = self._qe.EdgeShard.load(self._path, self._edge_config)
 
     def _request(self, query: np.ndarray, limit: int, ef: int):
@@ -196,6 +202,7 @@ def run_engine(engine: Engine, data: Dataset, config: BenchConfig, efs: list[int
         wall, cpu = time.perf_counter(), time.process_time()
         engine.build(data.base, config, workdir)
         build_s, build_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+        engine.release()
         gc.collect()
         rss_before = _rss_mb()
         engine.reopen()

@@ -54,23 +54,54 @@ def widen(typingctx, value):
 
 
 @intrinsic
-def prefetch_row(typingctx, matrix, row):
-    """Hint the CPU to fetch the first cache line of `matrix[row]` (a C-contiguous 2-D array)."""
+def prefetch_line(typingctx, matrix, row, line):
+    """Hint the CPU to fetch cache line `line` (64 bytes) of `matrix[row]` (C-contiguous 2-D)."""
 
     def codegen(context, builder, signature, args):
-        array_t = signature.args[0]
-        array = context.make_array(array_t)(context, builder, args[0])
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        i64 = ir.IntType(64)
         width = builder.extract_value(array.shape, 1)
-        offset = builder.mul(builder.sext(args[1], width.type), width)
-        pointer = builder.bitcast(builder.gep(array.data, [offset]), ir.IntType(8).as_pointer())
+        start = builder.gep(array.data, [builder.mul(builder.sext(args[1], i64), width)])
+        byte = builder.bitcast(start, ir.IntType(8).as_pointer())
+        pointer = builder.gep(byte, [builder.mul(builder.sext(args[2], i64), ir.Constant(i64, 64))])
         fn_t = ir.FunctionType(ir.VoidType(), [pointer.type] + [ir.IntType(32)] * 3)
         fn = cgutils.get_or_insert_function(builder.module, fn_t, "llvm.prefetch.p0i8")
         read, locality, data_cache = (ir.Constant(ir.IntType(32), v) for v in (0, 3, 1))
         builder.call(fn, [pointer, read, locality, data_cache])
         return context.get_dummy_value()
 
-    if isinstance(matrix, types.Array) and matrix.ndim == 2 and isinstance(row, types.Integer):
-        return types.void(matrix, row), codegen
+    if (isinstance(matrix, types.Array) and matrix.ndim == 2 and matrix.layout == "C"
+            and isinstance(row, types.Integer) and isinstance(line, types.Integer)):
+        return types.void(matrix, row, line), codegen
+    return None
+
+
+@njit(cache=True)
+def prefetch_row(matrix, row):
+    """Prefetch every cache line of `matrix[row]`."""
+    for line in range((matrix.shape[1] * matrix.itemsize + 63) // 64):
+        prefetch_line(matrix, row, line)
+
+
+@intrinsic
+def pread_into(typingctx, fd, buffer, position):
+    """libc pread(fd, buffer, buffer.nbytes, position): fills a 1-D C-contiguous array from a
+    file without mapping it (on-disk originals stay out of the resident set)."""
+
+    def codegen(context, builder, signature, args):
+        array_t = signature.args[1]
+        array = context.make_array(array_t)(context, builder, args[1])
+        i64 = ir.IntType(64)
+        itemsize = context.get_abi_sizeof(context.get_data_type(array_t.dtype))
+        count = builder.mul(builder.extract_value(array.shape, 0), ir.Constant(i64, itemsize))
+        fn_t = ir.FunctionType(i64, [ir.IntType(32), ir.IntType(8).as_pointer(), i64, i64])
+        fn = cgutils.get_or_insert_function(builder.module, fn_t, "pread")
+        data = builder.bitcast(array.data, ir.IntType(8).as_pointer())
+        return builder.call(fn, [builder.trunc(args[0], ir.IntType(32)), data, count, args[2]])
+
+    if (isinstance(fd, types.Integer) and isinstance(buffer, types.Array) and buffer.ndim == 1
+            and buffer.layout == "C" and isinstance(position, types.Integer)):
+        return types.int64(fd, buffer, position), codegen
     return None
 
 
@@ -237,11 +268,15 @@ def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entr
         n_cand = pop_max(cand_s, cand_i, n_cand)
         row = links[upper_pos[node]] if on_upper else links[node]
         degree = row[0]
+        # Memory-bound: start the first line of every new neighbour, then stream the whole
+        # next row while scoring the current one.
         for j in range(1, degree + 1):
             if visited[row[j]] != epoch:
-                prefetch_row(vectors, row[j])
+                prefetch_line(vectors, row[j], 0)
         for j in range(1, degree + 1):
             other = row[j]
+            if j < degree:
+                prefetch_row(vectors, row[j + 1])
             if visited[other] == epoch:
                 continue
             visited[other] = epoch
@@ -269,27 +304,73 @@ def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entr
     return n_res
 
 
+@njit(cache=True, fastmath=True)
+def exact_score(metric, query, originals, fd, file_start, row, buffer):
+    """s(query, originals[row]); when fd >= 0 the row is read from that file with pread, at
+    file_start + row * row_bytes, instead of through the (unmapped) memmap."""
+    if fd < 0:
+        return similarity(metric, query, originals[row])
+    row_bytes = buffer.shape[0] * buffer.itemsize
+    if pread_into(fd, buffer, file_start + row * row_bytes) != row_bytes:
+        raise OSError("short read from the on-disk vectors file")
+    return similarity(metric, query, buffer)
+
+
+@njit(cache=True, fastmath=True)
+def prepare_query(raw, normalize, metric, walk_offset, walk_step, exact, walk):
+    """exact = raw (unit length if `normalize`); walk = exact mapped onto int8 codes
+    ((x - offset) / step for L2/L1, unchanged for DOT; see quantization.py).
+    Returns (scale, shift) with true score ~ scale * walk score + shift."""
+    norm = np.float32(1.0)
+    if normalize:
+        total = np.float32(0.0)
+        for i in range(raw.shape[0]):
+            total += raw[i] * raw[i]
+        if total > 0:
+            norm = np.float32(1.0) / np.sqrt(total)
+    total = np.float32(0.0)
+    for i in range(raw.shape[0]):
+        exact[i] = raw[i] * norm
+        total += exact[i]
+        walk[i] = exact[i]
+        if walk_step > 0 and metric != DOT:
+            walk[i] = (exact[i] - walk_offset) / walk_step
+    if walk_step <= 0:
+        return np.float32(1.0), np.float32(0.0)
+    if metric == DOT:
+        return np.float32(walk_step), np.float32(walk_offset * total)
+    if metric == L2:
+        return np.float32(walk_step * walk_step), np.float32(0.0)
+    return np.float32(walk_step), np.float32(0.0)
+
+
 @njit(cache=True, nogil=True, fastmath=True)
-def search_batch(queries, exact_queries, vectors, originals, metric, links0, upper, upper_pos,
-                 entry, max_level, ef, keep, allowed, modes, visited, cand_s, cand_i,
-                 out_ids, out_scores, out_counts):
+def search_batch(queries, normalize, walk_offset, walk_step, vectors, originals, fd, file_start,
+                 metric, links0, upper, upper_pos, entry, max_level, ef, keep, allowed, modes,
+                 visited, cand_s, cand_i, out_ids, out_scores, out_counts):
     """Search every query row; write the best `out_ids.shape[1]` (id, score) per query.
 
-    `queries` walk the graph over `vectors` (original rows or int8 codes). When `keep` > 0
-    the best `keep` graph results are rescored exactly with `exact_queries` over `originals`
-    (oversampled rescoring); `keep` == 0 returns the traversal scores. Query q uses filter
-    mode `modes[q]` and the allowed row `allowed[q % len(allowed)]`. Returns 0 or OVERFLOW.
+    The walk reads `vectors`: the originals, or int8 codes when walk_step > 0. With codes and
+    `keep` > 0 the best `keep` walk results are rescored exactly over `originals`
+    (oversampled rescoring; read with pread when fd >= 0, see `exact_score`); with `keep` == 0
+    the walk scores are mapped back affinely.
+    Query q uses filter mode `modes[q]` and the row `allowed[q % len(allowed)]`.
+    Returns 0 or OVERFLOW.
     """
     limit = out_ids.shape[1]
     res_s = np.empty(ef, dtype=np.float32)
     res_i = np.empty(ef, dtype=np.int32)
+    exact = np.empty(queries.shape[1], dtype=np.float32)
+    walk = np.empty(queries.shape[1], dtype=np.float32)
+    buffer = np.empty(originals.shape[1], dtype=originals.dtype)
     for q in range(queries.shape[0]):
-        query = queries[q]
+        scale, shift = prepare_query(queries[q], normalize, metric, walk_offset, walk_step,
+                                     exact, walk)
         node = entry
-        score = similarity(metric, query, vectors[node])
-        node, score = greedy_descent(query, vectors, metric, upper, upper_pos, node, score,
+        score = similarity(metric, walk, vectors[node])
+        node, score = greedy_descent(walk, vectors, metric, upper, upper_pos, node, score,
                                      max_level, 0)
-        n = search_layer(query, vectors, metric, links0, upper_pos, False, node, score, ef,
+        n = search_layer(walk, vectors, metric, links0, upper_pos, False, node, score, ef,
                          allowed[q % allowed.shape[0]], modes[q], visited, cand_s, cand_i,
                          res_s, res_i)
         if n == OVERFLOW:
@@ -297,9 +378,8 @@ def search_batch(queries, exact_queries, vectors, originals, metric, links0, upp
         sort_min_heap(res_s, res_i, n)
         if keep > 0:
             n = min(n, keep)
-            exact = exact_queries[q]
             for r in range(n):
-                res_s[r] = similarity(metric, exact, originals[res_i[r]])
+                res_s[r] = exact_score(metric, exact, originals, fd, file_start, res_i[r], buffer)
             order = np.argsort(-res_s[:n], kind="mergesort")
             n = min(n, limit)
             for r in range(n):
@@ -307,16 +387,18 @@ def search_batch(queries, exact_queries, vectors, originals, metric, links0, upp
                 out_scores[q, r] = res_s[order[r]]
         else:
             n = min(n, limit)
-            out_ids[q, :n] = res_i[:n]
-            out_scores[q, :n] = res_s[:n]
+            for r in range(n):
+                out_ids[q, r] = res_i[r]
+                out_scores[q, r] = scale * res_s[r] + shift
         out_counts[q] = n
     return 0
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def score_rows(query, vectors, metric, offsets, out):
-    """out[j] = s(query, vectors[offsets[j]]): exact scores for rescoring and the exact path."""
+def score_rows(query, vectors, fd, file_start, metric, offsets, out):
+    """out[j] = s(query, vectors[offsets[j]]): exact scores (rows read as in `exact_score`)."""
+    buffer = np.empty(vectors.shape[1], dtype=vectors.dtype)
     for j in range(offsets.shape[0]):
-        if j + 4 < offsets.shape[0]:
-            prefetch_row(vectors, offsets[j + 4])
-        out[j] = similarity(metric, query, vectors[offsets[j]])
+        if fd < 0 and j + 1 < offsets.shape[0]:
+            prefetch_row(vectors, offsets[j + 1])
+        out[j] = exact_score(metric, query, vectors, fd, file_start, offsets[j], buffer)

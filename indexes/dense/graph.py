@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from indexes.dense import _build_kernels
+from indexes.dense.quantization import Int8Codes
 
 #: Points inserted per kernel call when building, so progress can be reported in between.
 _CHUNK = 4096
@@ -59,8 +60,11 @@ def random_levels(n: int, m: int, seed: int) -> np.ndarray:
 
 
 def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, seed: int,
-                progress: bool = False) -> HnswGraph:
-    """Insert every row of `vectors` (a kernel storage view) one by one, in one thread."""
+                progress: bool = False, walk: Int8Codes | None = None) -> HnswGraph:
+    """Insert every row of `vectors` (a kernel storage view) one by one, in one thread.
+
+    With `walk` the insertion beam searches walk int8 codes (candidates rescored exactly).
+    """
     n = vectors.shape[0]
     m0 = 2 * m
     levels = random_levels(n, m, seed)
@@ -81,12 +85,15 @@ def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, see
     visited = np.zeros(n + 1, dtype=np.uint16)
     cand_s = np.empty(max(n, 1), dtype=np.float32)
     cand_i = np.empty(max(n, 1), dtype=np.int32)
+    walk_vectors, offset, step = vectors, 0.0, 0.0
+    if walk is not None:
+        walk_vectors, offset, step = walk.codes, walk.offset, walk.step
     bar = _progress_bar(n) if progress else None
     for start in range(0, n, _CHUNK):
         chunk = order[start:start + _CHUNK]
-        _build_kernels.insert_points(chunk, levels, vectors, metric, m, ef_construct, links0,
-                                     dists0, done0, upper, upper_dists, upper_done, upper_pos,
-                                     state, visited, cand_s, cand_i)
+        _build_kernels.insert_points(chunk, levels, vectors, walk_vectors, offset, step, metric, m,
+                                     ef_construct, links0, dists0, done0, upper, upper_dists,
+                                     upper_done, upper_pos, state, visited, cand_s, cand_i)
         if bar is not None:
             bar.update(chunk.size)
     if bar is not None:

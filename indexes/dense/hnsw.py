@@ -27,12 +27,10 @@ from indexes.base import DISTANCES, Hits, top_k
 from indexes.dense import _kernels
 from indexes.dense.graph import HnswGraph, build_graph
 from indexes.dense.quantization import Int8Codes, ScalarQuantization
+from indexes.dense.storage import Originals, storage_view
 
 _METRICS = {"Cosine": _kernels.DOT, "Dot": _kernels.DOT, "Euclid": _kernels.L2,
             "Manhattan": _kernels.L1}
-#: Storage dtypes and the view the kernels read (float16 is read as its uint16 bits).
-_STORAGE_VIEWS = {np.dtype(np.float32): np.float32, np.dtype(np.float16): np.uint16,
-                  np.dtype(np.uint8): np.uint8}
 _FORMAT = 1
 _NO_FILTER = np.ones((1, 1), dtype=np.bool_)
 
@@ -87,8 +85,8 @@ class HnswIndex:
         self.graph = graph
         self.codes = codes
         self._metric = _METRICS[distance]
-        self._originals = _storage_view(vectors)
-        self._walk_vectors = codes.codes if codes is not None else self._originals
+        self._normalize = distance == "Cosine"
+        self._originals = Originals(vectors)
         self._scratch: list[_Scratch] = []
         self._capacity = min(max(self.size, 1), 1 << 15)
 
@@ -103,10 +101,10 @@ class HnswIndex:
             raise TypeError(f"params must be HnswParams, got {type(params).__name__}")
         if quantization is not None and not isinstance(quantization, ScalarQuantization):
             raise TypeError(f"quantization must be ScalarQuantization or None, got {type(quantization).__name__}")
-        storage = _storage_view(vectors)
-        graph = build_graph(storage, _METRICS[distance], params.m, params.ef_construct,
-                            params.seed, progress)
+        storage = storage_view(vectors)
         codes = Int8Codes.fit(vectors, quantization, params.seed) if quantization else None
+        graph = build_graph(storage, _METRICS[distance], params.m, params.ef_construct,
+                            params.seed, progress, walk=codes)
         return cls(vectors, distance, params, graph, codes, quantization)
 
     def save(self, directory: Path) -> None:
@@ -152,7 +150,7 @@ class HnswIndex:
     def warm_up(self) -> None:
         """Compile (or load from the numba cache) the kernels this index uses."""
         if self.size:
-            probe = np.asarray(self._originals[0], dtype=np.float32)
+            probe = np.ones(self.dim, dtype=np.float32)
             self.search(probe, 1, ef=1)
             self.score(probe, np.zeros(1, dtype=np.int64))
 
@@ -220,7 +218,7 @@ class HnswIndex:
                 hits[q] = hit
         for q in np.flatnonzero(exact):
             offsets = np.flatnonzero(allowed[q % allowed.shape[0]])
-            scores = self._exact_scores(queries[q], offsets)
+            scores = self._exact_scores(self._unit(queries[q]), offsets)
             best = top_k(scores, limit)
             hits[q] = Hits(offsets[best.offsets], best.scores)
         return hits
@@ -233,46 +231,41 @@ class HnswIndex:
             raise TypeError("offsets must be a 1-D integer array")
         if offsets.size and (offsets.min() < 0 or offsets.max() >= self.size):
             raise ValueError(f"offsets must lie in [0, {self.size})")
-        return self._exact_scores(query, offsets.astype(np.int64))
+        return self._exact_scores(self._unit(query), offsets.astype(np.int64))
 
     # ---- internals -------------------------------------------------------------------------
 
     def _walk(self, queries: np.ndarray, modes: np.ndarray, allowed: np.ndarray, limit: int,
               ef: int, rescore: bool, oversampling: float, ignore_quantization: bool) -> list[Hits]:
-        """Graph search of every query; rescoring and score conversion."""
-        quantized = self.codes is not None and not ignore_quantization
-        walk_vectors = self._walk_vectors if quantized else self._originals
+        """Graph search of every query (query preparation and rescoring run in the kernel)."""
         keep = 0
-        if quantized:
-            mapped = self.codes.map_queries(queries, self._metric)
-            walk_queries = mapped.query
+        if self.codes is not None and not ignore_quantization:
+            vectors, offset, step = self.codes.codes, self.codes.offset, self.codes.step
             if rescore:
                 keep = max(limit, math.ceil(limit * oversampling))
         else:
-            walk_queries = queries
+            vectors, offset, step = self._originals.view, 0.0, 0.0
         nq = queries.shape[0]
-        ef = max(ef, keep, limit)
-        out_ids = np.empty((nq, limit), dtype=np.int32)
+        out_ids = np.empty((nq, limit), dtype=np.int64)
         out_scores = np.empty((nq, limit), dtype=np.float32)
         counts = np.empty(nq, dtype=np.int64)
         scratch = self._scratch.pop() if self._scratch else _Scratch(self.size, self._capacity)
-        graph = self.graph
+        graph, originals = self.graph, self._originals
         while _kernels.search_batch(
-                walk_queries, queries, walk_vectors, self._originals, self._metric, graph.links0,
-                graph.upper, graph.upper_pos, graph.entry, graph.max_level, ef, keep, allowed,
-                modes, scratch.visited, scratch.cand_s, scratch.cand_i, out_ids, out_scores,
-                counts) == _kernels.OVERFLOW:
+                queries, self._normalize, offset, step, vectors, originals.view, originals.fd,
+                originals.file_start, self._metric, graph.links0, graph.upper, graph.upper_pos, graph.entry, graph.max_level,
+                max(ef, keep, limit), keep, allowed, modes, scratch.visited, scratch.cand_s,
+                scratch.cand_i, out_ids, out_scores, counts) == _kernels.OVERFLOW:
             self._capacity = min(self.size, 2 * scratch.cand_s.shape[0])
             scratch = _Scratch(self.size, self._capacity)
         self._scratch.append(scratch)
-        if quantized and not keep:
-            out_scores = out_scores * np.float32(mapped.scale) + mapped.shift[:, None].astype(np.float32)
-        return [Hits(out_ids[q, :counts[q]].astype(np.int64), out_scores[q, :counts[q]])
-                for q in range(nq)]
+        return [Hits(out_ids[q, :count], out_scores[q, :count]) for q, count in enumerate(counts.tolist())]
 
     def _exact_scores(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         out = np.empty(offsets.shape[0], dtype=np.float32)
-        _kernels.score_rows(query, self._originals, self._metric, offsets, out)
+        originals = self._originals
+        _kernels.score_rows(query, originals.view, originals.fd, originals.file_start,
+                            self._metric, offsets, out)
         return out
 
     def _check_queries(self, queries: np.ndarray) -> np.ndarray:
@@ -281,11 +274,14 @@ class HnswIndex:
             raise ValueError(f"query must have dimension {self.dim}, got shape {queries.shape}")
         if queries.dtype.kind not in "fiu":
             raise TypeError(f"query must be numeric, got {queries.dtype}")
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if self.distance == "Cosine":
-            norms = np.sqrt(np.einsum("ij,ij->i", queries, queries))
-            queries = queries / np.where(norms > 0, norms, 1.0).astype(np.float32)[:, None]
-        return queries
+        return np.ascontiguousarray(queries, dtype=np.float32)
+
+    def _unit(self, query: np.ndarray) -> np.ndarray:
+        """The query as the exact path scores it (unit length for Cosine)."""
+        if self._normalize:
+            norm = np.float32(np.sqrt(query @ query))
+            return query / norm if norm > 0 else query
+        return query
 
     def _check_allowed(self, allowed: np.ndarray | None, nq: int) -> np.ndarray | None:
         if allowed is None:
@@ -299,18 +295,6 @@ class HnswIndex:
             raise ValueError(f"allowed must have shape ({self.size},) or ({nq}, {self.size}), "
                              f"got {allowed.shape}")
         return np.ascontiguousarray(allowed)
-
-
-def _storage_view(vectors: np.ndarray) -> np.ndarray:
-    """The (n, dim) C-contiguous array the kernels read, without copying a memmap."""
-    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
-        raise ValueError("vectors must be a 2-D numpy array (n, dim)")
-    view = _STORAGE_VIEWS.get(vectors.dtype)
-    if view is None:
-        raise TypeError(f"vectors dtype must be float32, float16 or uint8, got {vectors.dtype}")
-    if not vectors.flags.c_contiguous:
-        raise ValueError("vectors must be C-contiguous")
-    return np.asarray(vectors).view(view)
 
 
 def _check_distance(distance: str) -> None:
