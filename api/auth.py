@@ -58,7 +58,8 @@ class KeyGuard:
         is_read_only = hmac.compare_digest(presented, self._read_only) and bool(self._read_only)
         return WRITE if is_full else READ if is_read_only else None
 
-    def __call__(self, connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    async def __call__(self, connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        """Async so Litestar runs it inline (sync guards cost a thread hop per request)."""
         if not self.enabled:
             return
         need = handler.opt.get("access")

@@ -28,13 +28,14 @@ class Settings:
     max_snapshot_bytes: int = 64 * 1024 * MiB
     #: threads running engine calls; numpy/numba release the GIL, so 2 per core keeps both busy
     threads: int = 2 * (os.cpu_count() or 1)
+    blas_threads: int = 1  # per engine call; requests already run in parallel
     version: str = QDRANT_VERSION
     log_level: str = "info"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:
             raise ValueError(f"port: {self.port} is not a TCP port")
-        for name in ("max_request_bytes", "max_snapshot_bytes", "threads"):
+        for name in ("max_request_bytes", "max_snapshot_bytes", "threads", "blas_threads"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive")
         for name in ("api_key", "read_only_api_key"):
@@ -58,7 +59,7 @@ class Settings:
                 value = environ.get(f"HYBRID_{f.name.upper()}")
                 if value is None:
                     continue
-                if f.name in ("port", "max_request_bytes", "max_snapshot_bytes", "threads"):
+                if f.name in ("port", "max_request_bytes", "max_snapshot_bytes", "threads", "blas_threads"):
                     value = int(value)
             values[f.name] = Path(value) if f.name == "data" else value
         return cls(**values)

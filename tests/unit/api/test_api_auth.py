@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -38,8 +39,12 @@ def test_granted_levels():
     assert guard.granted("ful") is None and guard.granted("") is None
 
 
+def run_guard(guard: KeyGuard):
+    return lambda conn, h: asyncio.run(guard(conn, h))
+
+
 def test_guard_decisions():
-    guard = KeyGuard(Settings(api_key="full", read_only_api_key="ro"))
+    guard = run_guard(KeyGuard(Settings(api_key="full", read_only_api_key="ro")))
     guard(connection({"api-key": "full"}), handler(WRITE))
     guard(connection({"api-key": "ro"}), handler(READ))
     guard(connection({}), handler(PUBLIC))
@@ -56,8 +61,8 @@ def test_only_read_only_key_configured_cannot_write():
     guard = KeyGuard(Settings(read_only_api_key="ro"))
     assert guard.granted("ro") == READ and guard.granted("") is None
     with pytest.raises(Forbidden):
-        guard(connection({"api-key": "ro"}), handler(WRITE))
+        run_guard(guard)(connection({"api-key": "ro"}), handler(WRITE))
 
 
 def test_no_keys_means_open():
-    KeyGuard(Settings())(connection({}), handler(WRITE))
+    run_guard(KeyGuard(Settings()))(connection({}), handler(WRITE))
