@@ -5,12 +5,14 @@ Cosine/Dot -> dot product (Cosine rows arrive normalised; queries are normalised
 Euclid -> -|q - v|_2^2 (squared; the API edge takes the root), Manhattan -> -|q - v|_1.
 
 Filtering: `allowed` (one bool per offset; the engine folds deletions and filters into it)
-is applied inside the graph walk. Depending on how many offsets are allowed the search
-  * scans the allowed offsets exactly (`prefers_exact`: fewer than a filtered walk would
-    score anyway),
-  * walks the graph ACORN-style, hopping over disallowed nodes to their neighbours, when the
-    allowed share is below TWO_HOP_BELOW,
-  * otherwise walks every node and keeps only allowed results.
+is applied inside the graph walk. With A of n offsets allowed, a walk that only skips
+disallowed results scores about ef * WALK_COST_PER_EF * n / A rows, an exact scan A rows, so
+  * A^2 <= WALK_COST_PER_EF * ef * n: exact scan of the allowed rows (`prefers_exact`);
+  * TWO_HOP_SHARE[0] <= A / n < TWO_HOP_SHARE[1]: ACORN-style walk that never enqueues a
+    disallowed node but scores the allowed neighbours of its disallowed neighbours (cheaper;
+    its recall drops when the allowed subgraph gets too sparse, hence the lower bound);
+  * otherwise: walk every node, keep only allowed results (recall holds, cost ~ n / A).
+Constants were measured on 200k x 384 clustered vectors, m = 16.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ _METRICS = {"Cosine": _kernels.DOT, "Dot": _kernels.DOT, "Euclid": _kernels.L2,
 _FORMAT = 1
 _NO_FILTER = np.ones((1, 1), dtype=np.bool_)
 
-#: Allowed share under which the walk hops over disallowed nodes (ACORN-style).
-TWO_HOP_BELOW = 0.4
-#: A filtered walk scores about this many points per unit of ef; fewer allowed -> exact scan.
-EXACT_POINTS_PER_EF = 24
+#: Cost of an unfiltered walk per unit of ef, in exact row scores (see the module docstring).
+WALK_COST_PER_EF = 18.0
+#: Allowed shares [low, high) walked ACORN-style (two-hop).
+TWO_HOP_SHARE = (0.08, 0.3)
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,12 @@ class HnswIndex:
         return int(self.vectors.shape[1])
 
     def prefers_exact(self, n_allowed: int, ef: int | None = None) -> bool:
-        """Planner hook: is scanning `n_allowed` offsets cheaper than a filtered graph walk?"""
-        return n_allowed <= EXACT_POINTS_PER_EF * (ef or self.params.ef_construct)
+        """Planner hook: is scanning `n_allowed` rows exactly cheaper than a filtered walk?
+
+        True when n_allowed^2 <= WALK_COST_PER_EF * ef * n (ef defaults to ef_construct).
+        """
+        ef = ef or self.params.ef_construct
+        return n_allowed * n_allowed <= WALK_COST_PER_EF * ef * self.size
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -202,9 +208,10 @@ class HnswIndex:
                               rescore, oversampling, ignore_quantization)
         counts = np.count_nonzero(allowed, axis=1)
         share = counts / self.size
-        modes = np.where(share < TWO_HOP_BELOW, _kernels.MODE_TWO_HOP, _kernels.MODE_ROUTE)
+        two_hop = (share >= TWO_HOP_SHARE[0]) & (share < TWO_HOP_SHARE[1])
+        modes = np.where(two_hop, _kernels.MODE_TWO_HOP, _kernels.MODE_ROUTE)
         modes = np.where(counts == self.size, _kernels.MODE_ALL, modes).astype(np.int8)
-        exact = counts <= EXACT_POINTS_PER_EF * max(ef, limit)
+        exact = counts.astype(np.float64) ** 2 <= WALK_COST_PER_EF * max(ef, limit) * self.size
         if not exact.any():
             return self._walk(queries, modes, allowed, limit, ef, rescore, oversampling,
                               ignore_quantization)

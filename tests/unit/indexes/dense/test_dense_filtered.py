@@ -42,11 +42,11 @@ def test_random_filters_keep_recall(data, share):
     assert filtered_recall(index, vectors, queries, allowed) >= 0.95
 
 
-@pytest.mark.parametrize("share", [0.5, 0.1])
+@pytest.mark.parametrize("share", [0.5, 0.2, 0.05])
 def test_graph_walk_without_exact_fallback(data, share, monkeypatch):
     """The walk itself (route or two-hop) must keep recall, not only the exact scan."""
     vectors, queries, index = data
-    monkeypatch.setattr(hnsw_module, "EXACT_POINTS_PER_EF", 0)
+    monkeypatch.setattr(hnsw_module, "WALK_COST_PER_EF", 0.0)
     allowed = np.random.default_rng(23).random(N) < share
     assert filtered_recall(index, vectors, queries, allowed) >= 0.9
 
@@ -90,3 +90,4 @@ def test_prefers_exact_for_few_allowed(data):
     _, _, index = data
     assert index.prefers_exact(10)
     assert not index.prefers_exact(N)
+    assert index.prefers_exact(1000, ef=64) and not index.prefers_exact(1000, ef=8)
