@@ -6,7 +6,9 @@ buffer; an update appends the new matrix and leaves the old rows as garbage (rec
 `compact`, which `save` applies), so a write never moves other points' rows.
 
 Datatypes follow Qdrant's `datatype` option: float32, float16, or uint8 (a saturating cast of
-each value to 0..255, as Qdrant's `as u8`). Scoring reads rows back as float32.
+each value to 0..255, as Qdrant's `as u8`). Scoring reads rows back as float32. For Cosine the
+engine normalises float rows before `append` (`maxsim.normalize_tokens`, as Qdrant does on
+upsert); uint8 rows are stored raw and normalised when scored.
 
 A store is growable (the appendable segment) or read-only when loaded with `on_disk=True`
 (tokens are an `np.memmap`; `present` stays in RAM so removals still work).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexes.base import DISTANCES, top_k
+from indexes.base import DISTANCES, VectorIndex, top_k
 from indexes.multivector.index import MultiVectorConfig, MultiVectorIndex
 from indexes.multivector.maxsim import maxsim_all, normalize_tokens, prepare_query
 from indexes.multivector.store import MultiVectorStore
@@ -168,5 +168,6 @@ def test_search_argument_validation() -> None:
         index.search(np.ones((1, DIM)), 2, allowed=np.ones(3, dtype=bool))
     with pytest.raises(ValueError, match="distance"):
         MultiVectorIndex(store, "L2")
+    assert isinstance(index, VectorIndex)
     assert MultiVectorConfig().centroid_count(1_000_000) == 1024
     assert MultiVectorConfig().centroid_count(10) == 16
