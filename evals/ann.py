@@ -237,22 +237,19 @@ def run_engine(engine: Engine, data: Dataset, config: BenchConfig, efs: list[int
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-_COLUMNS = [("engine", "{:<12}"), ("ef", "{:>5}"), ("recall", "{:>7.4f}"), ("qps", "{:>8.0f}"),
-            ("p50_ms", "{:>7.3f}"), ("p99_ms", "{:>7.3f}"), ("batch_qps", "{:>9.0f}"),
-            ("build_s", "{:>8.1f}"), ("build_cpu_s", "{:>11.1f}"), ("rss_mb", "{:>7.0f}"),
-            ("index_rss_mb", "{:>12.0f}")]
+#: (column, format, width) of the printed table.
+_COLUMNS = [("engine", "{}", 11), ("ef", "{}", 5), ("recall", "{:.4f}", 7), ("qps", "{:.0f}", 7),
+            ("p50_ms", "{:.3f}", 7), ("p99_ms", "{:.3f}", 7), ("batch_qps", "{:.0f}", 9),
+            ("build_s", "{:.1f}", 7), ("build_cpu_s", "{:.1f}", 11), ("rss_mb", "{:.0f}", 6),
+            ("index_rss_mb", "{:.0f}", 12)]
 
 
 def format_table(rows: list[dict], header: bool = True) -> str:
     """Fixed-width text table of result rows (missing values shown as '-')."""
-    lines = ["  ".join(name for name, _ in _COLUMNS)] if header else []
+    lines = ["  ".join(name.rjust(width) for name, _, width in _COLUMNS)] if header else []
     for row in rows:
-        cells = []
-        for name, fmt in _COLUMNS:
-            value = row.get(name)
-            text = "-" if value is None else fmt.format(value).strip()
-            cells.append(text.rjust(len(name)))
-        lines.append("  ".join(cells))
+        cells = ("-" if row.get(name) is None else fmt.format(row[name]) for name, fmt, _ in _COLUMNS)
+        lines.append("  ".join(cell.rjust(width) for cell, (_, _, width) in zip(cells, _COLUMNS)))
     return "\n".join(lines)
 
 
