@@ -16,7 +16,7 @@ import numpy as np
 from hybrid.config import DenseSpec, SparseSpec
 from hybrid.storage.files import atomic_save_npy
 from indexes import plain
-from indexes.base import Hits
+from indexes.base import Hits, top_k
 
 
 def _grow(array: np.ndarray, capacity: int, fill: Any = 0) -> np.ndarray:
@@ -245,14 +245,20 @@ class MultiStore(_RaggedStore):
         return plain.normalize_rows(query) if self.spec.distance == "Cosine" else query
 
     def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        return plain.maxsim_scores(self.flat[0], self.starts[offsets], self.ends[offsets], query, self.spec.distance)
+        """MaxSim (indexes.multivector kernels) in plain.py's internal units."""
+        from indexes.multivector.maxsim import score_ranges
+
+        if offsets.size == 0:
+            return np.zeros(0, np.float32)
+        scores = score_ranges(query, self.flat[0], self.starts[offsets], self.ends[offsets], self.spec.distance)
+        if self.spec.distance == "Euclid":  # the kernels report -sqrt(-raw); inside we keep raw
+            scores = -np.square(scores)
+        return np.asarray(scores, dtype=np.float32)
 
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray, size: int, **_: Any) -> Hits:
         candidates = np.flatnonzero(allowed[:size] & self.present[:size])
         if candidates.size == 0:
             return Hits.empty()
-        from indexes.base import top_k
-
         hits = top_k(self.score(query, candidates), limit)
         return Hits(candidates[hits.offsets], hits.scores)
 
