@@ -6,7 +6,10 @@ segments/, wal/). A persistent collection is tarred as it is on disk, under the 
 (the WAL is written unbuffered, so the files are the durable state). An in-memory collection is
 first written in the same layout: its sealed segments as they are, the appendable segment
 compacted into one more sealed segment, an empty WAL and a manifest at the current sequence.
-Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths).
+Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths),
+opens it, and only then replaces the collection (a persistent one is moved aside first and put
+back if the new one does not open). `SnapshotMixin` holds the Client methods (qdrant-client
+names); snapshot files live in `Client.snapshots_path/<collection>/`.
 """
 
 from __future__ import annotations
@@ -272,7 +275,6 @@ def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -
         raise
     except Exception as exc:  # a damaged archive can fail anywhere in loading: report it as bad input
         raise ValidationError("snapshot", f"the snapshot cannot be opened: {type(exc).__name__}: {exc}") from None
-
 
 
 def _describe(file: Path) -> SnapshotDescription:

@@ -107,7 +107,7 @@ def _one_point(rt: Runtime, name: str, point_id: Any) -> m.Record:
 
 
 @get(f"{POINTS}/{{id:str}}", opt=access(READ), tags=TAGS, summary="One point with payload and vectors")
-async def get_point(rt: Rt, collection_name: CollectionName, id: PathName) -> Envelope[m.Record]:  # noqa: A002 (Qdrant's name)
+async def get_point(rt: Rt, collection_name: CollectionName, id: PathName) -> Envelope[m.Record]:  # Qdrant's parameter name
     t0 = perf_counter()
     return ok(await rt.call(_one_point, rt, rt.resolve(collection_name), _point_id(id)), t0)
 
