@@ -256,6 +256,7 @@ def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entr
     """
     epoch = next_epoch(visited)
     capacity = cand_s.shape[0]
+    fresh = np.empty(links.shape[1], dtype=np.int32)
     visited[entry] = epoch
     n_cand = push_max(cand_s, cand_i, 0, entry_score, entry)
     n_res = 0
@@ -267,23 +268,28 @@ def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entr
             break
         n_cand = pop_max(cand_s, cand_i, n_cand)
         row = links[upper_pos[node]] if on_upper else links[node]
-        degree = row[0]
-        # Memory-bound: start the first line of every new neighbour, then stream the whole
-        # next row while scoring the current one.
-        for j in range(1, degree + 1):
-            if visited[row[j]] != epoch:
-                prefetch_line(vectors, row[j], 0)
-        for j in range(1, degree + 1):
+        # Memory-bound: load the likely next node's links, the first line of every new
+        # neighbour, and stream each neighbour's whole row while scoring the previous one.
+        if n_cand > 0:
+            prefetch_row(links, upper_pos[cand_i[0]] if on_upper else cand_i[0])
+        n_fresh = 0
+        for j in range(1, row[0] + 1):
             other = row[j]
-            if j < degree:
-                prefetch_row(vectors, row[j + 1])
-            if visited[other] == epoch:
-                continue
-            visited[other] = epoch
+            if visited[other] != epoch:
+                visited[other] = epoch
+                fresh[n_fresh] = other
+                n_fresh += 1
+                prefetch_line(vectors, other, 0)
+        if n_fresh > 0:
+            prefetch_row(vectors, fresh[0])
+        for k in range(n_fresh):
+            if k + 1 < n_fresh:
+                prefetch_row(vectors, fresh[k + 1])
+            other = fresh[k]
             if mode == MODE_TWO_HOP and not allowed[other]:
                 bridge = links[other]
-                for k in range(1, bridge[0] + 1):
-                    far = bridge[k]
+                for b in range(1, bridge[0] + 1):
+                    far = bridge[b]
                     if visited[far] == epoch or not allowed[far]:
                         continue
                     visited[far] = epoch

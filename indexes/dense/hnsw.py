@@ -154,6 +154,7 @@ class HnswIndex:
         if self.size:
             probe = np.ones(self.dim, dtype=np.float32)
             self.search(probe, 1, ef=1)
+            self.search(probe, 1, ef=1, ignore_quantization=True)
             self.score(probe, np.zeros(1, dtype=np.int64))
 
     # ---- properties ------------------------------------------------------------------------
@@ -223,8 +224,9 @@ class HnswIndex:
                                oversampling, ignore_quantization)
             for q, hit in zip(walked, found):
                 hits[q] = hit
+        shared = np.flatnonzero(allowed[0]) if allowed.shape[0] == 1 else None
         for q in np.flatnonzero(exact):
-            offsets = np.flatnonzero(allowed[q % allowed.shape[0]])
+            offsets = shared if shared is not None else np.flatnonzero(allowed[q])
             scores = self._exact_scores(self._unit(queries[q]), offsets)
             best = top_k(scores, limit)
             hits[q] = Hits(offsets[best.offsets], best.scores)
@@ -260,9 +262,10 @@ class HnswIndex:
         graph, originals = self.graph, self._originals
         while _kernels.search_batch(
                 queries, self._normalize, offset, step, vectors, originals.view, originals.fd,
-                originals.file_start, self._metric, graph.links0, graph.upper, graph.upper_pos, graph.entry, graph.max_level,
-                max(ef, keep, limit), keep, allowed, modes, scratch.visited, scratch.cand_s,
-                scratch.cand_i, out_ids, out_scores, counts) == _kernels.OVERFLOW:
+                originals.file_start, self._metric, graph.links0, graph.upper, graph.upper_pos,
+                graph.entry, graph.max_level, max(ef, keep, limit), keep, allowed, modes,
+                scratch.visited, scratch.cand_s, scratch.cand_i, out_ids, out_scores,
+                counts) == _kernels.OVERFLOW:
             self._capacity = min(self.size, 2 * scratch.cand_s.shape[0])
             scratch = _Scratch(self.size, self._capacity)
         self._scratch.append(scratch)
