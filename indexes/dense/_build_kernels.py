@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from indexes.dense._intrinsic_kernels import widen
 from indexes.dense._kernels import (DOT, MODE_ALL, greedy_descent, search_layer, similarity,
-                                    sort_min_heap, widen)
+                                    sort_min_heap)
 
 
 @njit(cache=True)
