@@ -13,9 +13,9 @@ with ~40 Zipf-distributed terms from a 30,000-term vocabulary (Dot); multivector
 of 48 dims near their point's dense centre (Dot, MaxSim). Queries take a centre plus noise.
 
 Both engines seal everything into one segment before timing (ours: `optimizer.optimize()`,
-edge: `optimize()`). Ours gets an HNSW graph on the dense vector through the optimizer's
-`build_indexes` hook unless `--no-hnsw` (the engine does not wire indexes by itself yet);
-sparse and multivector searches are whatever the engine's stores do today. Edge builds its
+edge: `optimize()`). Ours gets an HNSW graph on the dense vector, added to the optimizer's
+`build_indexes` hook unless `--no-hnsw` (the engine does not build dense graphs by itself
+yet); sparse and multivector searches are whatever the engine's stores do today. Edge builds its
 default HNSW for the dense vector, none for the multivector (its MaxSim graph is far too slow
 to build here), and indexes the sparse vector. Engines alternate query by query (the machine
 is shared); BLAS and edge's search pool are limited to one thread. Reported: p50/p99 latency
@@ -81,18 +81,24 @@ def build_ours(data: dict, hnsw: bool, batch: int = 2_000) -> Any:
                   for i in range(start, stop)]
         client.upsert("bench", {"ids": np.arange(start, stop), "vectors": {
             "d": data["dense"][start:stop], "s": sparse, "m": list(data["tokens"][start:stop])}})
-    collection = client.collection("bench")
+    optimizer = client.collection("bench").optimizer
     if hnsw:
-        collection.optimizer.build_indexes = _hnsw_builder
-    collection.optimizer.optimize()
+        optimizer.build_indexes = _with_hnsw(optimizer.build_indexes)
+    optimizer.optimize()
     return client
 
 
-def _hnsw_builder(segment: Any) -> None:
+def _with_hnsw(engine_builder: Any) -> Callable:
+    """The engine's own index builder (sparse postings, ...) plus an HNSW graph on "d"."""
     from indexes.dense.hnsw import HnswIndex, HnswParams
 
-    store = segment.vectors["d"]
-    store.index = HnswIndex.build(store.data[: segment.size], "Cosine", HnswParams(m=16, ef_construct=100))
+    def build(segment: Any) -> None:
+        if engine_builder is not None:
+            engine_builder(segment)
+        store = segment.vectors["d"]
+        store.index = HnswIndex.build(store.data[: segment.size], "Cosine", HnswParams(m=16, ef_construct=100))
+
+    return build
 
 
 def ours_searcher(client: Any) -> Callable:
@@ -187,7 +193,8 @@ def main() -> None:
                   f"   ({len(t)} queries, one thread)")
         if len(found) == 2:
             overlap = np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(*found)])
-            print(f"top-10 overlap ours vs qdrant-edge: {overlap:.3f}")
+            sizes = np.mean([len(a) for a in found[0]]), np.mean([len(b) for b in found[1]])
+            print(f"top-10 overlap ours vs qdrant-edge: {overlap:.3f} (mean hits {sizes[0]:.1f} vs {sizes[1]:.1f})")
             shard.close()
         client.close()
 
