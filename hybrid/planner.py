@@ -258,21 +258,21 @@ def _diversify(cand: Candidates, plan: VectorPlan, limit: int) -> Ranked:
 def merge(env: Env, op: Any, plan: VectorPlan, sources: list[Ranked], limit: int, flt: Any,
           threshold: Any, field: str) -> Ranked:
     """A node with prefetches: merge their results with its query."""
+    pool = Pool([s.cand for s in sources])
     if isinstance(op, Fusion):
-        return Ranked(fuse(sources, op, limit, f"{field}query"))
-    pool = union([s.cand for s in sources])
+        return Ranked(fuse(pool, sources, op, limit, f"{field}query"))
     if isinstance(op, FormulaQuery):
-        return Ranked(formula(op, pool, sources, limit, f"{field}query"))
+        return Ranked(formula(pool, sources, op, limit, f"{field}query"))
     if isinstance(op, OrderBy):
-        cand, values = ordering.order_by(env.c, op, None, pool, limit)
+        cand, values = ordering.order_by(env.c, op, None, pool.cand, limit)
         return Ranked(cand, order_values=values)
     if isinstance(op, Sample):
-        return Ranked(ordering.sample(env.c, None, pool, limit))
-    if isinstance(op, Bm25):  # BM25 restricted to the pool's points
-        ids = [seg.ids[o] for seg, o in zip([pool.segs[i] for i in pool.seg.tolist()], pool.off.tolist())]
+        return Ranked(ordering.sample(env.c, None, pool.cand, limit))
+    if isinstance(op, Bm25):  # BM25 restricted to the pool's points (ids of at most the prefetch limits)
+        ids = [pool.cand.segs[s].ids[o] for s, o in zip(pool.cand.seg.tolist(), pool.cand.off.tolist())]
         only = parse({"must": [{"has_id": ids}]}) if ids else None
         return Ranked(env.c.text.search(op.field, op.text, limit, only, op.k1, op.b, f"{field}query.bm25"))
-    scored = score_candidates(pool, plan.scorer)
+    scored = score_candidates(pool.cand, plan.scorer)
     if plan.mmr is None:
         return Ranked(scored.ranked(limit), plan.distance)
     want = limit if plan.mmr.candidates_limit is None else plan.mmr.candidates_limit
@@ -282,20 +282,37 @@ def merge(env: Env, op: Any, plan: VectorPlan, sources: list[Ranked], limit: int
     return _diversify(scored, plan, limit)
 
 
-def union(sources: list[Candidates]) -> Candidates:
-    """All candidates of several lists, each point once, in order of first appearance."""
-    sources = [s for s in sources if len(s)]
-    if not sources:
-        return Candidates.empty()
-    segs: list = []
-    seg_ix, offs = [], []
-    for s in sources:
-        remap = np.array([_index(segs, seg) for seg in s.segs], dtype=np.int32)
-        seg_ix.append(remap[s.seg])
-        offs.append(s.off)
-    cand = Candidates(segs, np.concatenate(seg_ix), np.concatenate(offs), np.zeros(sum(len(s) for s in sources), np.float32))
-    _, first = np.unique(cand.keys(), return_index=True)
-    return cand.take(np.sort(first))
+class Pool:
+    """The points of several ranked lists, each once, in point-id order.
+
+    `entries[i]` = (pool index, row in list i) of the first occurrence of every point of list
+    i; a pool index is the point's rank in id order, so sorting by it breaks ties by id.
+    """
+
+    def __init__(self, sources: list[Candidates]) -> None:
+        segs: list = []
+        seg_ix, offs = [], []
+        for s in sources:
+            remap = np.array([_index(segs, seg) for seg in s.segs], dtype=np.int32)
+            seg_ix.append(remap[s.seg] if len(s) else np.empty(0, np.int32))
+            offs.append(s.off)
+        sizes = [len(s) for s in sources]
+        every = Candidates(segs, _cat(seg_ix, np.int32), _cat(offs, np.int64), np.zeros(sum(sizes), np.float32))
+        _, first, inverse = np.unique(every.keys(), return_index=True, return_inverse=True)
+        self.cand = every.take(first)
+        self.entries: list[tuple[np.ndarray, np.ndarray]] = []
+        for start, size in zip(np.cumsum([0] + sizes[:-1]).tolist(), sizes):
+            codes = inverse.reshape(-1)[start: start + size]
+            _, once = np.unique(codes, return_index=True)  # an order_by list may repeat a point
+            once.sort()
+            self.entries.append((codes[once], once))
+
+    def __len__(self) -> int:
+        return len(self.cand)
+
+
+def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
 
 
 def _index(table: list, item: Any) -> int:
@@ -306,33 +323,16 @@ def _index(table: list, item: Any) -> int:
     return len(table) - 1
 
 
-def _pool_codes(pool: Candidates, sources: list[Ranked]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Sort order of the pool's keys, and per source (pool rows, rows of the source) of its
-    first occurrences: a source row's pool code is its rank in id order."""
-    from hybrid.queries.explain import first_keys
-
-    pool_keys = pool.keys()
-    order = np.argsort(pool_keys)
-    sorted_keys = pool_keys[order]
-    located = []
-    for s in sources:
-        keys, rows = first_keys(s.cand)
-        located.append((np.searchsorted(sorted_keys, keys).astype(np.int64), rows))
-    return order, located
-
-
-def fuse(sources: list[Ranked], op: Fusion, limit: int, field: str) -> Candidates:
-    """Fusion of the prefetch lists; keys are ranks of point ids, so ties break by id."""
+def fuse(pool: Pool, sources: list[Ranked], op: Fusion, limit: int, field: str) -> Candidates:
+    """Fusion of the prefetch lists; keys are pool indexes (id ranks), so ties break by id."""
     from fusion.dbsf import dbsf
     from fusion.rrf import DEFAULT_K, rrf
     from fusion.weighted import linear
 
-    pool = union([s.cand for s in sources])
     if len(pool) == 0:
-        return pool
-    order, located = _pool_codes(pool, sources)
+        return pool.cand
     shown = op.method == "dbsf"  # Qdrant fuses the scores it would display
-    lists = [(codes, (s.shown() if shown else s.cand.score)[rows]) for s, (codes, rows) in zip(sources, located)]
+    lists = [(codes, (s.shown() if shown else s.cand.score)[rows]) for s, (codes, rows) in zip(sources, pool.entries)]
     try:
         if op.method == "rrf":
             keys, scores = rrf(lists, k=DEFAULT_K if op.k is None else op.k, weights=op.weights, limit=limit)
@@ -342,30 +342,29 @@ def fuse(sources: list[Ranked], op: Fusion, limit: int, field: str) -> Candidate
             keys, scores = linear(lists, weights=op.weights, normalization=op.normalization, limit=limit)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field, str(exc)) from None
-    out = pool.take(order[keys])
+    out = pool.cand.take(keys)
     out.score = np.asarray(scores, dtype=np.float32)
     return out
 
 
-def formula(op: FormulaQuery, pool: Candidates, sources: list[Ranked], limit: int, field: str) -> Candidates:
-    """Formula scores of the pool; `$score[i]` is prefetch i's displayed score."""
+def formula(pool: Pool, sources: list[Ranked], op: FormulaQuery, limit: int, field: str) -> Candidates:
+    """Formula scores of the pool; `$score[i]` is prefetch i's displayed score (NaN: absent)."""
     from fusion.ranked import order_by_score
     from hybrid.queries.formula import formula_scores
 
     if len(pool) == 0:
-        return pool
-    order, located = _pool_codes(pool, sources)
+        return pool.cand
     per_prefetch = []
-    for s, (codes, rows) in zip(sources, located):
+    for s, (codes, rows) in zip(sources, pool.entries):
         values = np.full(len(pool), np.nan)
-        values[order[codes]] = s.shown()[rows]
+        values[codes] = s.shown()[rows]
         per_prefetch.append(values)
     try:
-        scores = formula_scores(op.formula, pool, per_prefetch)
+        scores = formula_scores(op.formula, pool.cand, per_prefetch)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field, str(exc)) from None
-    ranks, ranked_scores = order_by_score(np.argsort(order), scores, limit)  # key = id rank
-    out = pool.take(order[ranks])
+    keys, ranked_scores = order_by_score(np.arange(len(pool)), scores, limit)
+    out = pool.cand.take(keys)
     out.score = ranked_scores
     return out
 

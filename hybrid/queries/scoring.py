@@ -95,6 +95,14 @@ def sparse_overlap(store: Any, offsets: np.ndarray, query_indices: np.ndarray) -
     return np.bincount(owner[hit], minlength=offsets.size) > 0
 
 
+def has_vector(store: Any, offsets: np.ndarray) -> np.ndarray:
+    """bool per offset: the point has this vector (ragged stores: a non-empty row), without
+    materialising the store-wide mask."""
+    if hasattr(store, "ends"):
+        return store.ends[offsets] > store.starts[offsets]
+    return store.present[offsets]
+
+
 def row_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of arange(s, s + n) for every (s, n), vectorised."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -112,7 +120,7 @@ def score_candidates(cand: Candidates, scorer: Scorer) -> Candidates:
     for i, seg in enumerate(cand.segs):
         rows = np.flatnonzero(cand.seg == i)
         offs = cand.off[rows]
-        has = seg.vectors[scorer.using].present[offs]
+        has = has_vector(seg.vectors[scorer.using], offs)
         if has.any():
             got, kept = scorer.score(seg, offs[has])
             scores[rows[has]] = got
