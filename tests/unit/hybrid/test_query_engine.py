@@ -183,3 +183,16 @@ def test_formula_rejects_non_numeric_payload_and_depth_is_limited(clients) -> No
         one.query_points("c", prefetch=node, query={"fusion": "rrf"})
     with pytest.raises(PointNotFound):
         one.query_points("c", query=10_000, using="d")
+
+
+def test_bm25_reranks_only_the_prefetched_points() -> None:
+    c = Client()
+    c.create_collection("t", vectors_config={"size": 2, "distance": "Dot"})
+    c.create_payload_index("t", "body", {"type": "text", "tokenizer": "word", "lowercase": True})
+    docs = ["fox fox fox", "fox", "the fox runs", "no match here", "fox and dog"]
+    c.upsert("t", [{"id": i, "vector": [1.0, float(i)], "payload": {"body": d}} for i, d in enumerate(docs)])
+    bm25 = {"bm25": {"text": "fox", "field": "body"}}
+    everywhere = [p.id for p in c.query_points("t", query=bm25).points]
+    prefetch = {"query": [0.0, 1.0], "limit": 3}  # ids 4, 3, 2
+    rescored = [p.id for p in c.query_points("t", prefetch=prefetch, query=bm25).points]
+    assert rescored == [i for i in everywhere if i in (2, 3, 4)] and set(everywhere) > set(rescored)
