@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import msgspec
 
 from hybrid import models as m
-from hybrid import operations as ops
 from hybrid.config import build_schema
 from hybrid.errors import HybridError, NotFound, ValidationError
 from hybrid.ids import normalize_ids
@@ -187,7 +186,8 @@ class AdminMixin(SnapshotMixin):
             if collection_params is not None:
                 params = _patch(params, m.convert(collection_params, CollectionParamsDiff, "params"))
             if vectors_config is not None:
-                params = msgspec.structs.replace(params, vectors=_vectors_update(params.vectors, vectors_config))
+                current = {n: spec.params for n, spec in c.schema.dense.items()}
+                params = msgspec.structs.replace(params, vectors=_vectors_update(current, vectors_config))
             if sparse_vectors_config is not None:
                 params = msgspec.structs.replace(params, sparse_vectors=_sparse_update(
                     params.sparse_vectors or {}, sparse_vectors_config))
@@ -197,36 +197,8 @@ class AdminMixin(SnapshotMixin):
                     raise ValidationError("metadata", "must be a JSON object")
                 changes["metadata"] = {**(cfg.metadata or {}), **metadata} if metadata else None
             c.schema = build_schema(msgspec.structs.replace(cfg, **changes))
-            self._persist_config(c)
+            c._save_config()
         return True
-
-    @staticmethod
-    def _persist_config(c: "Collection") -> None:
-        if c.path is not None:
-            atomic_write(c.path / "config.json", c.config_json())
-
-    # ------------------------------------------------------------------ payload indexes
-    def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
-                             field_type: Any = None, wait: bool = True, **_: Any) -> m.UpdateResult:
-        schema = m.to_builtins(field_schema if field_schema is not None else field_type)
-        if isinstance(schema, str):
-            schema = {"type": str(getattr(schema, "value", schema))}
-        if not isinstance(schema, dict) or schema.get("type") not in INDEX_TYPES:
-            raise ValidationError("field_schema", f"expected one of {', '.join(INDEX_TYPES)} or their params object")
-        if not isinstance(field_name, str) or not field_name:
-            raise ValidationError("field_name", "must be a non-empty string")
-        c = self._get(collection_name)
-        with c.lock:
-            seq = c.commit(ops.CreateFieldIndex(field_name, schema))
-            self._persist_config(c)
-        return _completed(seq)
-
-    def delete_payload_index(self, collection_name: str, field_name: str, wait: bool = True, **_: Any) -> m.UpdateResult:
-        c = self._get(collection_name)
-        with c.lock:
-            seq = c.commit(ops.DeleteFieldIndex(field_name))
-            self._persist_config(c)
-        return _completed(seq)
 
     # ------------------------------------------------------------------ facet
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,

@@ -71,6 +71,8 @@ class Client(QueryMixin, AdminMixin):
 
     def _get(self, name: str) -> Collection:
         coll = self._collections.get(name)
+        if coll is None and isinstance(name, str):
+            coll = self._collections.get(self.resolve_alias(name))
         if coll is None:
             raise CollectionNotFound(name)
         return coll
@@ -107,6 +109,7 @@ class Client(QueryMixin, AdminMixin):
             coll = self._collections.pop(collection_name, None)
             if coll is None:
                 return False
+            self.drop_aliases_of(collection_name)
             coll.close()
             if coll.path is not None:
                 remove_tree(coll.path)

@@ -108,7 +108,7 @@ def build_schema(config: m.CollectionConfig) -> CollectionSchema:
         config,
         params=msgspec.structs.replace(
             config.params,
-            vectors={n: s.params for n, s in dense.items()},
+            vectors=dense[DEFAULT_VECTOR].params if list(dense) == [DEFAULT_VECTOR] else {n: s.params for n, s in dense.items()},
             sparse_vectors={n: s.params for n, s in sparse.items()} or None,
         ),
     )

@@ -37,7 +37,7 @@ class HnswConfigDiff(Model):
     payload_m: Optional[int] = None
 
 
-class HnswConfig(Model):
+class HnswConfig(Model, omit_defaults=False):
     """Graph parameters. m: links per node; ef_construct: build beam width; full_scan_threshold
     (KB of vectors): below it a filtered search scores the allowed points exactly."""
 
@@ -84,7 +84,7 @@ class SparseVectorParams(Model):
     modifier: Optional[Literal["none", "idf"]] = None
 
 
-class OptimizersConfig(Model):
+class OptimizersConfig(Model, omit_defaults=False):
     """When to seal and vacuum. indexing_threshold is in KB of vector data (Qdrant's unit):
     the appendable segment is sealed (HNSW built) once its vectors pass it; 0 disables."""
 
@@ -109,12 +109,12 @@ class OptimizersConfigDiff(Model):
     max_optimization_threads: Optional[int] = None
 
 
-class WalConfig(Model):
+class WalConfig(Model, omit_defaults=False):
     wal_capacity_mb: int = 32
     wal_segments_ahead: int = 0
 
 
-class CollectionParams(Model):
+class CollectionParams(Model, omit_defaults=False):
     vectors: Any = None  # VectorParams, or {name: VectorParams}; see CollectionSchema
     shard_number: int = 1
     replication_factor: int = 1
@@ -123,7 +123,7 @@ class CollectionParams(Model):
     sparse_vectors: Optional[dict[str, SparseVectorParams]] = None
 
 
-class CollectionConfig(Model):
+class CollectionConfig(Model, omit_defaults=False):
     params: CollectionParams
     hnsw_config: HnswConfig
     optimizer_config: OptimizersConfig
