@@ -38,6 +38,7 @@ def test_envelopes():
 
 
 def test_with_defaults_keeps_default_fields():
-    config = m.HnswConfig()
-    assert "ef_construct" not in msgspec.to_builtins(config)  # the wire model omits defaults ...
-    assert with_defaults(config)["ef_construct"] == 100  # ... the API shows them, as Qdrant does
+    params = m.VectorParams(size=4, distance="Dot", on_disk=False)
+    assert with_defaults(params)["on_disk"] is False  # set fields survive; None fields are dropped
+    assert "datatype" not in with_defaults(params)
+    assert with_defaults(m.HnswConfig())["ef_construct"] == 100  # config defaults shown, as Qdrant does
