@@ -11,7 +11,9 @@ averaged over queries; QPS = queries / total time; p50/p99 are per-query latenci
 
 Memory: after the build the engine is reopened from disk (as a restarted server would), so
 `index_rss_mb` is the resident memory the loaded index adds to the process (RSS delta from
-just before the reload to after the last query), `rss_mb` the process total. With --on-disk
+just before the reload to after the last query; the allocator may reuse freed memory, so
+small indexes can read low), `rss_mb` the process total, `index_mb` the bytes the engine
+reports for its graph and codes. With --on-disk
 the original vectors stay in a file (np.memmap for ours, mmap for qdrant-edge).
 
 An engine is a small class with build / reopen / search / search_batch / close, so the engine
@@ -65,6 +67,9 @@ class Engine(Protocol):
     def reopen(self) -> None:
         """Load the index back from disk."""
 
+    def index_bytes(self) -> int | None:
+        """Bytes the engine reports for its index (graph, codes), if it can tell."""
+
     def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray: ...
 
     def search_batch(self, queries: np.ndarray, limit: int, ef: int) -> list[np.ndarray]: ...
@@ -101,6 +106,9 @@ class OursEngine:
         if vectors is None:
             vectors = np.load(self._dir / "vectors.npy", mmap_mode="r")
         self._index = HnswIndex.load(self._dir / "hnsw", vectors)
+
+    def index_bytes(self) -> int | None:
+        return self._index.nbytes
 
     def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray:
         return self._index.search(query, limit, ef=ef, oversampling=self._config.oversampling).offsets
@@ -147,6 +155,9 @@ class QdrantEdgeEngine:
 
     def reopen(self) -> None:
         self._shard = self._qe.EdgeShard.load(self._path, self._edge_config)
+
+    def index_bytes(self) -> int | None:
+        return None
 
     def _request(self, query: np.ndarray, limit: int, ef: int):
         qe = self._qe
@@ -229,6 +240,8 @@ def run_engine(engine: Engine, data: Dataset, config: BenchConfig, efs: list[int
                 row["batch_recall"] = recall_at(batched, data.truth, config.limit)
             row["rss_mb"] = _rss_mb()
             row["index_rss_mb"] = row["rss_mb"] - rss_before
+            reported = engine.index_bytes()
+            row["index_mb"] = None if reported is None else reported / 2**20
             rows.append(row)
             print(format_table([row], header=not rows[:-1]), flush=True)
         return rows
@@ -241,7 +254,7 @@ def run_engine(engine: Engine, data: Dataset, config: BenchConfig, efs: list[int
 _COLUMNS = [("engine", "{}", 11), ("ef", "{}", 5), ("recall", "{:.4f}", 7), ("qps", "{:.0f}", 7),
             ("p50_ms", "{:.3f}", 7), ("p99_ms", "{:.3f}", 7), ("batch_qps", "{:.0f}", 9),
             ("build_s", "{:.1f}", 7), ("build_cpu_s", "{:.1f}", 11), ("rss_mb", "{:.0f}", 6),
-            ("index_rss_mb", "{:.0f}", 12)]
+            ("index_rss_mb", "{:.0f}", 12), ("index_mb", "{:.0f}", 8)]
 
 
 def format_table(rows: list[dict], header: bool = True) -> str:

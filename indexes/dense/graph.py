@@ -63,7 +63,7 @@ def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, see
                 progress: bool = False, walk: Int8Codes | None = None) -> HnswGraph:
     """Insert every row of `vectors` (a kernel storage view) one by one, in one thread.
 
-    With `walk` the insertion beam searches walk int8 codes (candidates rescored exactly).
+    With `walk` the insertion beam walks those int8 codes (its candidates are rescored exactly).
     """
     n = vectors.shape[0]
     m0 = 2 * m

@@ -167,6 +167,11 @@ class HnswIndex:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index itself: graph and int8 codes (not the original vectors)."""
+        return self.graph.nbytes + (self.codes.codes.nbytes if self.codes is not None else 0)
+
     def prefers_exact(self, n_allowed: int, ef: int | None = None) -> bool:
         """Planner hook: is scanning `n_allowed` rows exactly cheaper than a filtered walk?
 

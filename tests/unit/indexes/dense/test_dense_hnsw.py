@@ -109,6 +109,21 @@ def test_search_batch_equals_single_searches():
         np.testing.assert_array_equal(single.scores, hits.scores)
 
 
+def test_concurrent_searches_match_sequential_ones():
+    """Kernels release the GIL; every thread must get its own scratch buffers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vectors = clustered(3000, seed=18)
+    queries = clustered(64, seed=18)
+    index = HnswIndex.build(vectors, "Euclid", HnswParams(m=8, ef_construct=32))
+    expected = [index.search(q, 10, ef=48).offsets for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda q: index.search(q, 10, ef=48).offsets, queries))
+    for a, b in zip(expected, found):
+        np.testing.assert_array_equal(a, b)
+    assert index.nbytes == index.graph.nbytes > 0
+
+
 def test_build_is_deterministic_for_a_seed():
     vectors = clustered(800, seed=14)
     a = HnswIndex.build(vectors, "Euclid", HnswParams(m=8, seed=3))
