@@ -21,7 +21,8 @@ from hybrid.config import CollectionSchema
 from hybrid.ids import ID_KEY_DTYPE, PointId, id_keys
 from hybrid.points import PointBatch
 from hybrid.storage.files import atomic_save_npy, atomic_write
-from hybrid.storage.vectors import DenseStore, MultiStore, SparseStore, _grow
+from hybrid.storage.multivectors import MultiStore
+from hybrid.storage.vectors import DenseStore, SparseStore, _grow
 
 Store = DenseStore | SparseStore | MultiStore
 
