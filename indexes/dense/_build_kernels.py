@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit
 
 from indexes.dense._intrinsic_kernels import widen
-from indexes.dense._kernels import (DOT, MODE_ALL, greedy_descent, search_layer, similarity,
-                                    sort_min_heap)
+from indexes.dense._kernels import (DOT, MODE_ALL, greedy_descent, rescore, search_layer,
+                                    similarity, sort_min_heap)
 
 
 @njit(cache=True)
@@ -148,8 +148,7 @@ def insert_points(order, levels, vectors, walk_vectors, walk_offset, walk_step, 
             sort_min_heap(res_s, res_i, n)
             entry, score = res_i[0], res_s[0]
             if quantized:
-                for r in range(n):
-                    res_s[r] = similarity(metric, query, vectors[res_i[r]])
+                rescore(metric, query, vectors, -1, 0, res_i, res_s, n, query)
                 order_by_score = np.argsort(-res_s[:n], kind="mergesort")
                 res_i[:n] = res_i[:n][order_by_score]
                 res_s[:n] = res_s[:n][order_by_score]

@@ -250,6 +250,18 @@ def exact_score(metric, query, originals, fd, file_start, row, buffer):
 
 
 @njit(cache=True, fastmath=True)
+def rescore(metric, query, originals, fd, file_start, ids, scores, n, buffer):
+    """scores[:n] = exact s(query, originals[ids[:n]]), prefetching rows held in RAM."""
+    if fd < 0:
+        for r in range(n):
+            prefetch_line(originals, ids[r], 0)
+    for r in range(n):
+        if fd < 0 and r + 1 < n:
+            prefetch_row(originals, ids[r + 1])
+        scores[r] = exact_score(metric, query, originals, fd, file_start, ids[r], buffer)
+
+
+@njit(cache=True, fastmath=True)
 def prepare_query(raw, normalize, metric, walk_offset, walk_step, exact, walk):
     """exact = raw (unit length if `normalize`); walk = exact mapped onto int8 codes
     ((x - offset) / step for L2/L1, unchanged for DOT; see quantization.py).
@@ -311,8 +323,7 @@ def search_batch(queries, normalize, walk_offset, walk_step, vectors, originals,
         sort_min_heap(res_s, res_i, n)
         if keep > 0:
             n = min(n, keep)
-            for r in range(n):
-                res_s[r] = exact_score(metric, exact, originals, fd, file_start, res_i[r], buffer)
+            rescore(metric, exact, originals, fd, file_start, res_i, res_s, n, buffer)
             order = np.argsort(-res_s[:n], kind="mergesort")
             n = min(n, limit)
             for r in range(n):
