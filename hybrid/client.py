@@ -77,6 +77,13 @@ class Client(QueryMixin, AdminMixin):
             raise CollectionNotFound(name)
         return coll
 
+    def _lookup(self, name: str) -> Collection:
+        """The collection named by a request's lookup_from / with_lookup."""
+        try:
+            return self._get(name)
+        except CollectionNotFound:
+            raise ValidationError("lookup_from.collection", f"collection {name!r} does not exist") from None
+
     def collection(self, name: str) -> Collection:
         """The engine object behind a collection (for the API, evals and tests)."""
         return self._get(name)
@@ -256,22 +263,25 @@ class Client(QueryMixin, AdminMixin):
     def query_points(self, collection_name: str, query: Any = None, using: Optional[str] = None, prefetch: Any = None,
                      query_filter: Any = None, search_params: Any = None, limit: int = 10, offset: Optional[int] = None,
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
-                     lookup_from: Any = None, **_: Any) -> m.QueryResponse:
+                     lookup_from: Any = None, explain: bool = False, **_: Any) -> m.QueryResponse:
+        """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
+        from hybrid.queries.parse import shallow
+
         req = QueryRequest(
-            query=query, using=using, prefetch=m.to_builtins(prefetch), filter=m.to_builtins(query_filter),
+            query=query, using=using, prefetch=shallow(prefetch), filter=m.to_builtins(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
             score_threshold=score_threshold, limit=limit, offset=offset or 0,
             with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
-            lookup_from=m.to_builtins(lookup_from),
+            lookup_from=m.to_builtins(lookup_from), explain=explain,
         )
-        return m.QueryResponse(points=run_query(self._get(collection_name), req, self.infer))
+        return m.QueryResponse(points=run_query(self._get(collection_name), req, self.infer, lookup=self._lookup))
 
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], **_: Any) -> list[m.QueryResponse]:
         c = self._get(collection_name)
         out = []
         for i, raw in enumerate(requests):
             req = m.convert(_request_json(raw), QueryRequest, f"searches[{i}]")
-            out.append(m.QueryResponse(points=run_query(c, req, self.infer)))
+            out.append(m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup)))
         return out
 
     # ------------------------------------------------------------------ lifecycle
