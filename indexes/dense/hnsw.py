@@ -150,12 +150,21 @@ class HnswIndex:
         return index
 
     def warm_up(self) -> None:
-        """Compile (or load from the numba cache) the kernels this index uses."""
-        if self.size:
-            probe = np.ones(self.dim, dtype=np.float32)
-            self.search(probe, 1, ef=1)
-            self.search(probe, 1, ef=1, ignore_quantization=True)
-            self.score(probe, np.zeros(1, dtype=np.int64))
+        """Compile (or load from the numba cache) every kernel this index may call.
+
+        Runs on a one-point stand-in with the same array types, so on-disk vectors are not
+        touched (a mapped read would pull a whole huge page into the resident set).
+        """
+        graph = HnswGraph(links0=np.zeros((1, self.graph.links0.shape[1]), np.int32),
+                          upper=np.zeros((0, 0, self.params.m + 1), np.int32),
+                          upper_pos=np.full(1, -1, np.int32), entry=0, max_level=0)
+        codes = None if self.codes is None else Int8Codes(np.zeros((1, self.dim), np.int8), 0.0, 1.0)
+        stand_in = HnswIndex(np.zeros((1, self.dim), dtype=self.vectors.dtype), self.distance,
+                             self.params, graph, codes, self.quantization)
+        probe = np.ones(self.dim, dtype=np.float32)
+        stand_in.search(probe, 1, ef=1)
+        stand_in.search(probe, 1, ef=1, ignore_quantization=True)
+        stand_in.score(probe, np.zeros(1, dtype=np.int64))
 
     # ---- properties ------------------------------------------------------------------------
 
