@@ -123,10 +123,13 @@ def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = 
         if seg.size == 0:
             continue
         store = seg.vectors[using]
-        allowed = filter_mask(seg, flt) & store.present[: seg.size]
-        if not allowed.any():
+        allowed, count = seg.base_allowed(using)
+        if flt is not None:
+            allowed = allowed & filter_mask(seg, flt)
+            count = int(np.count_nonzero(allowed))
+        if count == 0:
             continue
-        hits = store.search(query, want, allowed, seg.size, **extra)
+        hits = store.search(query, want, allowed, seg.size, allowed_count=count, **extra)
         segs.append(seg)
         seg_ix.append(np.full(hits.offsets.size, len(segs) - 1, np.int32))
         offs.append(hits.offsets)

@@ -38,6 +38,7 @@ class Segment:
         self.pids = np.zeros(0, dtype=np.int64)
         self.versions = np.zeros(0, dtype=np.int64)
         self.deleted = np.zeros(0, dtype=bool)
+        self.deleted_version = 0
         self.payloads: list[Optional[dict]] = []
         self.payload_version = 0
         self.payload_indexes: dict[str, Any] = {}  # key -> indexes.payload index over this segment
@@ -146,6 +147,20 @@ class Segment:
 
     def delete(self, offsets: np.ndarray) -> None:
         self.deleted[offsets] = True
+        self.deleted_version += 1
+
+    def base_allowed(self, name: str) -> tuple[np.ndarray, int]:
+        """(live points having vector `name`, their count). Cached for sealed segments, whose
+        vectors never change and whose deletions bump `deleted_version`."""
+        key = ("base_allowed", name)
+        hit = self.cache.get(key)
+        if hit is not None and hit[0] == self.deleted_version and not self.appendable:
+            return hit[1], hit[2]
+        mask = self.live & self.vectors[name].present[: self.size]
+        count = int(np.count_nonzero(mask))
+        if not self.appendable:
+            self.cache[key] = (self.deleted_version, mask, count)
+        return mask, count
 
     def set_payload(self, offset: int, payload: Optional[dict], seq: int) -> None:
         self.payloads[offset] = payload or None
