@@ -28,6 +28,24 @@ def build_indexes(seg: Any) -> None:
     for store in seg.vectors.values():
         if store.kind == "sparse":
             store.build_index()
+        elif store.kind == "dense":
+            build_dense_index(store, seg.size)
+
+
+def build_dense_index(store: Any, size: int) -> None:
+    """An HNSW graph (m, ef_construct, int8 traversal codes when quantized) over a sealed store,
+    unless its vectors weigh less than `full_scan_threshold` KB: exact scoring is faster then."""
+    from indexes.dense.hnsw import HnswIndex, HnswParams
+    from indexes.dense.quantization import ScalarQuantization
+
+    spec = store.spec
+    if size == 0 or size * spec.size * 4 / 1024 < spec.hnsw.full_scan_threshold:
+        return
+    quantization = None
+    if spec.quantization is not None:
+        quantization = ScalarQuantization(quantile=spec.quantization.scalar.quantile)
+    params = HnswParams(m=spec.hnsw.m, ef_construct=spec.hnsw.ef_construct)
+    store.index = HnswIndex.build(store.data[:size], spec.distance, params, quantization)
 
 
 def payload_schema(c: "Collection") -> dict[str, m.PayloadIndexInfo]:
