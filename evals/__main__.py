@@ -24,8 +24,22 @@ import msgspec
 from evals.beir import BeirDataset, load_beir
 from evals.plans import DEFAULT_PLANS, PREFETCH_DEPTH, Plan, load_plans, placeholders, select_plans, vector_names
 from evals.report import DEFAULT_METRICS, build_report, print_table, write_report
-from evals.runner import DEFAULT_CACHE, DEFAULT_EMBEDDER, PlanRun, index_dataset, open_embedders, query_inputs, run_plan
-from evals.runner import no_progress, tqdm_progress
+from evals.results import comparison, parity_checks, results_document
+from evals.runner import (
+    DEFAULT_CACHE,
+    DEFAULT_EMBEDDER,
+    Embedders,
+    IndexedCollection,
+    PlanRun,
+    Progress,
+    index_dataset,
+    no_progress,
+    open_embedders,
+    query_inputs,
+    run_plan,
+    tqdm_progress,
+)
+from evals.tuning import TuningResult, format_tuning, select, split_queries, tuning_grid
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,38 +97,44 @@ def _limited(dataset: BeirDataset, max_queries: int | None) -> list[str]:
 
 def run_beir(args: argparse.Namespace) -> dict[str, Any]:
     """The ``beir`` command; returns the results document it writes."""
-    from evals.results import comparison, parity_checks, results_document
-
     plans = _plans(args)
-    metrics = _names(args.metrics, "--metrics")
     dataset = load_beir(args.dataset, args.split)
+    pair = _pair(args.compare, plans) if args.compare else None  # checked before the slow part
+    embedders = open_embedders(args.embedder, None if args.no_cache else args.cache)
+    try:
+        return _evaluate(args, dataset, plans, pair, embedders)
+    finally:
+        embedders.close()
+
+
+def _evaluate(
+    args: argparse.Namespace, dataset: BeirDataset, plans: list[Plan], pair: tuple[str, str] | None, embedders: Embedders
+) -> dict[str, Any]:
     query_ids = _limited(dataset, args.max_queries)
     out_dir = args.out_dir or Path("out") / f"eval-{dataset.name}"
     progress = no_progress if args.no_progress else tqdm_progress
-    grid = _tuning_grid(args)
+    grid = tuning_grid(args.depth) if args.tune else []
     every_plan = plans + [plan for _, plan in grid]
-    embedders = open_embedders(args.embedder, None if args.no_cache else args.cache)
     indexed = index_dataset(
         dataset, embedders, set().union(*(vector_names(p.request) for p in every_plan)),
         sparse_avg_len=args.sparse_avg_len, progress=progress,
     )
     needed = set().union(*(placeholders(plan.request) for plan in every_plan))
     inputs = query_inputs(dataset, query_ids, embedders, needed, indexed.sparse_vocabulary)
-    runs: dict[str, PlanRun] = {}
-    for plan in progress(plans, "plans", len(plans)):
-        runs[plan.name] = run_plan(indexed, plan, inputs, limit=args.limit, warmup=args.warmup)
+    runs = {
+        plan.name: run_plan(indexed, plan, inputs, limit=args.limit, warmup=args.warmup)
+        for plan in progress(plans, "plans", len(plans))
+    }
     report = build_report(
         dataset.qrels, {name: r.run for name, r in runs.items()},
-        latencies_ms={name: r.latencies_ms for name, r in runs.items()}, metrics=metrics,
+        latencies_ms={name: r.latencies_ms for name, r in runs.items()}, metrics=_names(args.metrics, "--metrics"),
         dataset=dataset.name, baseline=args.baseline, query_ids=query_ids, n_resamples=args.resamples, seed=args.seed,
     )
     print_table(report)
     written = write_report(report, out_dir, plots=not args.no_plots)
     checks = {} if args.no_parity else parity_checks(dataset, runs, query_ids, args.limit)
-    compared = None
-    if args.compare:
-        compared = comparison(report, *_pair(args.compare), n_resamples=args.resamples, seed=args.seed)
-    tuning = _tune(args, dataset, indexed, inputs, query_ids, grid, runs, out_dir, progress) if grid else None
+    compared = None if pair is None else comparison(report, *pair, n_resamples=args.resamples, seed=args.seed)
+    tuning = _tune(args, dataset, indexed, inputs, grid, runs, out_dir, progress) if grid else None
     document = results_document(report, runs, dataset, indexed, embedders, checks, compared, tuning)
     out = args.out or out_dir / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,30 +143,38 @@ def run_beir(args: argparse.Namespace) -> dict[str, Any]:
     return document
 
 
-def _pair(text: str) -> tuple[str, str]:
+def _pair(text: str, plans: list[Plan]) -> tuple[str, str]:
     names = _names(text, "--compare")
     if len(names) != 2:
         raise ValueError(f"--compare: expected two plan names A,B, got {text!r}")
+    unknown = [name for name in names if name not in {plan.name for plan in plans}]
+    if unknown:
+        raise ValueError(f"--compare: {unknown[0]!r} is not one of the evaluated plans")
     return names[0], names[1]
 
 
-def _tuning_grid(args: argparse.Namespace) -> list[tuple[str, Plan]]:
-    from evals.tuning import tuning_grid
-
-    return tuning_grid(args.depth) if args.tune else []
-
-
-def _tune(args, dataset, indexed, inputs, query_ids, grid, runs, out_dir, progress) -> Any:  # noqa: ANN001
-    from evals.tuning import format_tuning, select, split_queries
-
-    split = split_queries(query_ids, args.tune_fraction, args.seed)
+def _tune(
+    args: argparse.Namespace,
+    dataset: BeirDataset,
+    indexed: IndexedCollection,
+    inputs: dict[str, dict[str, Any]],
+    grid: list[tuple[str, Plan]],
+    baselines: dict[str, PlanRun],
+    out_dir: Path,
+    progress: Progress,
+) -> TuningResult:
+    """Run the grid, choose on the tune split, print and write ``tuning.json``."""
+    split = split_queries(list(inputs), args.tune_fraction, args.seed)
     grid_runs = {
         plan.name: run_plan(indexed, plan, inputs, limit=args.limit, warmup=0).run
         for _, plan in progress(grid, "tuning grid", len(grid))
     }
-    baselines = {name: r.run for name, r in runs.items()}
-    result = select(dataset.qrels, grid_runs, grid, split, metric=args.tune_metric, seed=args.seed, baselines=baselines)
+    result = select(
+        dataset.qrels, grid_runs, grid, split, metric=args.tune_metric, seed=args.seed,
+        baselines={name: r.run for name, r in baselines.items()},
+    )
     print(format_tuning(result))
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tuning.json").write_bytes(msgspec.json.format(msgspec.json.encode(result), indent=2))
     return result
 

@@ -58,6 +58,12 @@ class Embedders:
     dense: Any  # DenseEmbedder and TokenEmbedder, usually a CachedEmbedder
     sparse: Any  # indexes.sparse.bm25.Bm25Encoder
 
+    def close(self) -> None:
+        """Close the embedding cache, if there is one."""
+        cache = getattr(self.dense, "cache", None)
+        if cache is not None:
+            cache.close()
+
 
 def open_embedders(name: str = DEFAULT_EMBEDDER, cache_path: str | Path | None = DEFAULT_CACHE) -> Embedders:
     """The named dense embedder behind the sqlite cache (none when ``cache_path`` is None) and a

@@ -195,3 +195,5 @@ def test_cli_reports_bad_arguments_with_exit_status_2(tmp_path, capsys):
     assert main(["beir", "--dataset", str(folder), "--plans", "nope", "--no-progress"]) == 2
     assert "unknown plan 'nope'" in capsys.readouterr().err
     assert main(["beir", "--dataset", str(tmp_path / "missing"), "--plans", "bm25"]) == 2
+    assert main(["beir", "--dataset", str(folder), "--plans", "bm25,dense", "--compare", "bm25,rrf"]) == 2
+    assert "'rrf' is not one of the evaluated plans" in capsys.readouterr().err
