@@ -17,8 +17,9 @@ small indexes can read low), `rss_mb` the process total, `index_mb` the bytes th
 reports for its graph and codes. With --on-disk
 the original vectors stay in a file (np.memmap for ours, mmap for qdrant-edge).
 
-An engine is a small class with build / reopen / search / search_batch / close, so the engine
-(`hybrid.Client`) slots in beside ours and qdrant-edge.
+Engines: `ours` (indexes.dense.HnswIndex directly), `hybrid` (the whole engine through
+`hybrid.Client`) and `qdrant-edge`; each is a small class with build / release / reopen /
+search / search_batch / close.
 """
 
 from __future__ import annotations
@@ -181,7 +182,60 @@ class QdrantEdgeEngine:
         self._shard = None
 
 
-ENGINES: dict[str, type] = {"ours": OursEngine, "qdrant-edge": QdrantEdgeEngine}
+class HybridEngine:
+    """The whole engine, embedded and persistent (`hybrid.Client`), as an application uses it:
+    one collection, every point upserted, then optimised into one sealed segment."""
+
+    name = "hybrid"
+
+    def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
+        from hybrid import Client
+
+        self._config, self._path = config, workdir / "client"
+        self._params: dict = {}
+        quantization = None
+        if config.quantization:
+            quantization = {"scalar": {"type": "int8", "quantile": config.quantile, "always_ram": True}}
+            self._params["quantization"] = {"rescore": True, "oversampling": config.oversampling}
+        self._client = Client(path=self._path)
+        self._client.create_collection(
+            "bench", vectors_config={"size": base.shape[1], "distance": "Cosine", "on_disk": config.on_disk},
+            hnsw_config={"m": config.m, "ef_construct": config.ef_construct},
+            optimizers_config={"indexing_threshold": 0}, quantization_config=quantization)
+        for start in range(0, base.shape[0], 10_000):
+            rows = base[start:start + 10_000]
+            self._client.upsert("bench", {"ids": list(range(start, start + len(rows))), "vectors": rows})
+        self._client.collection("bench").optimizer.optimize()
+
+    def release(self) -> None:
+        self._client.close()
+        self._client = None
+
+    def reopen(self) -> None:
+        from hybrid import Client
+
+        self._client = Client(path=self._path)
+
+    def index_bytes(self) -> int | None:
+        return None
+
+    def search(self, query: np.ndarray, limit: int, ef: int) -> np.ndarray:
+        response = self._client.query_points("bench", query=query, limit=limit, with_payload=False,
+                                             search_params={"hnsw_ef": ef, **self._params})
+        return np.array([p.id for p in response.points])
+
+    def search_batch(self, queries: np.ndarray, limit: int, ef: int) -> list[np.ndarray]:
+        requests = [{"query": q, "limit": limit, "with_payload": False,
+                     "params": {"hnsw_ef": ef, **self._params}} for q in queries]
+        return [np.array([p.id for p in r.points]) for r in self._client.query_batch_points("bench", requests)]
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+
+ENGINES: dict[str, type] = {"ours": OursEngine, "qdrant-edge": QdrantEdgeEngine, "hybrid": HybridEngine}
 
 
 def load_dataset(folder: Path, n: int | None = None, n_queries: int | None = None,

@@ -57,3 +57,9 @@ def test_recall_and_table():
 def test_unknown_engine_is_rejected(dataset):
     with pytest.raises(SystemExit):
         ann.main(["--data", str(dataset), "--engines", "nope"])
+
+
+def test_hybrid_engine_single_queries(dataset):
+    pytest.importorskip("hybrid")
+    rows = ann.main(["--data", str(dataset), "--engines", "hybrid", "--ef", "64"])
+    assert rows[0]["engine"] == "hybrid" and rows[0]["recall"] >= 0.9
