@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 def load_index(store: Any, directory: Path) -> Any:
     """Reopen the index saved beside a sealed store (no rebuild)."""
+    if store.kind == "multivector":
+        return load_multivector_index(store, directory)
     if store.kind == "sparse":
         from indexes.sparse import SparseIndex
 
@@ -30,6 +32,8 @@ def build_indexes(seg: Any) -> None:
             store.build_index()
         elif store.kind == "dense":
             build_dense_index(store, seg.size)
+        elif store.kind == "multivector":
+            build_multivector_index(store)
 
 
 def build_dense_index(store: Any, size: int) -> None:
@@ -46,6 +50,18 @@ def build_dense_index(store: Any, size: int) -> None:
         quantization = ScalarQuantization(quantile=spec.quantization.scalar.quantile)
     params = HnswParams(m=spec.hnsw.m, ef_construct=spec.hnsw.ef_construct)
     store.index = HnswIndex.build(store.data[:size], spec.distance, params, quantization)
+
+
+# ---------------------------------------------------------------- multivectors (MaxSim)
+def build_multivector_index(store: Any) -> None:
+    """A sealed multivector store's MaxSim index (centroid first stage / int8 copy as configured;
+    none for exact-only names): `hybrid.storage.multivectors` documents the configuration."""
+    store.build_index()
+
+
+def load_multivector_index(store: Any, directory: Path) -> Any:
+    """Reopen a multivector index over its (possibly memory-mapped) sealed store."""
+    return store.open_index(directory)
 
 
 def payload_schema(c: "Collection") -> dict[str, m.PayloadIndexInfo]:

@@ -115,11 +115,28 @@ class MultiVectorIndex:
         """Exact MaxSim of `query` against `offsets` (float32; -inf where no matrix is stored)."""
         return maxsim(query, self.store, offsets, self.distance)
 
-    def search(self, query: Any, limit: int, allowed: np.ndarray | None = None, exact: bool = False) -> Hits:
-        """Best `limit` offsets among `allowed` (None: all) by MaxSim, descending."""
+    def search(self, query: Any, limit: int, allowed: np.ndarray | None = None, exact: bool = False,
+               n_candidates: int | None = None, oversampling: float | None = None,
+               quantized: bool = True) -> Hits:
+        """Best `limit` offsets among `allowed` (None: all) by MaxSim, descending.
+
+        Per-search overrides of the config: `n_candidates`, `oversampling`; `quantized=False`
+        skips the int8 pass (Qdrant's `quantization.ignore`).
+        """
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
             raise TypeError(f"limit must be an integer, got {type(limit).__name__}")
         q = prepare_query(query, self.store.dim, self.distance, self.store.datatype)
+        return self.search_prepared(q, limit, allowed, exact, n_candidates, oversampling, quantized)
+
+    def search_prepared(self, q: np.ndarray, limit: int, allowed: np.ndarray | None = None, exact: bool = False,
+                        n_candidates: int | None = None, oversampling: float | None = None,
+                        quantized: bool = True) -> Hits:
+        """`search` for a query already from `prepare_query(..., store.datatype)` (preparing twice
+        is not idempotent for uint8 storage: a normalised query would truncate to zeros)."""
+        n_candidates = self.config.n_candidates if n_candidates is None else int(n_candidates)
+        oversampling = self.config.oversampling if oversampling is None else float(oversampling)
+        if n_candidates < 1 or oversampling < 1.0:
+            raise ValueError(f"n_candidates must be >= 1 and oversampling >= 1, got {n_candidates}, {oversampling}")
         mask = self.store.present.copy()
         if allowed is not None:
             allowed = np.asarray(allowed)
@@ -128,30 +145,31 @@ class MultiVectorIndex:
             mask &= allowed[: mask.shape[0]]
         if limit <= 0 or not mask.any():
             return Hits.empty()
-        approximate = self.centroids is not None or self.int8 is not None
-        if exact or not approximate or np.count_nonzero(mask) <= max(self.config.n_candidates, limit):
+        int8 = self.int8 if quantized else None
+        approximate = self.centroids is not None or int8 is not None
+        if exact or not approximate or np.count_nonzero(mask) <= max(n_candidates, limit):
             return self._exact(q, np.flatnonzero(mask), limit)
         fresh = mask & (self.store.stamps > self.built_sequence)
         clean = mask & ~fresh
-        candidates = self._first_stage(q, clean, limit)
+        candidates = self._first_stage(q, clean, limit, n_candidates, oversampling, int8)
         if candidates is None:
             return self._exact(q, np.flatnonzero(mask), limit)
         return self._exact(q, np.union1d(candidates, np.flatnonzero(fresh)), limit)
 
-    def _first_stage(self, q: np.ndarray, clean: np.ndarray, limit: int) -> np.ndarray | None:
+    def _first_stage(self, q: np.ndarray, clean: np.ndarray, limit: int, n_candidates: int,
+                     oversampling: float, int8: Int8Tokens | None) -> np.ndarray | None:
         """Candidate offsets among `clean` (built, unchanged, allowed); None: go exhaustive."""
         if self.centroids is not None:
             candidates = self.centroids.candidates(q, self.distance, self.config.n_probe, clean,
-                                                   max(self.config.n_candidates, limit))
+                                                   max(n_candidates, limit))
             if candidates.size < limit:
                 return None
         else:
             candidates = np.flatnonzero(clean)
-        if self.int8 is not None:
-            codes = self.int8
-            rough = score_ranges(q, codes.codes, codes.starts[candidates], codes.ends[candidates], self.distance,
-                                 codes.decode, normalizes_rows(self.store.datatype, self.distance))
-            candidates = candidates[top_k(rough, math.ceil(limit * self.config.oversampling)).offsets]
+        if int8 is not None:
+            rough = score_ranges(q, int8.codes, int8.starts[candidates], int8.ends[candidates], self.distance,
+                                 int8.decode, normalizes_rows(self.store.datatype, self.distance))
+            candidates = candidates[top_k(rough, math.ceil(limit * oversampling)).offsets]
         return candidates
 
     def _exact(self, q: np.ndarray, offsets: np.ndarray, limit: int) -> Hits:

@@ -126,19 +126,21 @@ def normalizes_rows(datatype: str, distance: str) -> bool:
 
 
 def score_ranges(query: np.ndarray, tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                 distance: str, decode: Decode | None = None, normalize_rows: bool = False) -> np.ndarray:
+                 distance: str, decode: Decode | None = None, normalize_rows: bool = False,
+                 raw: bool = False) -> np.ndarray:
     """Scores of the documents whose rows are tokens[starts[k]:ends[k]] (every range non-empty).
 
     `query` comes from `prepare_query`. `decode` turns a block of stored rows into float32
     (default: a dtype conversion; the int8 quantizer passes its dequantisation);
-    `normalize_rows` divides each decoded row by its norm first.
+    `normalize_rows` divides each decoded row by its norm first. `raw` keeps Euclid as
+    -sum_i min_j |Q_i - D_j|^2 (no root; the engine's internal unit), same order either way.
     """
     n_docs = starts.shape[0]
     if n_docs == 0:
         return np.empty(0, dtype=np.float32)
     out = _score_chunks(query, tokens, starts, ends, distance, decode, normalize_rows)
     if distance == "Euclid":
-        return -np.sqrt(out)
+        return np.negative(out, out=out) if raw else -np.sqrt(out)
     return out
 
 

@@ -57,6 +57,26 @@ class MultiVectorStore:
         self._n = 0
         self.sequence = 0  # number of writes so far (append counts one per offset)
 
+    @classmethod
+    def view(cls, tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray, name: str = "") -> "MultiVectorStore":
+        """Read-only store over existing arrays, no copy (e.g. a sealed segment's rows, possibly
+        an `np.memmap`): offset i owns tokens[starts[i]:ends[i]], absent where ends == starts.
+        Every stamp is 0, so an index built over the view treats all offsets as built."""
+        datatype = next((key for key, kind in DATATYPES.items() if tokens.dtype == kind), None)
+        if datatype is None or tokens.ndim != 2:
+            raise ValueError(f"tokens must be a 2-d {sorted(DATATYPES)} array, got {tokens.dtype} {tokens.shape}")
+        if starts.shape != ends.shape or starts.ndim != 1:
+            raise ValueError("starts and ends must be flat arrays of the same length")
+        store = cls(tokens.shape[1], datatype, name)
+        store._tokens, store._used = tokens, tokens.shape[0]
+        store._starts = np.asarray(starts, dtype=np.int64)
+        store._ends = np.asarray(ends, dtype=np.int64)
+        store._present = store._ends > store._starts
+        store._stamps = np.zeros(starts.shape[0], dtype=np.uint64)
+        store._n = starts.shape[0]
+        store.read_only = True
+        return store
+
     # ----------------------------------------------------------------- views
     @property
     def tokens(self) -> np.ndarray:
