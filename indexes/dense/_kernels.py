@@ -163,7 +163,12 @@ def greedy_descent(query, vectors, metric, upper, upper_pos, node, score, top_le
         while improved:
             improved = False
             row = links[upper_pos[node]]
-            for j in range(1, row[0] + 1):
+            degree = row[0]
+            for j in range(1, degree + 1):
+                prefetch_line(vectors, row[j], 0)
+            for j in range(1, degree + 1):
+                if j < degree:
+                    prefetch_row(vectors, row[j + 1])
                 other = row[j]
                 s = similarity(metric, query, vectors[other])
                 if s > score:
