@@ -17,17 +17,23 @@ from hybrid import models as m
 from hybrid import operations as ops
 from hybrid.admin import AdminMixin
 from hybrid.collection import Collection
-from hybrid.query_client import QueryMixin
 from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, CollectionNotFound, ValidationError
+from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.optimizer import open_collection
 from hybrid.points import batch_from_points
 from hybrid.query import QueryRequest, run_query
+from hybrid.query_client import QueryMixin
 from hybrid.search import count as count_points
-from hybrid.search import parse, record, scroll as scroll_points
-from hybrid.storage.files import FolderLock, atomic_write, remove_tree, write_dir_atomically
-
+from hybrid.search import parse, record
+from hybrid.search import scroll as scroll_points
+from hybrid.storage.files import (
+    FolderLock,
+    atomic_write,
+    remove_tree,
+    write_dir_atomically,
+)
 
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "geo", "text")
 
@@ -267,6 +273,12 @@ class Client(QueryMixin, AdminMixin):
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
         from hybrid.queries.parse import shallow
 
+        c = self._get(collection_name)
+        if prefetch is None and query_filter is None and not offset and score_threshold is None \
+                and lookup_from is None and not explain:
+            points = nearest(c, query, using, limit, search_params, with_payload, with_vectors)
+            if points is not None:
+                return m.QueryResponse(points=points)
         req = QueryRequest(
             query=query, using=using, prefetch=shallow(prefetch), filter=m.to_builtins(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
@@ -274,10 +286,13 @@ class Client(QueryMixin, AdminMixin):
             with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
             lookup_from=m.to_builtins(lookup_from), explain=explain,
         )
-        return m.QueryResponse(points=run_query(self._get(collection_name), req, self.infer, lookup=self._lookup))
+        return m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup))
 
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], **_: Any) -> list[m.QueryResponse]:
         c = self._get(collection_name)
+        fast = nearest_batch(c, list(requests))
+        if fast is not None:
+            return [m.QueryResponse(points=points) for points in fast]
         out = []
         for i, raw in enumerate(requests):
             req = m.convert(_request_json(raw), QueryRequest, f"searches[{i}]")

@@ -21,7 +21,10 @@ _CHUNK_BYTES = 64 << 20  # bound temporaries of Euclid/Manhattan differences
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Unit-length rows (zero rows stay zero), as Qdrant stores Cosine vectors."""
     matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    if matrix.ndim == 1:  # a single query: the cheap path, same arithmetic as below
+        norm = np.sqrt(np.dot(matrix, matrix))
+        return matrix / norm if norm > 0 else np.zeros_like(matrix)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 

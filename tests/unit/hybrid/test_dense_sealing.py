@@ -82,3 +82,16 @@ def test_reads_during_background_sealing() -> None:
         assert len(c.query_points("c", query=np.ones(DIM), limit=20).points) == 20
     c.collection("c").optimizer.wait()
     assert c.get_collection("c").status == "green"
+
+
+def test_fast_path_equals_general_path() -> None:
+    c, data = _client()
+    c.upsert("c", {"ids": [10**6, 10**6 + 1], "vectors": data[:2]})  # appendable points and ties
+    queries = np.random.default_rng(3).normal(size=(10, DIM)).astype(np.float32)
+    for q in [*queries, data[0]]:
+        fast = c.query_points("c", query=q, limit=10, with_vectors=True).points
+        general = c.query_points("c", query=q, limit=10, with_vectors=True, query_filter={"must": []}).points
+        assert [(p.id, p.score, p.payload, p.vector) for p in fast] == [(p.id, p.score, p.payload, p.vector) for p in general]
+    batch = c.query_batch_points("c", [{"query": q.tolist(), "limit": 5} for q in queries])
+    for q, res in zip(queries, batch):
+        assert [p.id for p in res.points] == [p.id for p in c.query_points("c", query=q, limit=5).points]

@@ -1,0 +1,138 @@
+"""The plain nearest-neighbour query, without the general Query API machinery.
+
+Most traffic is "this dense vector, top k, maybe with payload": parsing it into a plan tree
+costs more than the HNSW walk itself. `nearest` answers exactly that shape (and returns None for
+anything else, which then takes the general path) with the same results: same per-segment
+search, same merge (ties by point id), same hydration. `nearest_batch` runs many such queries
+through each segment's graph in one kernel call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from hybrid import models as m
+from hybrid.config import DEFAULT_VECTOR
+from hybrid.errors import ValidationError
+from hybrid.search import Candidates, hydrate
+from indexes.plain import normalize_rows
+
+if TYPE_CHECKING:
+    from hybrid.collection import Collection
+
+_NUMERIC = (list, tuple, np.ndarray)
+
+
+def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:
+    """(vector name, float32 query) when `query` is a plain dense vector for a dense name."""
+    name = DEFAULT_VECTOR if using is None else using
+    spec = c.schema.dense.get(name)
+    if spec is None or spec.multivector or not isinstance(query, _NUMERIC) or len(query) == 0:
+        return None
+    if isinstance(query, (list, tuple)) and not isinstance(query[0], (int, float)):
+        return None
+    q = np.asarray(query, dtype=np.float32)
+    if q.ndim != 1:
+        return None
+    if q.shape[0] != spec.size:
+        raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, got {q.shape[0]}")
+    if not np.isfinite(q).all():
+        raise ValidationError("query", "query vector contains NaN or inf")
+    if spec.distance == "Cosine":
+        q = normalize_rows(q)
+    return name, q
+
+
+def _search_args(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    p = params if isinstance(params, m.SearchParams) else m.convert(params, m.SearchParams, "params")
+    args: dict[str, Any] = {"exact": p.exact}
+    if p.hnsw_ef is not None:
+        args["ef"] = p.hnsw_ef
+    if p.quantization:
+        args.update(ignore_quantization=bool(p.quantization.get("ignore", False)),
+                    rescore=p.quantization.get("rescore", True),
+                    oversampling=float(p.quantization.get("oversampling") or 1.0))
+    return args
+
+
+def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, params: Any,
+            with_payload: Any, with_vectors: Any) -> Optional[list[m.ScoredPoint]]:
+    """Top `limit` for a plain dense vector, or None when the request needs the general path."""
+    found = _dense_query(c, query, using)
+    if found is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        return None
+    name, q = found
+    args = _search_args(params)
+    with c.lock:
+        segments = list(c.segments)
+    parts = []
+    for seg in segments:
+        if seg.size == 0:
+            continue
+        allowed, count = seg.base_allowed(name)
+        if count:
+            hits = seg.vectors[name].search(q, limit + 1, allowed, seg.size, allowed_count=count, **args)
+            parts.append((seg, hits))
+    cand = _merge(parts, limit)
+    return hydrate(cand, True if with_payload is None else with_payload, with_vectors, c.schema.dense[name].distance)
+
+
+def _merge(parts: list, limit: int) -> Candidates:
+    if not parts:
+        return Candidates.empty()
+    segs = [seg for seg, _ in parts]
+    seg_ix = np.concatenate([np.full(h.offsets.size, i, np.int32) for i, (_, h) in enumerate(parts)])
+    cand = Candidates(segs, seg_ix, np.concatenate([h.offsets for _, h in parts]),
+                      np.concatenate([h.scores for _, h in parts]).astype(np.float32, copy=False))
+    return cand.ranked(limit)
+
+
+def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.ScoredPoint]]]:
+    """Many plain dense queries on one name with one limit and params: one kernel call per segment."""
+    shapes = []
+    for raw in requests:
+        req = raw if isinstance(raw, dict) else m.to_builtins(raw)
+        if not isinstance(req, dict) or set(req) - {"query", "using", "limit", "params", "with_payload",
+                                                     "with_vector", "with_vectors"}:
+            return None
+        shapes.append(req)
+    if not shapes:
+        return []
+    first = shapes[0]
+    same = ("using", "limit", "params")
+    if any(r.get(k) != first.get(k) for r in shapes for k in same):
+        return None
+    queries = [_dense_query(c, r.get("query"), r.get("using")) for r in shapes]
+    if any(q is None for q in queries):
+        return None
+    name = queries[0][0]
+    limit = int(first.get("limit") or 10)
+    matrix = np.stack([q for _, q in queries])
+    args = _search_args(first.get("params"))
+    with c.lock:
+        segments = list(c.segments)
+    per_segment = []
+    for seg in segments:
+        if seg.size == 0:
+            continue
+        allowed, count = seg.base_allowed(name)
+        if not count:
+            continue
+        store = seg.vectors[name]
+        if store.index is not None and not args.get("exact") and count >= seg.size:
+            per_segment.append((seg, store.index.search_batch(matrix, limit + 1, None, **args)))
+        else:
+            per_segment.append((seg, [store.search(q, limit + 1, allowed, seg.size, allowed_count=count, **args)
+                                      for q in matrix]))
+    distance = c.schema.dense[name].distance
+    out = []
+    for i, r in enumerate(shapes):
+        cand = _merge([(seg, hits[i]) for seg, hits in per_segment], limit)
+        with_payload = r.get("with_payload", True)
+        out.append(hydrate(cand, True if with_payload is None else with_payload,
+                           r.get("with_vector", r.get("with_vectors")), distance))
+    return out
