@@ -16,7 +16,8 @@ Search:
   made when sealing (saved beside the segment, reopened by `open_index`).
 
 Configuration, from standard Qdrant fields (so qdrant-client's create_collection is enough):
-- `hnsw_config.m > 0` (the default 16): sealed segments get the approximate first stage.
+- `hnsw_config.m > 0` (the default 16): sealed segments whose tokens weigh more than
+  `full_scan_threshold` get the approximate first stage.
   Qdrant builds an HNSW graph over documents with MaxSim as the distance; we build token
   centroids with inverted lists (PLAID-like; `indexes.multivector.approx`), which beats
   exhaustive MaxSim at a fraction of the build cost. `m = 0`: exact search only.
@@ -153,9 +154,13 @@ class MultiStore(_RaggedStore):
 
     # ------------------------------------------------------------------ sealed segments
     def build_index(self) -> None:
-        """The sealed segment's MaxSim index, as `index_config` asks (None: exact only)."""
+        """The sealed segment's MaxSim index, as `index_config` asks; none for exact-only names
+        and for segments that every search would scan in full (under full_scan_threshold)."""
         config = index_config(self.spec)
-        self.index = None if config is None else MultiVectorIndex.build(self.tokens_view(), self.spec.distance, config)
+        if config is None or self._full_scan(self.present):
+            self.index = None
+            return
+        self.index = MultiVectorIndex.build(self.tokens_view(), self.spec.distance, config)
 
     def open_index(self, directory: Path) -> MultiVectorIndex:
         """Reopen the index saved beside this (loaded) store."""

@@ -113,14 +113,18 @@ def test_index_search_recalls_exact_search(distance: str) -> None:
     assert np.mean(found) >= 0.9
 
 
-def test_plain_scan_below_full_scan_threshold_is_exact() -> None:
-    store, topics = _sealed(_spec("Dot"))  # default threshold 10,000 KB > these tokens: plain scan
+def test_small_segments_and_small_allowed_sets_are_scanned_exactly() -> None:
+    store, topics = _sealed(_spec("Dot"))  # default threshold 10,000 KB > these tokens: no index
+    assert store.index is None
+    store, topics = _sealed(_spec("Dot", hnsw=m.HnswConfig(full_scan_threshold=20)))  # 20 KB ~ 40 documents
+    assert store.index is not None
+    store.index.search_prepared = None  # any use of the index would fail
     q = store.prepare_query(_query(topics, 1))
-    allowed = np.ones(1500, dtype=bool)
-    store.index.centroids = None  # if the index were used, it would now search exhaustively anyway
-    np.testing.assert_array_equal(store.search(q, 10, allowed, 1500).offsets,
-                                  store.search(q, 10, allowed, 1500, exact=True).offsets)
-    assert store._full_scan(allowed)
+    allowed = np.zeros(1500, dtype=bool)
+    allowed[:30] = True
+    hits = store.search(q, 5, allowed, 1500)
+    best = np.argsort(-store.score(q, np.arange(30)), kind="stable")[:5]
+    np.testing.assert_array_equal(hits.offsets, best)
 
 
 def test_int8_first_stage_rescored_exactly_and_ignorable() -> None:
