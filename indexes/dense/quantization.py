@@ -4,8 +4,8 @@ One interval [lo, hi] is fitted over all coordinates (globally, as Qdrant does):
 central `quantile` share of the values. A coordinate is stored as the code
     c = clip(round((x - o) / a), -127, 127),  o = (lo + hi) / 2,  a = (hi - lo) / 254,
 so x ~ o + a c. Queries stay float32 (asymmetric scoring, no query rounding error) and are
-mapped once so that a plain kernel similarity over the codes is an affine function of the
-true score:
+mapped once (`_kernels.prepare_query`) so that a plain kernel similarity over the codes is an
+affine function of the true score:
     DOT: q.x ~ a * sum(q_i c_i) + o * sum(q_i)
     L2:  -|q - x|^2 ~ a^2 * -sum(((q_i - o) / a - c_i)^2)
     L1:  -|q - x|_1 ~ a * -sum(|(q_i - o) / a - c_i|)
@@ -14,11 +14,8 @@ true score:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
-
-from indexes.dense._kernels import DOT, L2
 
 #: Rows encoded per step, so encoding an on-disk matrix needs little extra memory.
 _ENCODE_CHUNK = 65_536
@@ -39,14 +36,6 @@ class ScalarQuantization:
     def __post_init__(self) -> None:
         if self.quantile is not None and not 0.5 <= self.quantile <= 1.0:
             raise ValueError(f"quantile must be in [0.5, 1.0], got {self.quantile}")
-
-
-class QueryMap(NamedTuple):
-    """Traversal query over the codes, and score ~ scale * kernel_score + shift."""
-
-    query: np.ndarray
-    scale: float
-    shift: float
 
 
 @dataclass(frozen=True)
@@ -71,29 +60,18 @@ class Int8Codes:
                 np.rint((block - offset) / step), -127, 127)
         return cls(codes=codes, offset=float(offset), step=float(step))
 
-    def map_queries(self, queries: np.ndarray, metric: int) -> QueryMap:
-        """Traversal queries (one per row) with the affine map back to true scores.
-
-        For DOT the shift depends on the query (o * sum q), so `shift` is per row there.
-        """
-        if metric == DOT:
-            shift = self.offset * queries.sum(axis=1, dtype=np.float64)
-            return QueryMap(queries, self.step, shift)
-        mapped = ((queries - self.offset) / self.step).astype(np.float32)
-        scale = self.step * self.step if metric == L2 else self.step
-        return QueryMap(mapped, scale, np.zeros(queries.shape[0]))
-
 
 def _interval(vectors: np.ndarray, quantile: float | None, seed: int) -> tuple[float, float]:
-    """[lo, hi] holding the central `quantile` share of a seeded sample of coordinates."""
+    """[lo, hi]: the exact min..max, or the central `quantile` share of a seeded sample."""
     n, dim = vectors.shape
     if n == 0 or dim == 0:
         return 0.0, 0.0
+    if quantile is None or quantile >= 1.0:
+        blocks = [vectors[s:s + _ENCODE_CHUNK] for s in range(0, n, _ENCODE_CHUNK)]
+        return (float(min(block.min() for block in blocks)), float(max(block.max() for block in blocks)))
     rows = min(n, max(1, _SAMPLE_VALUES // dim))
     picked = np.sort(np.random.default_rng(seed).choice(n, size=rows, replace=False))
     sample = np.asarray(vectors[picked], dtype=np.float32).ravel()
-    if quantile is None or quantile >= 1.0:
-        return float(sample.min()), float(sample.max())
     tail = (1.0 - quantile) / 2.0
     lo, hi = np.quantile(sample, [tail, 1.0 - tail])
     return float(lo), float(hi)
