@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,7 @@ def test_random_filters_keep_recall(data, share):
     assert filtered_recall(index, vectors, queries, allowed) >= 0.95
 
 
-@pytest.mark.parametrize("share", [0.5, 0.2, 0.05])
+@pytest.mark.parametrize("share", [0.5, 0.2, 0.1, 0.05, 0.01])
 def test_graph_walk_without_exact_fallback(data, share, monkeypatch):
     """The walk itself (route or two-hop) must keep recall, not only the exact scan."""
     vectors, queries, index = data
@@ -91,3 +93,24 @@ def test_prefers_exact_for_few_allowed(data):
     assert index.prefers_exact(10)
     assert not index.prefers_exact(N)
     assert index.prefers_exact(1000, ef=64) and not index.prefers_exact(1000, ef=8)
+
+
+def test_strategy_follows_the_cost_model(data, monkeypatch):
+    """Two-hop inside TWO_HOP_SHARE, routed walk elsewhere, exact scan for few allowed."""
+    vectors, queries, index = data
+    from indexes.dense import _kernels
+
+    seen = []
+    real = _kernels.search_batch
+    signature = inspect.signature(real.py_func)
+
+    def spy(*args):
+        seen.append(signature.bind(*args).arguments["modes"].tolist())
+        return real(*args)
+
+    monkeypatch.setattr(_kernels, "search_batch", spy)
+    rng = np.random.default_rng(25)
+    for share in (1.0, 0.5, 0.25):
+        index.search(queries[0], 10, allowed=rng.random(N) < share, ef=8)
+    index.search(queries[0], 10, allowed=np.arange(N) < 20, ef=8)  # 20 allowed: exact scan
+    assert seen == [[_kernels.MODE_ALL], [_kernels.MODE_ROUTE], [_kernels.MODE_TWO_HOP]]
