@@ -36,6 +36,21 @@ class Candidates:
     def empty() -> "Candidates":
         return Candidates([], np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.float32))
 
+    @staticmethod
+    def from_masks(pairs: Any) -> "Candidates":
+        """Every offset set in each (segment, bool mask) pair, in segment order (scores 0)."""
+        segs, seg_ix, offs = [], [], []
+        for seg, mask in pairs:
+            offsets = np.flatnonzero(mask)
+            if offsets.size:
+                segs.append(seg)
+                seg_ix.append(np.full(offsets.size, len(segs) - 1, np.int32))
+                offs.append(offsets)
+        if not segs:
+            return Candidates.empty()
+        off = np.concatenate(offs)
+        return Candidates(segs, np.concatenate(seg_ix), off, np.zeros(off.size, np.float32))
+
     def __len__(self) -> int:
         return int(self.off.size)
 
@@ -177,17 +192,7 @@ def all_matching(c: "Collection", flt: Any) -> Candidates:
     """Every live point matching the filter, in point-id order (scores are 0)."""
     with c.lock:
         segments = list(c.segments)
-    segs, seg_ix, offs = [], [], []
-    for seg in segments:
-        offsets = np.flatnonzero(filter_mask(seg, flt))
-        if offsets.size:
-            segs.append(seg)
-            seg_ix.append(np.full(offsets.size, len(segs) - 1, np.int32))
-            offs.append(offsets)
-    if not segs:
-        return Candidates.empty()
-    off = np.concatenate(offs)
-    cand = Candidates(segs, np.concatenate(seg_ix), off, np.zeros(off.size, np.float32))
+    cand = Candidates.from_masks((seg, filter_mask(seg, flt)) for seg in segments)
     return cand.take(np.argsort(cand.keys(), kind="stable"))
 
 

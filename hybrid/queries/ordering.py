@@ -60,18 +60,9 @@ def order_by(c: "Collection", op: OrderBy, flt: Any, pool: Optional[Candidates],
 
 def sample(c: "Collection", flt: Any, pool: Optional[Candidates], limit: int) -> Candidates:
     """`limit` points drawn uniformly without replacement (a new random order per request)."""
-    segs, seg_ix, offs = [], [], []
-    for seg, allowed in domain_masks(c, flt, pool):
-        offsets = np.flatnonzero(allowed)
-        if offsets.size:
-            segs.append(seg)
-            seg_ix.append(np.full(offsets.size, len(segs) - 1, np.int32))
-            offs.append(offsets)
-    if not segs:
-        return Candidates.empty()
-    off = np.concatenate(offs)
-    picked = np.random.default_rng().choice(off.size, size=min(limit, off.size), replace=False)
-    return Candidates(segs, np.concatenate(seg_ix)[picked], off[picked], np.zeros(picked.size, np.float32))
+    pool_all = Candidates.from_masks(domain_masks(c, flt, pool))
+    picked = np.random.default_rng().choice(len(pool_all), size=min(limit, len(pool_all)), replace=False)
+    return pool_all.take(picked)
 
 
 def order_value_output(value: float) -> int | float:
