@@ -24,6 +24,29 @@ from hybrid.storage.vectors import SparseStore
 from hybrid.storage.wal import WriteAheadLog
 
 
+class TermStats:
+    """Document frequencies of one sparse vector name over the live points of a collection.
+
+    A dict keyed by dimension: sparse dimensions are often hashes (qdrant/bm25 token ids span
+    the whole u32 range), so a dense array indexed by dimension would be gigabytes.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.docs = 0
+
+    def add(self, terms: np.ndarray, docs: int, sign: int) -> None:
+        self.docs += sign * docs
+        unique, counts = np.unique(terms, return_counts=True)
+        get = self.counts.get
+        for term, count in zip(unique.tolist(), (sign * counts).tolist()):  # write path, per distinct term
+            self.counts[term] = get(term, 0) + count
+
+    def df(self, terms: np.ndarray) -> np.ndarray:
+        get = self.counts.get
+        return np.fromiter((get(t, 0) for t in terms.tolist()), dtype=np.float64, count=terms.size)
+
+
 class Collection:
     def __init__(self, name: str, schema: CollectionSchema, path: Optional[Path] = None) -> None:
         self.name = name
@@ -35,7 +58,7 @@ class Collection:
         self.next_pid = 0
         self.seq = 0
         self.field_indexes: dict[str, dict] = {}  # field -> schema JSON (indexes live in optimizer/payload)
-        self.df: dict[str, np.ndarray] = {n: np.zeros(0, np.int64) for n, s in schema.sparse.items() if s.idf}
+        self.df: dict[str, TermStats] = {n: TermStats() for n, s in schema.sparse.items() if s.idf}
         self.pid_ids: dict[int, PointId] = {}  # internal key -> point id (text hits -> points)
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
@@ -246,21 +269,15 @@ class Collection:
     # ------------------------------------------------------------------ sparse IDF statistics
     def _stats(self, seg: Segment, offsets: np.ndarray, sign: int) -> None:
         """Add (+1) or remove (-1) the given live points' terms from collection document counts."""
-        for name, df in self.df.items():
+        for name, stats in self.df.items():
             store = seg.vectors[name]
             live = offsets[store.present[offsets] & ~seg.deleted[offsets]] if offsets.size else offsets
-            if live.size == 0:
-                continue
-            terms = store.term_rows(live).astype(np.int64)
-            if terms.size == 0:
-                continue
-            if terms.max() >= df.size:
-                df = np.concatenate([df, np.zeros(int(terms.max()) + 1 - df.size + 1024, np.int64)])
-            np.add.at(df, terms, sign)
-            self.df[name] = df
+            if live.size:
+                stats.add(store.term_rows(live), int(live.size), sign)
 
     def docs_with(self, name: str) -> int:
-        return sum(int(np.count_nonzero(s.vectors[name].present[: s.size] & s.live)) for s in self.segments)
+        """Live points having sparse vector `name` (the N of IDF)."""
+        return self.df[name].docs
 
     # ------------------------------------------------------------------ info
     def points_count(self) -> int:

@@ -124,7 +124,8 @@ def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.
             continue
         store = seg.vectors[name]
         if store.index is not None and not args.get("exact") and count >= seg.size:
-            per_segment.append((seg, store.index.search_batch(matrix, limit + 1, None, **args)))
+            graph_args = {k: v for k, v in args.items() if k != "exact"}
+            per_segment.append((seg, store.index.search_batch(matrix, limit + 1, None, **graph_args)))
         else:
             per_segment.append((seg, [store.search(q, limit + 1, allowed, seg.size, allowed_count=count, **args)
                                       for q in matrix]))

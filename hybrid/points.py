@@ -97,7 +97,8 @@ class _Collector:
         if kind is None:
             shown = name or "(default)"
             raise ValidationError(where, f"Wrong input: Not existing vector name error: {shown}")
-        value = m.to_builtins(value)
+        if not isinstance(value, np.ndarray):  # arrays stay arrays: no per-number conversion
+            value = m.to_builtins(value)
         if _is_document(value):
             if self.infer is None:
                 raise ValidationError(where, "documents need an embedder: none is configured for this client")

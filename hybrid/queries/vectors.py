@@ -123,9 +123,6 @@ class Examples:
 
 def idf_weights(c: "Collection", name: str, idx: np.ndarray) -> np.ndarray:
     """Qdrant's IDF: ln(1 + (N - df + 0.5) / (df + 0.5)) over live points having the vector."""
-    df_all = c.df[name]
-    df = np.zeros(idx.size, dtype=np.float64)
-    inside = idx < df_all.size
-    df[inside] = df_all[idx[inside]]
+    df = c.df[name].df(idx)
     n = c.docs_with(name)
     return np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)

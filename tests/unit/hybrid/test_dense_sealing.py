@@ -92,6 +92,6 @@ def test_fast_path_equals_general_path() -> None:
         fast = c.query_points("c", query=q, limit=10, with_vectors=True).points
         general = c.query_points("c", query=q, limit=10, with_vectors=True, query_filter={"must": []}).points
         assert [(p.id, p.score, p.payload, p.vector) for p in fast] == [(p.id, p.score, p.payload, p.vector) for p in general]
-    batch = c.query_batch_points("c", [{"query": q.tolist(), "limit": 5} for q in queries])
+    batch = c.query_batch_points("c", [{"query": q.tolist(), "limit": 5, "params": {"hnsw_ef": 64}} for q in queries])
     for q, res in zip(queries, batch):
-        assert [p.id for p in res.points] == [p.id for p in c.query_points("c", query=q, limit=5).points]
+        assert [p.id for p in res.points] == [p.id for p in c.query_points("c", query=q, limit=5, search_params={"hnsw_ef": 64}).points]
