@@ -124,7 +124,7 @@ class HybridVectorStore(VectorStore):
             return []
         keys = [str(i) if i is not None else str(uuid.uuid4()) for i in ids]
         payloads = [{ID_KEY: key, CONTENT_KEY: text, METADATA_KEY: dict(meta or {})}
-                    for key, text, meta in zip(keys, texts, metadatas)]
+                    for key, text, meta in zip(keys, texts, metadatas, strict=True)]
         dense = self.embedding.embed_documents(texts)
         self.collection.upsert([point_id(k) for k in keys], dense, bm25_documents(texts), payloads)
         return keys
@@ -149,7 +149,8 @@ class HybridVectorStore(VectorStore):
         return [doc for doc, _ in self.similarity_search_with_score(query, k, filter=filter, **kwargs)]
 
     def similarity_search_with_score(self, query: str, k: int = 4, filter: Any = None,
-                                     retrieval_mode: Optional[str] = None, **kwargs: Any) -> list[tuple[Document, float]]:
+                                     retrieval_mode: Optional[str] = None,
+                                     **kwargs: Any) -> list[tuple[Document, float]]:
         """Best `k` documents and their scores: cosine similarity (dense), BM25 (sparse) or the
         fused RRF score (hybrid)."""
         mode = check_mode(retrieval_mode or self.retrieval_mode)

@@ -210,47 +210,59 @@ class HybridVectorStore(BasePydanticVectorStore):
         """Nodes by id (in the order given) and/or matching `filters` (in point id order)."""
         if node_ids is not None and filters is None:
             return [_node(h) for h in self._collection.retrieve([point_id(i) for i in node_ids])]
-        return [_node(h) for h in self._collection.scroll(_all_of(self._ids_filter(node_ids), to_qdrant_filter(filters)))]
+        flt = _all_of(self._ids_filter(node_ids), to_qdrant_filter(filters))
+        return [_node(h) for h in self._collection.scroll(flt)]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """Best `similarity_top_k` nodes (`hybrid_top_k` in hybrid mode, `sparse_top_k` in sparse)."""
+        """Best `similarity_top_k` nodes (`hybrid_top_k` in hybrid mode, `sparse_top_k` in sparse).
+
+        kwargs: `mmr_threshold` (when the query has none), `mmr_prefetch_k` (MMR candidates) or
+        `mmr_prefetch_factor` (candidates = factor * top k, default 4)."""
         mode = VectorStoreQueryMode(query.mode)
         if mode not in _MODES:
             raise ValueError(f"mode: {mode.value!r} is not supported (default, sparse, text_search, hybrid, mmr)")
         engine_mode = _MODES[mode]
         limit = {"hybrid": query.hybrid_top_k, "sparse": query.sparse_top_k}.get(engine_mode) or query.similarity_top_k
-        # VectorIndexRetriever sends node_ids=[] when its index keeps no node list: no restriction
-        flt = _all_of(to_qdrant_filter(query.filters), self._ids_filter(query.node_ids or None),
-                      {"must": [{"key": REF_DOC_KEY, "match": {"any": list(query.doc_ids)}}]} if query.doc_ids else None)
-        dense = None
-        if engine_mode != "sparse":
-            dense = query.query_embedding
-            if dense is None:
-                if not query.query_str:
-                    raise ValueError("query: needs query_embedding or query_str")
-                dense = self._embed_model.get_query_embedding(query.query_str)
+        dense = self._query_embedding(query) if engine_mode != "sparse" else None
         sparse = bm25_query(query.query_str) if engine_mode != "dense" and query.query_str else None
         if engine_mode == "sparse" and sparse is None:
             raise ValueError("query: sparse search needs query_str")
-        mmr = None
-        if mode == VectorStoreQueryMode.MMR:
-            lam = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
-            lam = 0.5 if lam is None else float(lam)
-            if not 0.0 <= lam <= 1.0:
-                raise ValueError(f"mmr_threshold must be in [0, 1], got {query.mmr_threshold!r}")
-            candidates = kwargs.get("mmr_prefetch_k") or limit * int(kwargs.get("mmr_prefetch_factor", 4))
-            mmr = (1.0 - lam, max(candidates, limit))
-        alpha = query.alpha
-        weights = check_weights((alpha, 1.0 - alpha), "alpha") if alpha is not None else None
-        hits = self._collection.search(engine_mode, limit, dense=dense, sparse=sparse, flt=flt, rrf_k=self.rrf_k,
-                                       weights=weights, prefetch_limit=self.prefetch_limit, mmr=mmr)
+        weights = None
+        if engine_mode == "hybrid" and query.alpha is not None:
+            weights = check_weights((query.alpha, 1.0 - query.alpha), "alpha")
+        mmr = _mmr(query, limit, kwargs) if mode == VectorStoreQueryMode.MMR else None
+        hits = self._collection.search(engine_mode, limit, dense=dense, sparse=sparse, flt=self._query_filter(query),
+                                       rrf_k=self.rrf_k, weights=weights, prefetch_limit=self.prefetch_limit, mmr=mmr)
         nodes = [_node(h) for h in hits]
         return VectorStoreQueryResult(nodes=nodes, similarities=[float(h.score) for h in hits],
                                       ids=[n.node_id for n in nodes])
 
+    def _query_embedding(self, query: VectorStoreQuery) -> List[float]:
+        if query.query_embedding is not None:
+            return query.query_embedding
+        if not query.query_str:
+            raise ValueError("query: needs query_embedding or query_str")
+        return self._embed_model.get_query_embedding(query.query_str)
+
+    def _query_filter(self, query: VectorStoreQuery) -> Optional[dict]:
+        """filters AND node_ids AND doc_ids (VectorIndexRetriever sends node_ids=[] when its
+        index keeps no node list: that is no restriction)."""
+        docs = {"must": [{"key": REF_DOC_KEY, "match": {"any": list(query.doc_ids)}}]} if query.doc_ids else None
+        return _all_of(to_qdrant_filter(query.filters), self._ids_filter(query.node_ids or None), docs)
+
     @staticmethod
     def _ids_filter(node_ids: Optional[List[str]]) -> Optional[dict]:
         return None if node_ids is None else {"must": [{"has_id": [point_id(i) for i in node_ids]}]}
+
+
+def _mmr(query: VectorStoreQuery, limit: int, kwargs: dict) -> tuple[float, int]:
+    """(diversity, candidates) for the engine's MMR: diversity = 1 - lambda (`mmr_threshold`)."""
+    lam = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
+    lam = 0.5 if lam is None else float(lam)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"mmr_threshold must be in [0, 1], got {lam!r}")
+    candidates = kwargs.get("mmr_prefetch_k") or limit * int(kwargs.get("mmr_prefetch_factor", 4))
+    return 1.0 - lam, max(int(candidates), limit)
 
 
 def _node(hit: Hit) -> BaseNode:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Optional, Sequence
 
 import msgspec
+import numpy as np
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
@@ -227,12 +228,15 @@ class HybridCollection:
             raise ValueError("ids, vectors and payloads must have the same length")
         if not ids:
             return
-        self.ensure(len(dense[0]))
+        matrix = np.asarray(dense, dtype=np.float32)
+        if matrix.ndim != 2:
+            raise ValueError("embeddings must be vectors of one and the same dimension")
+        self.ensure(matrix.shape[1])
         for start in range(0, len(ids), _UPSERT_BATCH):
             stop = start + _UPSERT_BATCH
-            points = [{"id": pid, "vector": {DENSE_VECTOR: [float(x) for x in vec], SPARSE_VECTOR: sp}, "payload": pl}
-                      for pid, vec, sp, pl in zip(ids[start:stop], dense[start:stop], sparse[start:stop],
-                                                  payloads[start:stop])]
+            points = [{"id": pid, "vector": {DENSE_VECTOR: vec, SPARSE_VECTOR: sp}, "payload": pl}
+                      for pid, vec, sp, pl in zip(ids[start:stop], matrix[start:stop].tolist(), sparse[start:stop],
+                                                  payloads[start:stop], strict=True)]
             self.client.upsert(self.name, points, wait=True)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
@@ -278,7 +282,7 @@ class HybridCollection:
         """
         if limit <= 0 or not self.exists():
             return []
-        dense = None if dense is None else [float(x) for x in dense]
+        dense = None if dense is None else np.asarray(dense, dtype=np.float32).tolist()
         sparse_ok = sparse is not None and len(sparse["indices"]) > 0
         request: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True,
                                    "with_vectors": [DENSE_VECTOR] if with_vectors else False}

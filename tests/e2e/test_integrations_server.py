@@ -47,7 +47,8 @@ def langchain_pair(url: str, **kwargs):
     texts = [t for t, _, _ in TEXTS]
     metas = [{"topic": topic, "year": year} for _, topic, year in TEXTS]
     ids = [f"doc-{i}" for i in range(len(TEXTS))]
-    remote = HybridVectorStore.from_texts(texts, metadatas=metas, ids=ids, url=url, collection_name=unique("lc"), **kwargs)
+    remote = HybridVectorStore.from_texts(texts, metadatas=metas, ids=ids, url=url, collection_name=unique("lc"),
+                                          **kwargs)
     local = HybridVectorStore.from_texts(texts, metadatas=metas, ids=ids, collection_name="lc", **kwargs)
     return remote, local
 
@@ -99,10 +100,13 @@ def test_llamaindex_over_the_server_answers_as_embedded(server):
                 request = VectorStoreQuery(query_str=query, similarity_top_k=3, mode=mode, filters=filters, alpha=0.7)
                 want, got = local.query(request), remote.query(request)
                 assert got.ids == want.ids and np.allclose(got.similarities, want.similarities, atol=1e-4)
-    assert [n.node_id for n in remote.get_nodes(filters=science)] == [n.node_id for n in local.get_nodes(filters=science)]
+    def node_ids(store, filters) -> list[str]:
+        return [n.node_id for n in store.get_nodes(filters=filters)]
+
+    assert node_ids(remote, science) == node_ids(local, science)
     remote.delete("doc-1")
     remote.delete_nodes(["node-0"])
-    assert sorted(n.node_id for n in remote.get_nodes(filters=MetadataFilters(filters=[]))) == ["node-1", "node-4", "node-5"]
+    assert sorted(node_ids(remote, MetadataFilters(filters=[]))) == ["node-1", "node-4", "node-5"]
     remote.clear()
     assert remote.get_nodes(filters=MetadataFilters(filters=[])) == []
     remote.close()

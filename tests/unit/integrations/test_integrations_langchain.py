@@ -53,7 +53,7 @@ def test_sparse_is_bm25_over_shared_terms_only(store):
 def rrf(rankings: list[list[str]], weights: list[float], k: int = 2) -> dict[str, float]:
     """Weighted RRF of 0-based rankings: sum_i 1 / (k + (r + 1) / w_i - 1)."""
     out: dict[str, float] = {}
-    for ranking, w in zip(rankings, weights):
+    for ranking, w in zip(rankings, weights, strict=True):
         for r, key in enumerate(ranking):
             if w > 0:
                 out[key] = out.get(key, 0.0) + 1.0 / (k + (r + 1) / w - 1)
@@ -97,7 +97,8 @@ def test_hybrid_weights_select_a_branch(store, corpus):
 ])
 @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
 def test_filters_restrict_every_mode(store, flt, expected, mode):
-    found = set(ids(store.similarity_search("light Paris islands temples energy", k=8, filter=flt, retrieval_mode=mode)))
+    query = "light Paris islands temples energy"
+    found = set(ids(store.similarity_search(query, k=8, filter=flt, retrieval_mode=mode)))
     assert found and found <= expected
     if mode == "dense":
         assert found == expected

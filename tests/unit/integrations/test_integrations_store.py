@@ -62,7 +62,8 @@ def test_collection_reads_before_any_write_are_empty():
 def test_collection_layout_and_query_checks():
     coll = HybridCollection(Client(), "layout", keyword_fields=("doc_id",))
     ids = [point_id(i) for i in range(3)]
-    sparse = [{"indices": [1, 2], "values": [1.0, 1.0]}, {"indices": [2], "values": [1.0]}, {"indices": [], "values": []}]
+    sparse = [{"indices": [1, 2], "values": [1.0, 1.0]}, {"indices": [2], "values": [1.0]},
+              {"indices": [], "values": []}]
     coll.upsert(ids, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], sparse, [{"doc_id": "a"}, {"doc_id": "b"}, {}])
     config = coll.client.get_collection("layout")
     assert "doc_id" in config.payload_schema
