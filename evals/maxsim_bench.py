@@ -1,26 +1,32 @@
-"""MaxSim speed and recall: our multivector index vs qdrant-edge-py on identical vectors.
+"""MaxSim through the engine (`hybrid.Client.query_points`) vs qdrant-edge-py on the same vectors.
 
     python -m evals.maxsim_bench [--docs 10000] [--dim 128] [--queries 20] [--threads 1]
-                                 [--no-edge] [--edge-hnsw] [--n-probe 8] [--n-candidates 256]
+                                 [--msmarco datasets/msmarco-5k] [--msmarco-docs 5000]
+                                 [--cache out/cache/embeddings.sqlite] [--no-synthetic]
+                                 [--no-msmarco] [--no-edge] [--edge-hnsw]
 
-Data (seeded, synthetic, ColBERT-like): `--topics` unit topic vectors; each document draws 8
-topics and 32-128 tokens, each a topic plus Gaussian noise, normalised (Cosine). A query has
-32 tokens: 24 near the topics of one random document and 8 near random topics.
+Workloads (each run on both engines):
+- synthetic (seeded, ColBERT-like): `--topics` unit topic vectors; each document draws 8 topics
+  and 32-128 tokens of dimension `--dim`, each a topic plus Gaussian noise, normalised. A query
+  has 32 tokens: 24 near the topics of one random document and 8 near random topics.
+- msmarco-5k: all-MiniLM-L6-v2 token vectors (dimension 384, special tokens dropped) of the
+  passages (title + text, as evals.runner embeds them) and of the queries, through hybrid.embed
+  and its sqlite cache (`--msmarco-docs` takes a prefix of the corpus when embedding is slow).
 
-Measured, each next to qdrant-edge-py (a shard with one Cosine MaxSim multivector):
-- rerank of 100 and 1,000 random candidates: ours `index.score(query, offsets)`; edge an exact
-  query filtered to the candidate ids (HasId), which is how a candidate set is rescored there;
-- exhaustive MaxSim top-10 (edge: `exact=True`);
-- the approximate first stage: ours `approximate="centroids"` (build time, p50 latency,
-  recall@10 vs exhaustive); with `--edge-hnsw`, edge's HNSW after `optimize()` (default
-  config; Qdrant's multivector HNSW is a graph over documents with MaxSim as the distance, so
-  its build costs ~ n_docs * ef_construct MaxSims: at 10,000 documents it did not finish in
-  20 minutes on the shared 2-core machine), recall against the same exhaustive top-10.
-Latencies are p50 over queries, engines alternating query by query. The machine is shared,
-so wall time swings with other load; process CPU time (all threads, edge's included) is the
-steadier comparison and is printed next to it.
-`--threads` caps BLAS (threadpoolctl) and edge's search pool alike; the default 1 compares
-single cores.
+Each collection has a Cosine MaxSim multivector `mv` and a dense `pooled` vector (the normalised
+mean of the tokens) that serves as the first stage. Ours is one sealed segment (`optimize()`,
+which builds the MaxSim centroid index); edge keeps its plain segment (exact scans). Measured:
+- rerank of 100 and 1,000 candidates: prefetch `pooled` (exact, limit m) + `mv` query, limit
+  10; the same prefetch rescored by `pooled` is timed too, so the MaxSim share is the
+  difference;
+- exhaustive MaxSim top-10 (`exact=True` on both);
+- our approximate first stage (default search on the sealed segment): recall@10 against our
+  exhaustive top-10, latency, index build time; with `--edge-hnsw` also edge's HNSW after its
+  `optimize()` (a graph over documents with MaxSim as the distance: very slow to build).
+Latencies are p50 over queries, engines alternating query by query. The machine is shared, so
+wall time swings with other load; process CPU time (all threads, edge's search pool included)
+is the steadier comparison and is printed next to it. `--threads` caps BLAS (threadpoolctl) and
+edge's search pool alike; the default 1 compares single cores.
 """
 
 from __future__ import annotations
@@ -28,17 +34,35 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from indexes.multivector import MultiVectorConfig, MultiVectorIndex, MultiVectorStore
 from indexes.multivector.maxsim import normalize_tokens
 
+_BATCH = 500
 
-def synthetic_collection(n_docs: int, dim: int, n_topics: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(flat tokens (T, dim) float32 unit rows, lengths, topics, topics of each document)."""
+
+class Workload(NamedTuple):
+    name: str
+    flat: np.ndarray  # (T, dim) float32 unit token rows of every document
+    lengths: np.ndarray  # tokens per document (document i is point id i)
+    queries: list[np.ndarray]  # (q, dim) float32 token rows
+
+    def pooled(self) -> np.ndarray:
+        """Normalised mean token of each document: the dense first-stage vectors."""
+        sums = np.add.reduceat(self.flat, np.cumsum(self.lengths) - self.lengths, axis=0)
+        return normalize_tokens(sums)
+
+    def matrices(self, first: int, last: int) -> list[np.ndarray]:
+        ends = np.cumsum(self.lengths)
+        return [self.flat[ends[i] - self.lengths[i]: ends[i]] for i in range(first, last)]
+
+
+# ---------------------------------------------------------------------------- workloads
+def synthetic(n_docs: int, dim: int, n_topics: int, n_queries: int, seed: int = 0) -> Workload:
     rng = np.random.default_rng(seed)
     topics = normalize_tokens(rng.standard_normal((n_topics, dim)))
     doc_topics = rng.integers(0, n_topics, size=(n_docs, 8))
@@ -46,19 +70,99 @@ def synthetic_collection(n_docs: int, dim: int, n_topics: int, seed: int = 0) ->
     owner = np.repeat(np.arange(n_docs), lengths)
     chosen = doc_topics[owner, rng.integers(0, 8, size=owner.size)]
     noise = rng.standard_normal((owner.size, dim), dtype=np.float32) * np.float32(0.8 / np.sqrt(dim))
-    return normalize_tokens(topics[chosen] + noise), lengths, topics, doc_topics
-
-
-def synthetic_queries(topics: np.ndarray, doc_topics: np.ndarray, n_queries: int, seed: int = 1) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
+    flat = normalize_tokens(topics[chosen] + noise)
     queries = []
-    for target in rng.integers(0, doc_topics.shape[0], size=n_queries):
-        chosen = np.concatenate((rng.choice(doc_topics[target], 24), rng.integers(0, topics.shape[0], 8)))
-        noise = rng.standard_normal((32, topics.shape[1])) * (0.8 / np.sqrt(topics.shape[1]))
-        queries.append(normalize_tokens(topics[chosen] + noise))
-    return queries
+    for target in rng.integers(0, n_docs, size=n_queries):
+        picked = np.concatenate((rng.choice(doc_topics[target], 24), rng.integers(0, n_topics, 8)))
+        queries.append(normalize_tokens(topics[picked] + rng.standard_normal((32, dim)) * (0.8 / np.sqrt(dim))))
+    return Workload(f"synthetic {n_docs} docs, dim {dim}", flat, lengths, queries)
 
 
+def msmarco(folder: str, n_docs: int, n_queries: int, cache: str) -> Workload:
+    """MiniLM token vectors of the first `n_docs` passages and of the queries (cached)."""
+    from evals.beir import load_beir
+    from evals.runner import document_texts
+    from hybrid.embed import CachedEmbedder, EmbeddingCache, get_token_embedder
+
+    dataset = load_beir(folder)
+    texts = document_texts(dataset)[:n_docs]
+    embedder = CachedEmbedder(get_token_embedder("minilm"), EmbeddingCache(cache))
+    start = time.perf_counter()
+    docs = [d for d in embedder.embed_tokens(texts) if d.shape[0]]  # empty passages hold no matrix
+    queries = embedder.embed_tokens([q.text for q in dataset.queries.values()][:n_queries])
+    print(f"msmarco tokens: {len(docs)} passages, {len(queries)} queries ({time.perf_counter() - start:.1f}s)")
+    lengths = np.array([d.shape[0] for d in docs])
+    flat = np.ascontiguousarray(np.concatenate(docs), dtype=np.float32)
+    return Workload(f"msmarco-5k MiniLM tokens, {len(docs)} docs", flat, lengths, [q for q in queries if q.shape[0]])
+
+
+# ---------------------------------------------------------------------------- engines
+def build_ours(work: Workload) -> tuple[Any, float]:
+    """A Client collection with every document in one sealed segment; returns (client, seal seconds)."""
+    from hybrid import Client
+
+    client = Client()
+    dim = work.flat.shape[1]
+    client.create_collection("bench", vectors_config={
+        "mv": {"size": dim, "distance": "Cosine", "multivector_config": {"comparator": "max_sim"}},
+        "pooled": {"size": dim, "distance": "Cosine"}}, optimizers_config={"indexing_threshold": 0})
+    pooled = work.pooled()
+    for first in range(0, work.lengths.size, _BATCH):
+        last = min(first + _BATCH, work.lengths.size)
+        client.upsert("bench", {"ids": list(range(first, last)),
+                                "vectors": {"mv": work.matrices(first, last), "pooled": pooled[first:last]}})
+    start = time.perf_counter()
+    client.collection("bench").optimizer.optimize()  # seal: compaction + MaxSim centroid index
+    return client, time.perf_counter() - start
+
+
+def ours_query(client: Any, query: np.ndarray | None, pooled: np.ndarray | None, limit: int, prefetch: int = 0,
+               exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """query_points: `mv` (after an exact `pooled` prefetch of `prefetch` when > 0); with no
+    `mv` query the prefetch is rescored by `pooled` itself (the baseline of the rerank)."""
+    if prefetch:
+        request = {"prefetch": {"query": pooled, "using": "pooled", "limit": prefetch, "params": {"exact": True}},
+                   "query": pooled if query is None else query, "using": "pooled" if query is None else "mv"}
+    else:
+        request = {"query": query, "using": "mv", "search_params": {"exact": exact}}
+    points = client.query_points("bench", limit=limit, with_payload=False, **request).points
+    return np.array([p.id for p in points], dtype=np.int64), np.array([p.score for p in points], dtype=np.float32)
+
+
+def build_edge(work: Workload, path: str, threads: int) -> Any:
+    import qdrant_edge as edge
+
+    dim = work.flat.shape[1]
+    vectors = {"mv": edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine,
+                                           multivector_config=edge.MultiVectorConfig(edge.MultiVectorComparator.MaxSim)),
+               "pooled": edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine)}
+    shard = edge.EdgeShard.create(path, edge.EdgeConfig(vectors=vectors, max_search_threads=threads))
+    pooled = work.pooled()
+    for first in range(0, work.lengths.size, _BATCH):
+        last = min(first + _BATCH, work.lengths.size)
+        points = [edge.Point(first + k, {"mv": m.tolist(), "pooled": pooled[first + k].tolist()})
+                  for k, m in enumerate(work.matrices(first, last))]
+        shard.update(edge.UpdateOperation.upsert_points(points))
+    return shard
+
+
+def edge_query(shard: Any, query: np.ndarray | None, pooled: np.ndarray | None, limit: int, prefetch: int = 0,
+               exact: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    import qdrant_edge as edge
+
+    if prefetch:
+        outer = edge.Query.Nearest(pooled.tolist(), using="pooled") if query is None \
+            else edge.Query.Nearest(query.tolist(), using="mv")
+        request = edge.QueryRequest(limit=limit, query=outer, prefetches=[edge.Prefetch(
+            limit=prefetch, query=edge.Query.Nearest(pooled.tolist(), using="pooled"), params=edge.SearchParams(exact=True))])
+    else:
+        request = edge.QueryRequest(limit=limit, query=edge.Query.Nearest(query.tolist(), using="mv"),
+                                    params=edge.SearchParams(exact=exact))
+    points = shard.query(request)
+    return np.array([p.id for p in points], dtype=np.int64), np.array([p.score for p in points], dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------- timing
 class Timing(NamedTuple):
     wall: np.ndarray  # seconds per query
     cpu: np.ndarray  # process CPU seconds per query (all threads, edge's search pool included)
@@ -81,103 +185,83 @@ def timed(searches: list[Callable[[int], Any]], n_queries: int) -> list[Timing]:
     return [Timing(np.array(w), np.array(c), r) for w, c, r in zip(wall, cpu, results)]
 
 
-def build_edge(flat: np.ndarray, lengths: np.ndarray, path: str, threads: int) -> Any:
-    import qdrant_edge as edge
-
-    params = edge.EdgeVectorParams(size=flat.shape[1], distance=edge.Distance.Cosine,
-                                   multivector_config=edge.MultiVectorConfig(edge.MultiVectorComparator.MaxSim))
-    shard = edge.EdgeShard.create(path, edge.EdgeConfig(vectors={"mv": params}, max_search_threads=threads))
-    ends = np.cumsum(lengths)
-    for first in range(0, lengths.size, 500):
-        last = min(first + 500, lengths.size)
-        points = [edge.Point(i, {"mv": flat[ends[i] - lengths[i] : ends[i]].tolist()}) for i in range(first, last)]
-        shard.update(edge.UpdateOperation.upsert_points(points))
-    return shard
-
-
-def edge_query(shard: Any, query: np.ndarray, limit: int, ids: np.ndarray | None = None,
-               exact: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    import qdrant_edge as edge
-
-    filter_ = None if ids is None else edge.Filter(must=[edge.HasIdCondition(set(ids.tolist()))])
-    points = shard.query(edge.QueryRequest(limit=limit, query=edge.Query.Nearest(query.tolist(), using="mv"),
-                                           filter=filter_, params=edge.SearchParams(exact=exact)))
-    return np.array([p.id for p in points], dtype=np.int64), np.array([p.score for p in points], dtype=np.float32)
-
-
 def line(name: str, ours: Timing, theirs: Timing | None, extra: str = "") -> None:
     """p50 wall / CPU milliseconds of both engines and the edge/ours ratio of each."""
     def ms(t: Timing) -> str:
         return f"{np.median(t.wall) * 1e3:8.2f} / {np.median(t.cpu) * 1e3:8.2f} ms"
 
-    text = f"{name:>22}: ours {ms(ours)}"
+    text = f"{name:>26}: ours {ms(ours)}"
     if theirs is not None:
         text += (f" | edge {ms(theirs)} | edge/ours x{np.median(theirs.wall) / np.median(ours.wall):.2f}"
                  f" / x{np.median(theirs.cpu) / np.median(ours.cpu):.2f}")
-    print(f"{text}  {extra}")
+    print(f"{text}  {extra}", flush=True)
 
 
 def recall(found: list[np.ndarray], truth: list[np.ndarray]) -> float:
-    return float(np.mean([np.intersect1d(f, t).size / t.size for f, t in zip(found, truth)]))
+    return float(np.mean([np.intersect1d(f, t).size / max(t.size, 1) for f, t in zip(found, truth)]))
 
 
-def run(args: argparse.Namespace) -> None:
+def agreement(ours: Timing, theirs: Timing) -> str:
+    """Top-k overlap and the largest score difference between the engines' answers."""
+    overlap = recall([r[0] for r in ours.results], [r[0] for r in theirs.results])
+    gaps = [np.max(np.abs(a[1] - b[1])) for a, b in zip(ours.results, theirs.results)
+            if a[1].size == b[1].size and np.array_equal(a[0], b[0])]
+    gap = f", max score gap {max(gaps):.1e}" if gaps else ""
+    return f"overlap with edge {overlap:.3f}{gap}"
+
+
+# ---------------------------------------------------------------------------- run
+def run_workload(work: Workload, args: argparse.Namespace) -> None:
+    n_queries = min(args.queries, len(work.queries))
+    queries = work.queries[:n_queries]
+    pooled = [normalize_tokens(q.mean(axis=0, keepdims=True))[0] for q in queries]
+    print(f"\n== {work.name}: {work.flat.shape[0]} tokens, {n_queries} queries of "
+          f"{int(np.median([q.shape[0] for q in queries]))} tokens (median)", flush=True)
     start = time.perf_counter()
-    flat, lengths, topics, doc_topics = synthetic_collection(args.docs, args.dim, args.topics)
-    queries = synthetic_queries(topics, doc_topics, args.queries)
-    store = MultiVectorStore(args.dim, name="mv")
-    store.extend(np.arange(args.docs), flat, lengths)
-    exact = MultiVectorIndex(store, "Cosine")
-    print(f"{args.docs} documents, {flat.shape[0]} tokens of dim {args.dim}, {args.queries} queries of 32 tokens "
-          f"(data {time.perf_counter() - start:.1f}s, threads {args.threads})")
-    rng = np.random.default_rng(2)
-    candidates = {m: [rng.choice(args.docs, m, replace=False) for _ in queries] for m in (100, 1000)}
+    client, seal = build_ours(work)
+    print(f"ours: upsert + seal {time.perf_counter() - start:.1f}s (seal with MaxSim index {seal:.1f}s)")
     tmp = tempfile.TemporaryDirectory()
     shard = None
     if not args.no_edge:
         start = time.perf_counter()
-        shard = build_edge(flat, lengths, tmp.name, args.threads)
-        print(f"qdrant-edge upsert {time.perf_counter() - start:.1f}s")
+        shard = build_edge(work, tmp.name, args.threads)
+        print(f"qdrant-edge: upsert {time.perf_counter() - start:.1f}s")
+    print(f"{'':>26}   p50 wall / CPU", flush=True)
 
-    print(f"{'':>22}   p50 wall / CPU")
-    for m, sets in candidates.items():
-        searches = [lambda i, s=sets: exact.score(queries[i], s[i])]
-        if shard is not None:
-            searches.append(lambda i, s=sets, m=m: edge_query(shard, queries[i], m, s[i]))
-        timings = timed(searches, args.queries)
-        gap = ""
-        if shard is not None:
-            ids, scores = timings[1].results[0]
-            gap = f"max score gap {np.max(np.abs(exact.score(queries[0], ids) - scores)):.1e}"
-        line(f"rerank {m} candidates", timings[0], timings[1] if shard is not None else None, gap)
+    def pair(ours: Callable[[int], Any], edge: Callable[[int], Any]) -> tuple[Timing, Timing | None]:
+        timings = timed([ours] if shard is None else [ours, edge], n_queries)
+        return timings[0], (timings[1] if shard is not None else None)
 
-    searches = [lambda i: exact.search(queries[i], 10, exact=True).offsets]
-    if shard is not None:
-        searches.append(lambda i: edge_query(shard, queries[i], 10)[0])
-    timings = timed(searches, args.queries)
-    truth = timings[0].results
-    agree = f"edge top-10 overlap {recall(timings[1].results, truth):.3f}" if shard is not None else ""
-    line("exhaustive top-10", timings[0], timings[1] if shard is not None else None, agree)
+    for m in (100, 1000):
+        ours, theirs = pair(lambda i, m=m: ours_query(client, None, pooled[i], 10, m),
+                            lambda i, m=m: edge_query(shard, None, pooled[i], 10, m))
+        line(f"prefetch {m} + dense rescore", ours, theirs, agreement(ours, theirs) if theirs is not None else "")
+        ours, theirs = pair(lambda i, m=m: ours_query(client, queries[i], pooled[i], 10, m),
+                            lambda i, m=m: edge_query(shard, queries[i], pooled[i], 10, m))
+        line(f"prefetch {m} + MaxSim rerank", ours, theirs, agreement(ours, theirs) if theirs is not None else "")
 
-    config = MultiVectorConfig(approximate="centroids", n_probe=args.n_probe, n_candidates=args.n_candidates,
-                               quantization=args.quantization)
-    start = time.perf_counter()
-    approx = MultiVectorIndex.build(store, "Cosine", config)
-    ours_build = time.perf_counter() - start
-    searches = [lambda i: approx.search(queries[i], 10).offsets]
+    ours, theirs = pair(lambda i: ours_query(client, queries[i], None, 10, exact=True),
+                        lambda i: edge_query(shard, queries[i], None, 10))
+    truth = [r[0] for r in ours.results]
+    line("exhaustive MaxSim top-10", ours, theirs, agreement(ours, theirs) if theirs is not None else "")
+
+    index = client.collection("bench").segments[0].vectors["mv"].index
     edge_build = None
     if shard is not None and args.edge_hnsw:
         start = time.perf_counter()
         shard.optimize()
         edge_build = time.perf_counter() - start
-        searches.append(lambda i: edge_query(shard, queries[i], 10, exact=False)[0])
-    timings = timed(searches, args.queries)
-    extra = f"recall@10 ours {recall(timings[0].results, truth):.3f} (build {ours_build:.1f}s)"
-    if edge_build is not None:
-        extra += f", edge HNSW {recall(timings[1].results, truth):.3f} (build {edge_build:.1f}s)"
-    line("approximate top-10", timings[0], timings[1] if edge_build is not None else None, extra)
+    ours, theirs = pair(lambda i: ours_query(client, queries[i], None, 10),
+                        lambda i: edge_query(shard, queries[i], None, 10, exact=edge_build is None))
+    extra = f"recall@10 ours {recall([r[0] for r in ours.results], truth):.3f}"
+    extra += f" ({'centroids' if index is not None and index.centroids is not None else 'no index'}, seal {seal:.1f}s)"
+    if theirs is not None:
+        extra += (f", edge HNSW {recall([r[0] for r in theirs.results], truth):.3f} (build {edge_build:.1f}s)"
+                  if edge_build is not None else "; edge: exhaustive (no HNSW built)")
+    line("approximate top-10", ours, theirs, extra)
     if shard is not None:
         shard.close()
+    client.close()
     tmp.cleanup()
 
 
@@ -188,15 +272,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topics", type=int, default=1_000)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--n-probe", type=int, default=MultiVectorConfig.n_probe)
-    parser.add_argument("--n-candidates", type=int, default=MultiVectorConfig.n_candidates)
-    parser.add_argument("--quantization", choices=["int8"], default=None)
+    parser.add_argument("--msmarco", default=str(Path("datasets") / "msmarco-5k"))
+    parser.add_argument("--msmarco-docs", type=int, default=5_000)
+    parser.add_argument("--cache", default=str(Path("out") / "cache" / "embeddings.sqlite"))
+    parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--no-msmarco", action="store_true")
     parser.add_argument("--no-edge", action="store_true", help="skip qdrant-edge-py entirely")
     parser.add_argument("--edge-hnsw", action="store_true",
                         help="also build edge's HNSW (a graph over documents with MaxSim as distance: very slow)")
     args = parser.parse_args(argv)
     with threadpool_limits(limits=args.threads):
-        run(args)
+        if not args.no_synthetic:
+            run_workload(synthetic(args.docs, args.dim, args.topics, args.queries), args)
+        if not args.no_msmarco:
+            run_workload(msmarco(args.msmarco, args.msmarco_docs, args.queries, args.cache), args)
 
 
 if __name__ == "__main__":
