@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from hybrid.integrations import missing_extra
 from hybrid.integrations.store import (
-    DEFAULT_DENSE_MODEL, HybridCollection, Hit, as_filter, bm25_documents, bm25_query, check_mode, check_weights,
-    connect, dense_embedder, point_id, rrf_relevance,
+    DEFAULT_DENSE_MODEL, HybridCollection, Hit, as_filter, bm25_documents, bm25_query, check_mode, check_rrf_k,
+    check_weights, connect, dense_embedder, point_id, rrf_relevance,
 )
 
 try:
@@ -89,11 +89,9 @@ class HybridVectorStore(VectorStore):
                  prefetch_limit: Optional[int] = None) -> None:
         if embedding is not None and not isinstance(embedding, Embeddings):
             raise TypeError(f"embedding must be a langchain Embeddings, got {type(embedding).__name__}")
-        if rrf_k is not None and (not isinstance(rrf_k, int) or isinstance(rrf_k, bool) or rrf_k < 1):
-            raise ValueError(f"rrf_k must be a positive integer, got {rrf_k!r}")
         self.retrieval_mode = check_mode(retrieval_mode)
         self.weights = check_weights(weights)
-        self.rrf_k = rrf_k
+        self.rrf_k = check_rrf_k(rrf_k)
         self.prefetch_limit = prefetch_limit
         self.embedding = embedding if embedding is not None else HybridEmbeddings()
         self.client, self._owns_client = connect(client, url, path, api_key)

@@ -20,8 +20,8 @@ from typing import Any, List, Optional, Sequence
 
 from hybrid.integrations import missing_extra
 from hybrid.integrations.store import (
-    DEFAULT_DENSE_MODEL, HybridCollection, Hit, bm25_documents, bm25_query, check_weights, connect,
-    dense_embedder, point_id,
+    DEFAULT_DENSE_MODEL, HybridCollection, Hit, bm25_documents, bm25_query, check_rrf_k, check_weights,
+    connect, dense_embedder, point_id,
 )
 
 try:
@@ -147,9 +147,7 @@ class HybridVectorStore(BasePydanticVectorStore):
                  rrf_k: Optional[int] = None, prefetch_limit: Optional[int] = None) -> None:
         if embed_model is not None and not isinstance(embed_model, BaseEmbedding):
             raise TypeError(f"embed_model must be a llama_index BaseEmbedding, got {type(embed_model).__name__}")
-        if rrf_k is not None and (not isinstance(rrf_k, int) or isinstance(rrf_k, bool) or rrf_k < 1):
-            raise ValueError(f"rrf_k must be a positive integer, got {rrf_k!r}")
-        super().__init__(collection_name=collection_name, distance=distance, rrf_k=rrf_k,
+        super().__init__(collection_name=collection_name, distance=distance, rrf_k=check_rrf_k(rrf_k),
                          prefetch_limit=prefetch_limit)
         engine, self._owns_client = connect(client, url, path, api_key)
         self._collection = HybridCollection(engine, collection_name, distance=distance,

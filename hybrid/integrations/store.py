@@ -94,6 +94,12 @@ def check_weights(weights: Any, field: str = "weights") -> Optional[tuple[float,
     return dense, sparse
 
 
+def check_rrf_k(rrf_k: Any) -> Optional[int]:
+    if rrf_k is not None and (not isinstance(rrf_k, int) or isinstance(rrf_k, bool) or rrf_k < 1):
+        raise ValueError(f"rrf_k must be a positive integer, got {rrf_k!r}")
+    return rrf_k
+
+
 def rrf_relevance(score: float, k: Optional[int], weights: Optional[tuple[float, float]]) -> float:
     """A fused RRF score divided by the best possible one (rank 0 in both branches), in [0, 1]:
     max = sum_i 1 / (k + 1 / w_i - 1) over the branches with w_i > 0."""

@@ -13,8 +13,6 @@ pytest.importorskip("qdrant_client")
 pytest.importorskip("langchain_core")
 pytest.importorskip("llama_index.core")
 
-from hybrid import Client  # noqa: E402
-
 TEXTS = [
     ("The Eiffel Tower is a wrought-iron lattice tower in Paris.", "travel", 1889),
     ("Photosynthesis turns light, water and carbon dioxide into sugar.", "science", 1779),
@@ -24,17 +22,6 @@ TEXTS = [
     ("Black holes bend light so strongly that none escapes.", "science", 1916),
 ]
 QUERIES = ["Which museums can I visit in Paris?", "light and energy in cells"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compact_sparse_stats() -> None:
-    """Skip while the engine keeps IDF counts in a dense array indexed by the (31-bit) BM25 term id."""
-    with Client() as client:
-        client.create_collection("probe", sparse_vectors_config={"s": {"modifier": "idf"}})
-        client.upsert("probe", [{"id": 1, "vector": {"s": {"indices": [1 << 20], "values": [1.0]}}}])
-        counts = getattr(client.collection("probe"), "df", {}).get("s")
-    if isinstance(counts, np.ndarray) and counts.size > 1 << 20:
-        pytest.skip("hybrid.collection keeps sparse IDF counts in a dense per-term-id array (fix pending)")
 
 
 def unique(prefix: str) -> str:

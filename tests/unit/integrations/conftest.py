@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
 import pytest
 
 
@@ -49,21 +48,3 @@ def minilm():
     embedder.embed_query("warm up")  # load now, so the first test is not the slow one
     return embedder
 
-
-def engine_keeps_sparse_stats_compact() -> bool:
-    """False while the engine keeps IDF document counts in a dense array indexed by term id:
-    qdrant/bm25 term ids are 31-bit hashes, so one BM25 point would allocate up to 16 GiB there."""
-    from hybrid import Client
-
-    with Client() as client:
-        client.create_collection("probe", sparse_vectors_config={"s": {"modifier": "idf"}})
-        client.upsert("probe", [{"id": 1, "vector": {"s": {"indices": [1 << 20], "values": [1.0]}}}])
-        counts = getattr(client.collection("probe"), "df", {}).get("s")
-        return not (isinstance(counts, np.ndarray) and counts.size > 1 << 20)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _compact_sparse_stats() -> None:
-    if not engine_keeps_sparse_stats_compact():
-        pytest.skip("hybrid.collection keeps sparse IDF counts in a dense per-term-id array; "
-                    "BM25 hash ids would need ~16 GiB (fix pending in hybrid/collection.py)")
