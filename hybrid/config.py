@@ -92,6 +92,9 @@ def build_schema(config: m.CollectionConfig) -> CollectionSchema:
             raise ValidationError(f"{where}.size", "must be a positive integer")
         if p.size > 65536:
             raise ValidationError(f"{where}.size", "must be at most 65536")
+        if p.datatype == "uint8" and p.distance == "Cosine" and p.multivector_config is None:
+            raise ValidationError(f"{where}.datatype", "uint8 storage with Cosine distance is not supported for dense "
+                                  "vectors (unit vectors do not fit bytes); use float16 or another distance")
         hnsw = _merge(config.hnsw_config, p.hnsw_config)
         dense[name] = DenseSpec(
             name=name, size=p.size, distance=p.distance, datatype=p.datatype or "float32",

@@ -159,6 +159,7 @@ class Optimizer:
         seg_dir.mkdir(exist_ok=True)
         if new is not None:
             write_dir_atomically(seg_dir / new.name, new.save)
+            new.move_to_disk(seg_dir / new.name)
         names = [s.name for s in self.c.segments if not s.appendable and s.name in deleted]
         for name in names:
             atomic_save_npy(seg_dir / name / f"deleted-{seq}.npy", deleted[name])

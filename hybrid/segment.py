@@ -201,6 +201,13 @@ class Segment:
                 sub.mkdir(exist_ok=True)
                 store.index.save(sub)
 
+    def move_to_disk(self, directory: Path) -> None:
+        """Point on_disk stores at the files just written into `directory`."""
+        for i, store in enumerate(self.vectors.values()):
+            mover = getattr(store, "move_to_disk", None)
+            if mover is not None:
+                mover(directory, f"vec{i}")
+
     @classmethod
     def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
              load_index: Callable[[Store, Path], Any]) -> "Segment":

@@ -19,6 +19,9 @@ from indexes import plain
 from indexes.base import Hits
 
 
+DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
+
+
 def _grow(array: np.ndarray, capacity: int, fill: Any = 0) -> np.ndarray:
     if array.shape[0] >= capacity:
         return array
@@ -37,7 +40,7 @@ class DenseStore:
 
     def __init__(self, spec: DenseSpec, data: Optional[np.ndarray] = None, present: Optional[np.ndarray] = None) -> None:
         self.spec = spec
-        self.data = data if data is not None else np.zeros((0, spec.size), dtype=np.float32)
+        self.data = data if data is not None else np.zeros((0, spec.size), dtype=DTYPES[spec.datatype])
         self.present = present if present is not None else np.zeros(0, dtype=bool)
         self.index: Any = None  # a VectorIndex over `data` once sealed (HNSW)
 
@@ -48,6 +51,8 @@ class DenseStore:
     def write(self, offsets: np.ndarray, vectors: np.ndarray) -> None:
         if self.spec.distance == "Cosine":
             vectors = plain.normalize_rows(vectors)
+        if self.spec.datatype == "uint8":  # saturate, then truncate, as Qdrant converts to bytes
+            vectors = np.clip(vectors, 0, 255)
         self.data[offsets] = vectors
         self.present[offsets] = True
 
@@ -81,8 +86,9 @@ class DenseStore:
     @classmethod
     def merged(cls, spec: DenseSpec, parts: list[tuple["DenseStore", np.ndarray]]) -> "DenseStore":
         """One tight store of the given live offsets of several stores, in order."""
-        data = np.concatenate([np.asarray(st.data[live], dtype=np.float32) for st, live in parts]) if parts \
-            else np.zeros((0, spec.size), np.float32)
+        dtype = DTYPES[spec.datatype]
+        data = np.concatenate([np.asarray(st.data[live], dtype=dtype) for st, live in parts]) if parts \
+            else np.zeros((0, spec.size), dtype)
         present = np.concatenate([st.present[live] for st, live in parts]) if parts else np.zeros(0, bool)
         return cls(spec, np.ascontiguousarray(data), present)
 
@@ -94,6 +100,17 @@ class DenseStore:
     def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "DenseStore":
         data = _load(directory / f"{stem}.data.npy", mmap=spec.on_disk)
         return cls(spec, data, _load(directory / f"{stem}.present.npy", mmap=False))
+
+    def move_to_disk(self, directory: Path, stem: str) -> None:
+        """on_disk: after the sealed files are written, serve vectors from a memmap of them
+        (the graph and the int8 codes stay in RAM), so resident memory drops."""
+        if not self.spec.on_disk or isinstance(self.data, np.memmap):
+            return
+        self.data = _load(directory / f"{stem}.data.npy", mmap=True)
+        if self.index is not None:
+            from hybrid.indexing import load_index
+
+            self.index = load_index(self, directory / f"{stem}.index")
 
 
 class _RaggedStore:

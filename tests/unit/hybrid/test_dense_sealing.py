@@ -95,3 +95,53 @@ def test_fast_path_equals_general_path() -> None:
     batch = c.query_batch_points("c", [{"query": q.tolist(), "limit": 5, "params": {"hnsw_ef": 64}} for q in queries])
     for q, res in zip(queries, batch):
         assert [p.id for p in res.points] == [p.id for p in c.query_points("c", query=q, limit=5, search_params={"hnsw_ef": 64}).points]
+
+
+def test_int8_quantized_on_disk_keeps_recall(tmp_path) -> None:
+    c, _ = _client(tmp_path, on_disk=True, quantization_config={"scalar": {"type": "int8", "quantile": 0.99}})
+    store = c.collection("c").segments[0].vectors[""]
+    assert isinstance(store.data, np.memmap) and store.index is not None
+    queries = np.random.default_rng(7).normal(size=(30, DIM)).astype(np.float32)
+    params = {"hnsw_ef": 128, "quantization": {"rescore": True, "oversampling": 2.0}}
+    assert _recall(c, queries, search_params=params) >= 0.95
+    c.close()
+    reopened = Client(path=tmp_path)
+    assert isinstance(reopened.collection("c").segments[0].vectors[""].data, np.memmap)
+    assert _recall(reopened, queries, search_params=params) >= 0.95
+    reopened.close()
+
+
+@pytest.mark.parametrize("datatype,distance", [("float16", "Cosine"), ("uint8", "Dot"), ("float16", "Euclid")])
+def test_storage_datatypes(datatype: str, distance: str) -> None:
+    c = Client()
+    c.create_collection("c", vectors_config={"size": 4, "distance": distance, "datatype": datatype})
+    c.upsert("c", [{"id": 1, "vector": [1.5, 300.0, -2.0, 7.25]}, {"id": 2, "vector": [0.1, 0.2, 0.3, 0.4]}])
+    stored = c.retrieve("c", [1], with_vectors=True)[0].vector
+    if datatype == "uint8":
+        assert stored == [1.0, 255.0, 0.0, 7.0]  # saturated and truncated
+    assert c.query_points("c", query=[1.0, 0.0, 0.0, 0.0], limit=2).points[0].id in (1, 2)
+    c.collection("c").optimizer.optimize()
+    assert c.collection("c").segments[0].vectors[""].data.dtype == np.dtype(datatype)
+    assert c.retrieve("c", [1], with_vectors=True)[0].vector == stored
+
+
+def test_uint8_cosine_is_rejected() -> None:
+    from hybrid.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="datatype"):
+        Client().create_collection("c", vectors_config={"size": 4, "distance": "Cosine", "datatype": "uint8"})
+
+
+def test_vacuum_rebuilds_segments_with_many_deletions() -> None:
+    c = Client()
+    c.create_collection("c", vectors_config={"size": 4, "distance": "Dot"},
+                        optimizers_config={"indexing_threshold": 0, "deleted_threshold": 0.2, "vacuum_min_vector_number": 10})
+    c.upsert("c", {"ids": list(range(200)), "vectors": np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)})
+    coll = c.collection("c")
+    coll.optimizer.optimize()
+    assert coll.segments[0].size == 200
+    c.delete("c", list(range(0, 100)))  # 50% deleted: this write triggers a vacuum
+    coll.optimizer.wait()
+    c.upsert("c", [{"id": 1000, "vector": [1.0, 0, 0, 0]}])
+    sealed = [s for s in coll.segments if not s.appendable]
+    assert [s.size for s in sealed] == [100] and c.count("c").count == 101
