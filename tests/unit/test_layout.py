@@ -23,7 +23,7 @@ def test_packages_resolve_inside_the_repo() -> None:
 
 def test_top_level_is_fixed() -> None:
     allowed = {"pyproject.toml", "README.md", "Makefile", *PACKAGES, "tests", "datasets"}
-    found = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} - {"data", "build", "dist"}
+    found = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} - {"data", "build", "dist", "out"}
     found = {n for n in found if not n.endswith(".egg-info")}
     assert found <= allowed, found - allowed
 
@@ -47,7 +47,7 @@ def test_absolute_imports_only_and_no_foreign_private_modules() -> None:
             for name in names:
                 parts = name.split(".")
                 if parts[0] in PACKAGES and parts[0] != package:
-                    private = [p for p in parts[1:] if p.startswith("_") and p != "__init__"]
+                    private = [p for p in parts[1:] if p.startswith("_") and not p.endswith("__")]
                     assert not private, f"{path} imports another package's private module {name}"
 
 
