@@ -166,6 +166,19 @@ class MultiStore(_RaggedStore):
         """Reopen the index saved beside this (loaded) store."""
         return MultiVectorIndex.load(directory, self.tokens_view())
 
+    def move_to_disk(self, directory: Path, stem: str) -> None:
+        """on_disk: once the sealed files are written, serve token rows from a memmap of them
+        (centroids and int8 codes stay in RAM), so resident memory drops. A sealed store is
+        tight in offset order, so the saved rows have the same layout as the ones in RAM."""
+        if not self.spec.on_disk or isinstance(self.flat[0], np.memmap):
+            return
+        (tokens,), _, _ = self._load_parts(directory, stem, 1, mmap=True)
+        if tokens.shape[0] != self.used:  # not tight (never for a sealed store): keep RAM rows
+            return
+        self.flat = [tokens]
+        if self.index is not None:
+            self.index.store = self.tokens_view()
+
     @classmethod
     def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "MultiStore":
         flat, starts, ends = cls._load_parts(directory, stem, 1, mmap=spec.on_disk)

@@ -53,6 +53,10 @@ def test_on_disk_float16_int8_segments_reopen_with_their_index(tmp_path) -> None
     _fill(client, docs)
     client.delete("c", list(range(0, N, 5)))
     client.upsert("c", [{"id": 3, "vector": {"mv": docs[7]}}])  # a sealed point rewritten
+    for segment in client.collection("c").segments:  # sealed and checkpointed: served from the files
+        store = segment.vectors["mv"]
+        assert segment.appendable or (isinstance(store.flat[0], np.memmap)
+                                      and isinstance(store.index.store.tokens, np.memmap))
     before = _results(client, queries)
     filtered = _results(client, queries, query_filter={"must": [{"key": "odd", "match": {"value": 1}}]})
     client.close()
