@@ -101,6 +101,15 @@ def build_schema(config: m.CollectionConfig) -> CollectionSchema:
             on_disk=bool(p.on_disk), multivector=p.multivector_config is not None, hnsw=hnsw,
             quantization=p.quantization_config or config.quantization_config, params=p,
         )
+    for name, spec in dense.items():
+        if spec.multivector:
+            from hybrid.storage.multivectors import index_config
+
+            try:
+                index_config(spec)
+            except (ValueError, TypeError) as exc:
+                raise ValidationError(f"vectors.{name}.multivector_index" if name else "vectors.multivector_index",
+                                      str(exc)) from None
     sparse: dict[str, SparseSpec] = {}
     for name, params in (config.params.sparse_vectors or {}).items():
         if name in dense:

@@ -71,6 +71,9 @@ class VectorParams(Model):
     on_disk: Optional[bool] = None
     datatype: Optional[Datatype] = None
     multivector_config: Optional[MultiVectorConfig] = None
+    #: Our extension for multivector names: {"type": "centroids"|"exact", ...} (see
+    #: hybrid/storage/multivectors.py); by default hnsw_config.m > 0 selects the centroid stage.
+    multivector_index: Optional[dict[str, Any]] = None
 
 
 class SparseIndexParams(Model):

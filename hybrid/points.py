@@ -124,10 +124,10 @@ class _Collector:
             mat = np.asarray(value, dtype=np.float32)
         except (TypeError, ValueError):
             raise ValidationError(where, "multivector must be a list of equal-length number lists") from None
+        if mat.size == 0:
+            raise ValidationError(where, "multivector must contain at least one vector")
         if mat.ndim != 2:
             raise ValidationError(where, f"vector {name!r} is a multivector: expected a list of vectors")
-        if mat.shape[0] == 0:
-            raise ValidationError(where, "multivector must contain at least one vector")
         if mat.shape[1] != size:
             raise ValidationError(where, f"Wrong input: Vector dimension error: expected dim: {size}, got {mat.shape[1]}")
         if not np.isfinite(mat).all():
@@ -240,7 +240,8 @@ def _batch_from_columns(batch: dict, schema: CollectionSchema, infer: Optional[I
             if column.shape[0] != n:
                 raise ValidationError(f"{where}.vectors", f"has {column.shape[0]} vectors for {n} ids")
             continue
-        column = m.to_builtins(column)
+        if not isinstance(column, (list, tuple)):  # lists keep their items (arrays stay arrays)
+            column = m.to_builtins(column)
         if len(column) != n:
             raise ValidationError(f"{where}.vectors", f"has {len(column)} vectors for {n} ids")
         for row, value in enumerate(column):

@@ -53,10 +53,12 @@ class PayloadIndex(Protocol):
         """(min, expected, max) number of offsets matching `condition`."""
 
 
-def top_k(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> Hits:
+def top_k(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None, ties: bool = False) -> Hits:
     """Exact top-k over a dense score array: argpartition, then sort only the k winners.
 
-    Ties are broken by lower offset so results are deterministic.
+    Ties are broken by lower offset so results are deterministic. With `ties=True` every entry
+    tied with the k-th score is returned too (so possibly more than `limit`): a caller that
+    breaks ties by something else (the engine: point id) can then cut exactly.
     """
     scores = np.asarray(scores, dtype=np.float32)
     if allowed is not None:
@@ -70,6 +72,8 @@ def top_k(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> 
         return Hits.empty()
     if limit < n:
         part = np.argpartition(-cand_scores, limit - 1)[:limit]
+        if ties:
+            part = np.flatnonzero(cand_scores >= cand_scores[part].min())
     else:
         part = np.arange(n)
     order = np.lexsort((part, -cand_scores[part]))

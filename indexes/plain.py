@@ -53,9 +53,9 @@ def dense_search(vectors: np.ndarray, query: np.ndarray, distance: str, limit: i
         if rows.size == 0:
             return Hits.empty()
         if rows.size < vectors.shape[0] // 2:
-            hits = top_k(dense_scores(vectors[rows], query, distance), limit)
+            hits = top_k(dense_scores(vectors[rows], query, distance), limit, ties=True)
             return Hits(rows[hits.offsets], hits.scores)
-    return top_k(dense_scores(vectors, query, distance), limit, allowed)
+    return top_k(dense_scores(vectors, query, distance), limit, allowed, ties=True)
 
 
 def sparse_matrix(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, n_rows: int) -> sp.csr_matrix:
@@ -86,7 +86,7 @@ def sparse_search(matrix: sp.csr_matrix, q_indices: np.ndarray, q_values: np.nda
                   allowed: np.ndarray | None = None) -> Hits:
     scores, touched = sparse_scores(matrix, q_indices, q_values)
     mask = touched if allowed is None else touched & allowed[: touched.size]
-    return top_k(scores, limit, mask)
+    return top_k(scores, limit, mask, ties=True)
 
 
 def maxsim_scores(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray, query: np.ndarray,

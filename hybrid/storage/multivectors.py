@@ -144,7 +144,7 @@ class MultiStore(_RaggedStore):
         candidates = np.flatnonzero(mask)
         if candidates.size == 0:
             return Hits.empty()
-        hits = top_k(self.score(query, candidates), limit)
+        hits = top_k(self.score(query, candidates), limit, ties=True)
         return Hits(candidates[hits.offsets], hits.scores)
 
     def _full_scan(self, mask: np.ndarray) -> bool:
