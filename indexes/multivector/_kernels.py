@@ -7,37 +7,15 @@ signatures on first call (cache=True, nogil=True so server threads score in para
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable
+from typing import Any
 
-import numba
 import numpy as np
 from numba import types
 
+from indexes._lazy_kernels import LazyKernel
+
 #: fastmath without nnan/ninf: kernels rely on -inf as "no score yet".
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-
-
-class LazyKernel:
-    """A numba kernel compiled for `signatures` on its first call, never at import."""
-
-    def __init__(self, func: Callable[..., Any], signatures: Callable[[], list[Any]]) -> None:
-        self._func = func
-        self._signatures = signatures
-        self._compiled: Any = None
-        self._lock = threading.Lock()
-        self.__doc__ = func.__doc__
-        self.__name__ = func.__name__
-
-    def compile(self) -> Any:
-        with self._lock:
-            if self._compiled is None:
-                self._compiled = numba.njit(self._signatures(), cache=True, nogil=True, fastmath=_FASTMATH)(self._func)
-        return self._compiled
-
-    def __call__(self, *args: Any) -> Any:
-        compiled = self._compiled if self._compiled is not None else self.compile()
-        return compiled(*args)
 
 
 def _matrix(readonly: bool) -> types.Array:
@@ -163,12 +141,13 @@ def _maxsim_signatures() -> list[Any]:
     return out
 
 
-negative_manhattan = LazyKernel(_negative_manhattan, lambda: [_matrix(False)(_matrix(False), _matrix(False))])
+negative_manhattan = LazyKernel(_negative_manhattan, lambda: [_matrix(False)(_matrix(False), _matrix(False))],
+                                fastmath=_FASTMATH)
 centroid_interaction = LazyKernel(_centroid_interaction, lambda: [
     _VECTOR_F32(_matrix(False), _VECTOR_I64, _VECTOR_I32, _VECTOR_I64)
-])
+], fastmath=_FASTMATH)
 
-maxsim_ranges = LazyKernel(_maxsim_ranges, _maxsim_signatures)
+maxsim_ranges = LazyKernel(_maxsim_ranges, _maxsim_signatures, fastmath=_FASTMATH)
 
 KERNELS = (negative_manhattan, centroid_interaction, maxsim_ranges)
 

@@ -1,10 +1,10 @@
-"""numba kernel of BM25 inference: murmur3 token ids (compiled lazily, see `_kernels.LazyKernel`)."""
+"""numba kernel of BM25 inference: murmur3 token ids (compiled lazily, see `indexes._lazy_kernels`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from indexes.sparse._kernels import lazy_kernel
+from indexes._lazy_kernels import lazy_kernel
 
 
 @lazy_kernel("int64[::1](uint8[::1], int64[::1], int64[::1])")

@@ -9,37 +9,11 @@ Top-k order everywhere: higher score first, ties broken by lower offset.
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable
 
 import numba
 import numpy as np
 
-
-class LazyKernel:
-    """A numba kernel compiled with `signature` on its first call, never at import."""
-
-    def __init__(self, func: Callable[..., Any], signature: str) -> None:
-        self._func = func
-        self._signature = signature
-        self._compiled: Any = None
-        self._lock = threading.Lock()
-        self.__doc__ = func.__doc__
-        self.__name__ = func.__name__
-
-    def compile(self) -> Any:
-        with self._lock:
-            if self._compiled is None:
-                self._compiled = numba.njit(self._signature, cache=True, nogil=True)(self._func)
-        return self._compiled
-
-    def __call__(self, *args: Any) -> Any:
-        compiled = self._compiled if self._compiled is not None else self.compile()
-        return compiled(*args)
-
-
-def lazy_kernel(signature: str) -> Callable[[Callable[..., Any]], LazyKernel]:
-    return lambda func: LazyKernel(func, signature)
+from indexes._lazy_kernels import lazy_kernel
 
 
 # ---------------------------------------------------------------- top-k heap (min-heap of the kept)
