@@ -4,7 +4,7 @@ routes, which api/legacy.py translates into Query API calls."""
 from __future__ import annotations
 
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 from litestar import post
 from litestar.params import JSONBody
@@ -17,21 +17,9 @@ from api.routes.params import CollectionName, Rt
 from api.runtime import Runtime
 from hybrid import models as m
 from hybrid.admin import FacetResponse
-from hybrid.errors import HybridError
 
 TAGS = ["Search"]
 POINTS = "/collections/{collection_name:str}/points"
-
-
-class Unsupported(HybridError):
-    status_code = 501
-
-
-def _groups_method(rt: Runtime) -> Callable[..., m.GroupsResult]:
-    method = getattr(rt.client, "query_points_groups", None)
-    if method is None:
-        raise Unsupported("grouped queries are not available in this engine build")
-    return method
 
 
 def _points(rt: Runtime, name: str, args: dict[str, Any]) -> list[m.ScoredPoint]:
@@ -64,8 +52,8 @@ async def query_batch(rt: Rt, collection_name: CollectionName, data: JSONBody[s.
       status_code=200)
 async def query_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryGroups]) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
-    method = _groups_method(rt)
-    return ok(await rt.call(method, rt.resolve(collection_name), **legacy.query_groups_args(data)), t0)
+    return ok(await rt.call(rt.client.query_points_groups, rt.resolve(collection_name),
+                            **legacy.query_groups_args(data)), t0)
 
 
 @post(f"{POINTS}/search", opt=access(READ), tags=TAGS, summary="Legacy nearest search", status_code=200)
@@ -84,7 +72,7 @@ async def search_batch(rt: Rt, collection_name: CollectionName, data: JSONBody[s
 @post(f"{POINTS}/search/groups", opt=access(READ), tags=TAGS, summary="Legacy grouped search", status_code=200)
 async def search_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchGroups]) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
-    method = _groups_method(rt)
+    method = rt.client.query_points_groups
     return ok(await rt.call(method, rt.resolve(collection_name), **legacy.search_groups_args(data)), t0)
 
 
@@ -107,7 +95,7 @@ async def recommend_batch(rt: Rt, collection_name: CollectionName,
       status_code=200)
 async def recommend_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.RecommendGroups]) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
-    method = _groups_method(rt)
+    method = rt.client.query_points_groups
     return ok(await rt.call(method, rt.resolve(collection_name), **legacy.recommend_groups_args(data)), t0)
 
 
