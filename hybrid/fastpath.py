@@ -16,7 +16,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
-from hybrid.search import Candidates, hydrate
+from hybrid.search import hydrate, merge_hits, search_args, search_leaf, searchable
 from indexes.plain import normalize_rows
 
 if TYPE_CHECKING:
@@ -45,18 +45,10 @@ def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[
     return name, q
 
 
-def _search_args(params: Any) -> dict[str, Any]:
-    if params is None:
-        return {}
-    p = params if isinstance(params, m.SearchParams) else m.convert(params, m.SearchParams, "params")
-    args: dict[str, Any] = {"exact": p.exact}
-    if p.hnsw_ef is not None:
-        args["ef"] = p.hnsw_ef
-    if p.quantization:
-        args.update(ignore_quantization=bool(p.quantization.get("ignore", False)),
-                    rescore=p.quantization.get("rescore", True),
-                    oversampling=float(p.quantization.get("oversampling") or 1.0))
-    return args
+def _params(params: Any) -> Optional[m.SearchParams]:
+    if params is None or isinstance(params, m.SearchParams):
+        return params
+    return m.convert(params, m.SearchParams, "params")
 
 
 def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, params: Any,
@@ -66,29 +58,8 @@ def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, param
     if found is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         return None
     name, q = found
-    args = _search_args(params)
-    with c.lock:
-        segments = list(c.segments)
-    parts = []
-    for seg in segments:
-        if seg.size == 0:
-            continue
-        allowed, count = seg.base_allowed(name)
-        if count:
-            hits = seg.vectors[name].search(q, limit + 1, allowed, seg.size, allowed_count=count, **args)
-            parts.append((seg, hits))
-    cand = _merge(parts, limit)
+    cand = search_leaf(c, name, q, limit, params=_params(params))
     return hydrate(cand, True if with_payload is None else with_payload, with_vectors, c.schema.dense[name].distance)
-
-
-def _merge(parts: list, limit: int) -> Candidates:
-    if not parts:
-        return Candidates.empty()
-    segs = [seg for seg, _ in parts]
-    seg_ix = np.concatenate([np.full(h.offsets.size, i, np.int32) for i, (_, h) in enumerate(parts)])
-    cand = Candidates(segs, seg_ix, np.concatenate([h.offsets for _, h in parts]),
-                      np.concatenate([h.scores for _, h in parts]).astype(np.float32, copy=False))
-    return cand.ranked(limit)
 
 
 def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.ScoredPoint]]]:
@@ -112,16 +83,9 @@ def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.
     name = queries[0][0]
     limit = int(first.get("limit") or 10)
     matrix = np.stack([q for _, q in queries])
-    args = _search_args(first.get("params"))
-    with c.lock:
-        segments = list(c.segments)
+    args = search_args(_params(first.get("params")))
     per_segment = []
-    for seg in segments:
-        if seg.size == 0:
-            continue
-        allowed, count = seg.base_allowed(name)
-        if not count:
-            continue
+    for seg, allowed, count in searchable(c, name):
         store = seg.vectors[name]
         if store.index is not None and not args.get("exact") and count >= seg.size:
             graph_args = {k: v for k, v in args.items() if k != "exact"}
@@ -132,7 +96,7 @@ def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.
     distance = c.schema.dense[name].distance
     out = []
     for i, r in enumerate(shapes):
-        cand = _merge([(seg, hits[i]) for seg, hits in per_segment], limit)
+        cand = merge_hits([(seg, hits[i]) for seg, hits in per_segment]).ranked(limit)
         with_payload = r.get("with_payload", True)
         out.append(hydrate(cand, True if with_payload is None else with_payload,
                            r.get("with_vector", r.get("with_vectors")), distance))

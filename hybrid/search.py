@@ -117,41 +117,56 @@ def filter_mask(seg: Segment, flt: Any) -> np.ndarray:
     return live & evaluate(flt, seg)[: seg.size]
 
 
-def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = None,
-                params: Optional[m.SearchParams] = None, threshold: Optional[float] = None,
-                exclude: Optional[PointId] = None) -> Candidates:
-    """Top `limit` points for one prepared query on one vector name, over every segment."""
-    extra: dict[str, Any] = {}
-    if params is not None:
-        extra = {"exact": params.exact}
-        if params.hnsw_ef is not None:
-            extra["ef"] = params.hnsw_ef
-        if params.quantization:
-            q = params.quantization
-            extra.update(ignore_quantization=bool(q.get("ignore", False)), rescore=q.get("rescore", True),
-                         oversampling=float(q.get("oversampling") or 1.0))
-    segs, seg_ix, offs, scores = [], [], [], []
+def search_args(params: Optional[m.SearchParams]) -> dict[str, Any]:
+    """SearchParams -> keyword arguments of a store's search (hnsw_ef, exact, quantization)."""
+    if params is None:
+        return {}
+    args: dict[str, Any] = {"exact": params.exact}
+    if params.hnsw_ef is not None:
+        args["ef"] = params.hnsw_ef
+    if params.quantization:
+        q = params.quantization
+        args.update(ignore_quantization=bool(q.get("ignore", False)), rescore=q.get("rescore", True),
+                    oversampling=float(q.get("oversampling") or 1.0))
+    return args
+
+
+def searchable(c: "Collection", using: str, flt: Any = None) -> list[tuple[Segment, np.ndarray, int]]:
+    """(segment, allowed mask, allowed count) of every segment with a live, matching point that
+    has vector `using`."""
     with c.lock:
         segments = list(c.segments)
-    want = limit + (1 if exclude is not None else 0)
+    out = []
     for seg in segments:
         if seg.size == 0:
             continue
-        store = seg.vectors[using]
         allowed, count = seg.base_allowed(using)
         if flt is not None:
             allowed = allowed & filter_mask(seg, flt)
             count = int(np.count_nonzero(allowed))
-        if count == 0:
-            continue
-        hits = store.search(query, want, allowed, seg.size, allowed_count=count, **extra)
-        segs.append(seg)
-        seg_ix.append(np.full(hits.offsets.size, len(segs) - 1, np.int32))
-        offs.append(hits.offsets)
-        scores.append(hits.scores)
-    if not segs:
+        if count:
+            out.append((seg, allowed, count))
+    return out
+
+
+def merge_hits(parts: list[tuple[Segment, Any]]) -> Candidates:
+    """Per-segment Hits -> one Candidates list (unranked)."""
+    if not parts:
         return Candidates.empty()
-    cand = Candidates(segs, np.concatenate(seg_ix), np.concatenate(offs), np.concatenate(scores).astype(np.float32))
+    segs = [seg for seg, _ in parts]
+    seg_ix = np.concatenate([np.full(h.offsets.size, i, np.int32) for i, (_, h) in enumerate(parts)])
+    return Candidates(segs, seg_ix, np.concatenate([h.offsets for _, h in parts]),
+                      np.concatenate([h.scores for _, h in parts]).astype(np.float32, copy=False))
+
+
+def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = None,
+                params: Optional[m.SearchParams] = None, threshold: Optional[float] = None,
+                exclude: Optional[PointId] = None) -> Candidates:
+    """Top `limit` points for one prepared query on one vector name, over every segment."""
+    args = search_args(params)
+    want = limit + (1 if exclude is not None else 0)
+    cand = merge_hits([(seg, seg.vectors[using].search(query, want, allowed, seg.size, allowed_count=count, **args))
+                       for seg, allowed, count in searchable(c, using, flt)])
     if exclude is not None:
         cand = cand.take(np.flatnonzero(cand.keys() != id_key_bytes(exclude)))
     if threshold is not None:
