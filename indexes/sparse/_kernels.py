@@ -68,9 +68,8 @@ def _heap_offer(heap_scores, heap_offsets, size, limit, score, offset):
 
 
 @numba.njit(cache=True, nogil=True)
-def _top_k_of(candidates, n_candidates, scores, limit):
-    """Best `limit` of `candidates[:n_candidates]` by `scores[candidate]`, sorted best first."""
-    capacity = min(limit, n_candidates)
+def _heap_of(candidates, n_candidates, scores, capacity):
+    """Min-heap (worst on top) of the best `capacity` of `candidates[:n_candidates]`."""
     heap_scores = np.empty(capacity, dtype=np.float32)
     heap_offsets = np.empty(capacity, dtype=np.int64)
     size = 0
@@ -78,6 +77,13 @@ def _top_k_of(candidates, n_candidates, scores, limit):
         offset = candidates[i]
         if size < capacity or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
             size = _heap_offer(heap_scores, heap_offsets, size, capacity, scores[offset], offset)
+    return heap_scores, heap_offsets, size
+
+
+@numba.njit(cache=True, nogil=True)
+def _top_k_of(candidates, n_candidates, scores, limit):
+    """Best `limit` of `candidates[:n_candidates]` by `scores[candidate]`, sorted best first."""
+    heap_scores, heap_offsets, size = _heap_of(candidates, n_candidates, scores, min(limit, n_candidates))
     return _sorted_heap(heap_offsets, heap_scores, size)
 
 
@@ -98,14 +104,7 @@ def _top_k_seen(scores, seen, positive, allowed, use_allowed, limit):
 @numba.njit(cache=True, nogil=True)
 def _kth_best(candidates, n_candidates, scores, limit):
     """Score of the `limit`-th best candidate (requires n_candidates >= limit)."""
-    heap_scores = np.empty(limit, dtype=np.float32)
-    heap_offsets = np.empty(limit, dtype=np.int64)
-    size = 0
-    for i in range(n_candidates):
-        offset = candidates[i]
-        if size < limit or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
-            size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
-    return heap_scores[0]
+    return _heap_of(candidates, n_candidates, scores, limit)[0][0]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
