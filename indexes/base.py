@@ -80,3 +80,14 @@ def top_k(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None, tie
     chosen = part[order]
     offsets = chosen if candidates is None else candidates[chosen]
     return Hits(offsets.astype(np.int64), cand_scores[chosen])
+
+
+def concatenated_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Row numbers of [starts[0], ends[0]) ++ [starts[1], ends[1]) ++ ... (vectorised): how
+    ragged storage (sparse rows, token matrices) gathers the rows of many offsets at once."""
+    lengths = np.asarray(ends, dtype=np.int64) - np.asarray(starts, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    first_of_range = np.cumsum(lengths) - lengths
+    return np.repeat(np.asarray(starts, dtype=np.int64) - first_of_range, lengths) + np.arange(total, dtype=np.int64)

@@ -23,6 +23,7 @@ import numpy as np
 
 from hybrid.search import Candidates, filter_mask
 from hybrid.segment import Segment
+from indexes.base import concatenated_ranges
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
@@ -105,12 +106,8 @@ def has_vector(store: Any, offsets: np.ndarray) -> np.ndarray:
 
 def row_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of arange(s, s + n) for every (s, n), vectorised."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return np.arange(total, dtype=np.int64) + np.repeat(np.asarray(starts, dtype=np.int64) - first, lengths)
+    starts = np.asarray(starts, dtype=np.int64)
+    return concatenated_ranges(starts, starts + np.asarray(lengths, dtype=np.int64))
 
 
 def score_candidates(cand: Candidates, scorer: Scorer) -> Candidates:

@@ -44,7 +44,12 @@ from hybrid.config import DenseSpec
 from hybrid.storage.vectors import _RaggedStore
 from indexes.base import Hits, top_k
 from indexes.multivector import MultiVectorConfig, MultiVectorIndex, MultiVectorStore
-from indexes.multivector.maxsim import normalize_tokens, normalizes_rows, prepare_query, score_ranges
+from indexes.multivector.maxsim import (
+    normalize_tokens,
+    normalizes_rows,
+    prepare_query,
+    score_ranges,
+)
 from indexes.multivector.store import DATATYPES
 
 #: Keys of the `multivector_index` extension besides "type" (MultiVectorConfig fields).

@@ -16,8 +16,7 @@ import numpy as np
 from hybrid.config import DenseSpec, SparseSpec
 from hybrid.storage.files import atomic_save_npy
 from indexes import plain
-from indexes.base import Hits
-
+from indexes.base import Hits, concatenated_ranges
 
 DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
 
@@ -151,7 +150,7 @@ class _RaggedStore:
 
     def _compacted_flat(self, live: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         s, e = self.starts[live], self.ends[live]
-        rows = plain._ranges(s, e)
+        rows = concatenated_ranges(s, e)
         lengths = e - s
         bounds = np.concatenate(([0], np.cumsum(lengths)))
         return [np.ascontiguousarray(f[rows]) for f in self.flat], bounds[:-1].copy(), bounds[1:].copy()
@@ -243,7 +242,7 @@ class SparseStore(_RaggedStore):
 
     def term_rows(self, offsets: np.ndarray) -> np.ndarray:
         """Sparse dimensions of the given offsets, concatenated (for document frequencies)."""
-        return self.flat[0][plain._ranges(self.starts[offsets], self.ends[offsets])]
+        return self.flat[0][concatenated_ranges(self.starts[offsets], self.ends[offsets])]
 
     @classmethod
     def load(cls, spec: SparseSpec, directory: Path, stem: str) -> "SparseStore":

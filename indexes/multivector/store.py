@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from indexes.base import concatenated_ranges  # noqa: F401 (re-exported for this package)
+
 DATATYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
 _FORMAT_VERSION = 1
 _MIN_CAPACITY = 256
@@ -285,16 +287,6 @@ class MultiVectorStore:
             grown = np.zeros(capacity, dtype=old.dtype)
             grown[: old.shape[0]] = old
             setattr(self, attr, grown)
-
-
-def concatenated_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Row numbers of [starts[0], ends[0]) ++ [starts[1], ends[1]) ++ ... (vectorised)."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    first_of_range = np.cumsum(lengths) - lengths
-    return np.repeat(starts - first_of_range, lengths) + np.arange(total, dtype=np.int64)
 
 
 def _save_array(directory: Path, name: str, array: np.ndarray) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from indexes.base import concatenated_ranges
+
 _NO_ALLOWED = np.zeros(0, dtype=np.bool_)
 
 
@@ -109,9 +111,4 @@ def sort_rows(indptr: Any, indices: Any, values: Any, n_points: int) -> tuple[np
 
 def gather_rows(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     """Entry positions of the concatenated ranges [starts[i], stops[i]) (vectorised)."""
-    lengths = stops - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    row_begin = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.repeat(starts, lengths) + (np.arange(total, dtype=np.int64) - row_begin)
+    return concatenated_ranges(starts, stops)
