@@ -25,24 +25,37 @@ if TYPE_CHECKING:
 _NUMERIC = (list, tuple, np.ndarray)
 
 
-def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:
-    """(vector name, float32 query) when `query` is a plain dense vector for a dense name."""
+def _dense_name(c: "Collection", query: Any, using: Optional[str]) -> Optional[str]:
+    """The dense vector name `query` is meant for, when it is a plain dense vector."""
     name = DEFAULT_VECTOR if using is None else using
     spec = c.schema.dense.get(name)
     if spec is None or spec.multivector or not isinstance(query, _NUMERIC) or len(query) == 0:
         return None
     if isinstance(query, (list, tuple)) and not isinstance(query[0], (int, float)):
         return None
+    return name
+
+
+def _prepared(c: "Collection", name: str, queries: np.ndarray) -> np.ndarray:
+    """(n, dim) float32 queries checked for dimension and finiteness, unit length for Cosine."""
+    spec = c.schema.dense[name]
+    if queries.shape[-1] != spec.size:
+        raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, "
+                                       f"got {queries.shape[-1]}")
+    if not np.isfinite(queries).all():
+        raise ValidationError("query", "query vector contains NaN or inf")
+    return normalize_rows(queries) if spec.distance == "Cosine" else queries
+
+
+def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:
+    """(vector name, float32 query) when `query` is a plain dense vector for a dense name."""
+    name = _dense_name(c, query, using)
+    if name is None:
+        return None
     q = np.asarray(query, dtype=np.float32)
     if q.ndim != 1:
         return None
-    if q.shape[0] != spec.size:
-        raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, got {q.shape[0]}")
-    if not np.isfinite(q).all():
-        raise ValidationError("query", "query vector contains NaN or inf")
-    if spec.distance == "Cosine":
-        q = normalize_rows(q)
-    return name, q
+    return name, _prepared(c, name, q)
 
 
 def _params(params: Any) -> Optional[m.SearchParams]:
@@ -77,12 +90,18 @@ def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.
     same = ("using", "limit", "params")
     if any(r.get(k) != first.get(k) for r in shapes for k in same):
         return None
-    queries = [_dense_query(c, r.get("query"), r.get("using")) for r in shapes]
-    if any(q is None for q in queries):
+    names = {_dense_name(c, r.get("query"), r.get("using")) for r in shapes}
+    if len(names) != 1 or None in names:
         return None
-    name = queries[0][0]
+    name = names.pop()
+    try:
+        matrix = np.asarray([r["query"] for r in shapes], dtype=np.float32)
+    except ValueError:  # ragged: let the general path name the bad request
+        return None
+    if matrix.ndim != 2:
+        return None
+    matrix = _prepared(c, name, matrix)
     limit = int(first.get("limit") or 10)
-    matrix = np.stack([q for _, q in queries])
     args = search_args(_params(first.get("params")))
     per_segment = []
     for seg, allowed, count in searchable(c, name):

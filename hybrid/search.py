@@ -68,7 +68,10 @@ class Candidates:
 
     def ranked(self, limit: Optional[int] = None) -> "Candidates":
         """Sorted by descending score, ties by ascending point id, cut to `limit`."""
-        order = np.lexsort((self.keys(), -self.score))
+        order = np.argsort(-self.score, kind="stable")
+        ordered = self.score[order]
+        if ordered.size > 1 and (ordered[1:] == ordered[:-1]).any():  # ids only settle ties
+            order = np.lexsort((self.keys(), -self.score))
         if limit is not None:
             order = order[:limit]
         return self.take(order)
@@ -153,6 +156,10 @@ def merge_hits(parts: list[tuple[Segment, Any]]) -> Candidates:
     """Per-segment Hits -> one Candidates list (unranked)."""
     if not parts:
         return Candidates.empty()
+    if len(parts) == 1:
+        seg, hits = parts[0]
+        return Candidates([seg], np.zeros(hits.offsets.size, np.int32), hits.offsets,
+                          hits.scores.astype(np.float32, copy=False))
     segs = [seg for seg, _ in parts]
     seg_ix = np.concatenate([np.full(h.offsets.size, i, np.int32) for i, (_, h) in enumerate(parts)])
     return Candidates(segs, seg_ix, np.concatenate([h.offsets for _, h in parts]),
@@ -186,15 +193,19 @@ def vector_output(seg: Segment, off: int, selector: Any) -> Any:
 
 
 def hydrate(cand: Candidates, with_payload: Any, with_vectors: Any, distance: Optional[str]) -> list[m.ScoredPoint]:
+    """ScoredPoints of the final top-k (a loop over at most `limit` points, not over the data)."""
     shown = display(cand.score, distance).tolist()
+    segs, point = cand.segs, m.ScoredPoint
+    plain = with_payload is False and not with_vectors  # the common "ids and scores" response
     out = []
-    for i, (s, off) in enumerate(zip(cand.seg.tolist(), cand.off.tolist())):
-        seg = cand.segs[s]
-        out.append(m.ScoredPoint(
-            id=seg.ids[off], version=int(seg.versions[off]), score=shown[i],
-            payload=select_payload(seg.payloads[off], with_payload),
-            vector=vector_output(seg, off, with_vectors),
-        ))
+    for score, s, off in zip(shown, cand.seg.tolist(), cand.off.tolist()):
+        seg = segs[s]
+        if plain:
+            out.append(point(id=seg.ids[off], version=int(seg.versions[off]), score=score))
+        else:
+            out.append(point(id=seg.ids[off], version=int(seg.versions[off]), score=score,
+                             payload=select_payload(seg.payloads[off], with_payload),
+                             vector=vector_output(seg, off, with_vectors)))
     return out
 
 
