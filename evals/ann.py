@@ -1,21 +1,23 @@
 """Dense ANN benchmark: recall@k, QPS, latency, build time and memory per engine and ef.
 
     python -m evals.ann --data DIR [--engines ours,qdrant-edge] [--ef 16,32,64,128,256]
-                        [--batch] [--quantization int8 [--on-disk]] [--n N] [--json FILE]
+                        [--batch] [--quantization int8 [--on-disk]] [--memory] [--n N]
+                        [--json FILE]
 
 DIR is a `gen_vectors.py` output (base.npy, queries.npy, gt_ids.npy; Cosine). With --n the
 first N base rows are used and the ground truth is recomputed exactly. Every engine builds
-with the same m / ef_construct in one thread, then answers the queries one at a time in one
-thread (and, with --batch, in calls of --batch-size queries). recall@k = |found & true| / k,
-averaged over queries; qps = queries / summed latency, cpu_qps = queries / process CPU time
-(all threads; steadier than wall time on a shared machine); p50/p99 are per-query latencies.
+with the same m / ef_construct in one thread; then all engines are loaded back from disk and
+answer the queries one at a time in one thread, interleaved query by query (and, with --batch,
+batch by batch in calls of --batch-size queries) so that they share the machine's load alike.
+recall@k = |found & true| / k, averaged over queries; qps = queries / summed latency; p50/p99
+are per-query latencies; `ratio` (`batch_ratio`) = qps (batch_qps) / the reference engine's at
+the same ef; the reference is the last engine, qdrant-edge when it runs.
 
-Memory: after the build the engine is reopened from disk (as a restarted server would), so
-`index_rss_mb` is the resident memory the loaded index adds to the process (RSS delta from
-just before the reload to after the last query; the allocator may reuse freed memory, so
-small indexes can read low), `rss_mb` the process total, `index_mb` the bytes the engine
-reports for its graph and codes. With --on-disk
-the original vectors stay in a file (np.memmap for ours, mmap for qdrant-edge).
+Memory (--memory, `serve_rss_mb`): a fresh Python process imports the engine, notes its RSS
+(`baseline_mb`), opens the built index from disk, answers every query at the first ef and
+reports its resident memory; `serve_index_mb` = serve_rss_mb - baseline_mb is what the index
+itself keeps resident (compare with the float32 size of the vectors). With --on-disk the
+original vectors stay in a file (np.memmap for ours, mmap for qdrant-edge).
 
 Engines: `ours` (indexes.dense.HnswIndex directly), `hybrid` (the whole engine through
 `hybrid.Client`) and `qdrant-edge`; each is a small class with build / release / reopen /
@@ -27,7 +29,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import importlib
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -49,6 +54,7 @@ class BenchConfig:
     quantile: float | None = None  # None: full min..max range (Qdrant's default)
     oversampling: float = 1.0
     on_disk: bool = False
+    dim: int = 0  # vector size (taken from the data)
 
 
 @dataclass
@@ -60,6 +66,11 @@ class Dataset:
 
 class Engine(Protocol):
     name: str
+    modules: tuple[str, ...]  # what a serving process imports before it opens the index
+
+    def attach(self, config: BenchConfig, workdir: Path) -> None:
+        """Point at an index built in `workdir` (what `build` does first; a serving process
+        calls it instead of `build`)."""
 
     def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None: ...
 
@@ -83,20 +94,21 @@ class OursEngine:
     """`indexes.dense.HnswIndex` directly (no engine overhead)."""
 
     name = "ours"
+    modules = ("indexes.dense",)
+
+    def attach(self, config: BenchConfig, workdir: Path) -> None:
+        self._config, self._dir = config, workdir
 
     def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
         from indexes.dense import HnswIndex, HnswParams, ScalarQuantization
 
-        self._config, self._dir = config, workdir
+        self.attach(config, workdir)
         quantization = ScalarQuantization(config.quantile) if config.quantization else None
-        vectors = base
-        if config.on_disk:
-            np.save(workdir / "vectors.npy", base)
-            vectors = np.load(workdir / "vectors.npy", mmap_mode="r")
+        np.save(workdir / "vectors.npy", base)
+        vectors = np.load(workdir / "vectors.npy", mmap_mode="r") if config.on_disk else base
         params = HnswParams(m=config.m, ef_construct=config.ef_construct)
         self._index = HnswIndex.build(vectors, "Cosine", params, quantization)
         self._index.save(workdir / "hnsw")
-        self._vectors = None if config.on_disk else base
 
     def release(self) -> None:
         self._index = None
@@ -104,9 +116,7 @@ class OursEngine:
     def reopen(self) -> None:
         from indexes.dense import HnswIndex
 
-        vectors = self._vectors
-        if vectors is None:
-            vectors = np.load(self._dir / "vectors.npy", mmap_mode="r")
+        vectors = np.load(self._dir / "vectors.npy", mmap_mode="r" if self._config.on_disk else None)
         self._index = HnswIndex.load(self._dir / "hnsw", vectors)
 
     def index_bytes(self) -> int | None:
@@ -127,8 +137,9 @@ class QdrantEdgeEngine:
     """qdrant-edge-py: one segment, one indexing thread, one search thread."""
 
     name = "qdrant-edge"
+    modules = ("qdrant_edge",)
 
-    def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
+    def attach(self, config: BenchConfig, workdir: Path) -> None:
         import qdrant_edge as qe
 
         self._qe, self._config, self._path = qe, config, str(workdir / "shard")
@@ -137,13 +148,18 @@ class QdrantEdgeEngine:
             quantization = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=config.quantile,
                                                        always_ram=True)
         self._edge_config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=base.shape[1], distance=qe.Distance.Cosine,
+            vectors=qe.EdgeVectorParams(size=config.dim, distance=qe.Distance.Cosine,
                                         on_disk=config.on_disk, quantization_config=quantization),
             hnsw_config=qe.HnswIndexConfig(m=config.m, ef_construct=config.ef_construct,
                                            full_scan_threshold=1, max_indexing_threads=1),
             optimizers=qe.EdgeOptimizersConfig(default_segment_number=1, max_segment_size=1 << 40,
                                                indexing_threshold=1),
             max_search_threads=1, wal_enabled=False)
+        self._shard = None
+
+    def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
+        self.attach(config, workdir)
+        qe = self._qe
         self._shard = qe.EdgeShard.create(self._path, self._edge_config)
         for start in range(0, base.shape[0], 2048):
             points = [qe.Point(start + i, row.tolist()) for i, row in enumerate(base[start:start + 2048])]
@@ -187,16 +203,22 @@ class HybridEngine:
     one collection, every point upserted, then optimised into one sealed segment."""
 
     name = "hybrid"
+    modules = ("hybrid",)
+
+    def attach(self, config: BenchConfig, workdir: Path) -> None:
+        self._config, self._path = config, workdir / "client"
+        self._params: dict = {}
+        if config.quantization:
+            self._params["quantization"] = {"rescore": True, "oversampling": config.oversampling}
+        self._client = None
 
     def build(self, base: np.ndarray, config: BenchConfig, workdir: Path) -> None:
         from hybrid import Client
 
-        self._config, self._path = config, workdir / "client"
-        self._params: dict = {}
+        self.attach(config, workdir)
         quantization = None
         if config.quantization:
             quantization = {"scalar": {"type": "int8", "quantile": config.quantile, "always_ram": True}}
-            self._params["quantization"] = {"rescore": True, "oversampling": config.oversampling}
         self._client = Client(path=self._path)
         self._client.create_collection(
             "bench", vectors_config={"size": base.shape[1], "distance": "Cosine", "on_disk": config.on_disk},
@@ -260,59 +282,107 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def run_engine(engine: Engine, data: Dataset, config: BenchConfig, efs: list[int],
-               batch_size: int | None) -> list[dict]:
-    """Build, reopen, then sweep ef; one result row per ef."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"ann-{engine.name}-"))
+def serving_memory(name: str, config: BenchConfig, workdir: Path, data_dir: Path,
+                   n_queries: int | None, ef: int) -> dict:
+    """Resident memory of a fresh process that opens the built index and answers the queries."""
+    spec = json.dumps({"engine": name, "config": asdict(config), "workdir": str(workdir),
+                       "data": str(data_dir), "queries": n_queries, "ef": ef})
+    done = subprocess.run([sys.executable, "-c", "import sys; from evals.ann import _serve; _serve(sys.argv[1])",
+                           spec], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _serve(spec_json: str) -> None:
+    """Child side of `serving_memory`: prints {baseline_mb, serve_rss_mb} as the last line."""
+    spec = json.loads(spec_json)
+    engine = ENGINES[spec["engine"]]()
+    for module in engine.modules:
+        importlib.import_module(module)
+    gc.collect()
+    baseline = _rss_mb()
+    config = BenchConfig(**spec["config"])
+    engine.attach(config, Path(spec["workdir"]))
+    engine.reopen()
+    for query in np.load(Path(spec["data"]) / "queries.npy")[:spec["queries"]]:
+        engine.search(query, config.limit, spec["ef"])
+    print(json.dumps({"baseline_mb": baseline, "serve_rss_mb": _rss_mb()}))
+    engine.close()
+
+
+def _sweep(engines: list[Engine], data: Dataset, config: BenchConfig, ef: int,
+           batch_size: int | None) -> list[dict]:
+    """One row per engine at one ef; engines alternate query by query (and batch by batch)."""
+    n = len(data.queries)
+    latencies = np.empty((len(engines), n))
+    found: list[list[np.ndarray]] = [[] for _ in engines]
+    for engine in engines:
+        engine.search(data.queries[0], config.limit, ef)  # warm-up
+    for i, query in enumerate(data.queries):
+        for e, engine in enumerate(engines):
+            start = time.perf_counter()
+            found[e].append(engine.search(query, config.limit, ef))
+            latencies[e, i] = time.perf_counter() - start
+    rows = [{"engine": engine.name, "ef": ef, "recall": recall_at(found[e], data.truth, config.limit),
+             "qps": n / latencies[e].sum(),
+             "p50_ms": 1e3 * float(np.percentile(latencies[e], 50)),
+             "p99_ms": 1e3 * float(np.percentile(latencies[e], 99))} for e, engine in enumerate(engines)]
+    if batch_size:
+        spent = np.zeros(len(engines))
+        batched: list[list[np.ndarray]] = [[] for _ in engines]
+        for s in range(0, n, batch_size):
+            for e, engine in enumerate(engines):
+                start = time.perf_counter()
+                batched[e] += engine.search_batch(data.queries[s:s + batch_size], config.limit, ef)
+                spent[e] += time.perf_counter() - start
+        for e, row in enumerate(rows):
+            row["batch_qps"] = n / spent[e]
+            row["batch_recall"] = recall_at(batched[e], data.truth, config.limit)
+    return rows
+
+
+def run(engines: list[Engine], data: Dataset, config: BenchConfig, efs: list[int],
+        batch_size: int | None, data_dir: Path | None = None) -> list[dict]:
+    """Build each engine, measure a serving process's memory, then sweep ef side by side."""
+    workdirs = [Path(tempfile.mkdtemp(prefix=f"ann-{engine.name}-")) for engine in engines]
     try:
-        wall, cpu = time.perf_counter(), time.process_time()
-        engine.build(data.base, config, workdir)
-        build_s, build_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
-        engine.release()
-        gc.collect()
-        rss_before = _rss_mb()
-        engine.reopen()
-        engine.search(data.queries[0], config.limit, efs[0])  # warm-up
+        built = []
+        for engine, workdir in zip(engines, workdirs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            engine.build(data.base, config, workdir)
+            built.append({"build_s": time.perf_counter() - wall, "build_cpu_s": time.process_time() - cpu})
+            engine.release()
+            if data_dir is not None:
+                built[-1].update(serving_memory(engine.name, config, workdir, data_dir, len(data.queries), efs[0]))
+                built[-1]["serve_index_mb"] = built[-1]["serve_rss_mb"] - built[-1]["baseline_mb"]
+            gc.collect()
+        for engine in engines:
+            engine.reopen()
         rows = []
         for ef in efs:
-            latencies = np.empty(len(data.queries))
-            found = []
-            cpu = time.process_time()
-            for i, query in enumerate(data.queries):
-                start = time.perf_counter()
-                found.append(engine.search(query, config.limit, ef))
-                latencies[i] = time.perf_counter() - start
-            cpu = time.process_time() - cpu
-            row = {"engine": engine.name, "ef": ef, "recall": recall_at(found, data.truth, config.limit),
-                   "qps": len(latencies) / latencies.sum(), "cpu_qps": len(latencies) / max(cpu, 1e-9),
-                   "p50_ms": 1e3 * float(np.percentile(latencies, 50)),
-                   "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
-                   "build_s": build_s, "build_cpu_s": build_cpu_s}
-            if batch_size:
-                start = time.perf_counter()
-                batched = []
-                for s in range(0, len(data.queries), batch_size):
-                    batched += engine.search_batch(data.queries[s:s + batch_size], config.limit, ef)
-                row["batch_qps"] = len(data.queries) / (time.perf_counter() - start)
-                row["batch_recall"] = recall_at(batched, data.truth, config.limit)
-            row["rss_mb"] = _rss_mb()
-            row["index_rss_mb"] = row["rss_mb"] - rss_before
-            reported = engine.index_bytes()
-            row["index_mb"] = None if reported is None else reported / 2**20
-            rows.append(row)
-            print(format_table([row], header=not rows[:-1]), flush=True)
+            swept = _sweep(engines, data, config, ef, batch_size)
+            reference = swept[-1]
+            for row, extra, engine in zip(swept, built, engines):
+                row.update(extra)
+                row["ratio"] = row["qps"] / reference["qps"]
+                if batch_size:
+                    row["batch_ratio"] = row["batch_qps"] / reference["batch_qps"]
+                reported = engine.index_bytes()
+                row["index_mb"] = None if reported is None else reported / 2**20
+            print(format_table(swept, header=not rows), flush=True)
+            rows += swept
         return rows
     finally:
-        engine.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        for engine, workdir in zip(engines, workdirs):
+            engine.close()
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 #: (column, format, width) of the printed table.
 _COLUMNS = [("engine", "{}", 11), ("ef", "{}", 5), ("recall", "{:.4f}", 7), ("qps", "{:.0f}", 7),
-            ("cpu_qps", "{:.0f}", 7),
             ("p50_ms", "{:.3f}", 7), ("p99_ms", "{:.3f}", 7), ("batch_qps", "{:.0f}", 9),
-            ("build_s", "{:.1f}", 7), ("build_cpu_s", "{:.1f}", 11), ("rss_mb", "{:.0f}", 6),
-            ("index_rss_mb", "{:.0f}", 12), ("index_mb", "{:.0f}", 8)]
+            ("ratio", "{:.2f}", 5), ("batch_ratio", "{:.2f}", 11),
+            ("build_s", "{:.1f}", 7), ("build_cpu_s", "{:.1f}", 11), ("baseline_mb", "{:.0f}", 11),
+            ("serve_rss_mb", "{:.0f}", 12), ("serve_index_mb", "{:.0f}", 14), ("index_mb", "{:.0f}", 8)]
 
 
 def format_table(rows: list[dict], header: bool = True) -> str:
@@ -340,22 +410,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quantile", type=float, default=None)
     parser.add_argument("--oversampling", type=float, default=1.0)
     parser.add_argument("--on-disk", action="store_true", help="original vectors stay on disk")
+    parser.add_argument("--memory", action="store_true",
+                        help="measure a serving process's resident memory")
     parser.add_argument("--json", type=Path, default=None, help="write the result rows here")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in names if name not in ENGINES]
     if unknown:
         parser.error(f"unknown engines {unknown}; choose from {sorted(ENGINES)}")
+    data = load_dataset(args.data, args.n, args.queries, args.limit)
     config = BenchConfig(m=args.m, ef_construct=args.ef_construct, limit=args.limit,
                          quantization=args.quantization, quantile=args.quantile,
-                         oversampling=args.oversampling, on_disk=args.on_disk)
-    data = load_dataset(args.data, args.n, args.queries, args.limit)
+                         oversampling=args.oversampling, on_disk=args.on_disk, dim=int(data.base.shape[1]))
     efs = [int(x) for x in args.ef.split(",")]
     print(f"{data.base.shape[0]} x {data.base.shape[1]} base, {len(data.queries)} queries, "
           f"f32 size {data.base.nbytes / 2**20:.0f} MB, config {asdict(config)}", flush=True)
-    rows = []
-    for name in names:
-        rows += run_engine(ENGINES[name](), data, config, efs, args.batch_size if args.batch else None)
+    names.sort(key=lambda name: name == "qdrant-edge")
+    memory_dir = args.data if args.memory else None
+    rows = run([ENGINES[name]() for name in names], data, config, efs,
+               args.batch_size if args.batch else None, memory_dir)
     summary = {"config": asdict(config), "n": int(data.base.shape[0]), "dim": int(data.base.shape[1]),
                "float32_mb": data.base.nbytes / 2**20, "rows": rows}
     if args.json:

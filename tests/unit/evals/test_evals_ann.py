@@ -29,8 +29,9 @@ def test_ours_rows_and_json(dataset, tmp_path):
                      "--batch-size", "7", "--json", str(out)])
     assert [row["ef"] for row in rows] == [8, 64]
     assert rows[1]["recall"] >= 0.95 and rows[1]["batch_recall"] == pytest.approx(rows[1]["recall"])
-    for key in ("qps", "p50_ms", "p99_ms", "build_s", "build_cpu_s", "rss_mb", "index_rss_mb"):
+    for key in ("qps", "p50_ms", "p99_ms", "build_s", "build_cpu_s"):
         assert rows[0][key] >= 0
+    assert rows[0]["ratio"] == 1.0  # a lone engine is its own reference
     saved = json.loads(out.read_text())
     assert saved["n"] == 600 and len(saved["rows"]) == 2
 
@@ -63,3 +64,17 @@ def test_hybrid_engine_single_queries(dataset):
     pytest.importorskip("hybrid")
     rows = ann.main(["--data", str(dataset), "--engines", "hybrid", "--ef", "64"])
     assert rows[0]["engine"] == "hybrid" and rows[0]["recall"] >= 0.9
+
+
+def test_engines_side_by_side_with_serving_memory(dataset):
+    pytest.importorskip("qdrant_edge")
+    rows = ann.main(["--data", str(dataset), "--engines", "qdrant-edge,hybrid", "--ef", "64", "--batch",
+                     "--memory", "--n", "400", "--queries", "10"])
+    assert [row["engine"] for row in rows] == ["hybrid", "qdrant-edge"]  # the reference comes last
+    ours, edge = rows
+    assert ours["recall"] >= 0.9 and edge["recall"] >= 0.9
+    assert ours["ratio"] == pytest.approx(ours["qps"] / edge["qps"]) and edge["ratio"] == 1.0
+    assert ours["batch_ratio"] == pytest.approx(ours["batch_qps"] / edge["batch_qps"])
+    for row in rows:  # a separate serving process opened the index and kept it resident
+        assert row["serve_rss_mb"] > row["baseline_mb"] > 0
+        assert row["serve_index_mb"] == pytest.approx(row["serve_rss_mb"] - row["baseline_mb"])
