@@ -49,33 +49,44 @@ def _filter(flt: Filter, view: FilterView) -> np.ndarray:
     """must: AND; must_not: AND NOT; should: OR of all (when any); min_should: count >= k.
 
     Once no offset is left the remaining clauses are skipped (they could only remove more).
-    Condition arrays may be shared (index or segment arrays): they are only ever read here.
+    Condition arrays may be shared (cached, index or segment arrays), so they are combined
+    into new arrays, never in place; a filter of one condition returns that condition's
+    (read-only) array itself.
     """
-    result = np.ones(view.size, dtype=bool)
+    result: np.ndarray | None = None
     for cond in flt.must:
+        mask = _condition(cond, view)
+        result = mask if result is None else np.logical_and(result, mask)
         if not result.any():
             return result
-        result &= _condition(cond, view)
     for cond in flt.must_not:
+        mask = _condition(cond, view)
+        result = np.logical_not(mask) if result is None else np.greater(result, mask)  # a & ~b
         if not result.any():
             return result
-        result &= ~_condition(cond, view)
-    if flt.should and result.any():
-        anyone = np.zeros(view.size, dtype=bool)
-        for cond in flt.should:
-            anyone |= _condition(cond, view)
-        result &= anyone
-    if flt.min_should is not None and result.any():
+    if flt.should:
+        anyone = _condition(flt.should[0], view)
+        for cond in flt.should[1:]:
+            anyone = np.logical_or(anyone, _condition(cond, view))
+        result = anyone if result is None else np.logical_and(result, anyone)
+        if not result.any():
+            return result
+    if flt.min_should is not None:
         satisfied = np.zeros(view.size, dtype=np.int64)
         for cond in flt.min_should.conditions:
             satisfied += _condition(cond, view)
-        result &= satisfied >= flt.min_should.min_count
-    return result
+        enough = satisfied >= flt.min_should.min_count
+        result = enough if result is None else np.logical_and(result, enough)
+    return np.ones(view.size, dtype=bool) if result is None else result
 
 
 def _condition(cond: Condition, view: FilterView) -> np.ndarray:
     if isinstance(cond, FieldCondition):
-        return _field(cond, view)
+        if isinstance(cond.check, MatchText):  # answered by the collection's text index
+            return _field(cond, view)
+        # MatchValue(True) == MatchValue(1) in Python, not in Qdrant: the key carries the type
+        key = (cond, type(getattr(cond.check, "value", None)))
+        return views.cached_leaf(view, key, lambda: _field(cond, view))
     if isinstance(cond, Filter):
         return _filter(cond, view)
     if isinstance(cond, HasId):

@@ -3,12 +3,15 @@
 Everything is stored in the view's scratch `cache` under one entry stamped with
 `(payload_version, size)`; when either changes the whole entry is dropped and rebuilt lazily,
 path by path, on the next query that needs it. (Building walks payload JSON once per path; a
-query afterwards is numpy only.)
+query afterwards is numpy only.) Evaluated field conditions are kept too, least recently used
+first out, within LEAF_CACHE_BYTES per view (Lucene's query cache idea: a popular filter such
+as one category then costs nothing after its first query).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -19,6 +22,8 @@ from indexes.payload.jsonpath import PathItem, values_at
 from indexes.payload.slices import id_hashes
 
 _CACHE_KEY = "hybrid.filters"
+#: Bitset bytes of evaluated conditions kept per view (a 200,000-point bitset is 200 KB).
+LEAF_CACHE_BYTES = 16 << 20
 
 
 class FilterView(Protocol):
@@ -49,6 +54,26 @@ def scratch(view: FilterView) -> dict:
     if store is None or store["stamp"] != stamp:
         store = view.cache[_CACHE_KEY] = {"stamp": stamp}
     return store
+
+
+def cached_leaf(view: FilterView, key: Hashable, evaluate: Callable[[], np.ndarray]) -> np.ndarray:
+    """`evaluate()` (a condition's mask), remembered under `key` (read-only) until the view's
+    payloads or size change."""
+    store = scratch(view)
+    leaves: OrderedDict = store.setdefault("leaves", OrderedDict())
+    found = leaves.get(key)
+    if found is not None:
+        leaves.move_to_end(key)
+        return found
+    mask = evaluate()
+    if mask.base is not None:  # a view of an index's array: keep only what is ours
+        mask = mask.copy()
+    mask.flags.writeable = False
+    leaves[key] = mask
+    store["leaf_bytes"] = store.get("leaf_bytes", 0) + mask.nbytes
+    while store["leaf_bytes"] > LEAF_CACHE_BYTES and len(leaves) > 1:
+        store["leaf_bytes"] -= leaves.popitem(last=False)[1].nbytes
+    return mask
 
 
 def columns(view: FilterView, key: str, path: tuple[PathItem, ...]) -> FieldColumns:

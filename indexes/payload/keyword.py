@@ -15,7 +15,7 @@ import numpy as np
 
 from indexes.payload.conditions import MatchAny, MatchExcept, MatchPrefix, MatchSubstring, MatchValue
 from indexes.payload.jsonpath import values_at
-from indexes.payload.pairs import PayloadValueIndex, lookup
+from indexes.payload.pairs import PayloadValueIndex, Positions, lookup
 
 _UUID_HYPHENATED = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _UUID_SPELLING = re.compile(rf"[0-9a-fA-F]{{32}}|{_UUID_HYPHENATED}|\{{{_UUID_HYPHENATED}\}}|urn:uuid:{_UUID_HYPHENATED}")
@@ -68,7 +68,7 @@ class KeywordIndex(PayloadValueIndex):
             self._string_array = np.array(self._strings, dtype=np.dtypes.StringDType())
         return np.flatnonzero(predicate(self._string_array))
 
-    def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
+    def positions(self, check: Any) -> tuple[Positions, bool] | None:
         codes, _ = self.pairs.sorted_view()
         if isinstance(check, MatchValue):
             query = self._query_codes((check.value,)) if type(check.value) is str else None
@@ -113,7 +113,7 @@ class BoolIndex(PayloadValueIndex):
     def values_of(self, payload: dict) -> list[bool]:
         return list({v for v in values_at(payload, self.path) if type(v) is bool})
 
-    def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
+    def positions(self, check: Any) -> tuple[Positions, bool] | None:
         if not (isinstance(check, MatchValue) and type(check.value) is bool):
             return None
         values, _ = self.pairs.sorted_view()

@@ -10,7 +10,7 @@ from indexes.payload import ranges
 from indexes.payload.conditions import DatetimeRange, MatchAny, MatchExcept, MatchValue, Range
 from indexes.payload.datetimes import parse_micros
 from indexes.payload.jsonpath import values_at
-from indexes.payload.pairs import PayloadValueIndex, lookup
+from indexes.payload.pairs import PayloadValueIndex, Positions, lookup
 
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -43,11 +43,11 @@ class IntegerIndex(OrderedIndex):
             return None
         return np.array([v for v in values if _I64_MIN <= v <= _I64_MAX], dtype=np.int64)
 
-    def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
+    def positions(self, check: Any) -> tuple[Positions, bool] | None:
         values, _ = self.pairs.sorted_view()
         if isinstance(check, Range) and self.range_enabled:
             start, stop = ranges.int_slice(values, check)
-            return np.arange(start, stop), False
+            return slice(start, stop), False
         if not self.lookup_enabled:
             return None
         if isinstance(check, MatchValue) and type(check.value) is int:
@@ -78,11 +78,11 @@ class FloatIndex(OrderedIndex):
     def values_of(self, payload: dict) -> list[float]:
         return list({float(v) for v in values_at(payload, self.path) if type(v) in (int, float)})
 
-    def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
+    def positions(self, check: Any) -> tuple[Positions, bool] | None:
         if not isinstance(check, Range):
             return None
         start, stop = ranges.float_slice(self.pairs.sorted_view()[0], check)
-        return np.arange(start, stop), False
+        return slice(start, stop), False
 
 
 class DatetimeIndex(OrderedIndex):
@@ -95,8 +95,8 @@ class DatetimeIndex(OrderedIndex):
         parsed.discard(None)
         return list(parsed)
 
-    def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
+    def positions(self, check: Any) -> tuple[Positions, bool] | None:
         if not isinstance(check, DatetimeRange):
             return None
         start, stop = ranges.int_slice(self.pairs.sorted_view()[0], check)
-        return np.arange(start, stop), False
+        return slice(start, stop), False

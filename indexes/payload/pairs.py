@@ -28,12 +28,28 @@ def slices_to_indices(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     return np.repeat(shift, lengths) + np.arange(total, dtype=np.int64)
 
 
-def lookup(sorted_values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Positions in ascending `sorted_values` of every element equal to one of `keys`."""
+#: Positions in an index's value-sorted view: an index array, or a slice for one contiguous run
+#: (a single key or a range), which selects owners as a view instead of a gather.
+Positions = np.ndarray | slice
+
+
+def lookup(sorted_values: np.ndarray, keys: np.ndarray) -> Positions:
+    """Positions in ascending `sorted_values` of every element equal to one of `keys` (a slice
+    when there is a single key: its equal elements are one run)."""
+    if keys.size == 1:
+        return slice(int(np.searchsorted(sorted_values, keys[0], side="left")),
+                     int(np.searchsorted(sorted_values, keys[0], side="right")))
     keys = np.unique(keys)
     starts = np.searchsorted(sorted_values, keys, side="left")
     stops = np.searchsorted(sorted_values, keys, side="right")
     return slices_to_indices(starts, stops)
+
+
+def count_positions(positions: Positions) -> int:
+    """How many positions an index array or a slice (step 1, non-negative bounds) holds."""
+    if isinstance(positions, slice):
+        return max(0, positions.stop - positions.start)
+    return int(positions.size)
 
 
 class OffsetValuePairs:
@@ -180,7 +196,7 @@ class PayloadValueIndex:
     def remove(self, offset: int) -> None:
         self.pairs.remove(offset)
 
-    def positions(self, check: Any) -> tuple[np.ndarray, bool] | None:
+    def positions(self, check: Any) -> tuple[Positions, bool] | None:
         """(positions in the sorted view matching `check`, whether each position is a distinct
         point), or None when this index cannot answer `check`."""
         return None
@@ -192,12 +208,21 @@ class PayloadValueIndex:
             return None
         return self.bitset(self.pairs.sorted_view()[1][found[0]], size)
 
+    def matching_offsets(self, condition: Any) -> np.ndarray | None:
+        """Sorted distinct offsets satisfying a FieldCondition (or bare check), without a
+        bitset: the cheap answer when few match; None = unsupported."""
+        found = self.positions(getattr(condition, "check", condition))
+        if found is None:
+            return None
+        owners = self.pairs.sorted_view()[1][found[0]]
+        return np.sort(owners) if found[1] else np.unique(owners)
+
     def cardinality(self, condition: Any) -> tuple[int, int, int] | None:
         """(min, expected, max) matching offsets from pair counts alone; None = unsupported."""
         found = self.positions(getattr(condition, "check", condition))
         if found is None:
             return None
-        n = int(found[0].size)
+        n = count_positions(found[0])
         return (n, n, n) if found[1] else self.estimate(n)
 
     def bitset(self, owners: np.ndarray, size: int | None) -> np.ndarray:
