@@ -194,6 +194,7 @@ class SparseStore(_RaggedStore):
         self.spec = spec
         self.index: Any = None  # indexes.sparse.SparseIndex once sealed
         self.growable: Any = None  # indexes.sparse.GrowableSparseIndex while appendable
+        self._present_count = (-1, -1, 0)  # (version, size, count) of present_count
 
     def write(self, offsets: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> None:
         self._append_rows(offsets, np.diff(indptr), (indices, values))
@@ -225,10 +226,25 @@ class SparseStore(_RaggedStore):
     def _searcher(self) -> Any:
         return self.index if self.index is not None else self.growable
 
-    def search(self, query: tuple[np.ndarray, np.ndarray], limit: int, allowed: np.ndarray, size: int, **_: Any) -> Hits:
+    def present_count(self, size: int) -> int:
+        """Number of offsets below `size` holding a vector (cached per store version and size)."""
+        version, cached_size, count = self._present_count
+        if version != self.version or cached_size != size:
+            count = int(np.count_nonzero(self.present[:size]))
+            self._present_count = (self.version, size, count)
+        return count
+
+    def search(self, query: tuple[np.ndarray, np.ndarray], limit: int, allowed: np.ndarray, size: int,
+               allowed_count: Optional[int] = None, **_: Any) -> Hits:
+        """Top `limit` among `allowed` (a subset of the offsets holding a vector, as
+        `Segment.base_allowed` gives, possibly narrowed by a filter). When it holds all of them
+        (`allowed_count` says so) the index searches without a mask: points without a vector
+        have no postings, and the kernel skips the per-point checks."""
         searcher = self._searcher()
         if searcher is None:
             return Hits.empty()
+        if allowed_count is not None and allowed_count >= self.present_count(size):
+            return searcher.search(query[0], query[1], limit, None)
         n = max(len(searcher), 1)
         mask = np.zeros(n, dtype=bool)
         mask[: min(n, size)] = allowed[: min(n, size)]

@@ -9,102 +9,11 @@ Top-k order everywhere: higher score first, ties broken by lower offset.
 
 from __future__ import annotations
 
-
 import numba
 import numpy as np
 
 from indexes._lazy_kernels import lazy_kernel
-
-
-# ---------------------------------------------------------------- top-k heap (min-heap of the kept)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _worse(score_a, offset_a, score_b, offset_b):
-    """True when (score_a, offset_a) ranks below (score_b, offset_b)."""
-    return score_a < score_b or (score_a == score_b and offset_a > offset_b)
-
-
-@numba.njit(cache=True, nogil=True)
-def _sift_down(heap_scores, heap_offsets, size, position):
-    while True:
-        child = 2 * position + 1
-        if child >= size:
-            return
-        right = child + 1
-        if right < size and _worse(heap_scores[right], heap_offsets[right], heap_scores[child], heap_offsets[child]):
-            child = right
-        if not _worse(heap_scores[child], heap_offsets[child], heap_scores[position], heap_offsets[position]):
-            return
-        heap_scores[position], heap_scores[child] = heap_scores[child], heap_scores[position]
-        heap_offsets[position], heap_offsets[child] = heap_offsets[child], heap_offsets[position]
-        position = child
-
-
-@numba.njit(cache=True, nogil=True)
-def _heap_offer(heap_scores, heap_offsets, size, limit, score, offset):
-    """Offer one candidate to a bounded heap whose root is the worst kept; returns the new size.
-
-    Callers first test `size < limit or _worse(root, candidate)` inline: calls that pass arrays
-    cost reference counting, and most candidates lose to the root.
-    """
-    if size < limit:
-        position = size
-        heap_scores[position] = score
-        heap_offsets[position] = offset
-        while position > 0:
-            parent = (position - 1) // 2
-            if not _worse(heap_scores[position], heap_offsets[position], heap_scores[parent], heap_offsets[parent]):
-                break
-            heap_scores[position], heap_scores[parent] = heap_scores[parent], heap_scores[position]
-            heap_offsets[position], heap_offsets[parent] = heap_offsets[parent], heap_offsets[position]
-            position = parent
-        return size + 1
-    if _worse(heap_scores[0], heap_offsets[0], score, offset):
-        heap_scores[0] = score
-        heap_offsets[0] = offset
-        _sift_down(heap_scores, heap_offsets, size, 0)
-    return size
-
-
-@numba.njit(cache=True, nogil=True)
-def _heap_of(candidates, n_candidates, scores, capacity):
-    """Min-heap (worst on top) of the best `capacity` of `candidates[:n_candidates]`."""
-    heap_scores = np.empty(capacity, dtype=np.float32)
-    heap_offsets = np.empty(capacity, dtype=np.int64)
-    size = 0
-    for i in range(n_candidates):
-        offset = candidates[i]
-        if size < capacity or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
-            size = _heap_offer(heap_scores, heap_offsets, size, capacity, scores[offset], offset)
-    return heap_scores, heap_offsets, size
-
-
-@numba.njit(cache=True, nogil=True)
-def _top_k_of(candidates, n_candidates, scores, limit):
-    """Best `limit` of `candidates[:n_candidates]` by `scores[candidate]`, sorted best first."""
-    heap_scores, heap_offsets, size = _heap_of(candidates, n_candidates, scores, min(limit, n_candidates))
-    return _sorted_heap(heap_offsets, heap_scores, size)
-
-
-@numba.njit(cache=True, nogil=True)
-def _top_k_seen(scores, seen, positive, allowed, use_allowed, limit):
-    """Best `limit` touched (and allowed) offsets, sorted best first; touched means `seen` is
-    set, or the score is > 0 when every contribution was `positive`."""
-    heap_scores = np.empty(limit, dtype=np.float32)
-    heap_offsets = np.empty(limit, dtype=np.int64)
-    size = 0
-    for offset in range(scores.shape[0]):
-        if (scores[offset] > 0 if positive else seen[offset] != 0) and (not use_allowed or allowed[offset]):
-            if size < limit or _worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
-                size = _heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
-    return _sorted_heap(heap_offsets, heap_scores, size)
-
-
-@numba.njit(cache=True, nogil=True)
-def _kth_best(candidates, n_candidates, scores, limit):
-    """Score of the `limit`-th best candidate (requires n_candidates >= limit)."""
-    return _heap_of(candidates, n_candidates, scores, limit)[0][0]
+from indexes.sparse._heap_kernels import heap_offer, kth_best, sorted_heap, top_k_of, top_k_seen, worse
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -155,17 +64,15 @@ def _row_dot(row_terms, row_values, start, stop, q_terms, q_weights):
     return total, overlap
 
 
-@numba.njit(cache=True, nogil=True)
-def _sorted_heap(heap_offsets, heap_scores, size):
-    """Heap sort in place (worst to the back), returning the first `size` entries best first."""
-    for end in range(size - 1, 0, -1):
-        heap_scores[0], heap_scores[end] = heap_scores[end], heap_scores[0]
-        heap_offsets[0], heap_offsets[end] = heap_offsets[end], heap_offsets[0]
-        _sift_down(heap_scores, heap_offsets, end, 0)
-    return heap_offsets[:size].copy(), heap_scores[:size].copy()
-
-
 # ---------------------------------------------------------------- sealed CSC search with MaxScore
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_column(scores, column, weight):
+    """scores += weight * column (one pass the compiler vectorises)."""
+    for offset in range(scores.shape[0]):
+        scores[offset] += weight * column[offset]
+
 
 #: A binary search in a row costs about this many sequential posting reads.
 ROW_LOOKUP_COST = 16
@@ -178,12 +85,12 @@ PRUNE_MIN_GAIN = 4
 
 @lazy_kernel(
     "Tuple((int64[::1], float32[::1]))(uint32[::1], int64[::1], int32[::1], float32[::1], float32[::1], "
-    "float32[::1], int64[::1], uint32[::1], float32[::1], uint32[::1], float32[::1], int64, boolean[::1], "
-    "boolean, int64)"
+    "float32[::1], int64[::1], float32[:, ::1], int64[::1], uint32[::1], float32[::1], uint32[::1], "
+    "float32[::1], int64, boolean[::1], boolean, int64)"
 )
 def search_sealed(
-    terms, term_ptr, post_offsets, post_values, term_min, term_max, row_ptr, row_terms, row_values,
-    q_terms, q_weights, n_points, allowed, use_allowed, limit,
+    terms, term_ptr, post_offsets, post_values, term_min, term_max, term_column, columns, row_ptr,
+    row_terms, row_values, q_terms, q_weights, n_points, allowed, use_allowed, limit,
 ):
     """Exact top-k of s(d) = sum_t q_t * d_t over allowed points sharing >= 1 query term.
 
@@ -193,6 +100,10 @@ def search_sealed(
     are then lower bounds): once the bounds of the remaining terms sum to less than the current
     k-th best partial score theta, no unseen point can enter the top-k, so the remaining terms are
     only added, by binary search in their rows, to seen points that can still reach theta.
+
+    Terms held by a large share of the points also have a dense column (`columns[term_column[slot]]`,
+    0 where absent): when every contribution is > 0 such a term is added to all scores in one
+    vectorised pass (no scatter), and after pruning it is read in O(1) per surviving point.
     """
     q_terms, q_weights = _sorted_query(q_terms, q_weights)
     n_query = q_terms.shape[0]
@@ -226,9 +137,9 @@ def search_sealed(
                 score, overlap = _row_dot(row_terms, row_values, row_ptr[offset], row_ptr[offset + 1],
                                           q_terms[:n_found], q_weights[:n_found])
                 if overlap:
-                    if size < limit or _worse(heap_scores[0], heap_offsets[0], score, offset):
-                        size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
-        return _sorted_heap(heap_offsets, heap_scores, size)
+                    if size < limit or worse(heap_scores[0], heap_offsets[0], score, offset):
+                        size = heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
+        return sorted_heap(heap_offsets, heap_scores, size)
     # Shortest postings first: the long lists, where skipping pays most, are left for the end.
     lengths = np.empty(n_found, dtype=np.int64)
     for t in range(n_found):
@@ -265,13 +176,18 @@ def search_sealed(
         if (not dense and prunable and n_candidates >= limit
                 and remaining_postings[t] > PRUNE_MIN_GAIN * n_candidates
                 and remaining_bound[t] * slack < theta_bound):
-            theta = _kth_best(candidates, n_candidates, scores, limit)
+            theta = kth_best(candidates, n_candidates, scores, limit)
             if remaining_bound[t] * slack < theta:
                 break
             theta_bound = theta
         theta_bound += bounds[t]
         weight = q_weights[t]
-        if dense and positive:
+        column = term_column[slots[t]]
+        if positive and column >= 0:
+            # A column touches every point: candidates stop paying, scores > 0 mark the hits.
+            dense = True
+            _add_column(scores, columns[column], weight)
+        elif dense and positive:
             for p in range(term_ptr[slots[t]], term_ptr[slots[t] + 1]):
                 scores[post_offsets[p]] += weight * post_values[p]
         elif dense:
@@ -302,7 +218,7 @@ def search_sealed(
                 scores[offset] += weight * post_values[p]
         t += 1
     if dense:
-        return _top_k_seen(scores, seen, positive, allowed, use_allowed, limit)
+        return top_k_seen(scores, seen, positive, allowed, use_allowed, limit)
     if t < n_found:
         # Keep the candidates that can still reach theta; seen == 3 marks them.
         survivors = 0
@@ -317,7 +233,12 @@ def search_sealed(
             start = term_ptr[slots[rest]]
             stop = term_ptr[slots[rest] + 1]
             weight = q_weights[rest]
-            if n_candidates * ROW_LOOKUP_COST < stop - start:  # few survivors: look them up
+            column = term_column[slots[rest]]
+            if column >= 0:  # a stored 0 adds nothing, as an absent index would
+                values = columns[column]
+                for i in range(n_candidates):
+                    scores[candidates[i]] += weight * values[candidates[i]]
+            elif n_candidates * ROW_LOOKUP_COST < stop - start:  # few survivors: look them up
                 for i in range(n_candidates):
                     offset = candidates[i]
                     position = _find(row_terms, row_ptr[offset], row_ptr[offset + 1], q_terms[rest])
@@ -328,7 +249,7 @@ def search_sealed(
                     offset = post_offsets[p]
                     if seen[offset] == 3:
                         scores[offset] += weight * post_values[p]
-    return _top_k_of(candidates, n_candidates, scores, limit)
+    return top_k_of(candidates, n_candidates, scores, limit)
 
 
 # ---------------------------------------------------------------- growable: base postings + tail scan
@@ -371,9 +292,9 @@ def search_growable(
             if allowed[offset] and slot >= 0:
                 score, overlap = _row_dot(flat_terms, flat_values, slot_start[slot], slot_stop[slot], q_terms, q_weights)
                 if overlap:
-                    if size < limit or _worse(heap_scores[0], heap_offsets[0], score, offset):
-                        size = _heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
-        return _sorted_heap(heap_offsets, heap_scores, size)
+                    if size < limit or worse(heap_scores[0], heap_offsets[0], score, offset):
+                        size = heap_offer(heap_scores, heap_offsets, size, limit, score, offset)
+        return sorted_heap(heap_offsets, heap_scores, size)
     scores = np.zeros(n_points, dtype=np.float32)
     seen = np.zeros(n_points, dtype=np.uint8)
     candidates = np.empty(min(n_postings, n_points), dtype=np.int64)
@@ -403,7 +324,7 @@ def search_growable(
             candidates[n_candidates] = offset
             n_candidates += 1
         scores[offset] += q_weights[position] * flat_values[e]
-    return _top_k_of(candidates, n_candidates, scores, limit)
+    return top_k_of(candidates, n_candidates, scores, limit)
 
 
 # ---------------------------------------------------------------- row dots (rescoring, tiny filters)

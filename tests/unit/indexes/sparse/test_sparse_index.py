@@ -200,3 +200,39 @@ def test_sealed_persistence_round_trip(tmp_path, mmap):
         np.testing.assert_array_equal(expected.offsets, actual.offsets)
         np.testing.assert_array_equal(expected.scores, actual.scores)
     np.testing.assert_array_equal(index.score(q_terms, q_values, np.arange(160)), loaded.score(q_terms, q_values, np.arange(160)))
+
+
+def test_frequent_terms_get_dense_columns():
+    rows = [(np.array([5, 9], np.uint32), np.array([1.5, 2.0], np.float32)),
+            (np.array([5], np.uint32), np.array([0.25], np.float32)),
+            (np.array([7], np.uint32), np.array([3.0], np.float32))] + [(np.zeros(0, np.uint32), np.zeros(0, np.float32))] * 5
+    index = build_sealed(rows, 8)  # terms 5 (2 of 8 points: a column) and 7, 9 (1 of 8: none)
+    assert index.terms.tolist() == [5, 7, 9] and index.term_column.tolist() == [0, -1, -1]
+    np.testing.assert_array_equal(index.columns, [[1.5, 0.25, 0, 0, 0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("columns", [True, False])
+def test_search_with_dense_columns_matches_oracle(positive, columns, monkeypatch):
+    # A small vocabulary puts most terms on over a quarter of the points (dense columns), with
+    # a few rare heavy terms so that pruning happens before the column terms are reached.
+    from indexes.sparse import index as index_module
+
+    if not columns:
+        monkeypatch.setattr(index_module, "COLUMN_SHARE", 0)
+    rng = np.random.default_rng(11)
+    n_points = 600
+    rows = random_rows(rng, n_points, np.arange(12, dtype=np.uint32), 8, positive=positive)
+    for offset in rng.choice(n_points, 20, replace=False):
+        terms, values = rows[offset]
+        rows[offset] = (np.append(terms, 100 + offset % 3).astype(np.uint32), np.append(values, 2.0).astype(np.float32))
+    index = build_sealed(rows, n_points)
+    assert (index.columns.shape[0] > 6) == columns
+    for trial in range(40):
+        q_terms = rng.choice(np.r_[np.arange(12), 100, 101, 102], rng.integers(1, 8), replace=False).astype(np.uint32)
+        q_values = (rng.integers(1 if positive else -4, 5, q_terms.size) / 2).astype(np.float32)
+        q_values[q_terms >= 100] = 8.0
+        limit = int(rng.choice([1, 4, 10, 1000]))
+        allowed = [None, rng.random(n_points) < 0.5, rng.random(n_points) < 0.01][trial % 3]
+        offsets, scores, _ = oracle(rows, n_points, q_terms, q_values, limit, allowed)
+        assert_hits_equal(index.search(q_terms, q_values, limit, allowed), offsets, scores)

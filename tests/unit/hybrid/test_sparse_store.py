@@ -1,0 +1,51 @@
+"""SparseStore.search: the unmasked fast path (every point holding a vector allowed) answers as
+the masked one, and falls back to the mask when a point is excluded."""
+
+import numpy as np
+import pytest
+
+from hybrid.config import SparseSpec
+from hybrid.storage.vectors import SparseStore
+
+
+def filled_store(n_points: int, sealed: bool) -> SparseStore:
+    rng = np.random.default_rng(5)
+    store = SparseStore(SparseSpec("s"))
+    store.reserve(n_points)
+    lengths = rng.integers(0, 4, n_points)  # some points hold no vector
+    indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    indices = np.concatenate([np.sort(rng.choice(10, k, replace=False)) for k in lengths]).astype(np.uint32)
+    values = (rng.integers(1, 9, indices.size) / 4).astype(np.float32)
+    store.write(np.arange(n_points), indptr, indices, values)
+    if sealed:
+        store.build_index()
+    return store
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_unmasked_search_equals_masked_search(sealed):
+    n_points = 50
+    store = filled_store(n_points, sealed)
+    query = (np.array([1, 4, 7], np.uint32), np.array([1.0, 0.5, 2.0], np.float32))
+    present = store.present[:n_points].copy()
+    assert 0 < store.present_count(n_points) == np.count_nonzero(present) < n_points
+    fast = store.search(query, 10, present, n_points, allowed_count=int(present.sum()))
+    masked = store.search(query, 10, present, n_points)
+    np.testing.assert_array_equal(fast.offsets, masked.offsets)
+    np.testing.assert_array_equal(fast.scores, masked.scores)
+    best = int(fast.offsets[0])
+    narrowed = present.copy()
+    narrowed[best] = False  # e.g. a deleted point: the count no longer covers every vector
+    hits = store.search(query, 10, narrowed, n_points, allowed_count=int(narrowed.sum()))
+    assert best not in hits.offsets.tolist()
+
+
+def test_present_count_follows_writes_and_erases():
+    store = filled_store(20, sealed=False)
+    before = store.present_count(20)
+    absent = int(np.flatnonzero(~store.present[:20])[0])
+    store.write(np.array([absent]), np.array([0, 1]), np.array([3], np.uint32), np.array([1.0], np.float32))
+    assert store.present_count(20) == before + 1
+    store.erase(np.array([absent]))
+    assert store.present_count(20) == before
+    assert store.present_count(10) == np.count_nonzero(store.present[:10])
