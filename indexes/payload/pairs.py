@@ -208,14 +208,17 @@ class PayloadValueIndex:
             return None
         return self.bitset(self.pairs.sorted_view()[1][found[0]], size)
 
-    def matching_offsets(self, condition: Any) -> np.ndarray | None:
-        """Sorted distinct offsets satisfying a FieldCondition (or bare check), without a
-        bitset: the cheap answer when few match; None = unsupported."""
+    def matching_offsets(self, condition: Any, at_most: int | None = None) -> np.ndarray | None:
+        """Sorted distinct offsets satisfying a FieldCondition (or bare check), read from the
+        index without a bitset: the cheap answer when few match. None when this index cannot
+        answer the condition or more than `at_most` values match."""
         found = self.positions(getattr(condition, "check", condition))
-        if found is None:
+        if found is None or (at_most is not None and count_positions(found[0]) > at_most):
             return None
-        owners = self.pairs.sorted_view()[1][found[0]]
-        return np.sort(owners) if found[1] else np.unique(owners)
+        owners = np.sort(self.pairs.sorted_view()[1][found[0]])
+        if found[1] or owners.size < 2:
+            return owners
+        return owners[np.concatenate(([True], owners[1:] != owners[:-1]))]  # np.unique hashes: slower
 
     def cardinality(self, condition: Any) -> tuple[int, int, int] | None:
         """(min, expected, max) matching offsets from pair counts alone; None = unsupported."""

@@ -1,0 +1,111 @@
+"""The points of one segment a filtered vector search may return, in the cheapest form, and the
+search over them.
+
+A filtered search needs its allowed set twice: the size, to choose an exact scan or a graph
+walk, and the set itself. A bitset costs a few passes over the whole segment (evaluate, AND
+with the live points, count, and for an exact scan `flatnonzero`), which dominates when a
+filter keeps a few hundred points of 200,000. So a filter of one indexed condition that
+matches at most SMALL_SHARE of the segment is answered as sorted offsets read straight from
+the payload index (no pass over the segment); anything else as a bitset.
+
+`search_allowed` then scores the allowed offsets exactly, or walks the HNSW graph with the
+bitset inside the loop. Exact when the segment has no graph, when the allowed vectors weigh
+less than `hnsw.full_scan_threshold` KB (Qdrant's rule), or when the graph's cost model says a
+scan is cheaper (`HnswIndex.prefers_exact`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hybrid.filters import evaluate
+from indexes import plain
+from indexes.base import Hits, top_k
+from indexes.payload.conditions import FieldCondition, Filter, MatchText
+
+#: Largest share of a segment answered as offsets from a payload index rather than a bitset.
+SMALL_SHARE = 1 / 16
+
+
+class Allowed(NamedTuple):
+    """Allowed offsets of one segment: `count` of them, given as `offsets` (sorted int64) when
+    that was cheaper, else as `mask` (bool per offset; None: every offset)."""
+
+    count: int
+    mask: np.ndarray | None
+    offsets: np.ndarray | None = None
+
+    def as_mask(self, size: int) -> np.ndarray | None:
+        if self.offsets is None:
+            return self.mask
+        mask = np.zeros(size, dtype=bool)
+        mask[self.offsets] = True
+        return mask
+
+    def as_offsets(self, size: int) -> np.ndarray:
+        if self.offsets is not None:
+            return self.offsets
+        return np.arange(size, dtype=np.int64) if self.mask is None else np.flatnonzero(self.mask)
+
+
+def allowed_points(seg: Any, name: str, flt: Filter | None) -> Allowed:
+    """Live points of `seg` having vector `name` and matching the parsed filter `flt`."""
+    base, base_count = seg.base_allowed(name)
+    everyone = base_count == seg.size
+    if flt is None:
+        return Allowed(base_count, None if everyone else base)
+    offsets = _indexed_offsets(flt, seg)
+    if offsets is not None:
+        if not everyone:
+            offsets = offsets[base[offsets]]
+        return Allowed(int(offsets.size), None, offsets)
+    mask = evaluate(flt, seg)[: seg.size]
+    if not everyone:
+        mask = mask & base
+    return Allowed(int(np.count_nonzero(mask)), mask)
+
+
+def _indexed_offsets(flt: Filter, seg: Any) -> np.ndarray | None:
+    """Sorted offsets of a filter made of one field condition that a payload index answers
+    with at most SMALL_SHARE of the segment; None otherwise."""
+    if len(flt.must) != 1 or flt.should or flt.must_not or flt.min_should is not None:
+        return None
+    cond = flt.must[0]
+    if not isinstance(cond, FieldCondition) or isinstance(cond.check, MatchText):
+        return None
+    index = seg.payload_index(cond.key)
+    if index is None or not hasattr(index, "matching_offsets"):
+        return None
+    offsets = index.matching_offsets(cond, at_most=int(seg.size * SMALL_SHARE))
+    if offsets is None:
+        return None
+    return offsets[: np.searchsorted(offsets, seg.size)]  # an index may run ahead of the segment
+
+
+def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, size: int,
+                   exact: bool = False, **params: Any) -> Hits:
+    """Best `limit` allowed offsets of a dense store for a prepared query (every tie at the cut
+    when exact, so the caller can break ties by point id). `params` go to the graph search
+    (ef, rescore, oversampling, ignore_quantization)."""
+    if allowed.count == 0 or limit <= 0:
+        return Hits.empty()
+    index = store.index
+    if index is not None and not exact and not _prefers_scan(store, index, allowed.count, size, params.get("ef")):
+        mask = None if allowed.count >= size else allowed.as_mask(size)
+        return index.search(query, limit, mask, **params)
+    offsets = allowed.as_offsets(size)
+    if index is not None:
+        scores = index.score(query, offsets)
+    else:
+        scores = plain.dense_scores(store.data[offsets], query, store.spec.distance)
+    best = top_k(scores, limit, ties=True)
+    return Hits(offsets[best.offsets], best.scores)
+
+
+def _prefers_scan(store: Any, index: Any, count: int, size: int, ef: int | None) -> bool:
+    if count >= size:
+        return False
+    kilobytes = count * store.spec.size * 4 / 1024  # as DenseStore.search, Qdrant: f32 bytes
+    return kilobytes < store.spec.hnsw.full_scan_threshold or index.prefers_exact(count, ef)
