@@ -109,6 +109,16 @@ def test_ties_are_broken_by_ascending_pid_at_the_cut():
     assert got_pids.dtype == np.int64 and got_scores.dtype == np.float32
 
 
+def test_a_tie_wider_than_the_first_fetch_is_still_cut_by_pid():
+    from indexes.text.index import TIE_MARGIN
+
+    index = TextIndex(TextIndexParams())
+    pids = np.random.default_rng(2).permutation(np.arange(1000, 1000 + 4 * TIE_MARGIN))
+    index.upsert(pids, ["same words"] * pids.size)
+    index.upsert(np.array([5_000]), ["same same"])  # the one best hit
+    assert index.search("same", 3)[0].tolist() == [5_000, 1000, 1001]
+
+
 def test_updates_and_deletes_leave_no_stale_hits():
     index = TextIndex(TextIndexParams())
     index.upsert(np.array([1, 2, 3]), ["apple pie", "apple tart", "banana"])
