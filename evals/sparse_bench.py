@@ -73,44 +73,53 @@ def make_queries(profile: str, n_queries: int, index: SparseIndex, seed: int = 1
     return queries
 
 
-def time_interleaved(searches: list[Any], queries: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, list[Any]]]:
-    """Latency of each search per query, alternating engines query by query so that both see
-    the same machine load (the benchmark machine is shared)."""
-    for terms, values in queries[:10]:
+def time_interleaved(searches: list[Any], queries: list[tuple[Any, ...]]) -> list[tuple[np.ndarray, list[Any]]]:
+    """Latency of each `search(*query)` per query, alternating engines query by query so that
+    all see the same machine load (the benchmark machine is shared)."""
+    for query in queries[:10]:
         for search in searches:
-            search(terms, values)  # warm-up (compilation, caches)
+            search(*query)  # warm-up (compilation, caches)
     latencies: list[list[float]] = [[] for _ in searches]
     results: list[list[Any]] = [[] for _ in searches]
-    for terms, values in queries:
+    for query in queries:
         for engine, search in enumerate(searches):
             start = time.perf_counter()
-            results[engine].append(search(terms, values))
+            results[engine].append(search(*query))
             latencies[engine].append(time.perf_counter() - start)
     return [(np.array(times), found) for times, found in zip(latencies, results)]
 
 
-def build_edge(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, path: str) -> Any:
+Csr = tuple[np.ndarray, np.ndarray, np.ndarray]  # row-major (indptr, indices, values)
+
+
+def build_edge(columns: dict[str, Csr], path: str, idf_names: frozenset[str] = frozenset()) -> Any:
+    """A sealed qdrant-edge shard holding row `o` of every column as point `o`'s sparse vector of
+    that name (`modifier: idf` for the names in `idf_names`), searched by one thread."""
     import qdrant_edge as edge
 
-    config = edge.EdgeConfig(sparse_vectors={"s": edge.EdgeSparseVectorParams()}, max_search_threads=1)
-    shard = edge.EdgeShard.create(path, config)
+    params = {name: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf if name in idf_names else None)
+              for name in columns}
+    shard = edge.EdgeShard.create(path, edge.EdgeConfig(sparse_vectors=params, max_search_threads=1))
+    n_points = max(indptr.size - 1 for indptr, _, _ in columns.values())
     batch = 2_000
-    for start in range(0, indptr.size - 1, batch):
+    for start in range(0, n_points, batch):
         points = []
-        for offset in range(start, min(start + batch, indptr.size - 1)):
-            row = slice(indptr[offset], indptr[offset + 1])
-            vector = edge.SparseVector(indices[row].tolist(), values[row].tolist())
-            points.append(edge.Point(offset, {"s": vector}))
+        for offset in range(start, min(start + batch, n_points)):
+            vectors = {}
+            for name, (indptr, indices, values) in columns.items():
+                row = slice(indptr[offset], indptr[offset + 1])
+                vectors[name] = edge.SparseVector(indices[row].tolist(), values[row].tolist())
+            points.append(edge.Point(offset, vectors))
         shard.update(edge.UpdateOperation.upsert_points(points))
     shard.optimize()  # seal: build the immutable sparse index
     return shard
 
 
-def edge_searcher(shard: Any, limit: int) -> Any:
+def edge_searcher(shard: Any, limit: int, using: str = "s") -> Any:
     import qdrant_edge as edge
 
     def search(terms: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        query = edge.Query.Nearest(edge.SparseVector(terms.tolist(), values.tolist()), using="s")
+        query = edge.Query.Nearest(edge.SparseVector(terms.tolist(), values.tolist()), using=using)
         points = shard.query(edge.QueryRequest(limit=limit, query=query))
         return np.array([p.id for p in points]), np.array([p.score for p in points])
 
@@ -132,7 +141,7 @@ def run(profile: str, n_points: int, n_queries: int, limit: int) -> None:
     queries = make_queries(profile, n_queries, index)
     with tempfile.TemporaryDirectory() as path:
         start = time.perf_counter()
-        shard = build_edge(indptr, indices, values, path)
+        shard = build_edge({"s": (indptr, indices, values)}, path)
         print(f"  qdrant-edge: build (upsert + optimize) {time.perf_counter() - start:.2f}s")
         (ours, our_results), (theirs, edge_results) = time_interleaved(
             [lambda t, v: index.search(t, v, limit), edge_searcher(shard, limit)], queries

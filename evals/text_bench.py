@@ -55,6 +55,18 @@ def build_bare(params: TextIndexParams, pids: np.ndarray, docs: list[str]) -> ta
     return index
 
 
+def bare_searcher(bare: tantivy.Index, limit: int) -> Callable[[str], np.ndarray]:
+    """tantivy used directly: its query parser + search + pids read from the fast field."""
+
+    def search(text: str) -> np.ndarray:
+        query = bare.parse_query(re.sub(r"[\W_]+", " ", text).lower(), ["body"])
+        searcher = bare.searcher()
+        hits = searcher.search(query, limit, count=False).hits
+        return np.array(searcher.fast_field_values("pid", [a for _, a in hits]), dtype=np.int64)
+
+    return search
+
+
 def percentiles(run: Callable[[str], object], queries: list[str], reps: int) -> tuple[float, float]:
     for text in queries[:5]:  # warm-up
         run(text)
@@ -92,12 +104,7 @@ def main() -> None:
 
     limit = args.limit
 
-    def bare_search(text: str) -> np.ndarray:
-        query = bare.parse_query(re.sub(r"[\W_]+", " ", text).lower(), ["body"])
-        searcher = bare.searcher()
-        hits = searcher.search(query, limit, count=False).hits
-        return np.array(searcher.fast_field_values("pid", [a for _, a in hits]), dtype=np.int64)
-
+    bare_search = bare_searcher(bare, limit)
     parsed = {text: bare.parse_query(re.sub(r"[\W_]+", " ", text).lower(), ["body"]) for text in queries}
 
     def bare_search_only(text: str) -> object:

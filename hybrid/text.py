@@ -124,12 +124,14 @@ class TextFields:
                 return Candidates.empty()
             allowed.sort()
         try:
-            pids, scores = index.search(text, limit, allowed, k1=k1, b=b)
+            pids, scores = index.search(text, limit, allowed, k1=k1, b=b, ties=True)
         except (ValueError, TypeError) as exc:
             raise ValidationError(where, str(exc)) from None
-        return self._candidates(pids, scores)
+        return self._candidates(pids, scores, limit)
 
-    def _candidates(self, pids: np.ndarray, scores: np.ndarray) -> Candidates:
+    def _candidates(self, pids: np.ndarray, scores: np.ndarray, limit: int) -> Candidates:
+        """The hits (best first, ties by pid, those tied at the cut included) as the top
+        `limit` Candidates, ties by point id."""
         segs: list = []
         seg_ix, offs, keep = [], [], []
         with self.c.lock:
@@ -146,8 +148,9 @@ class TextFields:
                 keep.append(i)
         if not keep:
             return Candidates.empty()
-        return Candidates(segs, np.asarray(seg_ix, np.int32), np.asarray(offs, np.int64),
-                          np.asarray(scores, np.float32)[keep]).ranked()
+        cand = Candidates(segs, np.asarray(seg_ix, np.int32), np.asarray(offs, np.int64),
+                          np.asarray(scores, np.float32)[keep])
+        return cand.ranked(limit)
 
     def match(self, seg: "Segment", field: str, kind: str, text: str) -> Optional[np.ndarray]:
         """Filter hook: offsets of `seg` whose field matches, or None when the field has no index."""

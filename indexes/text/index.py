@@ -225,10 +225,13 @@ class TextIndex:
         allowed_pids: np.ndarray | None = None,
         k1: float | None = None,
         b: float | None = None,
+        ties: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top `limit` documents by BM25 of `text` (see `queries.bm25_query`), restricted to
         `allowed_pids` when given: (pids int64, scores float32), descending score, ties by
-        ascending pid. Documents matching no query token are never returned."""
+        ascending pid. Documents matching no query token are never returned. With `ties=True`
+        every document tied with the `limit`-th is returned too (so possibly more than `limit`),
+        for a caller that breaks ties by something else than pid (the engine: point id)."""
         if not isinstance(text, str):
             raise TypeError(f"text: expected a string, got {type(text).__name__}")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
@@ -241,17 +244,18 @@ class TextIndex:
             return _empty()
         query = q.bm25_query(self._schema, tokens)
         if allowed_pids is None:
-            return self._ranked(searcher, query, int(limit), None)
+            return self._ranked(searcher, query, int(limit), None, ties)
         allowed = _as_pids(allowed_pids, "allowed_pids")
         if not len(allowed):
             return _empty()
         if len(allowed) <= PUSHDOWN_MAX_PIDS:
             query = q.filtered(query, q.pid_filter(self._schema, allowed.tolist()))
-            return self._ranked(searcher, query, int(limit), None)
-        return self._ranked(searcher, query, int(limit), np.sort(allowed))
+            return self._ranked(searcher, query, int(limit), None, ties)
+        return self._ranked(searcher, query, int(limit), np.sort(allowed), ties)
 
     def _ranked(
-        self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, allowed: np.ndarray | None
+        self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, allowed: np.ndarray | None,
+        ties: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-`limit` with deterministic ties, optionally masked to sorted `allowed`
         (duplicates and unknown pids are fine).
@@ -275,8 +279,11 @@ class TextIndex:
                 break
             fetch *= 4
         pids, scores = pids[keep], scores[keep]
-        order = np.lexsort((pids, -scores))[:limit]
-        return pids[order], scores[order]
+        order = np.lexsort((pids, -scores))
+        cut = limit
+        if ties and order.size > limit:  # the hits after the limit-th that tie with it
+            cut += int(np.count_nonzero(scores[order[limit:]] >= scores[order[limit - 1]]))
+        return pids[order[:cut]], scores[order[:cut]]
 
     @staticmethod
     def _unpack(searcher: tantivy.Searcher, hits: list) -> tuple[np.ndarray, np.ndarray]:

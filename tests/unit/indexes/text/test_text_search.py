@@ -106,6 +106,8 @@ def test_ties_are_broken_by_ascending_pid_at_the_cut():
     assert got_pids.tolist() == [3, 7, 31]  # 12 is longer, so it scores lower
     assert len(set(got_scores.tolist())) == 1
     assert index.search("same", 10)[0].tolist() == [3, 7, 31, 50, 99, 12]
+    assert index.search("same", 3, ties=True)[0].tolist() == [3, 7, 31, 50, 99]  # the cut's ties too
+    assert index.search("same", 6, ties=True)[0].tolist() == [3, 7, 31, 50, 99, 12]
     assert got_pids.dtype == np.int64 and got_scores.dtype == np.float32
 
 
@@ -117,6 +119,8 @@ def test_a_tie_wider_than_the_first_fetch_is_still_cut_by_pid():
     index.upsert(pids, ["same words"] * pids.size)
     index.upsert(np.array([5_000]), ["same same"])  # the one best hit
     assert index.search("same", 3)[0].tolist() == [5_000, 1000, 1001]
+    tied = index.search("same", 3, ties=True)[0]
+    assert tied[0] == 5_000 and sorted(tied[1:].tolist()) == sorted(pids.tolist())
 
 
 def test_updates_and_deletes_leave_no_stale_hits():
