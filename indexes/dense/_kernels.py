@@ -178,6 +178,40 @@ def greedy_descent(query, vectors, metric, upper, upper_pos, node, score, top_le
     return node, score
 
 
+@njit(cache=True)
+def two_hop_neighbours(row, links, vectors, allowed, visited, epoch, fresh):
+    """ACORN-style neighbourhood of a level-0 node: its unvisited allowed neighbours, then the
+    unvisited allowed neighbours of its disallowed ones (bridges, never candidates themselves).
+    Marks them visited, prefetches the bridges' links and the first line of every new vector
+    (a bridge's own vector is never read); returns how many were written to `fresh`."""
+    n_fresh = 0
+    for j in range(1, row[0] + 1):
+        other = row[j]
+        if visited[other] == epoch:
+            continue
+        if allowed[other]:
+            visited[other] = epoch
+            fresh[n_fresh] = other
+            n_fresh += 1
+            prefetch_line(vectors, other, 0)
+        else:
+            prefetch_row(links, other)
+    for j in range(1, row[0] + 1):
+        bridge = row[j]
+        if visited[bridge] == epoch or allowed[bridge]:
+            continue
+        visited[bridge] = epoch
+        hops = links[bridge]
+        for b in range(1, hops[0] + 1):
+            far = hops[b]
+            if visited[far] != epoch and allowed[far]:
+                visited[far] = epoch
+                fresh[n_fresh] = far
+                n_fresh += 1
+                prefetch_line(vectors, far, 0)
+    return n_fresh
+
+
 @njit(cache=True, fastmath=True)
 def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entry_score, ef,
                  allowed, mode, visited, cand_s, cand_i, res_s, res_i):
@@ -190,7 +224,7 @@ def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entr
     """
     epoch = next_epoch(visited)
     capacity = cand_s.shape[0]
-    fresh = np.empty(links.shape[1], dtype=np.int32)
+    fresh = np.empty(links.shape[1] * links.shape[1], dtype=np.int32)  # one + two hops
     visited[entry] = epoch
     n_cand = push_max(cand_s, cand_i, 0, entry_score, entry)
     n_res = 0
@@ -206,40 +240,29 @@ def search_layer(query, vectors, metric, links, upper_pos, on_upper, entry, entr
         # neighbour, and stream each neighbour's whole row while scoring the previous one.
         if n_cand > 0:
             prefetch_row(links, upper_pos[cand_i[0]] if on_upper else cand_i[0])
-        n_fresh = 0
-        for j in range(1, row[0] + 1):
-            other = row[j]
-            if visited[other] != epoch:
-                visited[other] = epoch
-                fresh[n_fresh] = other
-                n_fresh += 1
-                prefetch_line(vectors, other, 0)
+        if mode == MODE_TWO_HOP:
+            n_fresh = two_hop_neighbours(row, links, vectors, allowed, visited, epoch, fresh)
+        else:
+            n_fresh = 0
+            for j in range(1, row[0] + 1):
+                other = row[j]
+                if visited[other] != epoch:
+                    visited[other] = epoch
+                    fresh[n_fresh] = other
+                    n_fresh += 1
+                    prefetch_line(vectors, other, 0)
         if n_fresh > 0:
             prefetch_row(vectors, fresh[0])
         for k in range(n_fresh):
             if k + 1 < n_fresh:
                 prefetch_row(vectors, fresh[k + 1])
             other = fresh[k]
-            if mode == MODE_TWO_HOP and not allowed[other]:
-                bridge = links[other]
-                for b in range(1, bridge[0] + 1):
-                    far = bridge[b]
-                    if visited[far] == epoch or not allowed[far]:
-                        continue
-                    visited[far] = epoch
-                    s = similarity(metric, query, vectors[far])
-                    if n_res < ef or s > res_s[0]:
-                        if n_cand >= capacity:
-                            return OVERFLOW
-                        n_cand = push_max(cand_s, cand_i, n_cand, s, far)
-                        n_res = offer_min(res_s, res_i, n_res, ef, s, far)
-                continue
             s = similarity(metric, query, vectors[other])
             if n_res < ef or s > res_s[0]:
                 if n_cand >= capacity:
                     return OVERFLOW
                 n_cand = push_max(cand_s, cand_i, n_cand, s, other)
-                if mode == MODE_ALL or allowed[other]:
+                if mode != MODE_ROUTE or allowed[other]:
                     n_res = offer_min(res_s, res_i, n_res, ef, s, other)
     return n_res
 

@@ -48,7 +48,8 @@ def test_random_filters_keep_recall(data, share):
 def test_graph_walk_without_exact_fallback(data, share, monkeypatch):
     """The walk itself (route or two-hop) must keep recall, not only the exact scan."""
     vectors, queries, index = data
-    monkeypatch.setattr(hnsw_module, "WALK_COST_PER_EF", 0.0)
+    monkeypatch.setattr(hnsw_module, "ROUTE_COST_PER_EF", 0.0)
+    monkeypatch.setattr(hnsw_module, "TWO_HOP_COST_PER_EF", 0.0)
     allowed = np.random.default_rng(23).random(N) < share
     assert filtered_recall(index, vectors, queries, allowed) >= 0.9
 
