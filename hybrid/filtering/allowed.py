@@ -93,8 +93,9 @@ def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, 
         return Hits.empty()
     index = store.index
     if index is not None and not exact and not _prefers_scan(store, index, allowed.count, size, params.get("ef")):
-        mask = None if allowed.count >= size else allowed.as_mask(size)
-        return index.search(query, limit, mask, **params)
+        if allowed.count >= size:
+            return index.search(query, limit, None, **params)
+        return index.search(query, limit, allowed.as_mask(size), allowed_count=allowed.count, **params)
     offsets = allowed.as_offsets(size)
     if index is not None:
         scores = index.score(query, offsets)

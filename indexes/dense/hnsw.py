@@ -189,43 +189,39 @@ class HnswIndex:
     def prefers_exact(self, n_allowed: int, ef: int | None = None) -> bool:
         """Planner hook: is scanning `n_allowed` rows exactly cheaper than a filtered walk?
         (See the module docstring; ef defaults to ef_construct.)"""
-        counts = np.array([n_allowed], dtype=np.int64)
-        return bool(self._exact(counts, ef or self.params.ef_construct)[0])
+        return self._strategy(n_allowed, ef or self.params.ef_construct)[1]
 
-    def _modes(self, counts: np.ndarray) -> np.ndarray:
-        """Walk mode per query from its allowed count (MODE_ALL when nothing is filtered)."""
-        share = counts / max(self.size, 1)
-        two_hop = (share >= TWO_HOP_SHARE[0]) & (share < TWO_HOP_SHARE[1])
-        modes = np.where(two_hop, _kernels.MODE_TWO_HOP, _kernels.MODE_ROUTE)
-        return np.where(counts >= self.size, _kernels.MODE_ALL, modes).astype(np.int8)
-
-    def _exact(self, counts: np.ndarray, ef: int) -> np.ndarray:
-        """Per query: would an exact scan of its allowed rows cost less than its walk?"""
-        routed = ROUTE_COST_PER_EF * ef * self.size / np.maximum(counts, 1)
-        walk = np.where(self._modes(counts) == _kernels.MODE_TWO_HOP, TWO_HOP_COST_PER_EF * ef, routed)
-        return (counts < self.size) & (counts <= walk)
+    def _strategy(self, n_allowed: int, ef: int) -> tuple[int, bool]:
+        """(walk mode, whether an exact scan is cheaper) for one query with `n_allowed` rows."""
+        if n_allowed >= self.size:
+            return _kernels.MODE_ALL, False
+        share = n_allowed / self.size
+        if TWO_HOP_SHARE[0] <= share < TWO_HOP_SHARE[1]:
+            return _kernels.MODE_TWO_HOP, n_allowed <= TWO_HOP_COST_PER_EF * ef
+        return _kernels.MODE_ROUTE, n_allowed <= ROUTE_COST_PER_EF * ef / max(share, 1e-12)
 
     # ---- queries ---------------------------------------------------------------------------
 
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None,
                ef: int | None = None, rescore: bool = True, oversampling: float = 1.0,
-               ignore_quantization: bool = False) -> Hits:
+               ignore_quantization: bool = False, allowed_count: int | None = None) -> Hits:
         """Best `limit` allowed offsets for one query, by descending score.
 
         With int8 quantization the walk scores codes, then the best ceil(limit * oversampling)
-        are rescored with the original vectors (unless `rescore` is False).
+        are rescored with the original vectors (unless `rescore` is False). `allowed_count`
+        (the number of True in `allowed`, when the caller knows it) saves a count.
         """
         query = np.asarray(query)
         if query.ndim != 1:
             raise ValueError(f"query must be one vector, got shape {query.shape}")
         return self.search_batch(query[None], limit, allowed, ef, rescore, oversampling,
-                                 ignore_quantization)[0]
+                                 ignore_quantization, allowed_count)[0]
 
     def search_batch(self, queries: np.ndarray, limit: int, allowed: np.ndarray | None = None,
                      ef: int | None = None, rescore: bool = True, oversampling: float = 1.0,
-                     ignore_quantization: bool = False) -> list[Hits]:
+                     ignore_quantization: bool = False, allowed_count: int | None = None) -> list[Hits]:
         """`search` for each row of `queries` in one kernel call; `allowed` is (n,) shared by
-        every query or (n_queries, n) one row per query."""
+        every query or (n_queries, n) one row per query (`allowed_count`: of a shared row)."""
         queries = self._check_queries(queries)
         limit, ef = _check_limit(limit), _check_ef(ef, self.params.ef_construct)
         allowed = self._check_allowed(allowed, queries.shape[0])
@@ -237,9 +233,13 @@ class HnswIndex:
         if allowed is None:
             return self._walk(queries, np.zeros(nq, dtype=np.int8), _NO_FILTER, limit, ef,
                               rescore, oversampling, ignore_quantization)
-        counts = np.count_nonzero(allowed, axis=1)
-        modes = self._modes(counts)
-        exact = self._exact(counts, max(ef, limit))
+        if allowed_count is not None and allowed.shape[0] == 1:
+            counts = [int(allowed_count)]
+        else:
+            counts = np.count_nonzero(allowed, axis=1).tolist()
+        plans = [self._strategy(count, max(ef, limit)) for count in counts]  # one per query row
+        modes = np.array([mode for mode, _ in plans] * (nq if len(plans) == 1 else 1), dtype=np.int8)
+        exact = np.array([scan for _, scan in plans] * (nq if len(plans) == 1 else 1), dtype=bool)
         if not exact.any():
             return self._walk(queries, modes, allowed, limit, ef, rescore, oversampling,
                               ignore_quantization)
