@@ -47,10 +47,14 @@ def _as_json(node: Any) -> Any:
 
 def _object(node: Any, path: str, allowed: tuple[str, ...] | None = None) -> dict:
     """`node` as a dict without null entries; unknown keys are errors when `allowed` is given."""
-    node = _as_json(node)
-    if not isinstance(node, dict):
-        raise _fail(path, f"expected an object, got {type(node).__name__}")
-    node = {k: v for k, v in node.items() if v is not None}
+    if type(node) is not dict:  # plain JSON (the common case) skips the model probes
+        node = _as_json(node)
+        if not isinstance(node, dict):
+            raise _fail(path, f"expected an object, got {type(node).__name__}")
+    for value in node.values():
+        if value is None:  # nulls mean "not given"
+            node = {k: v for k, v in node.items() if v is not None}
+            break
     if allowed is not None:
         for name in node:
             if name not in allowed:
@@ -85,7 +89,8 @@ def _json_path(value: Any, path: str) -> tuple[PathItem, ...]:
 
 def _conditions(value: Any, path: str) -> tuple[Condition, ...]:
     """A clause: one condition or a list of them."""
-    value = _as_json(value)
+    if type(value) is not list:
+        value = _as_json(value)
     if isinstance(value, (list, tuple)):
         return tuple(_condition(item, f"{path}[{i}]") for i, item in enumerate(value))
     return (_condition(value, path),)
