@@ -2,12 +2,17 @@
 
 Order everywhere: higher score first, ties broken by lower offset. Helpers are signature-less
 `njit` functions, compiled together with the entry kernels that call them (never at import).
+numba's on-disk cache of those kernels does not notice edits of this file: after changing it,
+delete indexes/sparse/__pycache__ (a fresh checkout or install has no stale cache).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+#: Offsets per block of the dense top-k scan (see `top_k_seen`).
+SCAN_BLOCK = 512
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -81,14 +86,29 @@ def top_k_of(candidates, n_candidates, scores, limit):
 @numba.njit(cache=True, nogil=True)
 def top_k_seen(scores, seen, positive, allowed, use_allowed, limit):
     """Best `limit` touched (and allowed) offsets, sorted best first; touched means `seen` is
-    set, or the score is > 0 when every contribution was `positive`."""
+    set, or the score is > 0 when every contribution was `positive`.
+
+    Once the heap is full, a block of SCAN_BLOCK offsets is first counted for scores above the
+    root in one vectorised pass and skipped when none is (offsets only grow, so a tie with the
+    root would lose): most blocks are skipped.
+    """
     heap_scores = np.empty(limit, dtype=np.float32)
     heap_offsets = np.empty(limit, dtype=np.int64)
     size = 0
-    for offset in range(scores.shape[0]):
-        if (scores[offset] > 0 if positive else seen[offset] != 0) and (not use_allowed or allowed[offset]):
-            if size < limit or worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
-                size = heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
+    n_points = scores.shape[0]
+    for start in range(0, n_points, SCAN_BLOCK):
+        stop = min(start + SCAN_BLOCK, n_points)
+        if size == limit:
+            root = heap_scores[0]
+            above = 0
+            for offset in range(start, stop):
+                above += scores[offset] > root
+            if above == 0:
+                continue
+        for offset in range(start, stop):
+            if (scores[offset] > 0 if positive else seen[offset] != 0) and (not use_allowed or allowed[offset]):
+                if size < limit or worse(heap_scores[0], heap_offsets[0], scores[offset], offset):
+                    size = heap_offer(heap_scores, heap_offsets, size, limit, scores[offset], offset)
     return sorted_heap(heap_offsets, heap_scores, size)
 
 
