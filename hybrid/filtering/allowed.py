@@ -98,9 +98,8 @@ def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, 
         return index.search(query, limit, allowed.as_mask(size), allowed_count=allowed.count, **params)
     offsets = allowed.as_offsets(size)
     if index is not None:
-        scores = index.score(query, offsets)
-    else:
-        scores = plain.dense_scores(store.data[offsets], query, store.spec.distance)
+        return index.search_offsets(query, limit, offsets)
+    scores = plain.dense_scores(store.data[offsets], query, store.spec.distance)
     best = top_k(scores, limit, ties=True)
     return Hits(offsets[best.offsets], best.scores)
 

@@ -387,3 +387,34 @@ def score_rows(query, vectors, fd, file_start, metric, offsets, out):
     buffer = np.empty(vectors.shape[1], dtype=vectors.dtype)
     for j in range(n):
         out[j] = exact_score(metric, query, vectors, fd, file_start, offsets[j], buffer)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def top_rows(query, vectors, fd, file_start, metric, offsets, limit, scores, out_ids, out_scores):
+    """Exact top-`limit` among `offsets`: scores every row (as `score_rows`, into `scores`),
+    then writes the best `limit` and every row tied with the limit-th best to out_*, by
+    descending score (ties in input order: ascending offset for sorted input). Returns the
+    number written."""
+    n = offsets.shape[0]
+    k = min(limit, n)
+    if k <= 0:
+        return 0
+    score_rows(query, vectors, fd, file_start, metric, offsets, scores)
+    heap_s = np.empty(k, dtype=np.float32)
+    heap_i = np.empty(k, dtype=np.int64)
+    size = 0
+    for j in range(n):
+        size = offer_min(heap_s, heap_i, size, k, scores[j], j)
+    cut = heap_s[0]
+    count = 0
+    for j in range(n):
+        if scores[j] >= cut:
+            out_ids[count] = offsets[j]
+            out_scores[count] = scores[j]
+            count += 1
+    order = np.argsort(-out_scores[:count], kind="mergesort")
+    ids, best = out_ids[:count].copy(), out_scores[:count].copy()
+    for r in range(count):
+        out_ids[r] = ids[order[r]]
+        out_scores[r] = best[order[r]]
+    return count

@@ -115,3 +115,25 @@ def test_strategy_follows_the_cost_model(data, monkeypatch):
         index.search(queries[0], 10, allowed=rng.random(N) < share, ef=8)
     index.search(queries[0], 10, allowed=np.arange(N) < 20, ef=8)  # 20 allowed: exact scan
     assert seen == [[_kernels.MODE_ALL], [_kernels.MODE_ROUTE], [_kernels.MODE_TWO_HOP]]
+
+
+def test_search_offsets_is_the_exact_top_k_with_ties(data):
+    vectors, queries, index = data
+    offsets = np.sort(np.random.default_rng(26).choice(N, 300, replace=False)).astype(np.int64)
+    for query in queries[:5]:
+        hits = index.search_offsets(query, 10, offsets)
+        expected = dense_search(vectors[offsets], query, "Euclid", 10)
+        np.testing.assert_array_equal(hits.offsets, offsets[expected.offsets])
+        np.testing.assert_allclose(hits.scores, expected.scores, rtol=1e-5)
+    assert index.search_offsets(queries[0], 10, offsets[:3]).offsets.size == 3
+    assert index.search_offsets(queries[0], 10, offsets[:0]).offsets.size == 0
+    assert index.search_offsets(queries[0], 0, offsets).offsets.size == 0
+
+
+def test_search_offsets_returns_every_tie_at_the_cut():
+    vectors = np.zeros((6, 4), dtype=np.float32)
+    vectors[:, 0] = [1.0, 3.0, 2.0, 2.0, 2.0, 0.5]
+    index = HnswIndex.build(vectors, "Dot", HnswParams(m=4, ef_construct=8))
+    hits = index.search_offsets(np.array([1.0, 0, 0, 0], np.float32), 2, np.arange(6, dtype=np.int64))
+    assert hits.offsets.tolist() == [1, 2, 3, 4]  # the 2nd best score is shared by 2, 3 and 4
+    assert hits.scores.tolist() == [3.0, 2.0, 2.0, 2.0]
