@@ -232,7 +232,7 @@ class AdminMixin(SnapshotMixin):
         if not isinstance(operations, list):
             raise ValidationError("operations", "expected a list of update operations")
         with c.lock:
-            known = set(c.where)
+            known: set = set()  # ids upserted by earlier operations of this batch
             steps = [self._prepare_update(c, collection_name, op, f"operations[{i}]", known)
                      for i, op in enumerate(operations)]
             return [step() for step in steps]
@@ -249,7 +249,7 @@ class AdminMixin(SnapshotMixin):
         if kind == "update_vectors":
             batch = batch_from_points(body.get("points"), c.schema, self.infer, with_payload=False, where=f"{at}.points")
             for i, pid in enumerate(batch.ids):
-                if pid not in known:
+                if pid not in known and pid not in c.where:
                     raise ValidationError(f"{at}.points[{i}].id", f"No point with id {pid} found")
             return lambda: self.update_vectors(name, body["points"])
         selector = _selector(body, at)

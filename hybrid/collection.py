@@ -18,6 +18,7 @@ import numpy as np
 from hybrid import operations as ops
 from hybrid.config import CollectionSchema
 from hybrid.ids import PointId
+from hybrid.locations import PidView, PointLocations
 from hybrid.points import PointBatch
 from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
@@ -54,12 +55,12 @@ class Collection:
         self.path = path
         self.lock = threading.RLock()
         self.segments: list[Segment] = []
-        self.where: dict[PointId, tuple[Segment, int]] = {}
+        self.where = PointLocations()
         self.next_pid = 0
         self.seq = 0
         self.field_indexes: dict[str, dict] = {}  # field -> schema JSON (indexes live in optimizer/payload)
         self.df: dict[str, TermStats] = {n: TermStats() for n, s in schema.sparse.items() if s.idf}
-        self.pid_ids: dict[int, PointId] = {}  # internal key -> point id (text hits -> points)
+        self.pid_ids = PidView(self.where)  # internal key -> point id (text hits -> points)
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
         self.optimizing = False
@@ -116,8 +117,7 @@ class Collection:
         with self.lock:
             pids = np.empty(len(ids), dtype=np.int64)
             nxt = self.next_pid
-            for i, pid in enumerate(ids):
-                loc = self.where.get(pid)
+            for i, loc in enumerate(self.where.locate(ids)):
                 if loc is None:
                     pids[i] = nxt
                     nxt += 1
@@ -169,7 +169,7 @@ class Collection:
             atomic_write(self.path / "config.json", self.config_json())
 
     def _locate(self, ids: Iterable[PointId]) -> list[Optional[tuple[Segment, int]]]:
-        return [self.where.get(i) for i in ids]
+        return self.where.locate(list(ids))
 
     def _to_appendable(self, ids: list[PointId], pids: np.ndarray, keep_old: bool) -> np.ndarray:
         """Offsets in the appendable segment for `ids`: existing there, moved there, or new.
@@ -192,8 +192,7 @@ class Collection:
             new = app.allocate([ids[r] for r in fresh_rows], pids[fresh_rows])
             offsets[fresh_rows] = new
             for r, off in zip(fresh_rows, new.tolist()):
-                self.where[ids[r]] = (app, off)
-                self.pid_ids[int(pids[r])] = ids[r]
+                self.where.place(ids[r], int(pids[r]), (app, off))
             self.next_pid = max(self.next_pid, int(pids.max()) + 1)
         for row, seg, off in moved:  # moving keeps the IDF statistics unchanged
             self._stats(seg, np.array([off]), -1)
@@ -223,7 +222,7 @@ class Collection:
         dst._payload_changed([dst_off])
 
     def _apply_upsert(self, batch: PointBatch, pids: np.ndarray, seq: int, replace: bool) -> None:
-        if not replace and any(i not in self.where for i in batch.ids):
+        if not replace and any(loc is None for loc in self.where.locate(batch.ids)):
             return  # update_vectors is validated against existing ids before it is logged
         offsets = self._to_appendable(batch.ids, pids, keep_old=not replace)
         app = self.appendable
@@ -238,14 +237,13 @@ class Collection:
                 self._stats(loc[0], np.array([loc[1]]), -1)
                 loc[0].delete(np.array([loc[1]]))
                 key = int(loc[0].pids[loc[1]])
-                self.pid_ids.pop(key, None)
                 if self.text.indexes:
                     self.pid_of_deleted[pid] = key
 
     def _apply_payload(self, op: Any, seq: int) -> None:
         from hybrid.payload import apply_payload_op
 
-        ids = [i for i in op.ids if i in self.where]
+        ids = [i for i, loc in zip(op.ids, self.where.locate(op.ids)) if loc is not None]
         if not ids:
             return
         pids = self.assign_pids(ids)
@@ -255,7 +253,7 @@ class Collection:
             app.set_payload(off, apply_payload_op(app.payloads[off], op), seq)
 
     def _apply_delete_vectors(self, op: ops.DeleteVectors, seq: int) -> None:
-        ids = [i for i in op.ids if i in self.where]
+        ids = [i for i, loc in zip(op.ids, self.where.locate(op.ids)) if loc is not None]
         if not ids:
             return
         offsets = self._to_appendable(ids, self.assign_pids(ids), keep_old=True)

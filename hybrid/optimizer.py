@@ -139,11 +139,7 @@ class Optimizer:
         with c.lock:
             sealed.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else sealed.deleted
             c._attach(sealed)  # an index created while we were building
-            remap = {id(s): s for s in sources}
-            for new_off, pid in enumerate(sealed.ids):
-                loc = c.where.get(pid)
-                if loc is not None and id(loc[0]) in remap:
-                    c.where[pid] = (sealed, new_off)
+            c.where.sealed_segment(sealed, sources)
             position = min(c.segments.index(s) for s in sources)
             kept = [s for s in c.segments if s not in sources]
             if sealed.size:
@@ -192,9 +188,7 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
     c.segments = sealed + [c.segments[-1]]
     for seg in sealed:
         live = np.flatnonzero(seg.live)
-        for off in live.tolist():
-            c.where[seg.ids[off]] = (seg, off)
-            c.pid_ids[int(seg.pids[off])] = seg.ids[off]
+        c.where.segment_loaded(seg)
         if seg.size:
             c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
         c._stats(seg, live, +1)

@@ -1,0 +1,163 @@
+"""Where each live point is: point id -> (segment, offset), and internal key (pid) -> point id.
+
+A Python dict entry per point costs ~100-200 bytes (on 10M points, gigabytes), so sealed
+segments answer from their own arrays: the id keys and pids they already store, searched
+through a sort order computed once when the segment is sealed or loaded. Only points written
+since the last seal (the appendable segment) sit in dicts.
+
+Why a sealed answer can be trusted without bookkeeping: sealed segments never change except for
+tombstones, ids are unique within one, and every write that moves or deletes a point tombstones
+its old copy. So a sealed hit counts only while its offset is live, and the dicts (checked
+first) hold the point's newer place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes
+
+if TYPE_CHECKING:
+    from hybrid.segment import Segment
+
+Location = tuple["Segment", int]
+
+
+class _Sealed:
+    """Sort orders over one sealed segment's id keys and pids (no copies of either)."""
+
+    def __init__(self, seg: "Segment") -> None:
+        self.seg = seg
+        self.by_key = np.argsort(seg.keys[: seg.size], kind="stable").astype(np.int32)
+        self.by_pid = np.argsort(seg.pids[: seg.size], kind="stable").astype(np.int32)
+
+    def offsets_of(self, keys: np.ndarray) -> np.ndarray:
+        """Live offset of each key in this segment, -1 where absent or deleted."""
+        return self._find(self.seg.keys[: self.seg.size], self.by_key, keys)
+
+    def offsets_of_pids(self, pids: np.ndarray) -> np.ndarray:
+        return self._find(self.seg.pids[: self.seg.size], self.by_pid, pids)
+
+    def _find(self, values: np.ndarray, order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+        if not order.size:
+            return np.full(len(wanted), -1, np.int64)
+        at = np.minimum(np.searchsorted(values, wanted, sorter=order), order.size - 1)
+        offsets = order[at].astype(np.int64)
+        found = (values[offsets] == wanted) & ~self.seg.deleted[offsets]
+        return np.where(found, offsets, -1)
+
+
+class PointLocations:
+    """The collection's id map, with the dict operations its callers use.
+
+    `pop` does not tombstone: the caller deletes the returned location from its segment (as
+    every delete does), which is what retires a sealed entry.
+    """
+
+    def __init__(self) -> None:
+        self.recent: dict[PointId, Location] = {}  # points written since the last seal
+        self.recent_pids: dict[int, PointId] = {}
+        self.sealed: list[_Sealed] = []
+
+    # ---------------------------------------------------------------- dict-like reads
+    def get(self, pid: PointId, default: Any = None) -> Optional[Location]:
+        loc = self.recent.get(pid)
+        if loc is not None:
+            return loc
+        if self.sealed:
+            found = self.locate([pid])[0]
+            if found is not None:
+                return found
+        return default
+
+    def __getitem__(self, pid: PointId) -> Location:
+        loc = self.get(pid)
+        if loc is None:
+            raise KeyError(pid)
+        return loc
+
+    def __contains__(self, pid: object) -> bool:
+        try:
+            return self.get(pid) is not None  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # not an id at all
+            return False
+
+    def __iter__(self) -> Iterator[PointId]:
+        yield from self.recent
+        for entry in self.sealed:
+            ids = entry.seg.ids
+            for off in np.flatnonzero(entry.seg.live).tolist():
+                yield ids[off]
+
+    def __len__(self) -> int:
+        return len(self.recent) + sum(entry.seg.live_count for entry in self.sealed)
+
+    def locate(self, ids: list[PointId]) -> list[Optional[Location]]:
+        """The location of each id (None: no live point), one vectorised search per segment."""
+        out: list[Optional[Location]] = [self.recent.get(pid) for pid in ids]
+        missing = [i for i, loc in enumerate(out) if loc is None]
+        if missing and self.sealed:
+            keys = np.array([id_key_bytes(ids[i]) for i in missing], dtype=ID_KEY_DTYPE)
+            self._fill(out, missing, [entry.offsets_of(keys) for entry in self.sealed])
+        return out
+
+    def id_of_pid(self, key: int) -> Optional[PointId]:
+        """The point id behind an internal key (None: no live point has it)."""
+        point_id = self.recent_pids.get(key)
+        if point_id is not None:
+            return point_id
+        for entry in self.sealed:
+            off = int(entry.offsets_of_pids(np.array([key], np.int64))[0])
+            if off >= 0:
+                return entry.seg.ids[off]
+        return None
+
+    def _fill(self, out: list[Optional[Location]], rows: list[int], per_segment: list[np.ndarray]) -> None:
+        for entry, offsets in zip(self.sealed, per_segment):
+            hit = np.flatnonzero(offsets >= 0)
+            for j, off in zip(hit.tolist(), offsets[hit].tolist()):
+                if out[rows[j]] is None:
+                    out[rows[j]] = (entry.seg, off)
+
+    # ---------------------------------------------------------------- writes
+    def place(self, pid: PointId, key: int, loc: Location) -> None:
+        """`pid` (internal key `key`) now lives at `loc` in the appendable segment."""
+        self.recent[pid] = loc
+        self.recent_pids[key] = pid
+
+    def pop(self, pid: PointId, default: Any = None) -> Optional[Location]:
+        loc = self.get(pid)
+        if loc is None:
+            return default
+        self.recent.pop(pid, None)
+        self.recent_pids.pop(int(loc[0].pids[loc[1]]), None)
+        return loc
+
+    def sealed_segment(self, seg: "Segment", replaced: list["Segment"]) -> None:
+        """`seg` (sealed) now holds the live points of `replaced`, which leave the map."""
+        gone = {id(s) for s in replaced}
+        self.sealed = [entry for entry in self.sealed if id(entry.seg) not in gone]
+        if seg.size:
+            self.sealed.append(_Sealed(seg))
+        moved = [pid for pid, (s, _) in self.recent.items() if id(s) in gone]
+        for pid in moved:  # once per seal, over the frozen appendable segment's points
+            s, off = self.recent.pop(pid)
+            self.recent_pids.pop(int(s.pids[off]), None)
+
+    def segment_loaded(self, seg: "Segment") -> None:
+        if seg.size:
+            self.sealed.append(_Sealed(seg))
+
+
+class PidView:
+    """`pid_ids.get(key)`: internal key -> point id, read through the locations."""
+
+    def __init__(self, locations: PointLocations) -> None:
+        self._locations = locations
+
+    def get(self, key: int, default: Any = None) -> Optional[PointId]:
+        found = self._locations.id_of_pid(key)
+        return default if found is None else found
