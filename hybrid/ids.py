@@ -8,7 +8,7 @@ vectorised sorting and tie-breaking each id also has a numeric key `(kind, hi, l
 from __future__ import annotations
 
 import uuid
-from typing import Iterable, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 
@@ -63,3 +63,26 @@ def id_keys(ids: list[PointId]) -> np.ndarray:
 
 
 ID_KEY_DTYPE = np.dtype("S17")
+
+
+def id_of_key(key: bytes) -> PointId:
+    """The id behind a key of `id_keys` (numpy hands 'S17' items back without trailing NULs)."""
+    value = int.from_bytes(key[1:].ljust(16, b"\0"), "big")
+    return value if key[:1] in (b"", b"\0") else str(uuid.UUID(int=value))
+
+
+class KeyIds:
+    """A sealed segment's ids as a read-only sequence over its key array: decoded on access,
+    so a segment holds no Python object per point (a list of ids costs ~36 bytes a point)."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return int(self._keys.shape[0])
+
+    def __getitem__(self, offset: int) -> PointId:
+        return id_of_key(self._keys[offset])
+
+    def __iter__(self) -> Iterator[PointId]:
+        return map(id_of_key, self._keys.tolist())

@@ -18,7 +18,7 @@ import msgspec
 import numpy as np
 
 from hybrid.config import CollectionSchema
-from hybrid.ids import ID_KEY_DTYPE, PointId, id_keys
+from hybrid.ids import ID_KEY_DTYPE, KeyIds, PointId, id_keys
 from hybrid.points import PointBatch
 from hybrid.storage.files import atomic_save_npy, atomic_write
 from hybrid.storage.multivectors import MultiStore
@@ -33,7 +33,7 @@ class Segment:
         self.name = name or uuid.uuid4().hex
         self.appendable = appendable
         self.size = 0
-        self.ids: list[Optional[PointId]] = []
+        self.ids: list[Optional[PointId]] | KeyIds = []  # KeyIds once sealed
         self.keys = np.zeros(0, dtype=ID_KEY_DTYPE)
         self.pids = np.zeros(0, dtype=np.int64)
         self.versions = np.zeros(0, dtype=np.int64)
@@ -177,10 +177,10 @@ class Segment:
         """A compacted, sealed segment of the given live offsets of several segments, in order."""
         out = cls(schema, appendable=False)
         idx = [live.tolist() for _, live in parts]
-        out.ids = [seg.ids[i] for (seg, _), rows in zip(parts, idx) for i in rows]
         out.payloads = [seg.payloads[i] for (seg, _), rows in zip(parts, idx) for i in rows]
-        out.size = len(out.ids)
         out.keys = np.concatenate([seg.keys[live] for seg, live in parts]) if parts else out.keys
+        out.ids = KeyIds(out.keys)
+        out.size = len(out.ids)
         out.pids = np.concatenate([seg.pids[live] for seg, live in parts]) if parts else out.pids
         out.versions = np.concatenate([seg.versions[live] for seg, live in parts]) if parts else out.versions
         out.deleted = np.zeros(out.size, dtype=bool)
@@ -190,7 +190,7 @@ class Segment:
 
     def save(self, directory: Path) -> None:
         """Write the segment's files into `directory` (which the caller renames into place)."""
-        atomic_write(directory / "ids.msgpack", msgspec.msgpack.encode(self.ids))
+        atomic_write(directory / "ids.msgpack", msgspec.msgpack.encode(list(self.ids)))
         atomic_write(directory / "payloads.msgpack", msgspec.msgpack.encode(self.payloads))
         atomic_save_npy(directory / "pids.npy", self.pids[: self.size])
         atomic_save_npy(directory / "versions.npy", self.versions[: self.size])
@@ -212,10 +212,10 @@ class Segment:
     def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
              load_index: Callable[[Store, Path], Any]) -> "Segment":
         seg = cls(schema, appendable=False, name=directory.name)
-        seg.ids = msgspec.msgpack.decode((directory / "ids.msgpack").read_bytes())
+        seg.keys = id_keys(msgspec.msgpack.decode((directory / "ids.msgpack").read_bytes()))
+        seg.ids = KeyIds(seg.keys)
         seg.payloads = msgspec.msgpack.decode((directory / "payloads.msgpack").read_bytes())
         seg.size = len(seg.ids)
-        seg.keys = id_keys(seg.ids)
         seg.pids = np.load(directory / "pids.npy")
         seg.versions = np.load(directory / "versions.npy")
         seg.deleted = deleted.copy()
