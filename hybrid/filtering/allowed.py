@@ -104,6 +104,21 @@ def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, 
     return Hits(offsets[best.offsets], best.scores)
 
 
+def filtered_hits(segments: Any, name: str, query: np.ndarray, limit: int, flt: Filter | None,
+                  exact: bool = False, **params: Any) -> list[tuple[Any, Hits]]:
+    """(segment, its best `limit` hits) for every segment with an allowed point having dense
+    vector `name`: the whole per-segment side of a filtered nearest-neighbour query (the
+    caller merges by score, ties by point id, and hydrates)."""
+    out = []
+    for seg in segments:
+        if seg.size == 0:
+            continue
+        allowed = allowed_points(seg, name, flt)
+        if allowed.count:
+            out.append((seg, search_allowed(seg.vectors[name], query, limit, allowed, seg.size, exact, **params)))
+    return out
+
+
 def _prefers_scan(store: Any, index: Any, count: int, size: int, ef: int | None) -> bool:
     if count >= size:
         return False

@@ -8,7 +8,7 @@ import pytest
 
 from hybrid import Client
 from hybrid.filters import parse_filter
-from hybrid.filtering.allowed import Allowed, allowed_points, search_allowed
+from hybrid.filtering.allowed import Allowed, allowed_points, filtered_hits, search_allowed
 
 N, DIM = 2400, 8
 
@@ -120,3 +120,19 @@ def test_search_allowed_without_graph_and_empty(sealed):
     hits = search_allowed(Store(), query, 2, Allowed(4, None, offsets), seg.size)
     assert hits.offsets[0] == 50 and hits.offsets.size == 2
     assert search_allowed(Store(), query, 2, Allowed(0, None, offsets[:0]), seg.size).offsets.size == 0
+
+
+def test_filtered_hits_per_segment(sealed):
+    seg, vectors, _, _, _ = sealed
+    flt = parse_filter({"must": [{"key": "tag", "match": {"value": "t7"}}]})
+    query = vectors[seg.ids[0]]
+
+    class Empty:
+        size = 0
+
+    parts = filtered_hits([Empty(), seg], "", query, 5, flt, ef=32)
+    assert [s for s, _ in parts] == [seg]
+    allowed = allowed_points(seg, "", flt)
+    assert np.array_equal(parts[0][1].offsets, search_allowed(seg.vectors[""], query, 5, allowed, seg.size).offsets)
+    nothing = parse_filter({"must": [{"key": "tag", "match": {"value": "none"}}]})
+    assert filtered_hits([seg], "", query, 5, nothing) == []
