@@ -117,7 +117,7 @@ def main() -> None:
     ]
     rng = np.random.default_rng(args.seed + 1)
     default_threshold = text_index_module.PUSHDOWN_MAX_PIDS
-    for n_allowed in (10, 100, 256, 1_000, 10_000, min(50_000, args.docs)):
+    for n_allowed in sorted({min(n, args.docs) for n in (10, 100, 256, 1_000, 10_000, 50_000)}):
         allowed = rng.choice(pids, size=n_allowed, replace=False)
         for strategy, threshold in (("pushdown", 1 << 62), ("mask", 0)):
             if strategy == "pushdown" and n_allowed > 1_000:
