@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hybrid import Client
-from hybrid.filters import parse_filter
 from hybrid.filtering.allowed import Allowed, allowed_points, filtered_hits, search_allowed
+from hybrid.filters import parse_filter
 
 N, DIM = 2400, 8
 
