@@ -190,7 +190,7 @@ class Segment:
 
     def save(self, directory: Path) -> None:
         """Write the segment's files into `directory` (which the caller renames into place)."""
-        atomic_write(directory / "ids.msgpack", msgspec.msgpack.encode(list(self.ids)))
+        atomic_save_npy(directory / "keys.npy", self.keys[: self.size])  # the ids, as sortable keys
         atomic_write(directory / "payloads.msgpack", msgspec.msgpack.encode(self.payloads))
         atomic_save_npy(directory / "pids.npy", self.pids[: self.size])
         atomic_save_npy(directory / "versions.npy", self.versions[: self.size])
@@ -212,7 +212,7 @@ class Segment:
     def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
              load_index: Callable[[Store, Path], Any]) -> "Segment":
         seg = cls(schema, appendable=False, name=directory.name)
-        seg.keys = id_keys(msgspec.msgpack.decode((directory / "ids.msgpack").read_bytes()))
+        seg.keys = np.load(directory / "keys.npy")
         seg.ids = KeyIds(seg.keys)
         seg.payloads = msgspec.msgpack.decode((directory / "payloads.msgpack").read_bytes())
         seg.size = len(seg.ids)
