@@ -2,7 +2,7 @@
 
 A Python dict entry per point costs ~100-200 bytes (on 10M points, gigabytes), so sealed
 segments answer from their own arrays: the id keys and pids they already store, searched
-through a sort order computed once when the segment is sealed or loaded. Only points written
+through sort orders computed on first use. Only points written
 since the last seal (the appendable segment) sit in dicts.
 
 Why a sealed answer can be trusted without bookkeeping: sealed segments never change except for
@@ -14,6 +14,7 @@ first) hold the point's newer place.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -31,8 +32,15 @@ class _Sealed:
 
     def __init__(self, seg: "Segment") -> None:
         self.seg = seg
-        self.by_key = np.argsort(seg.keys[: seg.size], kind="stable").astype(np.int32)
-        self.by_pid = np.argsort(seg.pids[: seg.size], kind="stable").astype(np.int32)
+
+    # sorted on first use: a process that only searches never pays for them
+    @cached_property
+    def by_key(self) -> np.ndarray:
+        return np.argsort(self.seg.keys[: self.seg.size], kind="stable").astype(np.int32)
+
+    @cached_property
+    def by_pid(self) -> np.ndarray:
+        return np.argsort(self.seg.pids[: self.seg.size], kind="stable").astype(np.int32)
 
     def offsets_of(self, keys: np.ndarray) -> np.ndarray:
         """Live offset of each key in this segment, -1 where absent or deleted."""
