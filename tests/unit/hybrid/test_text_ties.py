@@ -17,3 +17,17 @@ def test_bm25_ties_are_ordered_by_point_id() -> None:
     assert hits[1].score == hits[2].score < hits[0].score
     everything = c.query_points("t", query={"bm25": {"text": "red apple", "field": "body"}}, limit=10).points
     assert [h.id for h in everything] == [7, 3, 5, 9]
+
+
+def test_bm25_hits_resolve_in_sealed_and_appendable_segments() -> None:
+    c = Client()
+    c.create_collection("t", vectors_config={"size": 2, "distance": "Dot"}, optimizers_config={"indexing_threshold": 0})
+    c.create_payload_index("t", "body", {"type": "text"})
+    texts = ["red apple", "red red apple", "green pear", "red pear", "blue sky"]
+    c.upsert("t", [{"id": i, "vector": [1.0, 0.0], "payload": {"body": t}} for i, t in enumerate(texts)])
+    c.collection("t").optimizer.optimize()  # everything sealed
+    c.upsert("t", [{"id": 3, "vector": [1.0, 0.0], "payload": {"body": "red red red pear"}},  # moves to appendable
+                   {"id": 7, "vector": [1.0, 0.0], "payload": {"body": "red"}}])  # new, appendable
+    c.delete("t", [1])
+    hits = c.query_points("t", query={"bm25": {"text": "red", "field": "body"}}, limit=10).points
+    assert sorted(h.id for h in hits) == [0, 3, 7] and hits[0].payload["body"] in ("red red red pear", "red")
