@@ -270,15 +270,18 @@ class TextIndex:
             fetch = math.ceil(fetch * OVERFETCH * n_docs / len(allowed))
         while True:
             fetch = min(fetch, max(n_docs, 1))
-            hits = searcher.search(query, fetch, count=False).hits
+            hits = searcher.search(query, fetch, count=False).hits  # by descending score
             pids, scores = self._unpack(searcher, hits)
-            keep = np.ones(len(pids), dtype=bool) if allowed is None else _sorted_contains(allowed, pids)
-            if len(hits) < fetch or fetch >= n_docs:
-                break
-            if np.count_nonzero(keep & (scores > scores[-1])) >= limit:
+            complete = len(hits) < fetch or fetch >= n_docs
+            if allowed is None:
+                settled = complete or scores[limit - 1] > scores[-1]
+            else:
+                keep = _sorted_contains(allowed, pids)
+                settled = complete or np.count_nonzero(keep & (scores > scores[-1])) >= limit
+                pids, scores = pids[keep], scores[keep]
+            if settled:
                 break
             fetch *= 4
-        pids, scores = pids[keep], scores[keep]
         order = np.lexsort((pids, -scores))
         cut = limit
         if ties and order.size > limit:  # the hits after the limit-th that tie with it
