@@ -28,34 +28,40 @@ Location = tuple["Segment", int]
 
 
 class _Sealed:
-    """Sort orders over one sealed segment's id keys and pids (no copies of either)."""
+    """Sorted copies of one sealed segment's id keys and pids, with their offsets."""
 
     def __init__(self, seg: "Segment") -> None:
         self.seg = seg
 
-    # sorted on first use: a process that only searches never pays for them
+    # sorted on first use: a process that only searches never pays for them. (A sorted copy,
+    # not `searchsorted(sorter=...)`, which checks the whole sorter on every call.)
     @cached_property
-    def by_key(self) -> np.ndarray:
-        return np.argsort(self.seg.keys[: self.seg.size], kind="stable").astype(np.int32)
+    def by_key(self) -> tuple[np.ndarray, np.ndarray]:
+        return _sorted(self.seg.keys[: self.seg.size])
 
     @cached_property
-    def by_pid(self) -> np.ndarray:
-        return np.argsort(self.seg.pids[: self.seg.size], kind="stable").astype(np.int32)
+    def by_pid(self) -> tuple[np.ndarray, np.ndarray]:
+        return _sorted(self.seg.pids[: self.seg.size])
 
     def offsets_of(self, keys: np.ndarray) -> np.ndarray:
         """Live offset of each key in this segment, -1 where absent or deleted."""
-        return self._find(self.seg.keys[: self.seg.size], self.by_key, keys)
+        return self._find(*self.by_key, keys)
 
     def offsets_of_pids(self, pids: np.ndarray) -> np.ndarray:
-        return self._find(self.seg.pids[: self.seg.size], self.by_pid, pids)
+        return self._find(*self.by_pid, pids)
 
     def _find(self, values: np.ndarray, order: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         if not order.size:
             return np.full(len(wanted), -1, np.int64)
-        at = np.minimum(np.searchsorted(values, wanted, sorter=order), order.size - 1)
+        at = np.minimum(np.searchsorted(values, wanted), order.size - 1)
         offsets = order[at].astype(np.int64)
-        found = (values[offsets] == wanted) & ~self.seg.deleted[offsets]
+        found = (values[at] == wanted) & ~self.seg.deleted[offsets]
         return np.where(found, offsets, -1)
+
+
+def _sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(values, kind="stable")
+    return values[order], order.astype(np.int32)
 
 
 class PointLocations:
