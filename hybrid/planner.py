@@ -231,13 +231,14 @@ def leaf(env: Env, op: Any, plan: VectorPlan, limit: int, flt: Any, params: Any,
 def nearest(c: "Collection", using: str, query: Any, limit: int, flt: Any, params: Any, threshold: Any) -> Candidates:
     """Index search for the top `limit`, exact about ties at the cut: they go by point id.
 
-    Segments break ties by offset, so one extra hit is asked for; a strictly lower score
-    after the cut (or fewer hits than asked) proves no tied point was left out, else ask more.
+    Segments break ties by offset, so extra hits are asked for; when the last hit returned
+    scores strictly below the cut (or fewer hits than asked came back), every point tied at the
+    cut is among them, else ask more. Sparse scores tie often (BM25-like weights), dense rarely.
     """
-    ask = limit + 1
+    ask = limit + (max(limit, 16) if using in c.schema.sparse else 1)
     while True:
         cand = search_leaf(c, using, query, ask, flt, params, threshold)
-        if len(cand) < ask or limit == 0 or cand.score[limit] < cand.score[limit - 1]:
+        if len(cand) < ask or limit == 0 or cand.score[-1] < cand.score[limit - 1]:
             return cand.take(np.arange(min(limit, len(cand))))
         ask *= 2
 
