@@ -1,6 +1,6 @@
 """The plain nearest-neighbour query, without the general Query API machinery.
 
-Most traffic is "this dense vector, top k, maybe with payload": parsing it into a plan tree
+Most traffic is "this dense (or sparse) vector, top k, maybe with payload": parsing it into a plan tree
 costs more than the HNSW walk itself. `nearest` answers exactly that shape (and returns None for
 anything else, which then takes the general path) with the same results: same per-segment
 search, same merge (ties by point id), same hydration. `nearest_batch` runs many such queries
@@ -16,6 +16,8 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
+from hybrid.points import validate_sparse
+from hybrid.queries.vectors import idf_weights
 from hybrid.search import hydrate, merge_hits, search_args, search_leaf, searchable
 from indexes.plain import normalize_rows
 
@@ -58,6 +60,26 @@ def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[
     return name, _prepared(c, name, q)
 
 
+def _sparse_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """(indices, IDF-weighted values) when `query` is a plain sparse vector for a sparse name."""
+    if using not in c.schema.sparse:
+        return None
+    if isinstance(query, dict):
+        if set(query) != {"indices", "values"}:
+            return None
+        indices, values = query["indices"], query["values"]
+    elif type(query).__name__ == "SparseVector":  # hybrid.models or qdrant_client.models
+        indices, values = query.indices, query.values
+    else:
+        return None
+    idx, val = validate_sparse(indices, values, "query")
+    if not idx.size:
+        return None
+    if c.schema.sparse[using].idf:
+        val = val * idf_weights(c, using, idx)
+    return idx, val.astype(np.float32, copy=False)
+
+
 def _params(params: Any) -> Optional[m.SearchParams]:
     if params is None or isinstance(params, m.SearchParams):
         return params
@@ -66,13 +88,23 @@ def _params(params: Any) -> Optional[m.SearchParams]:
 
 def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, params: Any,
             with_payload: Any, with_vectors: Any) -> Optional[list[m.ScoredPoint]]:
-    """Top `limit` for a plain dense vector, or None when the request needs the general path."""
+    """Top `limit` for a plain dense or sparse vector, or None when the request needs the
+    general path."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        return None
+    with_payload = True if with_payload is None else with_payload
+    sparse = _sparse_query(c, query, using)
+    if sparse is not None:
+        from hybrid.planner import nearest as nearest_with_ties
+
+        cand = nearest_with_ties(c, using, sparse, limit, None, _params(params), None)
+        return hydrate(cand, with_payload, with_vectors, None)
     found = _dense_query(c, query, using)
-    if found is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+    if found is None:
         return None
     name, q = found
     cand = search_leaf(c, name, q, limit, params=_params(params))
-    return hydrate(cand, True if with_payload is None else with_payload, with_vectors, c.schema.dense[name].distance)
+    return hydrate(cand, with_payload, with_vectors, c.schema.dense[name].distance)
 
 
 def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.ScoredPoint]]]:
