@@ -69,11 +69,30 @@ class IntegerIndex(OrderedIndex):
         return hits
 
 
+#: A range matching more than 1 / WIDE_RANGE of an index's offsets is answered by comparing a
+#: per-offset column (one pass) rather than scattering its owners (random writes, ~3x slower).
+WIDE_RANGE = 8
+
+
 class FloatIndex(OrderedIndex):
     """float64 values of every number (int or float, never bool): ranges."""
 
     kind = "float"
     dtype = np.float64
+
+    def match(self, condition: Any, size: int | None = None) -> np.ndarray | None:
+        check = getattr(condition, "check", condition)
+        if isinstance(check, Range):
+            start, stop = ranges.float_slice(self.pairs.sorted_view()[0], check)
+            column = self.pairs.column(np.nan) if (stop - start) * WIDE_RANGE > self.pairs.capacity else None
+            if column is not None:  # missing values are NaN: never in a range
+                mask = ranges.float_mask(column, check)
+                if size is None or size == mask.shape[0]:
+                    return mask
+                out = np.zeros(size, dtype=bool)
+                out[: min(size, mask.shape[0])] = mask[:size]
+                return out
+        return super().match(condition, size)
 
     def values_of(self, payload: dict) -> list[float]:
         return list({float(v) for v in values_at(payload, self.path) if type(v) in (int, float)})

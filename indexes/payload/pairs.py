@@ -65,6 +65,7 @@ class OffsetValuePairs:
         self._run_start = np.zeros(16, dtype=np.int64)
         self._run_stop = np.zeros(16, dtype=np.int64)
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._column: np.ndarray | bool | None = None  # see `column`; reset with the sorted view
         self.capacity = 0  # 1 + highest offset ever seen
 
     @staticmethod
@@ -139,7 +140,21 @@ class OffsetValuePairs:
             keys = self._values[live] if self._values.ndim == 1 else self._values[live, 0]
             order = live[np.argsort(keys, kind="stable")]
             self._sorted = (self._values[order], self._owners[order])
+            self._column = None
         return self._sorted
+
+    def column(self, fill: Any) -> np.ndarray | None:
+        """The value of each offset (`fill` where it has none) when no offset has two values,
+        else None: a wide range is then one vectorised comparison instead of a scatter of
+        every matching owner. Built once per sorted view."""
+        values, owners = self.sorted_view()
+        if self._column is None:
+            if values.ndim != 1 or np.unique(owners).size != owners.size:
+                self._column = False
+            else:
+                self._column = np.full(self.capacity, fill, dtype=values.dtype)
+                self._column[owners] = values
+        return None if self._column is False else self._column
 
     @property
     def n_pairs(self) -> int:

@@ -148,3 +148,24 @@ def test_payload_index_match_pads_to_segment_size_and_rejects_unknown_kind():
         create_payload_index("text", "k")
     with pytest.raises(TypeError, match="field_schema"):
         create_payload_index({"lookup": True}, "k")
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_payload_float_wide_ranges_equal_the_scan(multi):
+    """Wide ranges on a single-valued field compare a per-offset column; multi-valued fields
+    and narrow ranges scatter owners; both equal the column scan, at any requested size."""
+    rng = np.random.default_rng(9)
+    payloads = [None if i % 17 == 0 else {"p": float(rng.uniform(0, 100))} for i in range(500)]
+    if multi:
+        payloads[3] = {"p": [1.0, 99.0]}
+    index = create_payload_index("float", "p", payloads)
+    scan = FieldColumns(payloads, parse_path("p"))
+    for check in (Range(gte=10.0, lt=90.0), Range(gt=50.0), Range(lte=1.5), Range(lt=float("nan")),
+                  Range(gte=-float("inf"))):
+        expected = scan.match(check)
+        assert np.array_equal(index.match(cond("p", check), 500), expected), check
+        assert np.array_equal(index.match(cond("p", check), 520)[:500], expected)
+        assert not index.match(cond("p", check), 520)[500:].any()
+    assert (index.pairs.column(np.nan) is None) == multi
+    index.add(3, {"p": 42.0})  # a change drops the column with the sorted view
+    assert index.match(cond("p", Range(gte=41.0, lte=43.0)), 500)[3]
