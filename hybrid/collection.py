@@ -18,7 +18,7 @@ import numpy as np
 from hybrid import operations as ops
 from hybrid.config import CollectionSchema
 from hybrid.ids import PointId
-from hybrid.locations import PidView, PointLocations
+from hybrid.locations import PointLocations
 from hybrid.points import PointBatch
 from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
@@ -60,7 +60,6 @@ class Collection:
         self.seq = 0
         self.field_indexes: dict[str, dict] = {}  # field -> schema JSON (indexes live in optimizer/payload)
         self.df: dict[str, TermStats] = {n: TermStats() for n, s in schema.sparse.items() if s.idf}
-        self.pid_ids = PidView(self.where)  # internal key -> point id (text hits -> points)
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
         self.optimizing = False

@@ -118,16 +118,30 @@ class PointLocations:
             self._fill(out, missing, [entry.offsets_of(keys) for entry in self.sealed])
         return out
 
-    def id_of_pid(self, key: int) -> Optional[PointId]:
-        """The point id behind an internal key (None: no live point has it)."""
-        point_id = self.recent_pids.get(key)
-        if point_id is not None:
-            return point_id
+    def locate_pids(self, pids: np.ndarray) -> tuple[list["Segment"], np.ndarray, np.ndarray]:
+        """(segments, segment index or -1, offset) of the live point behind each internal key:
+        points written since the last seal from the dicts, the others by one vectorised
+        search per sealed segment."""
+        segs: list["Segment"] = []
+        seg_ix = np.full(pids.size, -1, np.int32)
+        offs = np.zeros(pids.size, np.int64)
+        for i, key in enumerate(pids.tolist()):  # callers pass top-k hits, not the data
+            loc = self.recent.get(self.recent_pids.get(key))
+            if loc is not None:
+                if loc[0] not in segs:
+                    segs.append(loc[0])
+                seg_ix[i], offs[i] = segs.index(loc[0]), loc[1]
+        missing = np.flatnonzero(seg_ix < 0)
         for entry in self.sealed:
-            off = int(entry.offsets_of_pids(np.array([key], np.int64))[0])
-            if off >= 0:
-                return entry.seg.ids[off]
-        return None
+            if not missing.size:
+                break
+            found = entry.offsets_of_pids(pids[missing])
+            hit = found >= 0
+            if hit.any():
+                segs.append(entry.seg)
+                seg_ix[missing[hit]], offs[missing[hit]] = len(segs) - 1, found[hit]
+                missing = missing[~hit]
+        return segs, seg_ix, offs
 
     def _fill(self, out: list[Optional[Location]], rows: list[int], per_segment: list[np.ndarray]) -> None:
         for entry, offsets in zip(self.sealed, per_segment):
@@ -164,14 +178,3 @@ class PointLocations:
     def segment_loaded(self, seg: "Segment") -> None:
         if seg.size:
             self.sealed.append(_Sealed(seg))
-
-
-class PidView:
-    """`pid_ids.get(key)`: internal key -> point id, read through the locations."""
-
-    def __init__(self, locations: PointLocations) -> None:
-        self._locations = locations
-
-    def get(self, key: int, default: Any = None) -> Optional[PointId]:
-        found = self._locations.id_of_pid(key)
-        return default if found is None else found

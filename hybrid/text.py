@@ -133,37 +133,11 @@ class TextFields:
         """The hits (best first, ties by pid, those tied at the cut included) as the top
         `limit` Candidates, ties by point id; hits whose point is gone are dropped."""
         with self.c.lock:
-            segs, seg_ix, offs = self._locate_pids(pids)
+            segs, seg_ix, offs = self.c.where.locate_pids(pids)
         keep = np.flatnonzero(seg_ix >= 0)
         if not keep.size:
             return Candidates.empty()
         return Candidates(segs, seg_ix[keep], offs[keep], np.asarray(scores, np.float32)[keep]).ranked(limit)
-
-    def _locate_pids(self, pids: np.ndarray) -> tuple[list["Segment"], np.ndarray, np.ndarray]:
-        """(segments, segment index or -1, offset) of the live point behind each internal key:
-        points written since the last seal from the id map's dicts, the others by one
-        vectorised search per sealed segment (as `PointLocations.locate` does for ids)."""
-        where = self.c.where
-        segs: list["Segment"] = []
-        seg_ix = np.full(pids.size, -1, np.int32)
-        offs = np.zeros(pids.size, np.int64)
-        for i, key in enumerate(pids.tolist()):  # the top-k hits only
-            loc = where.recent.get(where.recent_pids.get(key))
-            if loc is not None:
-                if loc[0] not in segs:
-                    segs.append(loc[0])
-                seg_ix[i], offs[i] = segs.index(loc[0]), loc[1]
-        missing = np.flatnonzero(seg_ix < 0)
-        for entry in where.sealed:
-            if not missing.size:
-                break
-            found = entry.offsets_of_pids(pids[missing])
-            hit = found >= 0
-            if hit.any():
-                segs.append(entry.seg)
-                seg_ix[missing[hit]], offs[missing[hit]] = len(segs) - 1, found[hit]
-                missing = missing[~hit]
-        return segs, seg_ix, offs
 
     def match(self, seg: "Segment", field: str, kind: str, text: str) -> Optional[np.ndarray]:
         """Filter hook: offsets of `seg` whose field matches, or None when the field has no index."""

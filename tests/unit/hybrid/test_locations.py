@@ -24,7 +24,8 @@ def _check(client: Client, oracle: dict) -> None:
         seg, off = loc
         assert seg.ids[off] == pid and seg.live[off] and where[pid] == loc
         assert seg.payloads[off] == {"v": oracle[pid]}
-        assert c.pid_ids.get(int(seg.pids[off])) == pid
+        segs, seg_ix, offs = where.locate_pids(np.array([seg.pids[off], -5], np.int64))
+        assert segs[seg_ix[0]] is seg and offs[0] == off and seg_ix[1] == -1
 
 
 def test_locations_follow_every_write(client):
@@ -69,7 +70,7 @@ def test_deleted_sealed_point_is_gone_and_comes_back():
         assert where.recent == {} and len(where.sealed) == 1  # answered from the sealed arrays
         key = int(where[3][0].pids[where[3][1]])
         client.delete("c", [3])
-        assert 3 not in where and where.get(3) is None and client.collection("c").pid_ids.get(key) is None
+        assert 3 not in where and where.get(3) is None and where.locate_pids(np.array([key]))[1][0] == -1
         client.upsert("c", [{"id": 3, "vector": [1.0, 3.0], "payload": {"v": 1}}])
         assert where[3][0].appendable and np.array_equal(where.locate([3, 4])[1][0].ids, where[4][0].ids)
 
