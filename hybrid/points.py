@@ -75,10 +75,12 @@ def validate_sparse(indices: Any, values: Any, where: str) -> tuple[np.ndarray, 
         raise ValidationError(f"{where}.indices", "must be unsigned 32-bit integers")
     if not np.isfinite(val).all():
         raise ValidationError(f"{where}.values", "must be finite numbers (no NaN or inf)")
-    order = np.argsort(idx, kind="stable")
-    idx, val = idx[order], val[order]
-    if idx.size > 1 and (np.diff(idx) == 0).any():
-        raise ValidationError(f"{where}.indices", "must be unique")
+    steps = np.diff(idx)
+    if (steps <= 0).any():  # not strictly increasing: sort, then look for duplicates
+        order = np.argsort(idx, kind="stable")
+        idx, val = idx[order], val[order]
+        if (np.diff(idx) == 0).any():
+            raise ValidationError(f"{where}.indices", "must be unique")
     return idx.astype(np.uint32), val
 
 

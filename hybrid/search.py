@@ -15,7 +15,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
-from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes
+from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes, ids_at
 from hybrid.payload import select_payload
 from hybrid.segment import Segment
 
@@ -195,15 +195,20 @@ def vector_output(seg: Segment, off: int, selector: Any) -> Any:
 def hydrate(cand: Candidates, with_payload: Any, with_vectors: Any, distance: Optional[str]) -> list[m.ScoredPoint]:
     """ScoredPoints of the final top-k (a loop over at most `limit` points, not over the data)."""
     shown = display(cand.score, distance).tolist()
+    ids: list = [None] * len(cand)
+    for i, seg in enumerate(cand.segs):  # ids decoded per segment in one pass
+        rows = np.flatnonzero(cand.seg == i)
+        for row, pid in zip(rows.tolist(), ids_at(seg.ids, cand.off[rows])):
+            ids[row] = pid
     segs, point = cand.segs, m.ScoredPoint
     plain = with_payload is False and not with_vectors  # the common "ids and scores" response
     out = []
-    for score, s, off in zip(shown, cand.seg.tolist(), cand.off.tolist()):
+    for pid, score, s, off in zip(ids, shown, cand.seg.tolist(), cand.off.tolist()):
         seg = segs[s]
         if plain:
-            out.append(point(id=seg.ids[off], version=int(seg.versions[off]), score=score))
+            out.append(point(id=pid, version=int(seg.versions[off]), score=score))
         else:
-            out.append(point(id=seg.ids[off], version=int(seg.versions[off]), score=score,
+            out.append(point(id=pid, version=int(seg.versions[off]), score=score,
                              payload=select_payload(seg.payloads[off], with_payload),
                              vector=vector_output(seg, off, with_vectors)))
     return out

@@ -161,3 +161,15 @@ def test_dense_scores_for_each_distance(client: Client) -> None:
         want = {"Cosine": x @ q / np.linalg.norm(x) / np.linalg.norm(q), "Dot": x @ q,
                 "Euclid": np.linalg.norm(x - q), "Manhattan": np.abs(x - q).sum()}[dist]
         assert hit.score == pytest.approx(float(want), rel=1e-4)
+
+
+def test_sparse_query_indices_in_any_order_give_the_same_hits():
+    with Client() as client:
+        client.create_collection("s", sparse_vectors_config={"t": {"modifier": "idf"}})
+        client.upsert("s", [{"id": i, "vector": {"t": {"indices": [i % 3, 5], "values": [1.0 + i, 0.5]}}}
+                            for i in range(6)])
+        ordered = client.query_points("s", query={"indices": [1, 5], "values": [2.0, 1.0]}, using="t").points
+        shuffled = client.query_points("s", query={"indices": [5, 1], "values": [1.0, 2.0]}, using="t").points
+        assert [(p.id, p.score) for p in ordered] == [(p.id, p.score) for p in shuffled] and ordered
+        with pytest.raises(ValidationError, match="indices"):
+            client.query_points("s", query={"indices": [5, 1, 5], "values": [1.0, 2.0, 3.0]}, using="t")

@@ -95,3 +95,11 @@ def test_sealed_segments_hold_no_id_objects(tmp_path):
         (seg,) = [s for s in again.collection("c").segments if s.size]
         assert isinstance(seg.ids, KeyIds)
         assert {r.id for r in again.retrieve("c", ids)} == set(ids)
+
+
+def test_key_ids_take_decodes_integer_and_uuid_batches():
+    ints = KeyIds(id_keys([5, 2**64 - 1, 0]))
+    assert ints.take(np.array([2, 0, 1])) == [0, 5, 2**64 - 1]
+    assert all(type(i) is int for i in ints.take(np.array([1])))
+    mixed = KeyIds(id_keys([3, str(uuid.UUID(int=12))]))
+    assert mixed.take(np.array([1, 0])) == [str(uuid.UUID(int=12)), 3]
