@@ -274,9 +274,8 @@ class Client(QueryMixin, AdminMixin):
         from hybrid.queries.parse import shallow
 
         c = self._get(collection_name)
-        if prefetch is None and query_filter is None and not offset and score_threshold is None \
-                and lookup_from is None and not explain:
-            points = nearest(c, query, using, limit, search_params, with_payload, with_vectors)
+        if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
+            points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))
             if points is not None:
                 return m.QueryResponse(points=points)
         req = QueryRequest(

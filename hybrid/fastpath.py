@@ -87,9 +87,9 @@ def _params(params: Any) -> Optional[m.SearchParams]:
 
 
 def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, params: Any,
-            with_payload: Any, with_vectors: Any) -> Optional[list[m.ScoredPoint]]:
-    """Top `limit` for a plain dense or sparse vector, or None when the request needs the
-    general path."""
+            with_payload: Any, with_vectors: Any, flt: Any = None) -> Optional[list[m.ScoredPoint]]:
+    """Top `limit` for a plain dense or sparse vector under an optional parsed filter, or None
+    when the request needs the general path."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         return None
     with_payload = True if with_payload is None else with_payload
@@ -97,13 +97,13 @@ def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, param
     if sparse is not None:
         from hybrid.planner import nearest as nearest_with_ties
 
-        cand = nearest_with_ties(c, using, sparse, limit, None, _params(params), None)
+        cand = nearest_with_ties(c, using, sparse, limit, flt, _params(params), None)
         return hydrate(cand, with_payload, with_vectors, None)
     found = _dense_query(c, query, using)
     if found is None:
         return None
     name, q = found
-    cand = search_leaf(c, name, q, limit, params=_params(params))
+    cand = search_leaf(c, name, q, limit, flt, params=_params(params))
     return hydrate(cand, with_payload, with_vectors, c.schema.dense[name].distance)
 
 

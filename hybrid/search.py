@@ -172,8 +172,17 @@ def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = 
     """Top `limit` points for one prepared query on one vector name, over every segment."""
     args = search_args(params)
     want = limit + (1 if exclude is not None else 0)
-    cand = merge_hits([(seg, seg.vectors[using].search(query, want, allowed, seg.size, allowed_count=count, **args))
-                       for seg, allowed, count in searchable(c, using, flt)])
+    spec = c.schema.dense.get(using)
+    if spec is not None and not spec.multivector:  # the filter as index offsets or a bitset, per segment
+        from hybrid.filtering.allowed import filtered_hits
+
+        with c.lock:
+            segments = list(c.segments)
+        cand = merge_hits(filtered_hits(segments, using, query, want, flt, **args))
+    else:
+        cand = merge_hits([(seg, seg.vectors[using].search(query, want, allowed, seg.size, allowed_count=count,
+                                                           **args))
+                           for seg, allowed, count in searchable(c, using, flt)])
     if exclude is not None:
         cand = cand.take(np.flatnonzero(cand.keys() != id_key_bytes(exclude)))
     if threshold is not None:
