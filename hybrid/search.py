@@ -15,6 +15,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
+from hybrid.filtering.allowed import filtered_hits
 from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes, ids_at
 from hybrid.payload import select_payload
 from hybrid.segment import Segment
@@ -174,8 +175,6 @@ def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = 
     want = limit + (1 if exclude is not None else 0)
     spec = c.schema.dense.get(using)
     if spec is not None and not spec.multivector:  # the filter as index offsets or a bitset, per segment
-        from hybrid.filtering.allowed import filtered_hits
-
         with c.lock:
             segments = list(c.segments)
         cand = merge_hits(filtered_hits(segments, using, query, want, flt, **args))
@@ -204,11 +203,14 @@ def vector_output(seg: Segment, off: int, selector: Any) -> Any:
 def hydrate(cand: Candidates, with_payload: Any, with_vectors: Any, distance: Optional[str]) -> list[m.ScoredPoint]:
     """ScoredPoints of the final top-k (a loop over at most `limit` points, not over the data)."""
     shown = display(cand.score, distance).tolist()
-    ids: list = [None] * len(cand)
-    for i, seg in enumerate(cand.segs):  # ids decoded per segment in one pass
-        rows = np.flatnonzero(cand.seg == i)
-        for row, pid in zip(rows.tolist(), ids_at(seg.ids, cand.off[rows])):
-            ids[row] = pid
+    if len(cand.segs) == 1:
+        ids = ids_at(cand.segs[0].ids, cand.off)
+    else:
+        ids = [None] * len(cand)
+        for i, seg in enumerate(cand.segs):  # ids decoded per segment in one pass
+            rows = np.flatnonzero(cand.seg == i)
+            for row, pid in zip(rows.tolist(), ids_at(seg.ids, cand.off[rows])):
+                ids[row] = pid
     segs, point = cand.segs, m.ScoredPoint
     plain = with_payload is False and not with_vectors  # the common "ids and scores" response
     out = []
