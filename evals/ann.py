@@ -403,12 +403,12 @@ _COLUMNS = [("engine", "{}", 11), ("ef", "{}", 5), ("recall", "{:.4f}", 7), ("qp
             ("serve_rss_mb", "{:.0f}", 12), ("serve_index_mb", "{:.0f}", 14), ("index_mb", "{:.0f}", 8)]
 
 
-def format_table(rows: list[dict], header: bool = True) -> str:
+def format_table(rows: list[dict], header: bool = True, columns: list[tuple[str, str, int]] = _COLUMNS) -> str:
     """Fixed-width text table of result rows (missing values shown as '-')."""
-    lines = ["  ".join(name.rjust(width) for name, _, width in _COLUMNS)] if header else []
+    lines = ["  ".join(name.rjust(width) for name, _, width in columns)] if header else []
     for row in rows:
-        cells = ("-" if row.get(name) is None else fmt.format(row[name]) for name, fmt, _ in _COLUMNS)
-        lines.append("  ".join(cell.rjust(width) for cell, (_, _, width) in zip(cells, _COLUMNS)))
+        cells = ("-" if row.get(name) is None else fmt.format(row[name]) for name, fmt, _ in columns)
+        lines.append("  ".join(cell.rjust(width) for cell, (_, _, width) in zip(cells, columns)))
     return "\n".join(lines)
 
 

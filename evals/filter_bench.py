@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from evals.ann import BenchConfig
+from evals.ann import format_table as table
 from evals.runner import single_threaded_blas
 
 #: Qdrant's default hnsw full_scan_threshold (KB), used by both engines.
@@ -321,12 +322,7 @@ _COLUMNS = [("selectivity", "{}", 11), ("share", "{:.4f}", 7), ("engine", "{}", 
 
 
 def format_table(rows: list[dict], header: bool = True) -> str:
-    """Fixed-width text table of result rows (missing values shown as '-')."""
-    lines = ["  ".join(name.rjust(width) for name, _, width in _COLUMNS)] if header else []
-    for row in rows:
-        cells = ("-" if row.get(name) is None else fmt.format(row[name]) for name, fmt, _ in _COLUMNS)
-        lines.append("  ".join(cell.rjust(width) for cell, (_, _, width) in zip(cells, _COLUMNS)))
-    return "\n".join(lines)
+    return table(rows, header, _COLUMNS)
 
 
 def worst_case(summary: list[dict]) -> dict[str, float]:
