@@ -17,6 +17,7 @@ from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
 from hybrid.points import validate_sparse
+from hybrid.queries.parse import bm25_query
 from hybrid.queries.vectors import idf_weights
 from hybrid.search import hydrate, merge_hits, search_args, search_leaf, searchable
 from indexes.plain import normalize_rows
@@ -88,11 +89,15 @@ def _params(params: Any) -> Optional[m.SearchParams]:
 
 def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, params: Any,
             with_payload: Any, with_vectors: Any, flt: Any = None) -> Optional[list[m.ScoredPoint]]:
-    """Top `limit` for a plain dense or sparse vector under an optional parsed filter, or None
-    when the request needs the general path."""
+    """Top `limit` for a plain dense or sparse vector or a BM25 text query, under an optional
+    parsed filter, or None when the request needs the general path."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         return None
     with_payload = True if with_payload is None else with_payload
+    if using is None and isinstance(query, dict) and len(query) == 1 and "bm25" in query:
+        op = bm25_query(query, "query")
+        cand = c.text.search(op.field, op.text, limit, flt, op.k1, op.b, "query.bm25")
+        return hydrate(cand, with_payload, with_vectors, None)
     sparse = _sparse_query(c, query, using)
     if sparse is not None:
         from hybrid.planner import nearest as nearest_with_ties

@@ -125,7 +125,7 @@ class PointLocations:
         segs: list["Segment"] = []
         seg_ix = np.full(pids.size, -1, np.int32)
         offs = np.zeros(pids.size, np.int64)
-        for i, key in enumerate(pids.tolist()):  # callers pass top-k hits, not the data
+        for i, key in enumerate(pids.tolist() if self.recent_pids else ()):  # top-k hits, not the data
             loc = self.recent.get(self.recent_pids.get(key))
             if loc is not None:
                 if loc[0] not in segs:

@@ -232,7 +232,7 @@ def _order_value(value: Any, field: str) -> Optional[float]:
     return float(micros)
 
 
-def _bm25(query: dict, field: str) -> Bm25:
+def bm25_query(query: dict, field: str) -> Bm25:
     body = _body(query["bm25"], field)
     for name in ("text", "field"):
         if not isinstance(body.get(name), str):
@@ -277,7 +277,7 @@ def _formula(query: dict, field: str) -> FormulaQuery:
 _PARSERS = {
     "nearest": _nearest, "recommend": _recommend, "discover": _discover, "context": _context,
     "relevance_feedback": _feedback, "order_by": _order_by, "sample": _sample, "fusion": _fusion,
-    "rrf": _rrf, "linear": _linear, "formula": _formula, "bm25": _bm25,
+    "rrf": _rrf, "linear": _linear, "formula": _formula, "bm25": bm25_query,
 }
 
 
