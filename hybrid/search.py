@@ -57,6 +57,8 @@ class Candidates:
 
     def keys(self) -> np.ndarray:
         """Sortable id keys (S17) of the candidates."""
+        if len(self.segs) == 1:
+            return self.segs[0].keys[self.off]
         out = np.empty(len(self), dtype=ID_KEY_DTYPE)
         for i, seg in enumerate(self.segs):
             mask = self.seg == i
@@ -69,10 +71,11 @@ class Candidates:
 
     def ranked(self, limit: Optional[int] = None) -> "Candidates":
         """Sorted by descending score, ties by ascending point id, cut to `limit`."""
-        order = np.argsort(-self.score, kind="stable")
-        ordered = self.score[order]
+        descending = -self.score
+        order = np.argsort(descending, kind="stable")
+        ordered = descending[order]
         if ordered.size > 1 and (ordered[1:] == ordered[:-1]).any():  # ids only settle ties
-            order = np.lexsort((self.keys(), -self.score))
+            order = np.lexsort((self.keys(), descending))
         if limit is not None:
             order = order[:limit]
         return self.take(order)
