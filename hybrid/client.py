@@ -194,7 +194,7 @@ class Client(QueryMixin, AdminMixin):
             flt = parse(selector.get("filter", selector), f"{field}.filter" if "filter" in selector else field)
             with c.lock:
                 cand = all_matching(c, flt)
-                return [cand.segs[s].ids[o] for s, o in zip(cand.seg.tolist(), cand.off.tolist())]
+                return cand.ids()
         raise ValidationError(field, "expected a list of point ids or a filter")
 
     def delete(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:

@@ -235,9 +235,8 @@ class Collection:
             if loc is not None:
                 self._stats(loc[0], np.array([loc[1]]), -1)
                 loc[0].delete(np.array([loc[1]]))
-                key = int(loc[0].pids[loc[1]])
                 if self.text.indexes:
-                    self.pid_of_deleted[pid] = key
+                    self.pid_of_deleted[pid] = int(loc[0].pids[loc[1]])
 
     def _apply_payload(self, op: Any, seq: int) -> None:
         from hybrid.payload import apply_payload_op

@@ -270,7 +270,7 @@ def merge(env: Env, op: Any, plan: VectorPlan, sources: list[Ranked], limit: int
     if isinstance(op, Sample):
         return Ranked(ordering.sample(env.c, None, pool.cand, limit))
     if isinstance(op, Bm25):  # BM25 restricted to the pool's points (ids of at most the prefetch limits)
-        ids = [pool.cand.segs[s].ids[o] for s, o in zip(pool.cand.seg.tolist(), pool.cand.off.tolist())]
+        ids = pool.cand.ids()
         only = parse({"must": [{"has_id": ids}]}) if ids else None
         return Ranked(env.c.text.search(op.field, op.text, limit, only, op.k1, op.b, f"{field}query.bm25"))
     scored = score_candidates(pool.cand, plan.scorer)

@@ -66,6 +66,17 @@ class Candidates:
                 out[mask] = seg.keys[self.off[mask]]
         return out
 
+    def ids(self) -> list[PointId]:
+        """The candidates' point ids, in order (decoded per segment in one pass)."""
+        if len(self.segs) == 1:
+            return ids_at(self.segs[0].ids, self.off)
+        out: list = [None] * len(self)
+        for i, seg in enumerate(self.segs):
+            rows = np.flatnonzero(self.seg == i)
+            for row, pid in zip(rows.tolist(), ids_at(seg.ids, self.off[rows])):
+                out[row] = pid
+        return out
+
     def take(self, index: np.ndarray) -> "Candidates":
         return Candidates(self.segs, self.seg[index], self.off[index], self.score[index])
 
@@ -206,14 +217,7 @@ def vector_output(seg: Segment, off: int, selector: Any) -> Any:
 def hydrate(cand: Candidates, with_payload: Any, with_vectors: Any, distance: Optional[str]) -> list[m.ScoredPoint]:
     """ScoredPoints of the final top-k (a loop over at most `limit` points, not over the data)."""
     shown = display(cand.score, distance).tolist()
-    if len(cand.segs) == 1:
-        ids = ids_at(cand.segs[0].ids, cand.off)
-    else:
-        ids = [None] * len(cand)
-        for i, seg in enumerate(cand.segs):  # ids decoded per segment in one pass
-            rows = np.flatnonzero(cand.seg == i)
-            for row, pid in zip(rows.tolist(), ids_at(seg.ids, cand.off[rows])):
-                ids[row] = pid
+    ids = cand.ids()
     segs, point = cand.segs, m.ScoredPoint
     plain = with_payload is False and not with_vectors  # the common "ids and scores" response
     out = []
