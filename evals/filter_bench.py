@@ -354,9 +354,10 @@ def prepare(names: list[str], data: FilteredDataset, config: BenchConfig, workdi
 
 
 def run(data: FilteredDataset, names: list[str], config: BenchConfig, efs: list[int | None],
-        target: float, workdir: Path | None = None) -> dict:
+        target: float, workdir: Path | None = None, cases: list[str] | None = None) -> dict:
     """Build (or reopen) every engine, then time each (selectivity, ef), engines interleaved.
-    Without `workdir` the builds go to a temporary folder, removed afterwards."""
+    Without `workdir` the builds go to a temporary folder, removed afterwards. `cases`: the
+    selectivities to time (default: all four)."""
     folder = workdir or Path(tempfile.mkdtemp(prefix="filter-bench-"))
     engines: list[FilteredEngine] = []
     try:
@@ -364,7 +365,7 @@ def run(data: FilteredDataset, names: list[str], config: BenchConfig, efs: list[
         rows: list[dict] = []
         with single_threaded_blas():
             warm_up(engines, data, config.limit, efs[0])
-            for case in data.cases:
+            for case in cases or list(data.cases):
                 for ef in efs:
                     found = time_interleaved(engines, data, case, config.limit, ef)
                     print(format_table(found, header=not rows), flush=True)
@@ -396,6 +397,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--queries", type=int, default=None, help="use the first N queries")
     parser.add_argument("--target-recall", type=float, default=0.95)
     parser.add_argument("--json", type=Path, default=None, help="write rows and summary here")
+    parser.add_argument("--cases", default=None, help="selectivities to time, e.g. '0.1%%,1%%' (default: all)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the built engines here and reuse them on the next run")
     args = parser.parse_args(argv)
@@ -404,13 +406,16 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"unknown engines {unknown}; choose from {sorted(ENGINES)}")
     efs = [None if x.strip() == "default" else int(x) for x in args.ef.split(",")]
+    cases = None if args.cases is None else [case.strip() for case in args.cases.split(",") if case.strip()]
+    if cases and set(cases) - set(filter_cases(1)):
+        parser.error(f"unknown cases {sorted(set(cases) - set(filter_cases(1)))}; choose from {list(filter_cases(1))}")
     config = BenchConfig(m=args.m, ef_construct=args.ef_construct, limit=args.limit)
     start = time.perf_counter()
     data = load_filtered(args.data, args.n, args.queries, args.limit)
     shares = ", ".join(f"{name}: {share:.4%}" for name, share in data.selectivity.items())
     print(f"{data.base.shape[0]} x {data.base.shape[1]} base, {len(data.queries)} queries, filtered "
           f"truth in {time.perf_counter() - start:.1f}s; measured selectivity {shares}", flush=True)
-    result = run(data, names, config, efs, args.target_recall, args.workdir)
+    result = run(data, names, config, efs, args.target_recall, args.workdir, cases)
     result.update(config=asdict(config), n=int(data.base.shape[0]), selectivity=data.selectivity)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=str))

@@ -24,6 +24,7 @@ from hybrid.ids import normalize_id, normalize_ids
 from hybrid.optimizer import open_collection
 from hybrid.points import batch_from_points
 from hybrid.query import QueryRequest, run_query
+from hybrid.queries.parse import shallow
 from hybrid.query_client import QueryMixin
 from hybrid.search import count as count_points
 from hybrid.search import parse, record
@@ -271,8 +272,6 @@ class Client(QueryMixin, AdminMixin):
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, **_: Any) -> m.QueryResponse:
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
-        from hybrid.queries.parse import shallow
-
         c = self._get(collection_name)
         if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
             points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))

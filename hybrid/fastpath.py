@@ -9,6 +9,7 @@ through each segment's graph in one kernel call.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -45,9 +46,14 @@ def _prepared(c: "Collection", name: str, queries: np.ndarray) -> np.ndarray:
     if queries.shape[-1] != spec.size:
         raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, "
                                        f"got {queries.shape[-1]}")
-    if not np.isfinite(queries).all():
+    square = float(np.dot(queries, queries)) if queries.ndim == 1 else math.inf
+    if not math.isfinite(square) and not np.isfinite(queries).all():  # a finite square has finite terms
         raise ValidationError("query", "query vector contains NaN or inf")
-    return normalize_rows(queries) if spec.distance == "Cosine" else queries
+    if spec.distance != "Cosine":
+        return queries
+    if math.isfinite(square):  # one query: normalize_rows' arithmetic with the square already taken
+        return queries / np.float32(math.sqrt(square)) if square > 0 else np.zeros_like(queries)
+    return normalize_rows(queries)
 
 
 def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:

@@ -77,6 +77,8 @@ class KeyIds:
 
     def __init__(self, keys: np.ndarray) -> None:
         self._keys = keys
+        self._fields = keys.view(_KEY_FIELDS)  # a view: no memory
+        self._integers: Optional[bool] = None  # whether every id is an integer (decided on first take)
 
     def __len__(self) -> int:
         return int(self._keys.shape[0])
@@ -89,10 +91,11 @@ class KeyIds:
 
     def take(self, offsets: np.ndarray) -> list[PointId]:
         """The ids at `offsets`, decoded in one vectorised pass when they are all integers."""
-        fields = np.ascontiguousarray(self._keys[offsets]).view(_KEY_FIELDS)
-        if fields["kind"].any():
+        if self._integers is None:
+            self._integers = not self._fields["kind"].any()
+        if not self._integers:
             return [id_of_key(key) for key in self._keys[offsets].tolist()]
-        return fields["lo"].astype(np.uint64).tolist()
+        return self._fields["lo"][offsets].tolist()  # big-endian u8 items come out as Python ints
 
 
 #: The layout of an 'S17' key: kind byte, then the 128-bit value as two big-endian halves.

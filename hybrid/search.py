@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+import msgspec
 import numpy as np
 
 from hybrid import models as m
@@ -68,13 +69,20 @@ class Candidates:
 
     def ids(self) -> list[PointId]:
         """The candidates' point ids, in order (decoded per segment in one pass)."""
+        return self._per_segment(lambda seg, offsets: ids_at(seg.ids, offsets))
+
+    def versions(self) -> list[int]:
+        return self._per_segment(lambda seg, offsets: seg.versions[offsets].tolist())
+
+    def _per_segment(self, values_at: Any) -> list:
+        """[values_at(segment, its offsets) ...] spliced back into candidate order."""
         if len(self.segs) == 1:
-            return ids_at(self.segs[0].ids, self.off)
+            return values_at(self.segs[0], self.off)
         out: list = [None] * len(self)
         for i, seg in enumerate(self.segs):
             rows = np.flatnonzero(self.seg == i)
-            for row, pid in zip(rows.tolist(), ids_at(seg.ids, self.off[rows])):
-                out[row] = pid
+            for row, value in zip(rows.tolist(), values_at(seg, self.off[rows])):
+                out[row] = value
         return out
 
     def take(self, index: np.ndarray) -> "Candidates":
@@ -82,10 +90,14 @@ class Candidates:
 
     def ranked(self, limit: Optional[int] = None) -> "Candidates":
         """Sorted by descending score, ties by ascending point id, cut to `limit`."""
-        descending = -self.score
+        score = self.score
+        if score.size < 2 or (score[1:] < score[:-1]).all():
+            # already best first without ties, as one segment's Hits usually come: keep the order
+            return Candidates(self.segs, self.seg[:limit], self.off[:limit], score[:limit])
+        descending = -score
         order = np.argsort(descending, kind="stable")
         ordered = descending[order]
-        if ordered.size > 1 and (ordered[1:] == ordered[:-1]).any():  # ids only settle ties
+        if (ordered[1:] == ordered[:-1]).any():  # ids only settle ties
             order = np.lexsort((self.keys(), descending))
         if limit is not None:
             order = order[:limit]
@@ -112,17 +124,44 @@ def internal_threshold(threshold: Optional[float], distance: Optional[str]) -> O
     return threshold
 
 
+#: Parsed filters by their JSON, oldest dropped first. Clients repeat a few filters, and parsing
+#: one costs as much as scoring a few hundred vectors; parsed filters are immutable, so shared.
+_PARSED: dict[bytes, Any] = {}
+_PARSED_MAX = 4096
+
+
 def parse(flt: Any, field: str = "filter") -> Any:
     """Parse a filter in any accepted form (None passes through)."""
     if flt is None:
         return None
+    key = _json_key(flt)
+    parsed = _PARSED.get(key) if key is not None else None
+    if parsed is not None:
+        return parsed
     from hybrid.filters import parse_filter
 
     try:
-        return parse_filter(flt, field)
+        parsed = parse_filter(flt, field)
     except (ValueError, TypeError) as exc:
         path, sep, problem = str(exc).partition(": ")
         raise ValidationError(path if sep else field, problem if sep else str(exc)) from None
+    if key is not None:
+        if len(_PARSED) >= _PARSED_MAX:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = parsed
+    return parsed
+
+
+def _json_key(flt: Any) -> Optional[bytes]:
+    """A plain-JSON filter's encoding; None for model objects, non-JSON values, and nulls (NaN
+    and inf encode as null too, and must not share a null's parse)."""
+    if type(flt) is not dict:
+        return None
+    try:
+        key = msgspec.json.encode(flt)
+    except (TypeError, msgspec.EncodeError):
+        return None
+    return None if b"null" in key else key
 
 
 def filter_mask(seg: Segment, flt: Any) -> np.ndarray:
@@ -217,19 +256,14 @@ def vector_output(seg: Segment, off: int, selector: Any) -> Any:
 def hydrate(cand: Candidates, with_payload: Any, with_vectors: Any, distance: Optional[str]) -> list[m.ScoredPoint]:
     """ScoredPoints of the final top-k (a loop over at most `limit` points, not over the data)."""
     shown = display(cand.score, distance).tolist()
-    ids = cand.ids()
-    segs, point = cand.segs, m.ScoredPoint
-    plain = with_payload is False and not with_vectors  # the common "ids and scores" response
-    out = []
-    for pid, score, s, off in zip(ids, shown, cand.seg.tolist(), cand.off.tolist()):
-        seg = segs[s]
-        if plain:
-            out.append(point(id=pid, version=int(seg.versions[off]), score=score))
-        else:
-            out.append(point(id=pid, version=int(seg.versions[off]), score=score,
-                             payload=select_payload(seg.payloads[off], with_payload),
-                             vector=vector_output(seg, off, with_vectors)))
-    return out
+    ids, versions = cand.ids(), cand.versions()
+    point = m.ScoredPoint
+    if with_payload is False and not with_vectors:  # the common "ids and scores" response
+        return [point(id=pid, version=version, score=score) for pid, version, score in zip(ids, versions, shown)]
+    segs = cand.segs
+    return [point(id=pid, version=version, score=score, payload=select_payload(segs[s].payloads[off], with_payload),
+                  vector=vector_output(segs[s], off, with_vectors))
+            for pid, version, score, s, off in zip(ids, versions, shown, cand.seg.tolist(), cand.off.tolist())]
 
 
 def record(seg: Segment, off: int, with_payload: Any, with_vectors: Any) -> m.Record:

@@ -10,6 +10,8 @@ Internal scores are higher-is-better and equal Qdrant's internal ("core") simila
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from indexes.base import Hits, top_k
@@ -21,8 +23,8 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     """Unit-length rows (zero rows stay zero), as Qdrant stores Cosine vectors."""
     matrix = np.asarray(matrix, dtype=np.float32)
     if matrix.ndim == 1:  # a single query: the cheap path, same arithmetic as below
-        norm = np.sqrt(np.dot(matrix, matrix))
-        return matrix / norm if norm > 0 else np.zeros_like(matrix)
+        square = float(np.dot(matrix, matrix))
+        return matrix / np.float32(math.sqrt(square)) if square > 0 else np.zeros_like(matrix)
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 

@@ -81,7 +81,9 @@ def _indexed_offsets(flt: Filter, seg: Any) -> np.ndarray | None:
     offsets = index.matching_offsets(cond, at_most=int(seg.size * SMALL_SHARE))
     if offsets is None:
         return None
-    return offsets[: np.searchsorted(offsets, seg.size)]  # an index may run ahead of the segment
+    if offsets.size and offsets[-1] >= seg.size:  # an index may run ahead of the segment
+        offsets = offsets[: np.searchsorted(offsets, seg.size)]
+    return offsets
 
 
 def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, size: int,
@@ -98,7 +100,7 @@ def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, 
         return index.search(query, limit, allowed.as_mask(size), allowed_count=allowed.count, **params)
     offsets = allowed.as_offsets(size)
     if index is not None:
-        return index.search_offsets(query, limit, offsets)
+        return index.search_offsets(query, limit, offsets, prepared=True)
     scores = plain.dense_scores(store.data[offsets], query, store.spec.distance)
     best = top_k(scores, limit, ties=True)
     return Hits(offsets[best.offsets], best.scores)

@@ -259,19 +259,20 @@ class HnswIndex:
             hits[q] = Hits(offsets[best.offsets], best.scores)
         return hits
 
-    def search_offsets(self, query: np.ndarray, limit: int, offsets: np.ndarray) -> Hits:
+    def search_offsets(self, query: np.ndarray, limit: int, offsets: np.ndarray, prepared: bool = False) -> Hits:
         """Exact best `limit` among `offsets` (int64, in range, sorted for ties by offset), plus
         every offset tied with the limit-th best: the scan a filter with few matches takes,
-        scored and selected in one kernel call."""
-        query = self._check_queries(np.asarray(query)[None])[0]
+        scored and selected in one kernel call. `prepared`: the caller vouches that `query` is
+        float32 of the index's dimension and, for Cosine, unit length (skips the checks)."""
+        if not prepared:
+            query = self._unit(self._check_queries(np.asarray(query)[None])[0])
         limit = _check_limit(limit)
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         n = offsets.shape[0]
         out_ids, out_scores = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float32)
         originals = self._originals
-        count = _kernels.top_rows(self._unit(query), originals.view, originals.fd, originals.file_start,
-                                  self._metric, offsets, limit, np.empty(n, dtype=np.float32),
-                                  out_ids, out_scores)
+        count = _kernels.top_rows(query, originals.view, originals.fd, originals.file_start, self._metric,
+                                  offsets, limit, np.empty(n, dtype=np.float32), out_ids, out_scores)
         return Hits(out_ids[:count], out_scores[:count])
 
     def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -69,10 +69,16 @@ class KeywordIndex(PayloadValueIndex):
         return np.flatnonzero(predicate(self._string_array))
 
     def positions(self, check: Any) -> tuple[Positions, bool] | None:
-        codes, _ = self.pairs.sorted_view()
         if isinstance(check, MatchValue):
-            query = self._query_codes((check.value,)) if type(check.value) is str else None
-            return None if query is None else (lookup(codes, query), True)
+            if type(check.value) is not str:
+                return None
+            text = self.normalize(check.value)
+            code = -1 if text is None else self._codes.get(text, -1)
+            if code < 0:
+                return slice(0, 0), True
+            runs = self.pairs.integer_runs(len(self._strings))
+            return slice(runs[code], runs[code + 1]), True
+        codes, _ = self.pairs.sorted_view()
         if isinstance(check, MatchAny):
             query = self._query_codes(check.values)
             return None if query is None else (lookup(codes, query), len(query) <= 1)

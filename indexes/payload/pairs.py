@@ -66,6 +66,9 @@ class OffsetValuePairs:
         self._run_stop = np.zeros(16, dtype=np.int64)
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
         self._column: np.ndarray | bool | None = None  # see `column`; reset with the sorted view
+        self._starts: list[int] | None = None  # see `integer_runs`; reset with the sorted view
+        self._last_owner = -1
+        self.owners_ascending = True  # slots hold ascending owners, so equal values list owners in order
         self.capacity = 0  # 1 + highest offset ever seen
 
     @staticmethod
@@ -81,6 +84,8 @@ class OffsetValuePairs:
         self._values, self._owners = values, owners.astype(np.int64)
         self._alive = np.ones(owners.shape[0], dtype=bool)
         self._n, self._dead, self._sorted = owners.shape[0], 0, None
+        self._last_owner = int(owners[-1]) if owners.size else -1
+        self.owners_ascending = bool((owners[1:] >= owners[:-1]).all())
         self.capacity = max(capacity, int(owners[-1]) + 1 if owners.size else 0)
         every = np.arange(self.capacity)
         self._run_start = np.searchsorted(self._owners, every, side="left").astype(np.int64)
@@ -110,6 +115,9 @@ class OffsetValuePairs:
         self._values = self._grow(self._values, end)
         self._owners = self._grow(self._owners, end)
         self._alive = self._grow(self._alive, end)
+        if offset < self._last_owner:
+            self.owners_ascending = False
+        self._last_owner = max(self._last_owner, offset)
         self._values[self._n : end] = values
         self._owners[self._n : end] = offset
         self._alive[self._n : end] = True
@@ -140,8 +148,16 @@ class OffsetValuePairs:
             keys = self._values[live] if self._values.ndim == 1 else self._values[live, 0]
             order = live[np.argsort(keys, kind="stable")]
             self._sorted = (self._values[order], self._owners[order])
-            self._column = None
+            self._column = self._starts = None
         return self._sorted
+
+    def integer_runs(self, n: int) -> list[int]:
+        """For values that are codes 0..n-1: value v sits at positions [runs[v], runs[v + 1]) of
+        the sorted view, so a lookup is two list reads instead of two searchsorted calls."""
+        values = self.sorted_view()[0]
+        if self._starts is None or len(self._starts) != n + 1:
+            self._starts = np.searchsorted(values, np.arange(n + 1), side="left").tolist()
+        return self._starts
 
     def column(self, fill: Any) -> np.ndarray | None:
         """The value of each offset (`fill` where it has none) when no offset has two values,
@@ -230,7 +246,9 @@ class PayloadValueIndex:
         found = self.positions(getattr(condition, "check", condition))
         if found is None or (at_most is not None and count_positions(found[0]) > at_most):
             return None
-        owners = np.sort(self.pairs.sorted_view()[1][found[0]])
+        owners = self.pairs.sorted_view()[1][found[0]]
+        if not (isinstance(found[0], slice) and self.pairs.owners_ascending):  # one run: already in order
+            owners = np.sort(owners)
         if found[1] or owners.size < 2:
             return owners
         return owners[np.concatenate(([True], owners[1:] != owners[:-1]))]  # np.unique hashes: slower

@@ -79,6 +79,11 @@ def test_both_engines_rows_summary_and_json(dataset, tmp_path):
     again = fb.main(["--data", str(dataset), "--queries", "2", "--engines", "ours", "--ef", "8",
                      "--workdir", str(tmp_path / "builds")])  # reopens the build
     assert [r["ef"] for r in again["rows"]] == [8] * 4
+    only = fb.main(["--data", str(dataset), "--queries", "2", "--engines", "ours", "--cases", "0.1%,10%",
+                    "--workdir", str(tmp_path / "builds")])
+    assert [r["selectivity"] for r in only["rows"]] == ["0.1%", "10%"]
+    with pytest.raises(SystemExit):
+        fb.main(["--data", str(dataset), "--cases", "5%"])
 
 
 def test_summary_takes_the_fastest_row_reaching_the_target():

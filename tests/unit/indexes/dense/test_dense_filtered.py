@@ -137,3 +137,14 @@ def test_search_offsets_returns_every_tie_at_the_cut():
     hits = index.search_offsets(np.array([1.0, 0, 0, 0], np.float32), 2, np.arange(6, dtype=np.int64))
     assert hits.offsets.tolist() == [1, 2, 3, 4]  # the 2nd best score is shared by 2, 3 and 4
     assert hits.scores.tolist() == [3.0, 2.0, 2.0, 2.0]
+
+
+def test_search_offsets_of_a_prepared_query_skips_only_the_checks(data):
+    vectors, queries, index = data
+    offsets = np.arange(0, N, 7, dtype=np.int64)
+    query = np.ascontiguousarray(queries[0], dtype=np.float32)
+    checked = index.search_offsets(query, 10, offsets)
+    trusted = index.search_offsets(query, 10, offsets, prepared=True)
+    np.testing.assert_array_equal(checked.offsets, trusted.offsets)
+    with pytest.raises(ValueError, match="dimension"):
+        index.search_offsets(query[:-1], 10, offsets)

@@ -169,3 +169,24 @@ def test_payload_float_wide_ranges_equal_the_scan(multi):
     assert (index.pairs.column(np.nan) is None) == multi
     index.add(3, {"p": 42.0})  # a change drops the column with the sorted view
     assert index.match(cond("p", Range(gte=41.0, lte=43.0)), 500)[3]
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_keyword_matching_offsets_are_sorted_after_any_update_order(in_order):
+    """Offsets of one value are read as a slice of the sorted view, unsorted only when some
+    offset was (re)written after a higher one."""
+    rng = np.random.default_rng(6)
+    words = ["t0", "t1", "t2"]
+    current: dict[int, str] = {}
+    index = create_payload_index("keyword", "k", [])
+    order = np.arange(300) if in_order else rng.permutation(300)
+    for offset in order.tolist() + ([] if in_order else rng.integers(0, 300, 200).tolist()):
+        current[offset] = words[int(rng.integers(0, 3))]
+        index.add(offset, {"k": current[offset]})
+    assert index.pairs.owners_ascending is in_order
+    for word in words + ["unseen"]:
+        got = index.matching_offsets(cond("k", MatchValue(word)))
+        assert got.tolist() == sorted(o for o, w in current.items() if w == word)
+        assert index.matching_offsets(cond("k", MatchValue(word)), at_most=0) is None or got.size == 0
+    index.add(301, {"k": "t3"})  # a new code after the runs were cached
+    assert index.matching_offsets(cond("k", MatchValue("t3"))).tolist() == [301]
