@@ -89,13 +89,22 @@ class KeyIds:
     def __iter__(self) -> Iterator[PointId]:
         return map(id_of_key, self._keys.tolist())
 
-    def take(self, offsets: np.ndarray) -> list[PointId]:
-        """The ids at `offsets`, decoded in one vectorised pass when they are all integers."""
+    @property
+    def integers(self) -> bool:
+        """Whether every id is an integer (decided once)."""
         if self._integers is None:
             self._integers = not self._fields["kind"].any()
-        if not self._integers:
+        return self._integers
+
+    def numbers(self, offsets: np.ndarray) -> np.ndarray:
+        """The integer ids at `offsets` (big-endian u8; only when `integers`): they sort as the keys do."""
+        return self._fields["lo"][offsets]
+
+    def take(self, offsets: np.ndarray) -> list[PointId]:
+        """The ids at `offsets`, decoded in one vectorised pass when they are all integers."""
+        if not self.integers:
             return [id_of_key(key) for key in self._keys[offsets].tolist()]
-        return self._fields["lo"][offsets].tolist()  # big-endian u8 items come out as Python ints
+        return self.numbers(offsets).tolist()  # big-endian u8 items come out as Python ints
 
 
 #: The layout of an 'S17' key: kind byte, then the 128-bit value as two big-endian halves.

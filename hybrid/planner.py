@@ -164,7 +164,7 @@ def _check_node(op: Any, node: dict, children: list, threshold: Any, field: str)
 
 def _cut(result: Ranked, limit: int) -> Ranked:
     if len(result.cand) > limit:
-        result.cand = result.cand.take(np.arange(limit))
+        result.cand = result.cand.head(limit)
         if result.order_values is not None:
             result.order_values = result.order_values[:limit]
     return result
@@ -211,7 +211,7 @@ def leaf(env: Env, op: Any, plan: VectorPlan, limit: int, flt: Any, params: Any,
     """A node without prefetch: the operation over the whole (filtered) collection."""
     c = env.c
     if op is None:  # no query: matching points in id order, score 0
-        return Ranked(_first(all_matching(c, flt), limit))
+        return Ranked(all_matching(c, flt).head(limit))
     if isinstance(op, (Fusion, FormulaQuery)):
         raise ValidationError(f"{field}query", f"{'fusion' if isinstance(op, Fusion) else 'a formula'} needs prefetches to merge")
     if isinstance(op, OrderBy):
@@ -239,12 +239,8 @@ def nearest(c: "Collection", using: str, query: Any, limit: int, flt: Any, param
     while True:
         cand = search_leaf(c, using, query, ask, flt, params, threshold)
         if len(cand) < ask or limit == 0 or cand.score[-1] < cand.score[limit - 1]:
-            return cand.take(np.arange(min(limit, len(cand))))
+            return cand.head(limit)
         ask *= 2
-
-
-def _first(cand: Candidates, limit: int) -> Candidates:
-    return cand.take(np.arange(min(limit, len(cand))))
 
 
 def _diversify(cand: Candidates, plan: VectorPlan, limit: int) -> Ranked:

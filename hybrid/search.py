@@ -17,7 +17,7 @@ from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
 from hybrid.filtering.allowed import filtered_hits
-from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes, ids_at
+from hybrid.ids import ID_KEY_DTYPE, KeyIds, PointId, id_key_bytes, ids_at
 from hybrid.payload import select_payload
 from hybrid.segment import Segment
 
@@ -88,20 +88,36 @@ class Candidates:
     def take(self, index: np.ndarray) -> "Candidates":
         return Candidates(self.segs, self.seg[index], self.off[index], self.score[index])
 
+    def sort_keys(self) -> np.ndarray:
+        """Keys that order as the point ids: the ids themselves when one segment holds only
+        integer ids (numeric sorts run ~2x faster), else the S17 keys."""
+        if len(self.segs) == 1:
+            ids = self.segs[0].ids
+            if isinstance(ids, KeyIds) and ids.integers:
+                return ids.numbers(self.off)
+        return self.keys()
+
+    def head(self, limit: Optional[int]) -> "Candidates":
+        return Candidates(self.segs, self.seg[:limit], self.off[:limit], self.score[:limit])
+
     def ranked(self, limit: Optional[int] = None) -> "Candidates":
         """Sorted by descending score, ties by ascending point id, cut to `limit`."""
         score = self.score
         if score.size < 2 or (score[1:] < score[:-1]).all():
-            # already best first without ties, as one segment's Hits usually come: keep the order
-            return Candidates(self.segs, self.seg[:limit], self.off[:limit], score[:limit])
+            return self.head(limit)  # already best first without ties, as one segment's Hits usually come
         descending = -score
-        order = np.argsort(descending, kind="stable")
-        ordered = descending[order]
-        if (ordered[1:] == ordered[:-1]).any():  # ids only settle ties
-            order = np.lexsort((self.keys(), descending))
-        if limit is not None:
-            order = order[:limit]
-        return self.take(order)
+        if score.size <= _SMALL:  # one sort by (score, id) beats a score sort plus a test for ties
+            order = np.lexsort((self.sort_keys(), descending))
+        else:
+            order = np.argsort(descending, kind="stable")
+            ordered = descending[order]
+            if (ordered[1:] == ordered[:-1]).any():  # ids only settle ties
+                order = np.lexsort((self.sort_keys(), descending))
+        return self.take(order[:limit])
+
+
+#: Candidate lists up to this size are ranked by one lexsort (see `Candidates.ranked`).
+_SMALL = 64
 
 
 def display(score: np.ndarray, distance: Optional[str]) -> np.ndarray:

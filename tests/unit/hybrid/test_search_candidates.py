@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from hybrid import search
-from hybrid.ids import id_keys
+from hybrid.ids import KeyIds, id_keys
 from hybrid.search import Candidates
 
 
-def _candidates(ids_per_segment: list[list[int]], scores: np.ndarray, seg: np.ndarray, off: np.ndarray) -> Candidates:
-    segs = [SimpleNamespace(keys=id_keys(ids)) for ids in ids_per_segment]
+def _candidates(ids_per_segment: list[list], scores: np.ndarray, seg: np.ndarray, off: np.ndarray) -> Candidates:
+    """Sealed-like segments (ids as KeyIds) and appendable-like ones (ids as a list), alternating."""
+    segs = [SimpleNamespace(keys=id_keys(ids), ids=KeyIds(id_keys(ids)) if i % 2 == 0 else ids)
+            for i, ids in enumerate(ids_per_segment)]
     return Candidates(segs, seg.astype(np.int32), off.astype(np.int64), scores.astype(np.float32))
 
 
@@ -28,18 +30,29 @@ def _got(cand: Candidates) -> list[tuple[float, int]]:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_ranked_orders_by_score_then_id_whatever_the_input_order(seed):
+@pytest.mark.parametrize("n", [40, 300])  # one lexsort / a score sort, then a lexsort on ties
+def test_ranked_orders_by_score_then_id_whatever_the_input_order(seed, n):
     rng = np.random.default_rng(seed)
-    ids = [rng.permutation(100).tolist(), (100 + rng.permutation(50)).tolist()]
-    n = 40
+    ids = [rng.permutation(1000).tolist(), (1000 + rng.permutation(500)).tolist()]
     seg = rng.integers(0, 2, n)
-    off = np.where(seg == 0, rng.choice(100, n, replace=False), rng.choice(50, n, replace=False) % 50)
+    off = np.where(seg == 0, rng.choice(1000, n, replace=False), rng.choice(500, n, replace=False))
     scores = rng.integers(0, 8, n).astype(np.float32) if seed % 2 else rng.random(n).astype(np.float32)
+    if seed == 3:  # one segment of integer ids: sorted by the ids themselves
+        seg[:] = 0
     if seed >= 4:  # already best first without ties: the one-segment shape the fast path keeps
         scores = np.sort(rng.random(n).astype(np.float32))[::-1].copy()
     cand = _candidates(ids, scores, seg, off)
     for limit in (None, 0, 1, 10, n, n + 5):
         assert _got(cand.ranked(limit)) == _expected(cand, n if limit is None else limit)
+
+
+def test_ranked_uses_numeric_ids_only_for_one_all_integer_segment():
+    import uuid
+
+    cand = _candidates([[2**64 - 1, 5, 2**63]], np.array([1.0, 1.0, 1.0]), np.zeros(3), np.arange(3))
+    assert cand.sort_keys().dtype.kind == "u" and [i for _, i in _got(cand.ranked())] == [5, 2**63, 2**64 - 1]
+    mixed = _candidates([[7, str(uuid.UUID(int=1)), 3]], np.zeros(3), np.zeros(3), np.arange(3))
+    assert mixed.sort_keys().dtype.kind == "S" and [i for _, i in _got(mixed.ranked())][:2] == [3, 7]
 
 
 def test_ranked_breaks_ties_in_sorted_input_by_id():
