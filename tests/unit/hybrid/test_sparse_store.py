@@ -49,3 +49,30 @@ def test_present_count_follows_writes_and_erases():
     store.erase(np.array([absent]))
     assert store.present_count(20) == before
     assert store.present_count(10) == np.count_nonzero(store.present[:10])
+
+
+@pytest.mark.parametrize("indices, values, field, problem", [
+    ([3, 1, 3], [1, 2, 3], "q.indices", "unique"),
+    ([5, -1], [1, 2], "q.indices", "unsigned"),
+    ([1, 2**32], [1, 2], "q.indices", "unsigned"),
+    ([2**32, 0], [1, 2], "q.indices", "unsigned"),
+    ([1, 2], [1, float("nan")], "q.values", "finite"),
+    ([2, 1], [float("-inf"), 1], "q.values", "finite"),
+    ([1, 2, 3], [1, 2], "q", "differ"),
+])
+def test_validate_sparse_names_the_bad_field(indices, values, field, problem):
+    from hybrid.errors import ValidationError
+    from hybrid.points import validate_sparse
+
+    with pytest.raises(ValidationError) as caught:
+        validate_sparse(indices, values, "q")
+    assert caught.value.field == field and problem in str(caught.value)
+
+
+def test_validate_sparse_sorts_and_keeps_extreme_finite_values():
+    from hybrid.points import validate_sparse
+
+    idx, val = validate_sparse([9, 2**32 - 1, 0], [3e38, 3e38, -3e38], "q")
+    assert idx.dtype == np.uint32 and idx.tolist() == [0, 9, 2**32 - 1]
+    assert val.tolist() == pytest.approx([-3e38, 3e38, 3e38], rel=1e-6)
+    assert validate_sparse([], [], "q")[0].size == 0
