@@ -7,6 +7,7 @@ converts them to Qdrant's reported values once, at the edge.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -17,6 +18,7 @@ from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
 from hybrid.filtering.allowed import filtered_hits
+from hybrid.filtering.parse import parse_filter
 from hybrid.ids import ID_KEY_DTYPE, KeyIds, PointId, id_key_bytes, ids_at
 from hybrid.payload import select_payload
 from hybrid.segment import Segment
@@ -140,32 +142,23 @@ def internal_threshold(threshold: Optional[float], distance: Optional[str]) -> O
     return threshold
 
 
-#: Parsed filters by their JSON, oldest dropped first. Clients repeat a few filters, and parsing
-#: one costs as much as scoring a few hundred vectors; parsed filters are immutable, so shared.
-_PARSED: dict[bytes, Any] = {}
-_PARSED_MAX = 4096
-
-
 def parse(flt: Any, field: str = "filter") -> Any:
     """Parse a filter in any accepted form (None passes through)."""
     if flt is None:
         return None
     key = _json_key(flt)
-    parsed = _PARSED.get(key) if key is not None else None
-    if parsed is not None:
-        return parsed
-    from hybrid.filters import parse_filter
-
     try:
-        parsed = parse_filter(flt, field)
+        return _parse_json(key, field) if key is not None else parse_filter(flt, field)
     except (ValueError, TypeError) as exc:
         path, sep, problem = str(exc).partition(": ")
         raise ValidationError(path if sep else field, problem if sep else str(exc)) from None
-    if key is not None:
-        if len(_PARSED) >= _PARSED_MAX:
-            del _PARSED[next(iter(_PARSED))]
-        _PARSED[key] = parsed
-    return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_json(key: bytes, field: str) -> Any:
+    """Parsed filters by their JSON. Clients repeat a few filters, and parsing one costs as much
+    as scoring a few hundred vectors; parsed filters are immutable, so they are shared."""
+    return parse_filter(msgspec.json.decode(key), field)
 
 
 def _json_key(flt: Any) -> Optional[bytes]:
