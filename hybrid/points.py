@@ -7,7 +7,6 @@ which points of the batch carry that vector.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -17,6 +16,7 @@ from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR, CollectionSchema
 from hybrid.errors import ValidationError
 from hybrid.ids import PointId, normalize_id
+from indexes.sparse import vectors as sparse_vectors
 
 #: Turns a `Document`-like {"text", "model", ...} into a vector for (vector name, kind).
 Inference = Callable[[dict, str, str, str], Any]
@@ -64,28 +64,13 @@ def _is_document(value: Any) -> bool:
 
 
 def validate_sparse(indices: Any, values: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted uint32 indices and float32 values; rejects duplicates, negatives, NaN and inf."""
+    """Sorted uint32 indices and float32 values; a ValidationError naming `where.indices` or
+    `where.values` for non-integers, negatives, duplicates, NaN or inf."""
     try:
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        val = np.asarray(values, dtype=np.float32).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValidationError(where, "sparse vector indices must be integers and values numbers") from None
-    if idx.shape != val.shape:
-        raise ValidationError(where, f"indices ({idx.size}) and values ({val.size}) differ in length")
-    if not idx.size:
-        return idx.astype(np.uint32), val
-    ascending = idx.size == 1 or bool((idx[1:] > idx[:-1]).all())  # the usual input: ends bound it
-    low, high = (int(idx[0]), int(idx[-1])) if ascending else (int(idx.min()), int(idx.max()))
-    if low < 0 or high >= 1 << 32:
-        raise ValidationError(f"{where}.indices", "must be unsigned 32-bit integers")
-    if not math.isfinite(val.sum(dtype=np.float64)):  # float32 terms cannot overflow a float64 sum
-        raise ValidationError(f"{where}.values", "must be finite numbers (no NaN or inf)")
-    if not ascending:  # sort, then look for duplicates
-        order = np.argsort(idx, kind="stable")
-        idx, val = idx[order], val[order]
-        if (idx[1:] == idx[:-1]).any():
-            raise ValidationError(f"{where}.indices", "must be unique")
-    return idx.astype(np.uint32), val
+        return sparse_vectors.validate_sparse(indices, values, where)
+    except (TypeError, ValueError) as exc:
+        path, sep, problem = str(exc).partition(": ")
+        raise ValidationError(path if sep else where, problem if sep else str(exc)) from None
 
 
 class _Collector:

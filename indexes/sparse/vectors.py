@@ -7,6 +7,7 @@ sorts it; so do we).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,18 +17,22 @@ MAX_SPARSE_INDEX = 2**32 - 1
 
 
 def _as_1d(array: Any, field: str, what: str) -> np.ndarray:
-    result = np.asarray(array)
+    try:
+        result = np.asarray(array)
+    except (TypeError, ValueError):  # ragged nesting
+        raise ValueError(f"{field}.{what}: must be a flat list of numbers") from None
     if result.ndim != 1:
-        raise ValueError(f"{field}: {what} must be a flat list, got shape {result.shape}")
+        raise ValueError(f"{field}.{what}: must be a flat list, got shape {result.shape}")
     return result
 
 
 def validate_sparse(indices: Any, values: Any, field: str = "sparse vector") -> tuple[np.ndarray, np.ndarray]:
     """Check one sparse vector and return it as `(uint32 indices, float32 values)` sorted by index.
 
-    Raises TypeError for non-integer indices or non-numeric values, and ValueError (naming
-    `field`) for a length mismatch, indices outside [0, 2**32 - 1], duplicate indices, or
-    values that are NaN or infinite (also after the cast to float32).
+    Raises TypeError for non-integer indices or non-numeric values, and ValueError for a length
+    mismatch, indices outside [0, 2**32 - 1], duplicate indices, or values that are NaN or
+    infinite (also after the cast to float32). Messages start with the offending path:
+    `field`, `field.indices` or `field.values`.
     """
     index_array = _as_1d(indices, field, "indices")
     value_array = _as_1d(values, field, "values")
@@ -38,26 +43,26 @@ def validate_sparse(indices: Any, values: Any, field: str = "sparse vector") -> 
         )
     if index_array.size == 0:
         return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.float32)
-    if index_array.dtype == np.bool_ or not np.issubdtype(index_array.dtype, np.integer):
-        raise TypeError(f"{field}: indices must be integers, got {index_array.dtype}")
-    if value_array.dtype == np.bool_ or not np.issubdtype(value_array.dtype, np.number):
-        raise TypeError(f"{field}: values must be numbers, got {value_array.dtype}")
-    if np.iscomplexobj(value_array):
-        raise TypeError(f"{field}: values must be real numbers")
-    if int(index_array.min()) < 0 or int(index_array.max()) > MAX_SPARSE_INDEX:
-        raise ValueError(f"{field}: indices must be between 0 and {MAX_SPARSE_INDEX}")
+    if index_array.dtype.kind not in "iu":
+        raise TypeError(f"{field}.indices: must be integers, got {index_array.dtype}")
+    if value_array.dtype.kind not in "iuf":
+        raise TypeError(f"{field}.values: must be real numbers, got {value_array.dtype}")
+    ascending = index_array.size == 1 or bool((index_array[1:] > index_array[:-1]).all())  # usual input
+    low, high = (index_array[0], index_array[-1]) if ascending else (index_array.min(), index_array.max())
+    if int(low) < 0 or int(high) > MAX_SPARSE_INDEX:
+        raise ValueError(f"{field}.indices: must be between 0 and {MAX_SPARSE_INDEX}")
     with np.errstate(over="ignore"):
         value_f32 = value_array.astype(np.float32)
-    if not np.isfinite(value_f32).all():
-        raise ValueError(f"{field}: values must be finite float32 numbers (no NaN or infinity)")
+    if not math.isfinite(value_f32.sum(dtype=np.float64)):  # float32 terms cannot overflow a float64 sum
+        raise ValueError(f"{field}.values: must be finite float32 numbers (no NaN or infinity)")
     index_u32 = index_array.astype(np.uint32)
-    if index_u32.size > 1 and not bool(np.all(index_u32[1:] > index_u32[:-1])):
+    if not ascending:
         order = np.argsort(index_u32, kind="stable")
         index_u32 = index_u32[order]
         value_f32 = value_f32[order]
-        if bool(np.any(index_u32[1:] == index_u32[:-1])):
-            raise ValueError(f"{field}: indices must be unique")
-    return np.ascontiguousarray(index_u32), np.ascontiguousarray(value_f32)
+        if bool((index_u32[1:] == index_u32[:-1]).any()):
+            raise ValueError(f"{field}.indices: must be unique")
+    return index_u32, np.ascontiguousarray(value_f32)
 
 
 def idf(df: Any, n_docs: int) -> np.ndarray:

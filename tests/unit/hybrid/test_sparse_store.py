@@ -53,12 +53,17 @@ def test_present_count_follows_writes_and_erases():
 
 @pytest.mark.parametrize("indices, values, field, problem", [
     ([3, 1, 3], [1, 2, 3], "q.indices", "unique"),
-    ([5, -1], [1, 2], "q.indices", "unsigned"),
-    ([1, 2**32], [1, 2], "q.indices", "unsigned"),
-    ([2**32, 0], [1, 2], "q.indices", "unsigned"),
+    ([5, -1], [1, 2], "q.indices", "between 0"),
+    ([1, 2**32], [1, 2], "q.indices", "between 0"),
+    ([2**32, 0], [1, 2], "q.indices", "between 0"),
+    ([1.5, 2], [1, 2], "q.indices", "integers"),
+    (["3"], [1], "q.indices", "integers"),
+    ([[1, 2]], [[1, 2]], "q.indices", "flat"),
+    ([1, [2]], [1, 2], "q.indices", "flat"),
+    ([1], ["x"], "q.values", "numbers"),
     ([1, 2], [1, float("nan")], "q.values", "finite"),
     ([2, 1], [float("-inf"), 1], "q.values", "finite"),
-    ([1, 2, 3], [1, 2], "q", "differ"),
+    ([1, 2, 3], [1, 2], "q", "same length"),
 ])
 def test_validate_sparse_names_the_bad_field(indices, values, field, problem):
     from hybrid.errors import ValidationError
