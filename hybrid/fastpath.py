@@ -49,11 +49,7 @@ def _prepared(c: "Collection", name: str, queries: np.ndarray) -> np.ndarray:
     square = float(np.dot(queries, queries)) if queries.ndim == 1 else math.inf
     if not math.isfinite(square) and not np.isfinite(queries).all():  # a finite square has finite terms
         raise ValidationError("query", "query vector contains NaN or inf")
-    if spec.distance != "Cosine":
-        return queries
-    if math.isfinite(square):  # one query: normalize_rows' arithmetic with the square already taken
-        return queries / np.float32(math.sqrt(square)) if square > 0 else np.zeros_like(queries)
-    return normalize_rows(queries)
+    return normalize_rows(queries) if spec.distance == "Cosine" else queries
 
 
 def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:
