@@ -33,6 +33,12 @@ class ValidationError(BadRequest):
         self.field = field
         self.problem = problem
 
+    @classmethod
+    def from_message(cls, exc: Exception, field: str) -> "ValidationError":
+        """From a lower layer's "path: problem" error (`field` when it names no path)."""
+        path, sep, problem = str(exc).partition(": ")
+        return cls(path, problem) if sep else cls(field, str(exc))
+
 
 class NotFound(HybridError):
     status_code = 404

@@ -69,8 +69,7 @@ def validate_sparse(indices: Any, values: Any, where: str) -> tuple[np.ndarray, 
     try:
         return sparse_vectors.validate_sparse(indices, values, where)
     except (TypeError, ValueError) as exc:
-        path, sep, problem = str(exc).partition(": ")
-        raise ValidationError(path if sep else where, problem if sep else str(exc)) from None
+        raise ValidationError.from_message(exc, where) from None
 
 
 class _Collector:

@@ -150,8 +150,7 @@ def parse(flt: Any, field: str = "filter") -> Any:
     try:
         return _parse_json(key, field) if key is not None else parse_filter(flt, field)
     except (ValueError, TypeError) as exc:
-        path, sep, problem = str(exc).partition(": ")
-        raise ValidationError(path if sep else field, problem if sep else str(exc)) from None
+        raise ValidationError.from_message(exc, field) from None
 
 
 @functools.lru_cache(maxsize=4096)
