@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
-#: The Qdrant REST API version we speak (qdrant-openapi-v1.18.x.json); clients compare minor versions.
-QDRANT_VERSION = "1.18.0"
+#: The Qdrant API version we speak (the contract: Qdrant 1.20). qdrant-client accepts a server whose
+#: major version equals its own and whose minor version is within 1 (1.19-1.21 for client 1.20).
+QDRANT_VERSION = "1.20.0"
 MiB = 1024 * 1024
 
 

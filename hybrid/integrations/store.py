@@ -122,8 +122,7 @@ def connect(client: Any = None, url: Optional[str] = None, path: Optional[str | 
         from hybrid.integrations import require
 
         qdrant_client = require("qdrant_client", "qdrant-client", "url=... (a server connection)")
-        # our server speaks the v1.18 API: newer clients would only warn about the version gap
-        return qdrant_client.QdrantClient(url=url, api_key=api_key, check_compatibility=False), True
+        return qdrant_client.QdrantClient(url=url, api_key=api_key), True
     from hybrid import Client
 
     return (Client(path=path) if path is not None else Client()), True

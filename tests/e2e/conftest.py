@@ -53,8 +53,7 @@ def start_server(client: Optional[Client] = None, **settings: object) -> Running
 def remote_client(url: str, **kwargs: object):
     from qdrant_client import QdrantClient
 
-    # we speak v1.18: newer clients warn about the minor version gap (test_api_service checks the version)
-    return QdrantClient(url=url, timeout=60, check_compatibility=False, **kwargs)
+    return QdrantClient(url=url, timeout=60, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import httpx
 
@@ -10,11 +11,15 @@ from api.settings import QDRANT_VERSION
 
 
 def test_root_reports_a_qdrant_version(server):
+    from qdrant_client import QdrantClient
     from qdrant_client.common.version_check import get_server_version
 
     body = httpx.get(server.url).json()
     assert body["version"] == QDRANT_VERSION
     assert get_server_version(server.url, rest_headers={}, auth_provider=None, timeout=10) == QDRANT_VERSION
+    with warnings.catch_warnings():  # the installed qdrant-client accepts our version without a warning
+        warnings.simplefilter("error")
+        QdrantClient(url=server.url, timeout=10).close()
 
 
 def test_probes(server):
