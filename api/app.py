@@ -17,7 +17,7 @@ from litestar.di import Provide
 
 from api.auth import KeyGuard
 from api.metrics import MetricsMiddleware
-from api.openapi import openapi_config
+from api.openapi import docs_assets_router, openapi_config
 from api.responses import handle_exception
 from api.routes import collections, points, query, service, snapshots
 from api.runtime import Runtime
@@ -48,7 +48,7 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
 
     app = Litestar(
         route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES,
-                        snapshots.router(settings.max_snapshot_bytes)],
+                        snapshots.router(settings.max_snapshot_bytes), docs_assets_router()],
         dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
         guards=[KeyGuard(settings)] if settings.auth_enabled else [],
         exception_handlers={Exception: handle_exception},

@@ -6,9 +6,13 @@ what the server accepts. The description lists where we differ from Qdrant's API
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from litestar import Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from api.settings import Settings
 
@@ -30,12 +34,31 @@ The read-only key may call every read route (including POST searches), not write
 """
 
 
+#: Swagger UI's files come from the swagger-ui-py package and are served by us, so /docs works offline.
+ASSETS = "/docs/assets"
+
+
+def _swagger_ui_files() -> Path:
+    import swagger_ui
+
+    return Path(swagger_ui.__file__).parent / "static"
+
+
+def docs_assets_router() -> Router:
+    """`/docs/assets/*`: Swagger UI's JS, CSS and icon, from the installed package (no CDN)."""
+    return create_static_files_router(path=ASSETS, directories=[_swagger_ui_files()], name="docs-assets",
+                                      include_in_schema=False)
+
+
 def openapi_config(settings: Settings) -> OpenAPIConfig:
     security = {"api-key": SecurityScheme(type="apiKey", name="api-key", security_scheme_in="header"),
                 "bearer": SecurityScheme(type="http", scheme="bearer")}
     return OpenAPIConfig(
         title="hybrid (Qdrant-compatible)", version=settings.version, description=DESCRIPTION,
-        path="/docs", render_plugins=[SwaggerRenderPlugin(path="/")],
+        path="/docs", render_plugins=[SwaggerRenderPlugin(
+            path="/", js_url=f"{ASSETS}/swagger-ui-bundle.js", css_url=f"{ASSETS}/swagger-ui.css",
+            standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>")],
         components=Components(security_schemes=security),
         security=[{"api-key": []}, {"bearer": []}] if settings.auth_enabled else None,
         use_handler_docstrings=True,

@@ -56,3 +56,15 @@ def test_openapi_document_covers_routes_and_extensions(server):
     assert "linear" in doc["info"]["description"] and "explain" in schemas["Query"]["properties"]
     docs = httpx.get(f"{server.url}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_docs_page_loads_every_asset_from_this_server(server):
+    """/docs must work offline: every script, stylesheet and icon it names is served by us."""
+    page = httpx.get(f"{server.url}/docs").text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page)
+    assert {u.rsplit("/", 1)[-1] for u in urls} >= {"swagger-ui-bundle.js", "swagger-ui.css",
+                                                     "swagger-ui-standalone-preset.js"}
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), f"/docs loads {url} from another host"
+        asset = httpx.get(f"{server.url}{url}")
+        assert asset.status_code == 200 and len(asset.content) > 100, url
