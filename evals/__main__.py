@@ -22,11 +22,11 @@ from typing import Any, Sequence
 import msgspec
 
 from evals.beir import BeirDataset, load_beir
+from hybrid.embed.cache import default_cache_path
 from evals.plans import DEFAULT_PLANS, PREFETCH_DEPTH, Plan, load_plans, placeholders, select_plans, vector_names
 from evals.report import DEFAULT_METRICS, build_report, print_table, write_report
 from evals.results import comparison, parity_checks, results_document
 from evals.runner import (
-    DEFAULT_CACHE,
     DEFAULT_EMBEDDER,
     Embedders,
     IndexedCollection,
@@ -42,8 +42,8 @@ from evals.runner import (
 from evals.tuning import TuningResult, format_tuning, select, split_queries, tuning_grid
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evals", description="Evaluation commands.")
+def _parser(prog: str = "python -m evals") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Evaluation commands.")
     sub = parser.add_subparsers(dest="command", required=True)
     beir = sub.add_parser("beir", help="evaluate retrieval plans on a BEIR-format dataset folder")
     beir.add_argument("--dataset", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     beir.add_argument("--out", type=Path, help="results JSON (default: <out-dir>/results.json)")
     beir.add_argument("--out-dir", type=Path, help="default: out/eval-<dataset>/")
     beir.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="dense/token embedder name (hybrid.embed)")
-    beir.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="sqlite embedding cache")
+    beir.add_argument("--cache", type=Path, default=default_cache_path(),
+                      help="sqlite embedding cache (default: the shared one, %(default)s)")
     beir.add_argument("--no-cache", action="store_true", help="embed without the on-disk cache")
     beir.add_argument("--metrics", default=",".join(DEFAULT_METRICS))
     beir.add_argument("--limit", type=int, default=100, help="results per query (evaluation depth)")
@@ -100,10 +101,15 @@ def run_beir(args: argparse.Namespace) -> dict[str, Any]:
     plans = _plans(args)
     dataset = load_beir(args.dataset, args.split)
     pair = _pair(args.compare, plans) if args.compare else None  # checked before the slow part
-    embedders = open_embedders(args.embedder, None if args.no_cache else args.cache)
+    embedders = open_embedders(args.embedder, None if args.no_cache or args.cache is None else args.cache)
+    cache = getattr(embedders.dense, "cache", None)
     try:
+        if cache is not None:
+            print(cache.describe(), file=sys.stderr)
         return _evaluate(args, dataset, plans, pair, embedders)
     finally:
+        if cache is not None:
+            print(cache.describe(), file=sys.stderr)
         embedders.close()
 
 
@@ -192,10 +198,10 @@ def _print_extras(document: dict[str, Any], written: Sequence[Path]) -> None:
     print("wrote " + ", ".join(str(path) for path in written))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m evals") -> int:
     """Entry point (``python -m evals``, ``hybrid eval``); returns the exit status."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default MiniLM ships in a package
-    args = _parser().parse_args(None if argv is None else list(argv))
+    args = _parser(prog).parse_args(None if argv is None else list(argv))
     try:
         if args.command == "beir":
             run_beir(args)

@@ -2,7 +2,7 @@
 
     python -m evals.maxsim_bench [--docs 10000] [--dim 128] [--queries 20] [--threads 1]
                                  [--msmarco datasets/msmarco-5k] [--msmarco-docs 5000]
-                                 [--cache out/cache/embeddings.sqlite] [--no-synthetic]
+                                 [--cache FILE] [--no-synthetic]
                                  [--no-msmarco] [--no-edge] [--edge-hnsw]
 
 Workloads (each run on both engines):
@@ -40,6 +40,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from hybrid.embed.cache import default_cache_path
 from indexes.multivector.maxsim import normalize_tokens
 
 _BATCH = 500
@@ -78,7 +79,7 @@ def synthetic(n_docs: int, dim: int, n_topics: int, n_queries: int, seed: int = 
     return Workload(f"synthetic {n_docs} docs, dim {dim}", flat, lengths, queries)
 
 
-def msmarco(folder: str, n_docs: int, n_queries: int, cache: str) -> Workload:
+def msmarco(folder: str, n_docs: int, n_queries: int, cache: Path | None) -> Workload:
     """MiniLM token vectors of the first `n_docs` passages and of the queries (cached)."""
     from evals.beir import load_beir
     from evals.runner import document_texts
@@ -86,7 +87,9 @@ def msmarco(folder: str, n_docs: int, n_queries: int, cache: str) -> Workload:
 
     dataset = load_beir(folder)
     texts = document_texts(dataset)[:n_docs]
-    embedder = CachedEmbedder(get_token_embedder("minilm"), EmbeddingCache(cache))
+    embedder = get_token_embedder("minilm")
+    if cache is not None:
+        embedder = CachedEmbedder(embedder, EmbeddingCache(cache))
     start = time.perf_counter()
     docs = [d for d in embedder.embed_tokens(texts) if d.shape[0]]  # empty passages hold no matrix
     queries = embedder.embed_tokens([q.text for q in dataset.queries.values()][:n_queries])
@@ -274,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--msmarco", default=str(Path("datasets") / "msmarco-5k"))
     parser.add_argument("--msmarco-docs", type=int, default=5_000)
-    parser.add_argument("--cache", default=str(Path("out") / "cache" / "embeddings.sqlite"))
+    parser.add_argument("--cache", type=Path, default=default_cache_path(), help="embedding cache (default: %(default)s)")
     parser.add_argument("--no-synthetic", action="store_true")
     parser.add_argument("--no-msmarco", action="store_true")
     parser.add_argument("--no-edge", action="store_true", help="skip qdrant-edge-py entirely")

@@ -36,7 +36,6 @@ from evals.plans import TEXT_FIELD, Plan, fill, vector_names
 
 COLLECTION = "beir"
 DEFAULT_EMBEDDER = "minilm"
-DEFAULT_CACHE = Path("out") / "cache" / "embeddings.sqlite"
 #: The BM25 text field: word tokenizer, lowercase, English Snowball stemmer (no stop words).
 TEXT_INDEX = {"type": "text", "tokenizer": "word", "lowercase": True, "stemmer": {"type": "snowball", "language": "english"}}
 FASTEMBED_AVG_LEN = 256.0
@@ -68,8 +67,9 @@ class Embedders:
             cache.close()
 
 
-def open_embedders(name: str = DEFAULT_EMBEDDER, cache_path: str | Path | None = DEFAULT_CACHE) -> Embedders:
-    """The named dense embedder behind the sqlite cache (none when ``cache_path`` is None) and a
+def open_embedders(name: str = DEFAULT_EMBEDDER, cache_path: str | Path | None = None) -> Embedders:
+    """The named dense embedder behind the sqlite cache at ``cache_path`` (none when None; the
+    shared one is :func:`hybrid.embed.default_cache_path`) and a
     ``qdrant/bm25`` encoder (its ``avg_len`` is set per corpus by :func:`index_dataset`)."""
     from hybrid.embed import CachedEmbedder, EmbeddingCache, get_embedder
     from indexes.sparse.bm25 import Bm25Encoder

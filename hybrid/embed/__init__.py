@@ -5,7 +5,7 @@ use, never at import.
 """
 
 from hybrid.embed.base import DenseEmbedder, ModelLoadError, OfflineModelError, TokenEmbedder
-from hybrid.embed.cache import CachedEmbedder, EmbeddingCache
+from hybrid.embed.cache import CachedEmbedder, EmbeddingCache, default_cache_path, open_default_cache
 from hybrid.embed.fastembed_backend import FastEmbedEmbedder
 from hybrid.embed.registry import available_embedders, get_embedder, get_token_embedder, register_embedder
 from hybrid.embed.sbert import MINILM_ID, SentenceTransformerEmbedder
@@ -21,7 +21,9 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "TokenEmbedder",
     "available_embedders",
+    "default_cache_path",
     "get_embedder",
     "get_token_embedder",
+    "open_default_cache",
     "register_embedder",
 ]

@@ -4,11 +4,17 @@ Entries are keyed by ``sha1(model_id, kind, text)`` where kind is ``"document"``
 ``"tokens"`` (document and query vectors differ for models with prompts). Values are raw float32
 matrices with their shape; texts themselves are not stored. Re-running an evaluation therefore
 embeds only texts it has never seen for that model.
+
+One cache serves the demo, the evaluations and the server (:func:`default_cache_path`):
+``$HYBRID_CACHE_DIR/embeddings.sqlite``, by default ``~/.cache/hybrid/embeddings.sqlite``
+(``$XDG_CACHE_HOME/hybrid`` when that is set). ``HYBRID_CACHE_DIR=off`` turns it off. Token
+vectors dominate its size: about 450 MB for the 5,000 msmarco-5k passages.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -42,6 +48,22 @@ def cache_key(model_id: str, kind: str, text: str) -> bytes:
     return digest.digest()
 
 
+def default_cache_path() -> Path | None:
+    """The shared cache file (see the module docstring); None when ``HYBRID_CACHE_DIR=off``."""
+    folder = os.environ.get("HYBRID_CACHE_DIR")
+    if folder is None:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hybrid"
+    elif folder.strip().lower() == "off":
+        return None
+    return Path(folder).expanduser() / "embeddings.sqlite"
+
+
+def open_default_cache() -> "EmbeddingCache | None":
+    """The shared cache, opened (None when turned off)."""
+    path = default_cache_path()
+    return None if path is None else EmbeddingCache(path)
+
+
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -54,8 +76,9 @@ class EmbeddingCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a cache: no fsync per commit (a query path writes here)
         self._db.execute(_SCHEMA)
         self._db.commit()
 
@@ -68,6 +91,11 @@ class EmbeddingCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def describe(self) -> str:
+        """Where the cache is and how big, e.g. for a start-up line."""
+        size = sum(f.stat().st_size for f in self.path.parent.glob(self.path.name + "*") if f.is_file())
+        return f"embedding cache {self.path} ({size / 1e6:,.0f} MB, {len(self):,} entries)"
 
     def __len__(self) -> int:
         with self._lock:
