@@ -29,16 +29,19 @@ log = logging.getLogger("hybrid.api")
 
 def open_client(settings: Settings) -> Client:
     """The Client a server owns: persistent under `settings.data`, else in memory; documents
-    in queries and points are embedded server-side."""
+    in queries and points are embedded server-side, through the shared embedding cache."""
+    from hybrid.embed import open_default_cache
     from hybrid.inference import Inference
 
-    return Client(path=settings.data, inference=Inference())
+    return Client(path=settings.data, inference=Inference(open_default_cache()))
 
 
-def create_app(client: Optional[Client] = None, settings: Optional[Settings] = None) -> Litestar:
-    """The app. Without `client`, it opens one from `settings` and closes it on shutdown."""
+def create_app(client: Optional[Client] = None, settings: Optional[Settings] = None,
+               owned: Optional[bool] = None) -> Litestar:
+    """The app. Without `client`, it opens one from `settings`. It closes the client on shutdown
+    when it owns it (by default: when it opened it)."""
     settings = settings or Settings()
-    owned = client is None
+    owned = client is None if owned is None else owned
     rt = Runtime(client if client is not None else open_client(settings), settings)
 
     async def close_client() -> None:
@@ -75,23 +78,55 @@ def limit_blas_threads(threads: int) -> None:
 
 
 def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional[str | Path] = None,
-          api_key: Optional[str] = None, read_only_api_key: Optional[str] = None, **options: Any) -> None:
+          api_key: Optional[str] = None, read_only_api_key: Optional[str] = None,
+          settings: Optional[Settings] = None, **options: Any) -> None:
     """Run the server until SIGINT/SIGTERM (then finish requests in flight and close the Client).
 
-    Unset arguments fall back to `HYBRID_*` environment variables, then to Settings defaults."""
+    Without `settings`, unset arguments fall back to `HYBRID_*` environment variables, then to
+    Settings defaults. Before it listens it opens the collections and (unless `warm_up` is off)
+    loads the text models, logging each step, so the first request never waits for them."""
+    import time
+
     import uvicorn
 
-    settings = Settings.from_env(host=host, port=port, data=data, api_key=api_key,
-                                 read_only_api_key=read_only_api_key, **options)
+    if settings is None:
+        settings = Settings.from_env(host=host, port=port, data=data, api_key=api_key,
+                                     read_only_api_key=read_only_api_key, **options)
     level = settings.log_level.lower()
     if level == "trace" and settings.auth_enabled:
         level = "debug"  # uvicorn's trace level logs request headers, which carry the API keys
     logging.basicConfig(level=level.upper() if level != "trace" else logging.DEBUG,
                         format="%(levelname)s:     %(name)s - %(message)s")
     limit_blas_threads(settings.blas_threads)
-    app = create_app(settings=settings)
+    start = time.perf_counter()
+    log.info("opening %s ...", settings.data or "in-memory data")
+    client = open_client(settings)
+    log.info("%d collection(s) open in %.1f s", len(client.get_collections().collections), time.perf_counter() - start)
+    if client.infer.cache is not None:
+        log.info(client.infer.cache.describe())
+    if settings.warm_up:
+        warm_up(client.infer)
+    app = create_app(client, settings, owned=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=level,
                             timeout_graceful_shutdown=30, server_header=False)
     log.info("serving %s on %s:%d (auth %s)", settings.data or "in-memory data", settings.host, settings.port,
              "on" if settings.auth_enabled else "off")
     uvicorn.Server(config).run()
+
+
+def warm_up(inference: Any) -> None:
+    """Load the default text models now: loading takes seconds (longer than qdrant-client's 5 s
+    default timeout on a busy machine), which a first query would otherwise wait for."""
+    import time
+
+    from hybrid.errors import ModelUnavailable
+    from hybrid.inference import BM25, MINILM
+
+    start = time.perf_counter()
+    log.info("loading text models for server-side inference (%s, %s) ...", MINILM, BM25)
+    try:
+        inference.warm((MINILM, BM25))
+    except ModelUnavailable as exc:
+        log.warning("text models not loaded (%s); text queries will report it", exc)
+        return
+    log.info("text models ready in %.1f s", time.perf_counter() - start)

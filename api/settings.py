@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from hybrid.errors import ConfigError
+
 #: The Qdrant API version we speak (the contract: Qdrant 1.20). qdrant-client accepts a server whose
 #: major version equals its own and whose minor version is within 1 (1.19-1.21 for client 1.20).
 QDRANT_VERSION = "1.20.0"
@@ -32,18 +34,20 @@ class Settings:
     blas_threads: int = 1  # per engine call; requests already run in parallel
     version: str = QDRANT_VERSION
     log_level: str = "info"
+    #: `serve` loads the text models before it listens, so a first text query does not wait for them
+    warm_up: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:
-            raise ValueError(f"port: {self.port} is not a TCP port")
+            raise ConfigError(f"port: {self.port} is not a TCP port (0-65535)")
         for name in ("max_request_bytes", "max_snapshot_bytes", "threads", "blas_threads"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: must be positive")
+                raise ConfigError(f"{name}: must be positive")
         for name in ("api_key", "read_only_api_key"):
             if getattr(self, name) == "":
-                raise ValueError(f"{name}: must not be empty (leave it unset to disable)")
+                raise ConfigError(f"{name}: must not be empty (leave it unset to disable)")
         if self.api_key is not None and self.api_key == self.read_only_api_key:
-            raise ValueError("read_only_api_key: must differ from api_key")
+            raise ConfigError("read_only_api_key: must differ from api_key")
 
     @property
     def auth_enabled(self) -> bool:
@@ -60,7 +64,20 @@ class Settings:
                 value = environ.get(f"HYBRID_{f.name.upper()}")
                 if value is None:
                     continue
-                if f.name in ("port", "max_request_bytes", "max_snapshot_bytes", "threads", "blas_threads"):
-                    value = int(value)
+                value = _parse(f"HYBRID_{f.name.upper()}", value, f.type)
             values[f.name] = Path(value) if f.name == "data" else value
         return cls(**values)
+
+
+def _parse(variable: str, text: str, kind: Any) -> Any:
+    """An environment variable's text as the field's type (`kind` is its annotation string)."""
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{variable}: {text!r} is not an integer") from None
+    if kind == "bool":
+        if text.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise ConfigError(f"{variable}: {text!r} is not a boolean (true/false)")
+        return text.strip().lower() in ("1", "true", "yes")
+    return text

@@ -70,6 +70,10 @@ class StorageLocked(HybridError):
     status_code = 409
 
 
+class ConfigError(BadRequest):
+    """A setting (an argument or a `HYBRID_*` environment variable) has a wrong value."""
+
+
 class StorageError(HybridError):
     """The data on disk cannot be read or written."""
 

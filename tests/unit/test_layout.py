@@ -22,7 +22,7 @@ def test_packages_resolve_inside_the_repo() -> None:
 
 
 def test_top_level_is_fixed() -> None:
-    allowed = {"pyproject.toml", "README.md", "Makefile", *PACKAGES, "tests", "datasets"}
+    allowed = {"pyproject.toml", "README.md", "Makefile", "requirements.lock", *PACKAGES, "tests", "datasets"}
     found = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} - {"data", "build", "dist", "out"}
     found = {n for n in found if not n.endswith(".egg-info")}
     assert found <= allowed, found - allowed

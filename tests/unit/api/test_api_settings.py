@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
+from hybrid.errors import ConfigError
 
 
 def test_from_env_fills_unset_values():
@@ -27,5 +28,13 @@ def test_keys_never_in_repr():
     ({"max_request_bytes": -1}, "max_request_bytes"),
 ])
 def test_invalid_settings_name_the_field(bad, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field):
         Settings(**bad)
+
+
+@pytest.mark.parametrize("env, variable", [({"HYBRID_PORT": "80a"}, "HYBRID_PORT"),
+                                           ({"HYBRID_WARM_UP": "maybe"}, "HYBRID_WARM_UP")])
+def test_bad_environment_variables_are_named(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env(env)
+    assert Settings.from_env({"HYBRID_WARM_UP": "false"}).warm_up is False
