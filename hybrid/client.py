@@ -7,7 +7,9 @@ folder. Arguments may be `hybrid.models` objects, Qdrant-shaped dicts, or `qdran
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -36,6 +38,7 @@ from hybrid.storage.files import (
     write_dir_atomically,
 )
 
+log = logging.getLogger("hybrid.client")
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "geo", "text")
 
 
@@ -57,7 +60,9 @@ class Client(QueryMixin, AdminMixin):
             self._folder_lock = FolderLock(self.path)
             for cdir in sorted((self.path / "collections").glob("*")):
                 if (cdir / "config.json").exists():
+                    start = time.perf_counter()
                     self._collections[cdir.name] = self._open(cdir)
+                    log.info("opened collection %r in %.1f s", cdir.name, time.perf_counter() - start)
                 elif cdir.is_dir():
                     remove_tree(cdir)  # a creation that never finished
 
