@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=tcp_port, default=None, help="port (default: 6333; HYBRID_PORT)")
     s.add_argument("--api-key", default=None, help="full-access key (or HYBRID_API_KEY)")
     s.add_argument("--read-only-api-key", default=None, help="read-only key (or HYBRID_READ_ONLY_API_KEY)")
+    s.add_argument("--threads", type=int, default=None, help="worker threads for engine calls (HYBRID_THREADS)")
+    s.add_argument("--log-level", default=None, choices=["critical", "error", "warning", "info", "debug", "trace"],
+                   help="log level (default: info; HYBRID_LOG_LEVEL)")
     s.add_argument("--no-warm-up", action="store_true",
                    help="do not load the text models at start-up (the first text query then loads them)")
     sub.add_parser("eval", help="offline evaluation, e.g. `hybrid eval beir --dataset DIR` (see `hybrid eval --help`)",
@@ -93,8 +96,8 @@ def _run(argv: list[str]) -> int:
         from api.settings import Settings
 
         settings = Settings.from_env(data=args.data, host=args.host, port=args.port, api_key=args.api_key,
-                                     read_only_api_key=args.read_only_api_key,
-                                     warm_up=False if args.no_warm_up else None)
+                                     read_only_api_key=args.read_only_api_key, threads=args.threads,
+                                     log_level=args.log_level, warm_up=False if args.no_warm_up else None)
         check_port_free(settings.host, settings.port)
         serve(settings=settings)
     return 0

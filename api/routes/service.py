@@ -11,7 +11,7 @@ from api.routes.params import Rt
 TITLE = "hybrid - vector search engine (Qdrant-compatible REST API)"
 
 
-@get("/", opt=access(READ), summary="Version", tags=["Service"], sync_to_thread=False)
+@get("/", opt=access(PUBLIC), summary="Version", tags=["Service"], sync_to_thread=False)
 def root(rt: Rt) -> dict:
     """Qdrant-compatible version info; clients read `version` to check compatibility."""
     return {"title": TITLE, "version": rt.settings.version, "commit": None}

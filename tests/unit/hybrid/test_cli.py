@@ -21,7 +21,8 @@ def hybrid(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("command, options", [
     ([], ["demo", "serve", "eval"]),
     (["demo"], ["--data", "--dataset", "--rebuild", "--batch-size", "--no-serve", "--port"]),
-    (["serve"], ["--data", "--host", "--port", "--api-key", "--read-only-api-key", "--no-warm-up"]),
+    (["serve"], ["--data", "--host", "--port", "--api-key", "--read-only-api-key", "--threads", "--log-level",
+                 "--no-warm-up"]),
     (["eval"], ["beir"]),
     (["eval", "beir"], ["--dataset", "--plans", "--cache", "--no-cache", "--tune"]),
 ])
