@@ -80,9 +80,15 @@ def open_embedders(name: str = DEFAULT_EMBEDDER, cache_path: str | Path | None =
     return Embedders(dense, Bm25Encoder())
 
 
+def document_text(doc: Any) -> str:
+    """What is embedded and indexed of a document: ``title + " " + text`` (the demo embeds the
+    same string, so the two share the embedding cache)."""
+    return f"{doc.title} {doc.text}".strip()
+
+
 def document_texts(dataset: BeirDataset) -> list[str]:
-    """What is embedded and indexed per document: ``title + " " + text``, in corpus order."""
-    return [f"{doc.title} {doc.text}".strip() for doc in dataset.corpus.values()]
+    """:func:`document_text` of every document, in corpus order."""
+    return [document_text(doc) for doc in dataset.corpus.values()]
 
 
 class SparseVocabulary:

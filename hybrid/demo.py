@@ -95,13 +95,15 @@ def _index(client: Any, collection: str, docs: list, dense: Any, bm25: Any, batc
     number of documents upserted."""
     from tqdm import tqdm
 
+    from evals.runner import document_text
+
     starts = [s for s in range(0, len(docs), batch)
               if len(client.retrieve(collection, list(range(s, min(s + batch, len(docs)))), with_payload=False))
               < min(batch, len(docs) - s)]
     added = 0
     for start in tqdm(starts, desc=f"indexing {collection}", unit="batch"):
         part = docs[start:start + batch]
-        texts = [f"{d.title} {d.text}".strip() for d in part]
+        texts = [document_text(d) for d in part]
         vectors, tokens, sparse = dense.embed_documents(texts), dense.embed_tokens(texts), bm25.embed_documents(texts)
         client.upsert(collection, [
             {"id": start + i, "vector": {"dense": vectors[i], "tokens": tokens[i] if len(tokens[i]) else vectors[i:i + 1],

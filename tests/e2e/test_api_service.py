@@ -68,3 +68,13 @@ def test_docs_page_loads_every_asset_from_this_server(server):
         assert url.startswith("/") and not url.startswith("//"), f"/docs loads {url} from another host"
         asset = httpx.get(f"{server.url}{url}")
         assert asset.status_code == 200 and len(asset.content) > 100, url
+
+
+def test_unknown_fields_as_qdrant_treats_them(server, twins):
+    """Qdrant ignores unknown top-level fields (serde's default) but denies them inside a filter."""
+    twins("svc_unknown")
+    base = f"{server.url}/collections/svc_unknown/points"
+    ignored = httpx.post(f"{base}/query", json={"qurey": [0.1, 0.2], "limit": 2})
+    assert ignored.status_code == 200
+    denied = httpx.post(f"{base}/query", json={"limit": 2, "filter": {"mustt": []}})
+    assert 400 <= denied.status_code < 500 and "mustt" in denied.json()["status"]["error"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +59,27 @@ def test_numba_only_in_kernels_modules() -> None:
             continue
         text = path.read_text()
         assert "import numba" not in text and "from numba" not in text, f"{path} uses numba outside _kernels.py"
+
+
+def _locked() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        name, sep, version = line.split("#")[0].strip().partition("==")
+        if sep:
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_the_lock_covers_pyproject_and_is_what_is_installed() -> None:
+    """make setup installs requirements.lock exactly; a stale lock or a drifted venv fails here
+    (refresh with `make lock`, then run the suite)."""
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
+    names = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0]).lower() for d in wanted}
+    pins = _locked()
+    assert names - {"hybrid-vecsearch"} <= set(pins), sorted(names - set(pins))
+    drifted = {name: (version, metadata.version(name)) for name, version in pins.items()
+               if metadata.version(name) != version}
+    assert not drifted, drifted
