@@ -31,7 +31,7 @@ from hybrid.storage.files import (
     write_dir_atomically,
 )
 from hybrid.storage.wal import WriteAheadLog
-from hybrid.storage.wal_scan import quarantine_report
+from hybrid.storage.wal_scan import PREFIX, SUFFIX, first_seq, quarantine_report
 from indexes.payload.jsonpath import parse_path, values_at
 
 if TYPE_CHECKING:
@@ -223,12 +223,14 @@ def tenant_ordered(parts: list[tuple[Segment, np.ndarray]], field: Optional[str]
 
 
 def read_manifest(root: Path) -> Manifest:
-    """The manifest (checked). A missing one is an empty collection only when no segment
-    folder exists: otherwise opening would silently drop those points, so it refuses."""
+    """The manifest (checked). A missing one means "no checkpoint yet" only while the WAL still
+    starts at sequence number 1 (segment folders are then leftovers of an interrupted first
+    checkpoint); otherwise opening would silently drop the segments' points, so it refuses."""
     path = root / MANIFEST
     if not path.exists():
         segments = [p.name for p in (root / "segments").glob("*") if not is_temporary(p.name)]
-        if segments:
+        logs = sorted((root / "wal").glob(f"{PREFIX}*{SUFFIX}"))
+        if segments and not (logs and first_seq(logs[0]) == 1):
             raise DataDamaged(path, f"the file is missing while segments/ holds {len(segments)} segment "
                               "folder(s); restore it (or the collection from a snapshot)")
         return Manifest()

@@ -80,10 +80,10 @@ def truncate(fd: int, path: Path, size: int) -> None:
     os.ftruncate(fd, size)
 
 
-def failed(action: str, path: Path, exc: OSError) -> StorageError:
+def failed(action: str, path: Path, exc: OSError, outcome: str = "") -> StorageError:
     """The typed error of a failed persistence step, naming the file and the OS reason."""
     reason = exc.strerror or str(exc)
-    return StorageError(f"cannot {action} {path}: {reason} (errno {exc.errno}); nothing was acknowledged")
+    return StorageError(f"cannot {action} {path}: {reason} (errno {exc.errno}){'; ' + outcome if outcome else ''}")
 
 
 # ---------------------------------------------------------------------- whole files

@@ -96,7 +96,7 @@ class WriteAheadLog:
                 files.write_all(self._fd, HEADER.pack(len(body), zlib.crc32(body), seq) + body, path)
             except OSError as exc:
                 self._cut_back(path)
-                raise files.failed("append to the write-ahead log", path, exc) from exc
+                raise files.failed("append to the write-ahead log", path, exc, "the write was not applied") from exc
             self._end += HEADER.size + len(body)
             self.last_seq = seq
             return seq
@@ -122,7 +122,8 @@ class WriteAheadLog:
             except OSError as exc:
                 self.failure = f"fsync of {self._files[-1]} failed: {exc.strerror or exc}"
                 _log.error("%s", self.failure)
-                raise files.failed("fsync the write-ahead log", self._files[-1], exc) from exc
+                raise files.failed("fsync the write-ahead log", self._files[-1], exc,
+                                   "the write is not acknowledged; writes are refused until a reopen") from exc
             self._synced = target
 
     def rotate(self) -> int:
