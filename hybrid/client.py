@@ -57,10 +57,8 @@ class Client(QueryMixin, AdminMixin):
             self._folder_lock = FolderLock(self.path)
             remove_data_orphans(self.path)
             for cdir in sorted((self.path / "collections").glob("*")):
-                if (cdir / "config.json").exists():
+                if cdir.is_dir():  # (a creation that never finished was a .building folder: removed)
                     self._open_contained(cdir)
-                elif cdir.is_dir():
-                    remove_tree(cdir)  # a creation that never finished
 
     # ------------------------------------------------------------------ collections
     def _open_contained(self, cdir: Path) -> None:

@@ -59,6 +59,7 @@ class Scan(msgspec.Struct):
     files: list[Path]
     last_seq: int
     damage: Optional[WalDamage] = None
+    torn: Optional[str] = None
 
 
 def records(data: bytes, pos: int = 0) -> Iterator[tuple[int, int, int]]:
@@ -85,12 +86,15 @@ def resync(data: bytes, start: int, after: int) -> list[int]:
     return found
 
 
-def scan_log(directory: Path, checkpoint_seq: int, quarantine: Path) -> Scan:
+def scan_log(directory: Path, checkpoint_seq: int, quarantine: Optional[Path]) -> Scan:
+    """Verify the log after `checkpoint_seq`. With `quarantine` None nothing is changed (the
+    offline checker): `damage` and `torn` only say what opening would do."""
     paths = sorted(directory.glob(f"{PREFIX}*{SUFFIX}"))
     # files wholly covered by the checkpoint are never replayed: not read (they are dropped later)
     live = [p for i, p in enumerate(paths) if i + 1 == len(paths) or first_seq(paths[i + 1]) - 1 > checkpoint_seq]
     kept = paths[: len(paths) - len(live)]
     prev = None  # last sequence number read so far
+    torn: Optional[str] = None
     if live and first_seq(live[0]) > checkpoint_seq + 1:
         return _quarantine(kept, live, 0, 0, live[0].read_bytes(), checkpoint_seq, quarantine,
                            f"the log starts at sequence number {first_seq(live[0])}, "
@@ -112,12 +116,14 @@ def scan_log(directory: Path, checkpoint_seq: int, quarantine: Path) -> Scan:
             continue
         later = resync(data, pos + 1, prev)
         if i + 1 == len(live) and not later and _incomplete(data, pos):
-            _cut(path, pos, len(data) - pos)
+            torn = f"{path}: an interrupted record of {len(data) - pos} bytes at byte {pos} (never acknowledged)"
+            if quarantine is not None:
+                _cut(path, pos, len(data) - pos)
             continue
         return _quarantine(kept, live, i, pos, data, max(checkpoint_seq, prev), quarantine,
                            "a record fails its checksum", None)
     last = max(checkpoint_seq, prev or 0)
-    return Scan(kept + live, last)
+    return Scan(kept + live, last, torn=torn)
 
 
 def _incomplete(data: bytes, pos: int) -> bool:
@@ -138,13 +144,21 @@ def _cut(path: Path, pos: int, size: int) -> None:
 
 
 def _quarantine(kept: list[Path], live: list[Path], index: int, pos: int, data: bytes, last_good: int,
-                quarantine: Path, reason: str, known_last: Optional[int]) -> Scan:
+                quarantine: Optional[Path], reason: str, known_last: Optional[int]) -> Scan:
     """Move the log from live[index] byte `pos` on into `quarantine`; the Scan that stops there.
 
     The report is written first, so a crash while moving still leaves the account."""
-    quarantine.mkdir(parents=True, exist_ok=True)
     path = live[index]
+    scan = Scan(kept + live[: index + 1 if pos > 0 else index], last_good)
+    if quarantine is None:
+        quarantine = path.parent.parent / "damaged"  # names only: the checker changes nothing
+        checking = True
+    else:
+        quarantine.mkdir(parents=True, exist_ok=True)
+        checking = False
     seqs = resync(data, pos, last_good) if pos > 0 else []
+    if pos + HEADER.size <= len(data) and HEADER.unpack_from(data, pos)[2] == last_good + 1:
+        seqs.append(last_good + 1)  # the damaged record's own header still names it
     moves: list[tuple[Path, Path]] = []
     for later in live[index + 1 if pos > 0 else index:]:
         seqs += resync(data if later == path else later.read_bytes(), 0, last_good) + [first_seq(later) - 1]
@@ -154,6 +168,9 @@ def _quarantine(kept: list[Path], live: list[Path], index: int, pos: int, data: 
     damage = WalDamage(file=str(path), offset=pos, reason=reason, first_lost=last_good + 1,
                        last_lost=max(seqs) if seqs else None,
                        kept=[str(p) for p in ([tail] if tail else []) + [t for _, t in moves]])
+    scan.damage = damage
+    if checking:
+        return scan
     record_damage(quarantine, damage)
     _log.error("%s", damage.describe())
     if tail is not None:  # the good head stays; the tail is copied (and fsynced) before the original is cut
@@ -166,7 +183,7 @@ def _quarantine(kept: list[Path], live: list[Path], index: int, pos: int, data: 
             os.close(fd)
     for source, target in moves:
         files.replace(source, target)
-    return Scan(kept + live[: index + 1 if pos > 0 else index], last_good, damage)
+    return scan
 
 
 def _unused(path: Path, planned: list[tuple[Path, Path]]) -> Path:

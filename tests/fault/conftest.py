@@ -182,10 +182,15 @@ class Run:
         return [p for p in self.root.rglob("*") if is_temporary(p.name)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def h():
     """This module (the harness), for the tests of this folder."""
     import sys
 
-    yield sys.modules[__name__]
+    return sys.modules[__name__]
+
+
+@pytest.fixture(autouse=True)
+def _no_fault_left():
+    yield
     FAULTS.hook = None
