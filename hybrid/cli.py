@@ -110,6 +110,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     s.add_argument("--port", type=int, default=None, help="default 6333 (HYBRID_PORT)")
     s.add_argument("--api-key", default=None, help="full-access key (or HYBRID_API_KEY)")
     s.add_argument("--read-only-api-key", default=None, help="read-only key (or HYBRID_READ_ONLY_API_KEY)")
+    c = sub.add_parser("check", help="verify a data folder offline (checksums and references); exit 1 on damage")
+    c.add_argument("--data", type=Path, required=True, help="the data folder to verify")
     e = sub.add_parser("eval", help="offline evaluation (python -m evals ...): e.g. hybrid eval beir --dataset DIR",
                        add_help=False)
     e.add_argument("rest", nargs=argparse.REMAINDER)
@@ -118,6 +120,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         from evals.__main__ import main as eval_main
 
         return eval_main(args.rest)
+    if args.command == "check":
+        from hybrid.storage.check import run
+
+        return run(args.data)
     if args.command == "demo":
         demo(args.data, args.dataset, not args.no_serve, args.port)
     elif args.command == "serve":
