@@ -247,7 +247,7 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
     collection opens with what precedes the damage, red (`c.damage`), refusing writes."""
     c = collection
     root: Path = c.path
-    for folder in (root, root / "segments", root / "wal"):
+    for folder in (root, root / "segments", root / "wal", *(root / "segments").glob("*")):
         for orphan in remove_orphans(folder):
             _log.info("removed %s (left by an interrupted write)", orphan)
     manifest = read_manifest(root)

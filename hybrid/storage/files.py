@@ -87,13 +87,15 @@ def failed(action: str, path: Path, exc: OSError, outcome: str = "") -> StorageE
 
 
 # ---------------------------------------------------------------------- whole files
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash or a full disk leaves either the old or the new file."""
+def atomic_write(path: Path, *parts: bytes | memoryview) -> None:
+    """Write `parts` (concatenated) to `path` so that a crash or a full disk leaves either the
+    old or the new file."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            write_all(fd, data, tmp)
+            for part in parts:
+                write_all(fd, part, tmp)
             fsync(fd, tmp)
         finally:
             os.close(fd)
@@ -103,16 +105,22 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise failed("write", path, exc) from exc
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
+def _npy_parts(array: np.ndarray) -> tuple[bytes, memoryview]:
+    """An .npy file as (header, the array's bytes): large arrays are written without a copy."""
     import io
 
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
+    array = np.ascontiguousarray(array)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
+    return header.getvalue(), memoryview(array.reshape(-1).view(np.uint8))
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    return b"".join(bytes(part) for part in _npy_parts(array))
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    atomic_write(path, npy_bytes(array))
+    atomic_write(path, *_npy_parts(array))
 
 
 # ---------------------------------------------------------------------- checked small files

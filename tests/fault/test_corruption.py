@@ -154,8 +154,10 @@ def test_accepting_the_loss_makes_the_collection_writable(h, pristine, tmp_path)
 
 
 def test_a_clean_folder_checks_clean(pristine, tmp_path, capsys) -> None:
+    from hybrid.cli import main
+
     root = _copy(pristine, tmp_path)
-    assert run(root) == 0
+    assert main(["check", "--data", str(root)]) == 0
     out = capsys.readouterr().out
     assert "ok      c:" in out and "ok      other:" in out and "no damage found" in out
 
