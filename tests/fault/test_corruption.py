@@ -188,3 +188,61 @@ def _record_offset(data: bytes, index: int) -> int:
     from hybrid.storage.wal_scan import records
 
     return [offset for offset, _, _ in records(data)][index]
+
+
+def test_a_fault_while_damage_is_kept_aside_never_loses_the_account(h, pristine, tmp_path) -> None:
+    """Every step of moving a damaged WAL tail aside (report, copy, cut, moves) fails in turn
+    (EIO or a crash): a clean reopen still reports the same lost sequence numbers and the
+    damaged bytes exist, in the log or in damaged/."""
+    _, seqs, tail_states, _ = pristine
+
+    def damaged_copy(root: Path) -> tuple[Path, bytes]:
+        shutil.copytree(pristine[0], root)
+        wal = sorted((root / "collections/c/wal").glob("*.log"))[-1]
+        data = bytearray(wal.read_bytes())
+        offset = _record_offset(bytes(data), 2)
+        data[offset + 20] ^= 0x01
+        wal.write_bytes(bytes(data))
+        return wal, bytes(data[offset:])
+
+    recorder = h.Injector(tmp_path / "record")
+    damaged_copy(tmp_path / "record")
+    h.FAULTS.hook = recorder
+    try:
+        opened = Client(path=tmp_path / "record")
+    finally:
+        h.FAULTS.hook = None
+    opened.close()
+    steps = [k for k, (op, point) in enumerate(recorder.calls) if "collections/c/" in point]
+    assert len(steps) >= 8, recorder.calls
+    print(f"\nfault injection while keeping damage aside: {len(steps)} steps x 2 faults")
+    for k in steps:
+        for action in ("eio", "crash"):
+            root = tmp_path / f"{k}-{action}"
+            wal, tail = damaged_copy(root)
+            injector = h.Injector(root, k, action)
+            h.FAULTS.hook = injector
+            try:
+                client = Client(path=root)
+            except h.SimulatedCrash:
+                client = None
+            finally:
+                h.FAULTS.hook = None
+            assert injector.fired, (k, action, recorder.calls[k], injector.calls[-3:])
+            if client is not None:
+                client.close()
+            else:  # the dead process's lock goes with it
+                import fcntl
+
+                lock = open(root / ".lock", "a+")
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                lock.close()
+            reopened = Client(path=root)
+            info = reopened.get_collection("c")
+            assert f"sequence numbers {seqs[2]}-{seqs[-1]} could not be applied" in info.optimizer_status["error"], \
+                (k, action, info.optimizer_status)
+            assert h.state(reopened, "c") == tail_states[2]
+            kept = [p.read_bytes() for p in (root / "collections/c/damaged").glob("wal-*")]
+            assert tail in kept or wal.read_bytes().endswith(tail), (k, action)
+            assert h.state(reopened, "other") == pristine[3]
+            reopened.close()
