@@ -164,9 +164,9 @@ class Optimizer:
                 snapshot[sealed.name] = np.zeros(sealed.size, dtype=bool)
             c.segments = kept
             if c.path is not None:
-                self._checkpoint(sealed if sealed.size else None, snapshot, freeze_seq)
+                self._checkpoint(snapshot, freeze_seq)
 
-    def _checkpoint(self, new: Optional[Segment], deleted: dict[str, np.ndarray], seq: int) -> None:
+    def _checkpoint(self, deleted: dict[str, np.ndarray], seq: int) -> None:
         """Persist the sealed segments as of `seq`: folders (each written once, so one a failed
         checkpoint did not write is written now), checked bitsets, then the manifest; only then
         drop the WAL it covers. A failure before the manifest leaves the previous checkpoint."""
