@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from hybrid.collection import Collection
 
-FORMAT = 1
+FORMAT = 2  # 2: every metadata file and segment folder carries checksums (hybrid.storage)
 META_NAME = "snapshot.json"
 DATA_NAME = "collection"
 SUFFIX = ".snapshot"
@@ -131,7 +131,8 @@ def extract_snapshot(archive: Path, staging: Path, name: str) -> tuple[Path, Sna
     except (OSError, msgspec.DecodeError) as exc:
         raise ValidationError("snapshot", f"not a snapshot of this engine ({META_NAME}: {exc})") from None
     if meta.format != FORMAT:
-        raise ValidationError("snapshot", f"snapshot format {meta.format} is not supported (expected {FORMAT})")
+        raise ValidationError("snapshot", f"snapshot format {meta.format} is not supported (expected {FORMAT}; "
+                              "format 1 predates checksums: restore it with the version that wrote it)")
     folder = staging / DATA_NAME
     if not (folder / "config.json").is_file():
         raise ValidationError("snapshot", "the snapshot holds no collection configuration")
