@@ -86,11 +86,12 @@ class Client(QueryMixin, AdminMixin):
         return load_index(store, directory)
 
     def _get(self, name: str) -> Collection:
-        if name in self._unopened:
-            raise CollectionDamaged(name, self._unopened[name].message)
         coll = self._collections.get(name)
         if coll is None and isinstance(name, str):
-            coll = self._collections.get(self.resolve_alias(name))
+            target = name if name in self._unopened else self.resolve_alias(name)
+            if target in self._unopened:  # red: its files did not verify (the error names them)
+                raise CollectionDamaged(target, self._unopened[target].message)
+            coll = self._collections.get(target)
         if coll is None:
             raise CollectionNotFound(name)
         return coll

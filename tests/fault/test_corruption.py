@@ -96,6 +96,8 @@ def test_a_damaged_file_turns_only_its_collection_red(h, pristine, tmp_path, kin
             client.upsert("c", [{"id": 1, "vector": {"": [1.0] * 8}}])
         with pytest.raises(CollectionDamaged):
             client.count("c")
+        with pytest.raises(CollectionDamaged):
+            client.count("a")  # through its alias too
         assert "c" in [c.name for c in client.get_collections().collections]
         assert client.delete_collection("c")  # the operator can drop it
     finally:
