@@ -118,11 +118,15 @@ def check_data(data: Path) -> Report:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="hybrid check", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the data folder to verify")
+    parser.add_argument("--upgrade", action="store_true", help=UPGRADE_HELP)
     args = parser.parse_args(argv)
-    return run(args.data)
+    return run(args.data, args.upgrade)
 
 
-def run(data: Path) -> int:
+UPGRADE_HELP = "first add checksums to a folder written before they existed (trusts its bytes as they are)"
+
+
+def run(data: Path, upgrade: bool = False) -> int:
     if not (data / "collections").is_dir():
         print(f"error: {data} is not a data folder (no collections/ inside)", file=sys.stderr)
         return 2
@@ -132,6 +136,11 @@ def run(data: Path) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     try:
+        if upgrade:
+            from hybrid.storage.upgrade import upgrade_data
+
+            for path in upgrade_data(data):
+                print(f"upgraded {path}")
         report = check_data(data)
     finally:
         lock.release()

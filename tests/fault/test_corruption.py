@@ -248,3 +248,25 @@ def test_a_fault_while_damage_is_kept_aside_never_loses_the_account(h, pristine,
             assert tail in kept or wal.read_bytes().endswith(tail), (k, action)
             assert h.state(reopened, "other") == pristine[3]
             reopened.close()
+
+
+def test_a_folder_written_before_checksums_opens_after_an_upgrade(h, pristine, tmp_path) -> None:
+    from hybrid.storage.files import verify_footer
+
+    root = _copy(pristine, tmp_path)
+    legacy = [p for p in root.rglob("*.json") if p.name != "checksums.json" and p.parent.name != "damaged"]
+    legacy += list(root.rglob("deleted-*.npy"))
+    for path in legacy:  # what the previous version wrote: no footers, no checksums.json
+        path.write_bytes(verify_footer(path.read_bytes(), path))
+    for path in root.rglob("checksums.json"):
+        path.unlink()
+    client = Client(path=root)
+    with pytest.raises(CollectionDamaged, match="written before checksums"):
+        client.get_collection("other")
+    client.close()
+    assert run(root) == 1
+    assert run(root, upgrade=True) == 0
+    client = Client(path=root)
+    assert client.get_collection("other").status == "green" and h.state(client, "other") == pristine[3]
+    assert h.state(client, "c") == pristine[2][-1]
+    client.close()
