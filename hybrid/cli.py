@@ -112,6 +112,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     s.add_argument("--read-only-api-key", default=None, help="read-only key (or HYBRID_READ_ONLY_API_KEY)")
     c = sub.add_parser("check", help="verify a data folder offline (checksums and references); exit 1 on damage")
     c.add_argument("--data", type=Path, required=True, help="the data folder to verify")
+    c.add_argument("--upgrade", action="store_true", help="first add checksums to a folder written before they existed")
     e = sub.add_parser("eval", help="offline evaluation (python -m evals ...): e.g. hybrid eval beir --dataset DIR",
                        add_help=False)
     e.add_argument("rest", nargs=argparse.REMAINDER)
@@ -123,7 +124,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command == "check":
         from hybrid.storage.check import run
 
-        return run(args.data)
+        return run(args.data, args.upgrade)
     if args.command == "demo":
         demo(args.data, args.dataset, not args.no_serve, args.port)
     elif args.command == "serve":
