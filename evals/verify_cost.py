@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp) / "data"
         client = Client(path=root)
         client.create_collection("c", vectors_config={"size": args.dim, "distance": "Dot", "on_disk": args.on_disk},
-                                 hnsw_config={"full_scan_threshold": 10**9}, optimizers_config={"indexing_threshold": 0})
+                                 hnsw_config={"full_scan_threshold": 10**9},
+                                 optimizers_config={"indexing_threshold": 0})
         rng = np.random.default_rng(0)
         for start in range(0, args.points, 20_000):
             n = min(20_000, args.points - start)

@@ -72,8 +72,8 @@ def check_collection(cdir: Path, report: Report) -> None:
             damage(Path(exc.path), exc.reason)
     for folder in sorted((cdir / "segments").glob("*")):
         if folder.name not in manifest.segments and not is_temporary(folder.name):
-            report.findings.append(Finding("note", str(folder), "not named by the manifest "
-                                                               "(left by an interrupted checkpoint; removed by the next)"))
+            note = "not named by the manifest (left by an interrupted checkpoint; removed by the next)"
+            report.findings.append(Finding("note", str(folder), note))
     scan = scan_log(cdir / "wal", manifest.checkpoint_seq, None)
     if scan.damage is not None:
         damage(Path(scan.damage.file), scan.damage.describe().replace("are kept in", "would be kept in"))

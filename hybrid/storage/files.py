@@ -151,7 +151,8 @@ def read_checked(path: Path) -> bytes:
 def verify_footer(raw: bytes, path: Path) -> bytes:
     data, footer = raw[:-_FOOTER_LEN], raw[-_FOOTER_LEN:]
     if len(raw) < _FOOTER_LEN or not footer.startswith(_FOOTER_TAG) or not footer.endswith(b"\n"):
-        raise DataDamaged(path, "no checksum footer (cut short, or written before checksums existed: see `hybrid check --upgrade`)")
+        raise DataDamaged(path, "no checksum footer (cut short, or written before checksums existed: "
+                                "see `hybrid check --upgrade`)")
     try:
         expected = int(footer[len(_FOOTER_TAG):-1], 16)
     except ValueError:
