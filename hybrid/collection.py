@@ -300,8 +300,8 @@ class Collection:
     def close(self) -> None:
         self.optimizer.stop()
         with self.lock:
-            if self.path is not None:
-                self.text.commit(self.seq)
+            if self.path is not None and (self.wal is None or self.wal.failure is None):
+                self.text.commit(self.seq)  # not after a failed fsync: self.seq may not be durable
             self.text.close()
             if self.wal is not None:
                 self.wal.close()

@@ -109,3 +109,36 @@ def test_failed_append_whose_cut_back_fails_refuses_writes_until_reopen(h, tmp_p
     reopened = Client(path=root)
     assert [p[0] for p in h.state(reopened, "c")] == list(range(20))
     reopened.close()
+
+
+def test_text_indexes_never_claim_a_write_whose_fsync_failed(h, tmp_path: Path) -> None:
+    """The kernel may drop the pages of a failed fsync: the record is gone, and its sequence
+    number is reused after the reopen. The text index must not have committed past it."""
+    root = tmp_path / "data"
+    client = Client(path=root)
+    client.create_collection("t", vectors_config={"size": 2, "distance": "Dot"})
+    client.create_payload_index("t", "text", {"type": "text"})
+    client.upsert("t", [{"id": 1, "vector": [1.0, 0.0], "payload": {"text": "apple"}}])
+    wal = sorted((root / "collections/t/wal").glob("*.log"))[-1]
+    durable = wal.stat().st_size
+
+    def fsync_fails(op: str, path: Path, size: int):
+        if op == "fsync" and path.suffix == ".log":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    FAULTS.hook = fsync_fails
+    try:
+        try:
+            client.upsert("t", [{"id": 2, "vector": [0.0, 1.0], "payload": {"text": "banana"}}])
+        except StorageError:
+            pass
+    finally:
+        FAULTS.hook = None
+    client.close()
+    os.truncate(wal, durable)  # what the failed fsync lost
+    client = Client(path=root)
+    client.upsert("t", [{"id": 3, "vector": [1.0, 1.0], "payload": {"text": "cherry"}}])  # reuses the seq
+    hits = client.query_points("t", query={"bm25": {"text": "cherry", "field": "text"}}, limit=5).points
+    assert [p.id for p in hits] == [3]
+    assert not client.query_points("t", query={"bm25": {"text": "banana", "field": "text"}}, limit=5).points
+    client.close()
