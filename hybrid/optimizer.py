@@ -268,14 +268,16 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
             c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
         c._stats(seg, live, +1)
     c.seq = manifest.checkpoint_seq
+    c.wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
     for field, schema in c.field_indexes.items():
         if schema.get("type") == "text":
             c.text.create(field, schema, rebuild=False)
-            if c.text.replay_after[field] < manifest.checkpoint_seq:  # older than the segments
+            # older than the segments, or ahead of the log (its tail was damaged and kept aside):
+            # rebuilt from the segments, then the log replays into it
+            if not manifest.checkpoint_seq <= c.text.replay_after[field] <= c.wal.last_seq:
                 c.text.drop(field)
                 c.text.create(field, schema, rebuild=True)
                 c.text.replay_after[field] = manifest.checkpoint_seq
-    c.wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
     for seq, body in c.wal.replay(manifest.checkpoint_seq):
         c._apply(ops.decode(body), seq)
     if (root / QUARANTINE).exists():

@@ -270,3 +270,24 @@ def test_a_folder_written_before_checksums_opens_after_an_upgrade(h, pristine, t
     assert client.get_collection("other").status == "green" and h.state(client, "other") == pristine[3]
     assert h.state(client, "c") == pristine[2][-1]
     client.close()
+
+
+def test_a_text_index_ahead_of_a_damaged_log_is_rebuilt(tmp_path) -> None:
+    """The text index committed writes whose WAL records are then damaged and kept aside: it
+    must not keep documents of writes that were not applied."""
+    root = tmp_path / "data"
+    client = Client(path=root)
+    client.create_collection("t", vectors_config={"size": 2, "distance": "Dot"})
+    client.create_payload_index("t", "text", {"type": "text"})
+    client.upsert("t", [{"id": 1, "vector": [1.0, 0.0], "payload": {"text": "apple"}}])
+    client.upsert("t", [{"id": 2, "vector": [0.0, 1.0], "payload": {"text": "banana"}}])
+    client.close()  # commits the text index with both writes
+    wal = sorted((root / "collections/t/wal").glob("*.log"))[-1]
+    data = bytearray(wal.read_bytes())
+    data[_record_offset(bytes(data), 2) + 20] ^= 0x01  # the record of the second upsert
+    wal.write_bytes(bytes(data))
+    client = Client(path=root)
+    assert client.get_collection("t").status == "red"
+    assert [p.id for p in client.scroll("t")[0]] == [1]
+    assert not client.query_points("t", query={"bm25": {"text": "banana", "field": "text"}}, limit=5).points
+    client.close()
