@@ -3,9 +3,10 @@
 `Injector` counts every persistence step (write, fsync, fsync_dir, rename, truncate) and, at
 one chosen step, makes it fail the way disks fail: a short write followed by ENOSPC (a full
 disk), ENOSPC, EIO, or a crash (SimulatedCrash; the abandoned Client then does no more I/O,
-as a killed process would not). `Scenario` runs a fixed sequence of writes on collection "c"
-beside an untouched collection "other", and computes what a reopen may show: every
-acknowledged write, plus the one interrupted write either whole or not at all.
+as a killed process would not; data already written stays, as in the page cache). `Run` does
+the fixed writes `OPS` on collection "c" beside an untouched collection "other";
+`expected_states` is what a reopen may show: every acknowledged write, plus the one
+interrupted write either whole or not at all.
 """
 
 from __future__ import annotations
