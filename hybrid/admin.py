@@ -20,7 +20,7 @@ from hybrid.ids import normalize_ids
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
 from hybrid.snapshots import SnapshotMixin
-from hybrid.storage.files import atomic_write
+from hybrid.storage.files import read_checked, write_checked
 
 if TYPE_CHECKING:
     import threading
@@ -108,7 +108,7 @@ class AdminMixin(SnapshotMixin):
         table = self.__dict__.get("_aliases")
         if table is None:
             file = self.path / "aliases.json" if self.path is not None else None
-            table = msgspec.json.decode(file.read_bytes(), type=dict[str, str]) if file and file.exists() else {}
+            table = msgspec.json.decode(read_checked(file), type=dict[str, str]) if file and file.exists() else {}
             self._aliases = table
         return table
 
@@ -129,7 +129,7 @@ class AdminMixin(SnapshotMixin):
                 self._alias_action(table, action, f"actions[{i}]")
             self._aliases = table
             if self.path is not None:
-                atomic_write(self.path / "aliases.json", msgspec.json.encode(table))
+                write_checked(self.path / "aliases.json", msgspec.json.encode(table))
         return True
 
     def _alias_action(self, table: dict[str, str], action: Any, where: str) -> None:

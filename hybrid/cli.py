@@ -1,6 +1,6 @@
 """Command line: `hybrid demo` (index the bundled dataset, answer hybrid queries, serve it),
-`hybrid serve` (the Qdrant-compatible REST server on a data folder) and `hybrid eval`
-(offline evaluation, `python -m evals`).
+`hybrid serve` (the Qdrant-compatible REST server on a data folder), `hybrid check` (verify a
+data folder offline) and `hybrid eval` (offline evaluation, `python -m evals`).
 
 A user's mistake (a data folder in use, a port in use or out of range, a missing dataset, a bad
 setting) prints one line `hybrid: error: ...` and exits with status 2; anything else is a bug and
@@ -50,7 +50,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrid", description="A Qdrant-compatible hybrid search engine.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,serve,eval}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,serve,check,eval}")
     d = sub.add_parser("demo", help="index the bundled msmarco-5k, answer hybrid queries, serve it",
                        description="Index a BEIR corpus into a data folder (resuming an interrupted build, "
                        "rebuilding an incompatible one), print hybrid answers, then serve the folder.")
@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="log level (default: info; HYBRID_LOG_LEVEL)")
     s.add_argument("--no-warm-up", action="store_true",
                    help="do not load the text models at start-up (the first text query then loads them)")
+    c = sub.add_parser("check", help="verify a data folder offline (checksums and references); exit 1 on damage",
+                       description="Verify every checksum and reference of a data folder without writing to it. "
+                       "Exit status: 0 no damage, 1 damage found, 2 cannot check.")
+    c.add_argument("--data", type=Path, required=True, help="the data folder to verify")
+    c.add_argument("--upgrade", action="store_true", help="first add checksums to a folder written before they existed")
     sub.add_parser("eval", help="offline evaluation, e.g. `hybrid eval beir --dataset DIR` (see `hybrid eval --help`)",
                    add_help=False)
     return parser
@@ -83,6 +88,10 @@ def _run(argv: list[str]) -> int:
 
         return eval_main(argv[1:], prog="hybrid eval")
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        from hybrid.storage.check import run
+
+        return run(args.data, args.upgrade)
     if args.command == "demo":
         from hybrid import demo
 

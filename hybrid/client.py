@@ -20,7 +20,7 @@ from hybrid import operations as ops
 from hybrid.admin import AdminMixin
 from hybrid.collection import Collection
 from hybrid.config import CollectionSchema, schema_from_request
-from hybrid.errors import AlreadyExists, CollectionNotFound, ValidationError
+from hybrid.errors import AlreadyExists, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
 from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.optimizer import open_collection
@@ -31,14 +31,10 @@ from hybrid.query_client import QueryMixin
 from hybrid.search import count as count_points
 from hybrid.search import parse, record
 from hybrid.search import scroll as scroll_points
-from hybrid.storage.files import (
-    FolderLock,
-    atomic_write,
-    remove_tree,
-    write_dir_atomically,
-)
+from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
+from hybrid.storage.health import read_config, remove_data_orphans, unopened_info
 
-log = logging.getLogger("hybrid.client")
+_log = logging.getLogger("hybrid.client")
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "geo", "text")
 
 
@@ -56,19 +52,29 @@ class Client(QueryMixin, AdminMixin):
         self._collections: dict[str, Collection] = {}
         self._folder_lock: Optional[FolderLock] = None
         self._closed = False
+        self._unopened: dict[str, DataDamaged] = {}  # collections whose files do not verify: red
         if self.path is not None:
             self._folder_lock = FolderLock(self.path)
+            remove_data_orphans(self.path)
             for cdir in sorted((self.path / "collections").glob("*")):
-                if (cdir / "config.json").exists():
-                    start = time.perf_counter()
-                    self._collections[cdir.name] = self._open(cdir)
-                    log.info("opened collection %r in %.1f s", cdir.name, time.perf_counter() - start)
-                elif cdir.is_dir():
-                    remove_tree(cdir)  # a creation that never finished
+                if cdir.is_dir():  # (a creation that never finished was a .building folder: removed)
+                    self._open_contained(cdir)
 
     # ------------------------------------------------------------------ collections
+    def _open_contained(self, cdir: Path) -> None:
+        """Open one collection; damage makes it red (named file, logged), never stops the others."""
+        start = time.perf_counter()
+        try:
+            self._collections[cdir.name] = self._open(cdir)
+            _log.info("opened collection %r in %.1f s", cdir.name, time.perf_counter() - start)
+        except Exception as exc:  # noqa: BLE001 - containment: any failure of one collection
+            damage = exc if isinstance(exc, DataDamaged) else DataDamaged(cdir, f"cannot be opened: {exc!r}")
+            _log.error("collection %r is red and not served: %s", cdir.name, damage.message,
+                       exc_info=not isinstance(exc, DataDamaged))
+            self._unopened[cdir.name] = damage
+
     def _open(self, cdir: Path) -> Collection:
-        meta = msgspec.json.decode((cdir / "config.json").read_bytes())
+        meta = read_config(cdir)
         schema = CollectionSchema.from_json(msgspec.json.encode(meta["config"]))
         coll = Collection(cdir.name, schema, cdir)
         coll.field_indexes = meta.get("field_indexes", {})
@@ -84,7 +90,10 @@ class Client(QueryMixin, AdminMixin):
     def _get(self, name: str) -> Collection:
         coll = self._collections.get(name)
         if coll is None and isinstance(name, str):
-            coll = self._collections.get(self.resolve_alias(name))
+            target = name if name in self._unopened else self.resolve_alias(name)
+            if target in self._unopened:  # red: its files did not verify (the error names them)
+                raise CollectionDamaged(target, self._unopened[target].message)
+            coll = self._collections.get(target)
         if coll is None:
             raise CollectionNotFound(name)
         return coll
@@ -105,14 +114,14 @@ class Client(QueryMixin, AdminMixin):
         _check_name(collection_name)
         schema = schema_from_request(vectors_config, sparse_vectors_config, **kwargs)
         with self._lock:
-            if collection_name in self._collections:
+            if collection_name in self._collections or collection_name in self._unopened:
                 raise AlreadyExists(collection_name)
             cdir = None
             if self.path is not None:
                 cdir = self.path / "collections" / collection_name
                 cdir.parent.mkdir(parents=True, exist_ok=True)
                 meta = msgspec.json.encode({"name": collection_name, "config": schema.config, "field_indexes": {}})
-                write_dir_atomically(cdir, lambda d: atomic_write(d / "config.json", meta))
+                write_dir_atomically(cdir, lambda d: write_checked(d / "config.json", meta))
             coll = Collection(collection_name, schema, cdir)
             if cdir is not None:
                 open_collection(coll, self._load_index)
@@ -126,6 +135,9 @@ class Client(QueryMixin, AdminMixin):
     def delete_collection(self, collection_name: str, **_: Any) -> bool:
         with self._lock:
             coll = self._collections.pop(collection_name, None)
+            if coll is None and self._unopened.pop(collection_name, None) is not None and self.path is not None:
+                remove_tree(self.path / "collections" / collection_name)  # deleting is how red data is dropped
+                return True
             if coll is None:
                 return False
             self.drop_aliases_of(collection_name)
@@ -135,20 +147,25 @@ class Client(QueryMixin, AdminMixin):
         return True
 
     def collection_exists(self, collection_name: str) -> bool:
-        return collection_name in self._collections
+        return collection_name in self._collections or collection_name in self._unopened
 
     def get_collections(self) -> m.CollectionsResponse:
-        return m.CollectionsResponse([m.CollectionDescription(n) for n in sorted(self._collections)])
+        names = sorted({*self._collections, *self._unopened})
+        return m.CollectionsResponse([m.CollectionDescription(n) for n in names])
 
     def get_collection(self, collection_name: str) -> m.CollectionInfo:
         from hybrid.indexing import payload_schema
 
+        if collection_name in self._unopened:
+            return unopened_info(self.path / "collections" / collection_name, self._unopened[collection_name])
         c = self._get(collection_name)
         with c.lock:
-            busy, error = c.optimizing, c.optimizer.error
+            busy, problem = c.optimizing, c.problem()
+            error = problem or c.optimizer.error
             return m.CollectionInfo(
                 status="red" if error else "yellow" if busy else "green",
                 optimizer_status={"error": error} if error else "ok",
+                warnings=[{"message": problem}] if problem else [],
                 segments_count=len(c.segments),
                 config=c.schema.config,
                 payload_schema=payload_schema(c),

@@ -17,6 +17,7 @@ import numpy as np
 
 from hybrid import operations as ops
 from hybrid.config import CollectionSchema
+from hybrid.errors import CollectionDamaged
 from hybrid.ids import PointId
 from hybrid.locations import PointLocations
 from hybrid.points import PointBatch
@@ -62,6 +63,7 @@ class Collection:
         self.df: dict[str, TermStats] = {n: TermStats() for n, s in schema.sparse.items() if s.idf}
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
+        self.damage: Optional[str] = None  # set on open when data was kept aside: red, read-only
         self.optimizing = False
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
         from hybrid.text import TextFields
@@ -99,6 +101,9 @@ class Collection:
         ids selected by a filter); the fsync happens outside the lock so writers share it.
         """
         with self.lock:
+            problem = self.problem()
+            if problem is not None:
+                raise CollectionDamaged(self.name, problem)
             if callable(op):
                 op = op()
             if self.wal is not None:
@@ -110,6 +115,11 @@ class Collection:
             self.wal.sync(seq)
         self.optimizer.after_write()
         return seq
+
+    def problem(self) -> Optional[str]:
+        """Why the collection is red and refuses writes (damaged data, a failed WAL), or None."""
+        failure = self.wal.failure if self.wal is not None else None
+        return self.damage or (f"{failure}; reopen the collection" if failure else None)
 
     def assign_pids(self, ids: list[PointId]) -> np.ndarray:
         """Internal keys for a batch: existing points keep theirs, new ones get fresh keys."""
@@ -163,9 +173,9 @@ class Collection:
 
     def _save_config(self) -> None:
         if self.path is not None:
-            from hybrid.storage.files import atomic_write
+            from hybrid.storage.files import write_checked
 
-            atomic_write(self.path / "config.json", self.config_json())
+            write_checked(self.path / "config.json", self.config_json())
 
     def _locate(self, ids: Iterable[PointId]) -> list[Optional[tuple[Segment, int]]]:
         return self.where.locate(list(ids))
@@ -290,8 +300,8 @@ class Collection:
     def close(self) -> None:
         self.optimizer.stop()
         with self.lock:
-            if self.path is not None:
-                self.text.commit(self.seq)
+            if self.path is not None and (self.wal is None or self.wal.failure is None):
+                self.text.commit(self.seq)  # not after a failed fsync: self.seq may not be durable
             self.text.close()
             if self.wal is not None:
                 self.wal.close()

@@ -80,6 +80,25 @@ class StorageError(HybridError):
     status_code = 500
 
 
+class DataDamaged(StorageError):
+    """A persisted file does not verify (checksum, missing, unreadable): `path` names it."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class CollectionDamaged(StorageError):
+    """The collection is red (damaged data, or a failed WAL fsync): `reason` says why and
+    which file; it refuses writes (and, when it could not be loaded, reads) until repaired."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"Collection `{name}` is damaged: {reason}")
+        self.name = name
+        self.reason = reason
+
+
 class Unauthorized(HybridError):
     status_code = 401
 

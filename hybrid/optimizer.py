@@ -19,8 +19,19 @@ import numpy as np
 
 from hybrid import operations as ops
 from hybrid.segment import Segment
-from hybrid.storage.files import atomic_save_npy, atomic_write, remove_tree, write_dir_atomically
+from hybrid.errors import DataDamaged
+from hybrid.storage.files import (
+    is_temporary,
+    load_checked_npy,
+    read_checked,
+    remove_orphans,
+    remove_tree,
+    save_checked_npy,
+    write_checked,
+    write_dir_atomically,
+)
 from hybrid.storage.wal import WriteAheadLog
+from hybrid.storage.wal_scan import PREFIX, SUFFIX, first_seq, quarantine_report
 from indexes.payload.jsonpath import parse_path, values_at
 
 if TYPE_CHECKING:
@@ -30,6 +41,10 @@ _log = logging.getLogger("hybrid.optimizer")
 
 #: Builds ANN indexes for a freshly sealed segment (set by the dense index integration).
 IndexBuilder = Callable[[Segment], None]
+
+
+MANIFEST = "manifest.json"
+QUARANTINE = "damaged"  # damaged data kept aside (never deleted); its REPORT.json says what
 
 
 class Manifest(msgspec.Struct):
@@ -149,28 +164,36 @@ class Optimizer:
                 snapshot[sealed.name] = np.zeros(sealed.size, dtype=bool)
             c.segments = kept
             if c.path is not None:
-                self._checkpoint(sealed if sealed.size else None, snapshot, freeze_seq)
+                self._checkpoint(snapshot, freeze_seq)
 
-    def _checkpoint(self, new: Optional[Segment], deleted: dict[str, np.ndarray], seq: int) -> None:
+    def _checkpoint(self, deleted: dict[str, np.ndarray], seq: int) -> None:
+        """Persist the sealed segments as of `seq`: folders (each written once, so one a failed
+        checkpoint did not write is written now), checked bitsets, then the manifest; only then
+        drop the WAL it covers. A failure before the manifest leaves the previous checkpoint."""
         root: Path = self.c.path
         seg_dir = root / "segments"
         seg_dir.mkdir(exist_ok=True)
-        if new is not None:
-            write_dir_atomically(seg_dir / new.name, new.save)
-            new.move_to_disk(seg_dir / new.name)
-        names = [s.name for s in self.c.segments if not s.appendable and s.name in deleted]
+        sealed = [s for s in self.c.segments if not s.appendable and s.name in deleted]
+        for seg in sealed:
+            if not (seg_dir / seg.name).is_dir():
+                write_dir_atomically(seg_dir / seg.name, seg.save)
+                seg.move_to_disk(seg_dir / seg.name)
+        names = [s.name for s in sealed]
         for name in names:
-            atomic_save_npy(seg_dir / name / f"deleted-{seq}.npy", deleted[name])
+            save_checked_npy(seg_dir / name / f"deleted-{seq}.npy", deleted[name])
         self.c.text.commit(self.c.seq)  # text indexes hold every op up to now: before the WAL drops
-        atomic_write(root / "manifest.json", msgspec.json.encode(Manifest(names, seq)))
+        write_checked(root / MANIFEST, msgspec.json.encode(Manifest(names, seq)))
         self.c.wal.drop_until(seq)
-        for child in seg_dir.iterdir():  # segments no manifest names, old bitsets
-            if child.name not in names:
-                remove_tree(child) if child.is_dir() else child.unlink()
-            else:
-                for f in child.glob("deleted-*.npy"):
-                    if f.name != f"deleted-{seq}.npy":
-                        f.unlink()
+        try:
+            for child in seg_dir.iterdir():  # segments no manifest names, old bitsets
+                if child.name not in names:
+                    remove_tree(child)
+                else:
+                    for f in child.glob("deleted-*.npy"):
+                        if f.name != f"deleted-{seq}.npy":
+                            f.unlink()
+        except OSError as exc:  # the checkpoint stands; leftovers are removed by the next one
+            _log.warning("checkpoint of %r: cannot remove an old file: %s", self.c.name, exc)
 
 
 def tenant_field(c: "Collection") -> Optional[str]:
@@ -199,17 +222,41 @@ def tenant_ordered(parts: list[tuple[Segment, np.ndarray]], field: Optional[str]
             zip(np.split(source, cuts), np.split(offsets, cuts))]
 
 
+def read_manifest(root: Path) -> Manifest:
+    """The manifest (checked). A missing one means "no checkpoint yet" only while the WAL still
+    starts at sequence number 1 (segment folders are then leftovers of an interrupted first
+    checkpoint); otherwise opening would silently drop the segments' points, so it refuses."""
+    path = root / MANIFEST
+    if not path.exists():
+        segments = [p.name for p in (root / "segments").glob("*") if not is_temporary(p.name)]
+        logs = sorted((root / "wal").glob(f"{PREFIX}*{SUFFIX}"))
+        if segments and not (logs and first_seq(logs[0]) == 1):
+            raise DataDamaged(path, f"the file is missing while segments/ holds {len(segments)} segment "
+                              "folder(s); restore it (or the collection from a snapshot)")
+        return Manifest()
+    try:
+        return msgspec.json.decode(read_checked(path), type=Manifest)
+    except msgspec.DecodeError as exc:
+        raise DataDamaged(path, f"not a manifest: {exc}") from None
+
+
 def open_collection(collection: "Collection", load_index: Callable[[Any, Path], Any]) -> None:
-    """Load sealed segments from the manifest, then replay the WAL after its checkpoint."""
+    """Load sealed segments from the manifest, then replay the WAL after its checkpoint.
+
+    Damaged files raise DataDamaged naming them; a damaged WAL is kept aside and the
+    collection opens with what precedes the damage, red (`c.damage`), refusing writes."""
     c = collection
     root: Path = c.path
-    manifest = Manifest()
-    if (root / "manifest.json").exists():
-        manifest = msgspec.json.decode((root / "manifest.json").read_bytes(), type=Manifest)
+    for folder in (root, root / "segments", root / "wal", *(root / "segments").glob("*")):
+        for orphan in remove_orphans(folder):
+            _log.info("removed %s (left by an interrupted write)", orphan)
+    manifest = read_manifest(root)
     sealed: list[Segment] = []
     for name in manifest.segments:
         directory = root / "segments" / name
-        deleted = np.load(directory / f"deleted-{manifest.checkpoint_seq}.npy")
+        if not directory.is_dir():
+            raise DataDamaged(directory, f"the segment folder named by {root / MANIFEST} is missing")
+        deleted = load_checked_npy(directory / f"deleted-{manifest.checkpoint_seq}.npy")
         seg = Segment.load(c.schema, directory, deleted, load_index)
         c._attach(seg)
         sealed.append(seg)
@@ -221,13 +268,17 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
             c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
         c._stats(seg, live, +1)
     c.seq = manifest.checkpoint_seq
+    c.wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
     for field, schema in c.field_indexes.items():
         if schema.get("type") == "text":
             c.text.create(field, schema, rebuild=False)
-            if c.text.replay_after[field] < manifest.checkpoint_seq:  # older than the segments
+            # older than the segments, or ahead of the log (its tail was damaged and kept aside):
+            # rebuilt from the segments, then the log replays into it
+            if not manifest.checkpoint_seq <= c.text.replay_after[field] <= c.wal.last_seq:
                 c.text.drop(field)
                 c.text.create(field, schema, rebuild=True)
                 c.text.replay_after[field] = manifest.checkpoint_seq
-    c.wal = WriteAheadLog(root / "wal")
     for seq, body in c.wal.replay(manifest.checkpoint_seq):
         c._apply(ops.decode(body), seq)
+    if (root / QUARANTINE).exists():
+        c.damage = quarantine_report(root / QUARANTINE)

@@ -18,8 +18,10 @@ import msgspec
 import numpy as np
 
 from hybrid.config import CollectionSchema
+from hybrid.errors import DataDamaged
 from hybrid.ids import ID_KEY_DTYPE, KeyIds, PointId, id_keys
 from hybrid.points import PointBatch
+from hybrid.storage.checksums import verify_folder, write_folder_checksums
 from hybrid.storage.files import atomic_save_npy, atomic_write
 from hybrid.storage.multivectors import MultiStore
 from hybrid.storage.vectors import DenseStore, SparseStore, _grow
@@ -200,6 +202,7 @@ class Segment:
                 sub = directory / f"vec{i}.index"
                 sub.mkdir(exist_ok=True)
                 store.index.save(sub)
+        write_folder_checksums(directory)  # last: it lists every file above
 
     def move_to_disk(self, directory: Path) -> None:
         """Point on_disk stores at the files just written into `directory`."""
@@ -211,6 +214,15 @@ class Segment:
     @classmethod
     def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
              load_index: Callable[[Store, Path], Any]) -> "Segment":
+        verify_folder(directory)  # DataDamaged names the file; nothing below reads unverified bytes
+        try:
+            return cls._load_verified(schema, directory, deleted, load_index)
+        except (OSError, ValueError, msgspec.DecodeError) as exc:
+            raise DataDamaged(directory, f"cannot be loaded: {type(exc).__name__}: {exc}") from None
+
+    @classmethod
+    def _load_verified(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
+                       load_index: Callable[[Store, Path], Any]) -> "Segment":
         seg = cls(schema, appendable=False, name=directory.name)
         seg.keys = np.load(directory / "keys.npy")
         seg.ids = KeyIds(seg.keys)
@@ -218,6 +230,8 @@ class Segment:
         seg.size = len(seg.ids)
         seg.pids = np.load(directory / "pids.npy")
         seg.versions = np.load(directory / "versions.npy")
+        if deleted.shape != (seg.size,):
+            raise ValueError(f"its deleted bitset has {deleted.size} entries for {seg.size} points")
         seg.deleted = deleted.copy()
         for i, (name, spec_store) in enumerate(list(seg.vectors.items())):
             stem = f"vec{i}"

@@ -27,17 +27,18 @@ import msgspec
 import numpy as np
 
 from hybrid import models as m
-from hybrid.errors import HybridError, NotFound, ValidationError
-from hybrid.optimizer import Manifest
+from hybrid.errors import DataDamaged, HybridError, NotFound, ValidationError
+from hybrid.optimizer import MANIFEST, Manifest
 from hybrid.segment import Segment
-from hybrid.storage.files import atomic_write, remove_tree
+from hybrid.storage import files
+from hybrid.storage.files import atomic_write, npy_bytes, remove_tree, with_footer
 
 if TYPE_CHECKING:
     import threading
 
     from hybrid.collection import Collection
 
-FORMAT = 1
+FORMAT = 2  # 2: every metadata file and segment folder carries checksums (hybrid.storage)
 META_NAME = "snapshot.json"
 DATA_NAME = "collection"
 SUFFIX = ".snapshot"
@@ -76,16 +77,16 @@ def dump_collection(c: "Collection", root: Path) -> None:
         directory = segments_dir / seg.name
         directory.mkdir()
         seg.save(directory)
-        np.save(directory / f"deleted-{c.seq}.npy", seg.deleted[: seg.size], allow_pickle=False)
+        (directory / f"deleted-{c.seq}.npy").write_bytes(with_footer(npy_bytes(seg.deleted[: seg.size])))
         names.append(seg.name)
-    (root / "manifest.json").write_bytes(msgspec.json.encode(Manifest(names, c.seq)))
-    (root / "config.json").write_bytes(c.config_json())
+    (root / MANIFEST).write_bytes(with_footer(msgspec.json.encode(Manifest(names, c.seq))))
+    (root / "config.json").write_bytes(with_footer(c.config_json()))
 
 
 def _skip_transient(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     """Leave out files of writes in progress (atomic-write temporaries, folders being built)."""
     name = info.name.rsplit("/", 1)[-1]
-    if name.endswith((".tmp", ".building")) or name == ".lock":
+    if files.is_temporary(name) or name == ".lock":
         return None
     return info
 
@@ -106,9 +107,14 @@ def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
                     dump_collection(c, staging / DATA_NAME)
             if c.path is None:
                 tar.add(staging / DATA_NAME, arcname=DATA_NAME)
-        with open(part, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(part, dest)
+        fd = os.open(part, os.O_RDONLY)
+        try:
+            files.fsync(fd, part)
+        finally:
+            os.close(fd)
+        files.replace(part, dest)
+    except OSError as exc:
+        raise files.failed("write the snapshot", dest, exc) from exc
     finally:
         part.unlink(missing_ok=True)
 
@@ -125,7 +131,8 @@ def extract_snapshot(archive: Path, staging: Path, name: str) -> tuple[Path, Sna
     except (OSError, msgspec.DecodeError) as exc:
         raise ValidationError("snapshot", f"not a snapshot of this engine ({META_NAME}: {exc})") from None
     if meta.format != FORMAT:
-        raise ValidationError("snapshot", f"snapshot format {meta.format} is not supported (expected {FORMAT})")
+        raise ValidationError("snapshot", f"snapshot format {meta.format} is not supported (expected {FORMAT}; "
+                              "format 1 predates checksums: restore it with the version that wrote it)")
     folder = staging / DATA_NAME
     if not (folder / "config.json").is_file():
         raise ValidationError("snapshot", "the snapshot holds no collection configuration")
@@ -251,6 +258,7 @@ class SnapshotMixin:
         target.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             old = self._collections.pop(name, None)
+            self.__dict__.get("_unopened", {}).pop(name, None)  # a red collection is replaced too
             if old is not None:
                 old.close()
             if target.exists():
@@ -271,6 +279,9 @@ class SnapshotMixin:
 def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -> "Collection":
     try:
         return open_folder(folder)
+    except DataDamaged as exc:  # the archive's files do not verify: bad input, named
+        raise ValidationError("snapshot", f"the snapshot holds a damaged file: "
+                              f"{Path(exc.path).relative_to(folder.parent)}: {exc.reason}") from None
     except HybridError:
         raise
     except Exception as exc:  # a damaged archive can fail anywhere in loading: report it as bad input

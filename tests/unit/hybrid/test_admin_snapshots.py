@@ -11,7 +11,7 @@ import pytest
 
 from hybrid import Client
 from hybrid.errors import ValidationError
-from hybrid.snapshots import SnapshotNotFound
+from hybrid.snapshots import FORMAT, SnapshotNotFound
 
 DIM = 3
 QUERY = [0.3, -0.5, 0.8]
@@ -87,7 +87,7 @@ def test_list_and_delete(client):
 
 def evil_archive(path, member: str) -> None:
     with tarfile.open(path, "w") as tar:
-        for name, data in (("snapshot.json", b'{"format": 1, "collection": "c"}'), (member, b"x")):
+        for name, data in (("snapshot.json", b'{"format": %d, "collection": "c"}' % FORMAT), (member, b"x")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -19,7 +19,8 @@ def hybrid(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("command, options", [
-    ([], ["demo", "serve", "eval"]),
+    ([], ["demo", "serve", "check", "eval"]),
+    (["check"], ["--data", "--upgrade"]),
     (["demo"], ["--data", "--dataset", "--rebuild", "--batch-size", "--no-serve", "--port"]),
     (["serve"], ["--data", "--host", "--port", "--api-key", "--read-only-api-key", "--threads", "--log-level",
                  "--no-warm-up"]),

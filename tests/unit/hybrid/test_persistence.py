@@ -106,8 +106,9 @@ def test_wal_numbering_survives_rotation_and_drop(tmp_path) -> None:
     covered = wal.rotate()
     wal.drop_until(covered)
     wal.close()
-    reopened = WriteAheadLog(tmp_path)  # only an empty file is left: numbering must continue
+    # only an empty file is left: numbering continues after the checkpoint that covered the rest
+    reopened = WriteAheadLog(tmp_path, checkpoint_seq=covered)
     assert reopened.last_seq == 3
     assert reopened.append(b"d") == 4
     reopened.close()
-    assert [s for s, _ in WriteAheadLog(tmp_path).replay(3)] == [4]
+    assert [s for s, _ in WriteAheadLog(tmp_path, checkpoint_seq=covered).replay(3)] == [4]
