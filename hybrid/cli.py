@@ -3,8 +3,8 @@
 data folder offline) and `hybrid eval` (offline evaluation, `python -m evals`).
 
 A user's mistake (a data folder in use, a port in use or out of range, a missing dataset, a bad
-setting) prints one line `hybrid: error: ...` and exits with status 2; anything else is a bug and
-keeps its traceback.
+setting) or damaged data (the file named) prints one line `hybrid: error: ...` and exits with
+status 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -114,13 +114,15 @@ def _run(argv: list[str]) -> int:
 
 def main(argv: Optional[list[str]] = None) -> int:
     from evals.beir import DatasetError
-    from hybrid.errors import HybridError
+    from hybrid.errors import CollectionDamaged, DataDamaged, HybridError
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return _run(sys.argv[1:] if argv is None else list(argv))
     except (UsageError, DatasetError) as exc:
         message = str(exc)
+    except (CollectionDamaged, DataDamaged) as exc:  # damaged files on disk: named, nothing to trace
+        message = exc.message
     except HybridError as exc:
         if exc.status_code >= 500:
             raise

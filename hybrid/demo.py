@@ -5,7 +5,9 @@ left silently: it checks the collection against the corpus and says what it does
 - *complete*: every document is there with the demo's schema -> used as it is;
 - *partial*: the schema is right, documents are missing -> resumed (only missing batches are
   embedded and upserted; upserts are idempotent, so a batch cut in half is simply redone);
-- *incompatible*: vectors or the text index differ from the demo's -> rebuilt from scratch.
+- *incompatible*: vectors or the text index differ from the demo's -> rebuilt from scratch;
+- *damaged*: its files do not verify (hybrid.storage) -> the demo stops and says how to repair
+  (`hybrid check --upgrade` for a folder older than checksums) or rebuild (`--rebuild`).
 Embeddings go through the shared embedding cache, so a resumed or rebuilt run embeds nothing twice.
 """
 
@@ -42,9 +44,14 @@ def _schema(dim: int) -> dict[str, Any]:
 
 def build_state(client: Any, total: int, dim: int, collection: str = COLLECTION) -> BuildState:
     """Compare the collection with the demo's schema and a corpus of `total` documents."""
+    from hybrid.errors import CollectionDamaged
+
     if not client.collection_exists(collection):
         return BuildState("missing", 0, total, "no collection yet")
-    info = client.get_collection(collection)
+    try:
+        info = client.get_collection(collection)
+    except CollectionDamaged as exc:
+        return BuildState("damaged", 0, total, exc.reason)
     params = info.config.params.vectors
     vectors = {name: (p.size, p.multivector_config is not None) for name, p in params.items()} \
         if isinstance(params, dict) else {"": (params.size, False)}
@@ -66,11 +73,14 @@ def prepare(client: Any, docs: list, rebuild: bool = False, batch: int = 128,
     """Make the collection hold every document of `docs` (evals.beir documents), embedding
     through `cache` (an EmbeddingCache) when given; prints what it found and what it does."""
     from hybrid.embed import CachedEmbedder, get_embedder
+    from hybrid.errors import CollectionDamaged
 
     dense, bm25 = get_embedder("minilm"), get_embedder("qdrant/bm25")
     if cache is not None:
         dense = CachedEmbedder(dense, cache)
     state = build_state(client, len(docs), dense.dim, collection)
+    if state.kind == "damaged" and not rebuild:
+        raise CollectionDamaged(collection, f"{state.reason}; or `hybrid demo --rebuild` indexes it again")
     if state.kind == "complete" and not rebuild:
         print(f"collection {collection!r} is complete ({state.total:,} documents): using it")
         return state

@@ -42,3 +42,17 @@ def test_missing_and_incompatible_collections(docs):
         client.create_collection("msmarco", vectors_config={"dense": {"size": 384, "distance": "Cosine"}})
         state = build_state(client, len(docs), 384)
         assert state.kind == "incompatible" and "vectors differ" in state.reason
+
+
+def test_a_damaged_collection_stops_the_demo_unless_rebuilt(tmp_path, docs):
+    from hybrid.errors import CollectionDamaged
+
+    with Client(path=tmp_path / "data") as client:
+        client.create_collection("msmarco", vectors_config={"dense": {"size": 384, "distance": "Cosine"}})
+    config = tmp_path / "data" / "collections" / "msmarco" / "config.json"
+    config.write_bytes(config.read_bytes().replace(b"Cosine", b"Cosinx"))  # fails its checksum
+    with Client(path=tmp_path / "data") as client:
+        with pytest.raises(CollectionDamaged, match="config.json.*--rebuild"):
+            prepare(client, docs, batch=6)
+        state = prepare(client, docs, rebuild=True, batch=6)
+        assert (state.kind, state.present) == ("complete", len(docs))
