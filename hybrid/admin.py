@@ -210,10 +210,8 @@ class AdminMixin(SnapshotMixin):
             raise ValidationError("key", "must be a non-empty string")
         if not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
-        c = self._get(collection_name)
         flt = parse(facet_filter, "filter")
-        with c.lock:
-            segments = list(c.segments)
+        segments = self._get(collection_name).view().segments
         counts: dict[tuple[int, Any], int] = {}
         for seg in segments:
             if seg.size:

@@ -29,6 +29,7 @@ from hybrid.query_client import QueryMixin
 from hybrid.search import count as count_points
 from hybrid.search import parse, record
 from hybrid.search import scroll as scroll_points
+from hybrid.view import CollectionView
 from hybrid.storage.files import (
     FolderLock,
     atomic_write,
@@ -84,10 +85,14 @@ class Client(QueryMixin, AdminMixin):
             raise CollectionNotFound(name)
         return coll
 
-    def _lookup(self, name: str) -> Collection:
-        """The collection named by a request's lookup_from / with_lookup."""
+    def _view(self, name: str) -> CollectionView:
+        """A consistent snapshot of a collection for one read (hybrid.view)."""
+        return self._get(name).view()
+
+    def _lookup(self, name: str) -> CollectionView:
+        """The collection named by a request's lookup_from / with_lookup, as of now."""
         try:
-            return self._get(name)
+            return self._view(name)
         except CollectionNotFound:
             raise ValidationError("lookup_from.collection", f"collection {name!r} does not exist") from None
 
@@ -193,9 +198,7 @@ class Client(QueryMixin, AdminMixin):
             return normalize_ids(selector, field)
         if isinstance(selector, dict):
             flt = parse(selector.get("filter", selector), f"{field}.filter" if "filter" in selector else field)
-            with c.lock:
-                cand = all_matching(c, flt)
-                return cand.ids()
+            return all_matching(c.view(), flt).ids()  # under the write's lock: the ids as of now
         raise ValidationError(field, "expected a list of point ids or a filter")
 
     def delete(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
@@ -261,18 +264,18 @@ class Client(QueryMixin, AdminMixin):
         if limit is None or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
         start = normalize_id(offset, "offset") if offset is not None else None
-        return scroll_points(c, parse(scroll_filter), limit, start, with_payload, with_vectors)
+        return scroll_points(c.view(), parse(scroll_filter), limit, start, with_payload, with_vectors)
 
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, **_: Any) -> m.CountResult:
-        c = self._get(collection_name)
-        return m.CountResult(count=count_points(c, parse(count_filter)))
+        flt = parse(count_filter)
+        return m.CountResult(count=count_points(self._view(collection_name), flt))
 
     def query_points(self, collection_name: str, query: Any = None, using: Optional[str] = None, prefetch: Any = None,
                      query_filter: Any = None, search_params: Any = None, limit: int = 10, offset: Optional[int] = None,
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, **_: Any) -> m.QueryResponse:
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
-        c = self._get(collection_name)
+        c = self._view(collection_name)
         if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
             points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))
             if points is not None:
@@ -287,7 +290,7 @@ class Client(QueryMixin, AdminMixin):
         return m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup))
 
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], **_: Any) -> list[m.QueryResponse]:
-        c = self._get(collection_name)
+        c = self._view(collection_name)
         fast = nearest_batch(c, list(requests))
         if fast is not None:
             return [m.QueryResponse(points=points) for points in fast]

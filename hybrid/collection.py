@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 import msgspec
 import numpy as np
@@ -24,6 +24,9 @@ from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
 from hybrid.storage.wal import WriteAheadLog
 
+if TYPE_CHECKING:
+    from hybrid.view import CollectionView
+
 
 class TermStats:
     """Document frequencies of one sparse vector name over the live points of a collection.
@@ -35,8 +38,17 @@ class TermStats:
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
         self.docs = 0
+        self._shared = False  # a view holds `counts`: copy before the next change
+
+    def shared(self) -> tuple[dict[int, int], int]:
+        """(counts, docs) for a view; the next change copies the counts first."""
+        self._shared = True
+        return self.counts, self.docs
 
     def add(self, terms: np.ndarray, docs: int, sign: int) -> None:
+        if self._shared:
+            self.counts = dict(self.counts)
+            self._shared = False
         self.docs += sign * docs
         unique, counts = np.unique(terms, return_counts=True)
         get = self.counts.get
@@ -78,6 +90,13 @@ class Collection:
     @property
     def appendable(self) -> Segment:
         return self.segments[-1]
+
+    def view(self) -> "CollectionView":
+        """What a read sees: the state after every acknowledged write, unchanged by later ones."""
+        from hybrid.view import CollectionView
+
+        with self.lock:
+            return CollectionView(self)
 
     def _new_appendable(self) -> Segment:
         seg = Segment(self.schema, appendable=True)
@@ -171,29 +190,23 @@ class Collection:
         return self.where.locate(list(ids))
 
     def _to_appendable(self, ids: list[PointId], pids: np.ndarray, keep_old: bool) -> np.ndarray:
-        """Offsets in the appendable segment for `ids`: existing there, moved there, or new.
+        """Fresh offsets in the appendable segment for `ids`, one new version each.
 
-        A point living in a sealed segment is tombstoned there; with keep_old its vectors and
-        payload are first copied over (copy-on-write for partial updates).
+        Every write appends: a point's previous version (wherever it lives) is tombstoned,
+        after its vectors and payload are copied over when `keep_old` (partial updates). So
+        rows that a read's view can see never change (hybrid.view).
         """
         app = self.appendable
-        offsets = np.empty(len(ids), dtype=np.int64)
-        fresh_rows: list[int] = []
-        moved: list[tuple[int, Segment, int]] = []
-        for row, loc in enumerate(self._locate(ids)):
-            if loc is not None and loc[0] is app:
-                offsets[row] = loc[1]
-            else:
-                fresh_rows.append(row)
-                if loc is not None:
-                    moved.append((row, loc[0], loc[1]))
-        if fresh_rows:
-            new = app.allocate([ids[r] for r in fresh_rows], pids[fresh_rows])
-            offsets[fresh_rows] = new
-            for r, off in zip(fresh_rows, new.tolist()):
-                self.where.place(ids[r], int(pids[r]), (app, off))
+        old = self._locate(ids)
+        offsets = app.allocate(ids, pids)
+        for i, off in enumerate(offsets.tolist()):
+            self.where.place(ids[i], int(pids[i]), (app, off))
+        if len(ids):
             self.next_pid = max(self.next_pid, int(pids.max()) + 1)
-        for row, seg, off in moved:  # moving keeps the IDF statistics unchanged
+        for row, loc in enumerate(old):  # moving keeps the IDF statistics unchanged
+            if loc is None:
+                continue
+            seg, off = loc
             self._stats(seg, np.array([off]), -1)
             if keep_old:
                 self._copy_point(seg, off, app, int(offsets[row]))
@@ -242,6 +255,7 @@ class Collection:
         from hybrid.payload import apply_payload_op
 
         ids = [i for i, loc in zip(op.ids, self.where.locate(op.ids)) if loc is not None]
+        ids = list(dict.fromkeys(ids))  # one new version per point
         if not ids:
             return
         pids = self.assign_pids(ids)
@@ -252,6 +266,7 @@ class Collection:
 
     def _apply_delete_vectors(self, op: ops.DeleteVectors, seq: int) -> None:
         ids = [i for i, loc in zip(op.ids, self.where.locate(op.ids)) if loc is not None]
+        ids = list(dict.fromkeys(ids))  # one new version per point
         if not ids:
             return
         offsets = self._to_appendable(ids, self.assign_pids(ids), keep_old=True)

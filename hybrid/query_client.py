@@ -13,7 +13,8 @@ from hybrid.query import QueryGroupsRequest, run_groups
 
 
 class QueryMixin:
-    _get: Any
+    _view: Any
+    _lookup: Any
     infer: Any
 
     def query_points_groups(self, collection_name: str, group_by: str, query: Any = None, using: Optional[str] = None,
@@ -30,4 +31,4 @@ class QueryMixin:
             with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), explain=explain,
             group_by=group_by, group_size=group_size, with_lookup=m.to_builtins(with_lookup),
         )
-        return run_groups(self._get(collection_name), req, self.infer, self._get)
+        return run_groups(self._view(collection_name), req, self.infer, self._lookup)

@@ -199,8 +199,7 @@ def search_args(params: Optional[m.SearchParams]) -> dict[str, Any]:
 def searchable(c: "Collection", using: str, flt: Any = None) -> list[tuple[Segment, np.ndarray, int]]:
     """(segment, allowed mask, allowed count) of every segment with a live, matching point that
     has vector `using`."""
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     out = []
     for seg in segments:
         if seg.size == 0:
@@ -236,8 +235,7 @@ def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = 
     want = limit + (1 if exclude is not None else 0)
     spec = c.schema.dense.get(using)
     if spec is not None and not spec.multivector:  # the filter as index offsets or a bitset, per segment
-        with c.lock:
-            segments = list(c.segments)
+        segments = c.segments
         cand = merge_hits(filtered_hits(segments, using, query, want, flt, **args))
     else:
         cand = merge_hits([(seg, seg.vectors[using].search(query, want, allowed, seg.size, allowed_count=count,
@@ -281,8 +279,7 @@ def record(seg: Segment, off: int, with_payload: Any, with_vectors: Any) -> m.Re
 
 def all_matching(c: "Collection", flt: Any) -> Candidates:
     """Every live point matching the filter, in point-id order (scores are 0)."""
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     cand = Candidates.from_masks((seg, filter_mask(seg, flt)) for seg in segments)
     return cand.take(np.argsort(cand.keys(), kind="stable"))
 
@@ -300,6 +297,5 @@ def scroll(c: "Collection", flt: Any, limit: int, offset: Optional[PointId], wit
 
 
 def count(c: "Collection", flt: Any) -> int:
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     return sum(int(np.count_nonzero(filter_mask(seg, flt))) for seg in segments)

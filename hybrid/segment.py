@@ -10,6 +10,7 @@ A segment is also the `FilterView` that hybrid.filters evaluates conditions agai
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -32,6 +33,7 @@ class Segment:
         self.schema = schema
         self.name = name or uuid.uuid4().hex
         self.appendable = appendable
+        self.compacted = not appendable  # each point once, in offset order (merged or loaded)
         self.size = 0
         self.ids: list[Optional[PointId]] | KeyIds = []  # KeyIds once sealed
         self.keys = np.zeros(0, dtype=ID_KEY_DTYPE)
@@ -39,6 +41,10 @@ class Segment:
         self.versions = np.zeros(0, dtype=np.int64)
         self.deleted = np.zeros(0, dtype=bool)
         self.deleted_version = 0
+        self._deleted_shared = False  # a view holds `deleted`: copy it before the next change
+        # held by writers updating in-place structures (payload indexes, growable sparse index)
+        # and by views reading them (hybrid.view)
+        self.index_lock = threading.RLock()
         self.payloads: list[Optional[dict]] = []
         self.payload_version = 0
         self.payload_indexes: dict[str, Any] = {}  # key -> indexes.payload index over this segment
@@ -72,10 +78,11 @@ class Segment:
     def _payload_changed(self, offsets: list[int]) -> None:
         """Keep payload indexes of a written segment in step with its payloads."""
         self.payload_version += 1
-        for index in self.payload_indexes.values():
-            for off in offsets:
-                index.remove(off)
-                index.add(off, self.payloads[off])
+        with self.index_lock:
+            for index in self.payload_indexes.values():
+                for off in offsets:
+                    index.remove(off)
+                    index.add(off, self.payloads[off])
 
     def text_match(self, key: str, kind: str, text: str) -> Optional[np.ndarray]:
         return self.text_match_of(self, key, kind, text)
@@ -146,8 +153,16 @@ class Segment:
             self._payload_changed(written)
 
     def delete(self, offsets: np.ndarray) -> None:
+        if self._deleted_shared:  # copy-on-write: open views keep the bitset they took
+            self.deleted = self.deleted.copy()
+            self._deleted_shared = False
         self.deleted[offsets] = True
         self.deleted_version += 1
+
+    def shared_deleted(self) -> np.ndarray:
+        """The deleted bitset, for a view: the next delete copies it first."""
+        self._deleted_shared = True
+        return self.deleted
 
     def base_allowed(self, name: str) -> tuple[np.ndarray, int]:
         """(live points having vector `name`, their count). Cached for sealed segments, whose

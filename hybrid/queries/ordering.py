@@ -29,8 +29,7 @@ def domain_masks(c: "Collection", flt: Any, pool: Optional[Candidates]) -> list[
             mask[pool.off[pool.seg == i]] = True
             out.append((seg, mask))
         return out
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     return [(seg, filter_mask(seg, flt)) for seg in segments if seg.size]
 
 

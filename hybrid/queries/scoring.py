@@ -143,8 +143,7 @@ def best_with_ties(scores: np.ndarray, keep: np.ndarray, limit: int) -> np.ndarr
 
 def score_collection(c: "Collection", scorer: Scorer, limit: int, flt: Any) -> Candidates:
     """Top `limit` points of the whole collection (live, matching `flt`, having the vector)."""
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     segs, seg_ix, offs, scores = [], [], [], []
     for seg in segments:
         if seg.size == 0:

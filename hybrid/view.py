@@ -1,0 +1,267 @@
+"""What one read sees: a `CollectionView`, taken under the collection lock in O(segments).
+
+Snapshot isolation (DESIGN.md section 4b, after Qdrant's segment holder): a read sees exactly
+the writes acknowledged before its view was taken, however many writers run meanwhile. It
+holds, per segment, the visible length and the arrays as of that instant; writers keep those
+rows unchanged:
+
+- the appendable segment is append-only: a new version of a point goes to a fresh offset
+  (the old one is tombstoned), so rows below a view's `size` never change; growable arrays
+  are swapped, never resized in place, when they grow;
+- deletion bitsets are copy-on-write once a view holds them (`Segment.shared_deleted`), IDF
+  statistics likewise (`TermStats.shared`);
+- structures updated in place (payload indexes and the sparse index of the appendable
+  segment) are read under the segment's `index_lock`, which writers hold while updating; their
+  answers about offsets below the view's size cannot change, the rest is cut off;
+- text searchers are tantivy searchers opened at the view's instant;
+- the optimizer swaps segments by replacing the collection's list: views keep the old ones.
+
+A view quacks like the collection for the read path: `schema`, `segments`, `appendable`,
+`text`, `df`/`docs_with`, `where` (locations resolved inside the view).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+import numpy as np
+
+from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes
+
+if TYPE_CHECKING:
+    from hybrid.collection import Collection
+    from hybrid.segment import Segment
+
+
+class Prefix(Sequence):
+    """The first `size` items of a list that writers keep appending to."""
+
+    __slots__ = ("_items", "_size")
+
+    def __init__(self, items: list, size: int) -> None:
+        self._items, self._size = items, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._items[j] for j in range(*i.indices(self._size))]
+        if i < 0:
+            i += self._size
+        if not 0 <= i < self._size:
+            raise IndexError(i)
+        return self._items[i]
+
+    def __iter__(self) -> Iterator:
+        return itertools.islice(self._items, self._size)
+
+
+class _Guarded:
+    """A payload index updated in place by writers, read under the segment's lock."""
+
+    __slots__ = ("_index", "_lock")
+
+    def __init__(self, index: Any, lock: Any) -> None:
+        self._index, self._lock = index, lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._index, name)
+        if not callable(value):
+            return value
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return guarded
+
+
+def _store_snapshot(store: Any) -> Any:
+    """A store of the appendable segment as of now: its current arrays (rows below the visible
+    size never change; growth swaps arrays), sharing the lock-guarded growable index."""
+    out = copy.copy(store)
+    if hasattr(store, "flat"):
+        out.flat = list(store.flat)
+    return out
+
+
+class SegmentView:
+    """One segment as a read sees it (the `FilterView` protocol, plus what search reads)."""
+
+    def __init__(self, seg: "Segment") -> None:  # under the collection lock
+        self.segment = seg
+        self.schema = seg.schema
+        self.name = seg.name
+        self.appendable = seg.appendable
+        self.compacted = seg.compacted
+        self.size = size = seg.size
+        self.keys, self.pids, self.versions = seg.keys, seg.pids, seg.versions
+        self.deleted = seg.shared_deleted()
+        self.deleted_version = seg.deleted_version
+        self.payload_version = seg.payload_version
+        self.cache = seg.cache
+        self.text_match_of = seg.text_match_of
+        self._live: Optional[np.ndarray] = None
+        self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if seg.appendable:
+            self.ids: Any = Prefix(seg.ids, size)
+            self.payloads: Any = Prefix(seg.payloads, size)
+            self.vectors = {name: _store_snapshot(store) for name, store in seg.vectors.items()}
+            self.payload_indexes = {k: _Guarded(ix, seg.index_lock) for k, ix in seg.payload_indexes.items()}
+        else:  # sealed: immutable but for the deleted bitset
+            self.ids, self.payloads = seg.ids, seg.payloads
+            self.vectors = dict(seg.vectors)
+            self.payload_indexes = dict(seg.payload_indexes)
+
+    # ------------------------------------------------------------------ FilterView protocol
+    def point_ids(self) -> Sequence[Optional[PointId]]:
+        return self.ids
+
+    def vector_present(self, name: str) -> np.ndarray:
+        store = self.vectors.get(name)
+        if store is None:
+            return np.zeros(self.size, dtype=bool)
+        return store.present[: self.size]
+
+    def payload_index(self, key: str) -> Any:
+        return self.payload_indexes.get(key)
+
+    def text_match(self, key: str, kind: str, text: str) -> Optional[np.ndarray]:
+        return self.text_match_of(self, key, kind, text)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def live(self) -> np.ndarray:
+        if self._live is None:
+            self._live = ~self.deleted[: self.size]
+        return self._live
+
+    @property
+    def live_count(self) -> int:
+        return int(np.count_nonzero(self.live))
+
+    def base_allowed(self, name: str) -> tuple[np.ndarray, int]:
+        """(live points having vector `name`, their count); cached on sealed segments per
+        deletion version (their vectors never change)."""
+        key = ("base_allowed", name)
+        if not self.appendable:
+            hit = self.cache.get(key)
+            if hit is not None and hit[0] == self.deleted_version:
+                return hit[1], hit[2]
+        mask = self.live & self.vectors[name].present[: self.size]
+        count = int(np.count_nonzero(mask))
+        if not self.appendable:
+            self.cache[key] = (self.deleted_version, mask, count)
+        return mask, count
+
+    def vector_of(self, offset: int, name: str) -> Any:
+        store = self.vectors[name]
+        return store.get(offset) if store.present[offset] else None
+
+    # ------------------------------------------------------------------ lookups inside the view
+    def _sorted_by(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values sorted, their offsets) of `keys` or `pids`. Compacted segments hold each
+        value once, so all their offsets are sorted once (cached); an appendable (or frozen)
+        one may hold dead older versions of a point, so only its live offsets are."""
+        found = self._sorted.get(column)
+        if found is None:
+            cache_key = ("sorted", column)
+            found = self.cache.get(cache_key) if self.compacted else None
+            if found is None:
+                offsets = np.arange(self.size) if self.compacted else np.flatnonzero(self.live)
+                values = getattr(self, column)[offsets]
+                order = np.argsort(values, kind="stable")
+                found = (values[order], offsets[order].astype(np.int64))
+                if self.compacted:
+                    self.cache[cache_key] = found
+            self._sorted[column] = found
+        return found
+
+    def find(self, column: str, wanted: np.ndarray) -> np.ndarray:
+        """Live offset holding each wanted key/pid in this view, -1 where none."""
+        values, order = self._sorted_by(column)
+        if not order.size or not wanted.size:
+            return np.full(wanted.size, -1, np.int64)
+        at = np.minimum(np.searchsorted(values, wanted), order.size - 1)
+        offsets = order[at]
+        found = (values[at] == wanted) & self.live[offsets]
+        return np.where(found, offsets, -1)
+
+
+class ViewLocations:
+    """Point id / internal key -> (segment view, offset), as of the view."""
+
+    def __init__(self, segments: list[SegmentView]) -> None:
+        self.segments = segments
+
+    def get(self, pid: PointId, default: Any = None) -> Any:
+        key = np.array([id_key_bytes(pid)], dtype=ID_KEY_DTYPE)
+        for seg in reversed(self.segments):  # newest first: a live id is in one segment only
+            off = int(seg.find("keys", key)[0])
+            if off >= 0:
+                return seg, off
+        return default
+
+    def __contains__(self, pid: object) -> bool:
+        try:
+            return self.get(pid) is not None  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+
+    def locate_pids(self, pids: np.ndarray) -> tuple[list[SegmentView], np.ndarray, np.ndarray]:
+        """(segments, segment index or -1, offset) of the live point behind each internal key."""
+        segs: list[SegmentView] = []
+        seg_ix = np.full(pids.size, -1, np.int32)
+        offs = np.zeros(pids.size, np.int64)
+        missing = np.arange(pids.size)
+        for seg in self.segments:
+            if not missing.size:
+                break
+            found = seg.find("pids", pids[missing])
+            hit = found >= 0
+            if hit.any():
+                segs.append(seg)
+                seg_ix[missing[hit]], offs[missing[hit]] = len(segs) - 1, found[hit]
+                missing = missing[~hit]
+        return segs, seg_ix, offs
+
+
+class FrozenTermStats:
+    """Document frequencies of one sparse name as of a view (see collection.TermStats)."""
+
+    def __init__(self, counts: dict[int, int], docs: int) -> None:
+        self.counts, self.docs = counts, docs
+
+    def df(self, terms: np.ndarray) -> np.ndarray:
+        get = self.counts.get
+        return np.fromiter((get(t, 0) for t in terms.tolist()), dtype=np.float64, count=terms.size)
+
+
+class CollectionView:
+    """A consistent snapshot of a collection for one read (see the module docstring)."""
+
+    def __init__(self, c: "Collection") -> None:  # under the collection lock
+        self.collection = c
+        self.name = c.name
+        self.schema = c.schema
+        self.seq = c.seq
+        self.segments = [SegmentView(seg) for seg in c.segments]
+        self.df = {name: FrozenTermStats(*stats.shared()) for name, stats in c.df.items()}
+        self.where = ViewLocations(self.segments)
+        self.text = c.text.view(self)
+        for seg in self.segments:
+            seg.text_match_of = self.text.match
+
+    @property
+    def appendable(self) -> SegmentView:
+        return self.segments[-1]
+
+    def docs_with(self, name: str) -> int:
+        return self.df[name].docs
+
+    def points_count(self) -> int:
+        return sum(seg.live_count for seg in self.segments)
