@@ -26,7 +26,6 @@ from indexes.payload.conditions import (
     Condition, FieldCondition, Filter, HasId, HasVector, MatchText, Nested, Slice,
 )
 from indexes.payload.jsonpath import parse_path
-from indexes.payload.numeric import OrderedIndex
 
 __all__ = [
     "Filter", "FilterView", "cardinality", "evaluate", "facet", "order_pairs", "order_values",
@@ -160,7 +159,7 @@ def order_pairs(key: str, view: FilterView) -> tuple[np.ndarray, np.ndarray]:
     Sorted by value, then offset.
     """
     index = view.payload_index(key)
-    if isinstance(index, OrderedIndex):
+    if index is not None and hasattr(index, "order_pairs"):  # an OrderedIndex (maybe lock-guarded)
         owners, values = index.order_pairs()
         keep = owners < view.size
         owners, values = owners[keep], values[keep]

@@ -209,7 +209,7 @@ class SnapshotMixin:
         """Replace (or create) `collection_name` from a snapshot file inside the snapshots folder.
 
         `location` is `file:///...` or a path; remote URLs are refused (upload the file instead)."""
-        if not isinstance(location, str) or not location:
+        if not isinstance(location, str) or not location or "\0" in location:
             raise ValidationError("location", "expected a file:// URL or a path")
         if "://" in location and not location.startswith("file://"):
             raise ValidationError("location", "only file:// locations are supported; upload remote snapshots")

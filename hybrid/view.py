@@ -249,6 +249,7 @@ class CollectionView:
         self.name = c.name
         self.schema = c.schema
         self.seq = c.seq
+        self.field_indexes = dict(c.field_indexes)
         self.segments = [SegmentView(seg) for seg in c.segments]
         self.df = {name: FrozenTermStats(*stats.shared()) for name, stats in c.df.items()}
         self.where = ViewLocations(self.segments)
