@@ -43,10 +43,10 @@ def _pair(distance: str):
     return ours, ref
 
 
-def _same(a, b) -> None:
-    assert [p.id for p in a] == [p.id for p in b]
-    np.testing.assert_allclose([p.score for p in a], [p.score for p in b], rtol=1e-4, atol=1e-5)
-    assert [p.payload for p in a] == [p.payload for p in b]
+def _same(a, b, same_up_to_ties) -> None:
+    """Scores in order, tied ids as sets (conftest.py), and each point's payload."""
+    same_up_to_ties(a, b)
+    assert {p.id: p.payload for p in a} == {p.id: p.payload for p in b}
 
 
 def _queries(rng: np.random.Generator):
@@ -59,7 +59,7 @@ def _queries(rng: np.random.Generator):
 
 
 @pytest.mark.parametrize("distance", DISTANCES)
-def test_query_scroll_count_match_qdrant_local(distance: str) -> None:
+def test_query_scroll_count_match_qdrant_local(distance: str, same_up_to_ties) -> None:
     rng = np.random.default_rng(7)
     ours, ref = _pair(distance)
     points = _points(rng)
@@ -75,7 +75,7 @@ def test_query_scroll_count_match_qdrant_local(distance: str) -> None:
         for limit, offset in ((10, 0), (5, 3)):
             a = ours.query_points("c", query=q, using=using, limit=limit, offset=offset).points
             b = ref.query_points("c", query=q, using=using, limit=limit, offset=offset).points
-            _same(a, b)
+            _same(a, b, same_up_to_ties)
     assert ours.count("c").count == ref.count("c").count
     offset = None
     while True:
@@ -88,7 +88,7 @@ def test_query_scroll_count_match_qdrant_local(distance: str) -> None:
         offset = next_a
 
 
-def test_query_by_id_and_threshold_match() -> None:
+def test_query_by_id_and_threshold_match(same_up_to_ties) -> None:
     ours, ref = _pair("Euclid")
     pts = _points(np.random.default_rng(1), 100)
     for client in (ours, ref):
@@ -96,11 +96,11 @@ def test_query_by_id_and_threshold_match() -> None:
     for pid in (0, 17, 99):
         a = ours.query_points("c", query=pid, using="dense", limit=5).points
         b = ref.query_points("c", query=pid, using="dense", limit=5).points
-        _same(a, b)
+        _same(a, b, same_up_to_ties)
     q = np.random.default_rng(2).normal(size=DIM).tolist()
     a = ours.query_points("c", query=q, using="dense", limit=50, score_threshold=3.5).points
     b = ref.query_points("c", query=q, using="dense", limit=50, score_threshold=3.5).points
-    _same(a, b)
+    _same(a, b, same_up_to_ties)
 
 
 def test_retrieve_vectors_match() -> None:

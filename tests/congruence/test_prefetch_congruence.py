@@ -30,24 +30,13 @@ def _setup():
     return ours, ref, rng
 
 
-def _same_up_to_ties(a, b) -> None:
-    """Same scores in order; inside a run of equal scores we order by point id, Qdrant by chance."""
-    sa = np.array([p.score for p in a])
-    np.testing.assert_allclose(sa, [p.score for p in b], rtol=1e-4)
-    run_starts = [0] + [i for i in range(1, len(a)) if not np.isclose(sa[i], sa[i - 1], rtol=1e-5)]
-    for lo, hi in zip(run_starts, run_starts[1:]):  # the last run may be cut by `limit`: skipped
-        ids = [p.id for p in a[lo:hi]]
-        assert set(ids) == {p.id for p in b[lo:hi]}
-        assert ids == sorted(ids)
-
-
 FLT = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchAny(any=[0, 1, 2]))])
 
 
 @pytest.mark.parametrize("fusion", [models.FusionQuery(fusion=models.Fusion.RRF), models.FusionQuery(fusion=models.Fusion.DBSF),
                                     models.RrfQuery(rrf=models.Rrf(k=5, weights=[2.0, 0.5]))])
 @pytest.mark.parametrize("with_filter", [False, True])
-def test_fusion_of_dense_and_sparse(fusion, with_filter) -> None:
+def test_fusion_of_dense_and_sparse(fusion, with_filter, same_up_to_ties) -> None:
     ours, ref, rng = _setup()
     for _ in range(5):
         dense = rng.normal(size=6).tolist()
@@ -55,7 +44,7 @@ def test_fusion_of_dense_and_sparse(fusion, with_filter) -> None:
         kwargs = dict(prefetch=[models.Prefetch(query=dense, using="d", limit=30),
                                 models.Prefetch(query=sparse, using="s", limit=30)],
                       query=fusion, limit=10, query_filter=FLT if with_filter else None)
-        _same_up_to_ties(ours.query_points("c", **kwargs).points, ref.query_points("c", **kwargs).points)
+        same_up_to_ties(ours.query_points("c", **kwargs).points, ref.query_points("c", **kwargs).points)
 
 
 def test_maxsim_rerank_of_nested_prefetch() -> None:
