@@ -41,6 +41,7 @@ class Segment:
         self.versions = np.zeros(0, dtype=np.int64)
         self.deleted = np.zeros(0, dtype=bool)
         self.deleted_version = 0
+        self.latest_offset: dict[int, int] = {}  # appendable: internal key -> its newest offset here
         self._deleted_shared = False  # a view holds `deleted`: copy it before the next change
         # held by writers updating in-place structures (payload indexes, growable sparse index)
         # and by views reading them (hybrid.view)
@@ -115,6 +116,7 @@ class Segment:
         self.keys[offsets] = id_keys(ids)
         self.pids[offsets] = pids
         self.deleted[offsets] = False
+        self.latest_offset.update(zip(pids.tolist(), offsets.tolist()))
         self.size += n
         return offsets
 

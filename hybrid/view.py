@@ -106,7 +106,6 @@ class SegmentView:
         self.cache = seg.cache
         self.text_match_of = seg.text_match_of
         self._live: Optional[np.ndarray] = None
-        self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if seg.appendable:
             self.ids: Any = Prefix(seg.ids, size)
             self.payloads: Any = Prefix(seg.payloads, size)
@@ -163,33 +162,43 @@ class SegmentView:
         return store.get(offset) if store.present[offset] else None
 
     # ------------------------------------------------------------------ lookups inside the view
-    def _sorted_by(self, column: str) -> tuple[np.ndarray, np.ndarray]:
-        """(values sorted, their offsets) of `keys` or `pids`. Compacted segments hold each
-        value once, so all their offsets are sorted once (cached); an appendable (or frozen)
-        one may hold dead older versions of a point, so only its live offsets are."""
-        found = self._sorted.get(column)
-        if found is None:
-            cache_key = ("sorted", column)
-            found = self.cache.get(cache_key) if self.compacted else None
-            if found is None:
-                offsets = np.arange(self.size) if self.compacted else np.flatnonzero(self.live)
-                values = getattr(self, column)[offsets]
-                order = np.argsort(values, kind="stable")
-                found = (values[order], offsets[order].astype(np.int64))
-                if self.compacted:
-                    self.cache[cache_key] = found
-            self._sorted[column] = found
-        return found
-
     def find(self, column: str, wanted: np.ndarray) -> np.ndarray:
-        """Live offset holding each wanted key/pid in this view, -1 where none."""
-        values, order = self._sorted_by(column)
-        if not order.size or not wanted.size:
+        """Live offset holding each wanted key (`keys`) or internal key (`pids`) in this view,
+        -1 where none. Compacted segments search a sorted copy (made once); the appendable one
+        (which may hold dead older versions) asks its newest-offset map and scans only for
+        points rewritten after the view was taken."""
+        if not wanted.size:
+            return np.full(0, -1, np.int64)
+        if self.compacted:
+            return self._find_sorted(column, wanted)
+        if column == "pids":
+            latest = self.segment.latest_offset
+            out = np.full(wanted.size, -1, np.int64)
+            for i, pid in enumerate(wanted.tolist()):  # hits of one query, not the data
+                off = latest.get(pid)
+                out[i] = off if off is not None and off < self.size else self._scan(column, pid)
+            return np.where((out >= 0) & self.live[np.maximum(out, 0)], out, -1)
+        return np.array([self._scan(column, value) for value in wanted], np.int64)
+
+    def _scan(self, column: str, value: Any) -> int:
+        """The last (newest) offset holding `value` below the visible size, -1 if none."""
+        hits = np.flatnonzero(getattr(self, column)[: self.size] == value)
+        return int(hits[-1]) if hits.size else -1
+
+    def _find_sorted(self, column: str, wanted: np.ndarray) -> np.ndarray:
+        cache_key = ("sorted", column)
+        found = self.cache.get(cache_key)
+        if found is None:  # each value once in a compacted segment: one sort, kept
+            values = getattr(self, column)[: self.size]
+            order = np.argsort(values, kind="stable")
+            found = self.cache[cache_key] = (values[order], order.astype(np.int64))
+        values, order = found
+        if not order.size:
             return np.full(wanted.size, -1, np.int64)
         at = np.minimum(np.searchsorted(values, wanted), order.size - 1)
         offsets = order[at]
-        found = (values[at] == wanted) & self.live[offsets]
-        return np.where(found, offsets, -1)
+        hit = (values[at] == wanted) & self.live[offsets]
+        return np.where(hit, offsets, -1)
 
 
 class ViewLocations:
@@ -218,7 +227,7 @@ class ViewLocations:
         seg_ix = np.full(pids.size, -1, np.int32)
         offs = np.zeros(pids.size, np.int64)
         missing = np.arange(pids.size)
-        for seg in self.segments:
+        for seg in sorted(self.segments, key=lambda s: not s.compacted):  # indexed lookups first
             if not missing.size:
                 break
             found = seg.find("pids", pids[missing])

@@ -1,0 +1,100 @@
+"""CollectionView: a read sees the collection as of the instant its view was taken, whatever
+is written, deleted, or optimised afterwards (hybrid.view)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hybrid import Client
+from hybrid.query import QueryRequest, run_query
+from hybrid.search import count, scroll
+
+FILTER = None
+
+
+def point(pid: int, version: int) -> dict:
+    return {"id": pid, "vector": {"d": [float(version), 1.0], "s": {"indices": [pid, 99], "values": [1.0, float(version)]}},
+            "payload": {"v": version, "n": pid % 3, "t": f"w{version} common"}}
+
+
+@pytest.fixture
+def client():
+    with Client() as c:
+        c.create_collection("c", vectors_config={"d": {"size": 2, "distance": "Dot"}},
+                            sparse_vectors_config={"s": {"modifier": "idf"}})
+        c.create_payload_index("c", "n", "integer")
+        c.create_payload_index("c", "t", {"type": "text"})
+        c.upsert("c", [point(i, 1) for i in range(20)])
+        yield c
+
+
+def snapshot_reads(view) -> dict:
+    """Every kind of read the view answers, as plain values."""
+    records, _ = scroll(view, None, 100, None, True, True)
+    dense = run_query(view, QueryRequest(query=[1.0, 0.0], using="d", limit=5, with_payload=True))
+    sparse = run_query(view, QueryRequest(query={"indices": [99], "values": [1.0]}, using="s", limit=5))
+    bm25 = run_query(view, QueryRequest(query={"bm25": {"field": "t", "text": "w1"}}, limit=50))
+    text = count(view, _parse({"must": [{"key": "t", "match": {"text": "w1"}}]}))
+    return {"records": [(r.id, r.payload, r.vector) for r in records],
+            "dense": [(p.id, p.score, p.payload) for p in dense],
+            "sparse": [(p.id, round(p.score, 5)) for p in sparse],
+            "bm25": sorted(p.id for p in bm25), "text": text,
+            "count": count(view, _parse({"must": [{"key": "n", "match": {"value": 1}}]}))}
+
+
+def _parse(flt):
+    from hybrid.search import parse
+
+    return parse(flt)
+
+
+def write_everything(c: Client) -> None:
+    c.delete("c", [1, 3, 5])  # first: before any growth swaps the arrays the view holds
+    c.upsert("c", [point(i, 2) for i in range(0, 20, 2)])  # new versions of points in the view
+    c.upsert("c", [point(i, 3) for i in range(20, 40)])  # new points
+    c.set_payload("c", {"n": 1, "t": "w1 again"}, points=[7, 9])
+    c.update_vectors("c", [{"id": 11, "vector": {"d": [50.0, 0.0]}}])
+    c.delete_vectors("c", ["s"], points=[13])
+
+
+def test_a_view_is_unchanged_by_later_writes(client) -> None:
+    view, unread = client.collection("c").view(), client.collection("c").view()
+    before = snapshot_reads(view)
+    write_everything(client)
+    assert snapshot_reads(view) == before
+    assert snapshot_reads(unread) == before  # first read after the writes
+    after = snapshot_reads(client.collection("c").view())
+    assert after != before and len(after["records"]) == 37
+
+
+def test_a_view_survives_the_optimizer_swapping_segments(client) -> None:
+    c = client.collection("c")
+    view, unread = c.view(), c.view()
+    before = snapshot_reads(view)
+    write_everything(client)
+    c.optimizer.optimize()
+    assert [s.appendable for s in c.segments] == [False, True]  # the view's segments are gone
+    assert snapshot_reads(view) == before
+    assert snapshot_reads(unread) == before
+    fresh = c.view()
+    assert snapshot_reads(fresh)["records"] == snapshot_reads(client.collection("c").view())["records"]
+
+
+def test_a_rewritten_point_has_one_live_version(client) -> None:
+    for version in range(2, 6):
+        client.set_payload("c", {"v": version}, points=[4])
+    c = client.collection("c")
+    assert client.count("c").count == 20 and c.appendable.size == 24  # versions appended, old ones dead
+    (record,) = client.retrieve("c", [4], with_vectors=True)
+    assert record.payload["v"] == 5 and record.vector["d"] == [1.0, 1.0]
+    hits = client.query_points("c", query={"bm25": {"field": "t", "text": "w1"}}, limit=50).points
+    assert sorted(p.id for p in hits) == list(range(20))
+
+
+def test_idf_statistics_are_those_of_the_view(client) -> None:
+    view = client.collection("c").view()
+    weights = view.df["s"].df(np.array([99, 5]))
+    client.upsert("c", [point(i, 3) for i in range(20, 40)])
+    assert view.df["s"].df(np.array([99, 5])).tolist() == weights.tolist() == [20.0, 1.0]
+    assert client.collection("c").view().docs_with("s") == 40
