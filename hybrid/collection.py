@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import msgspec
 import numpy as np
@@ -23,9 +23,7 @@ from hybrid.points import PointBatch
 from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
 from hybrid.storage.wal import WriteAheadLog
-
-if TYPE_CHECKING:
-    from hybrid.view import CollectionView
+from hybrid.view import CollectionView
 
 
 class TermStats:
@@ -93,8 +91,6 @@ class Collection:
 
     def view(self) -> "CollectionView":
         """What a read sees: the state after every acknowledged write, unchanged by later ones."""
-        from hybrid.view import CollectionView
-
         with self.lock:
             return CollectionView(self)
 

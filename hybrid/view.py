@@ -10,9 +10,10 @@ rows unchanged:
   are swapped, never resized in place, when they grow;
 - deletion bitsets are copy-on-write once a view holds them (`Segment.shared_deleted`), IDF
   statistics likewise (`TermStats.shared`);
-- structures updated in place (payload indexes and the sparse index of the appendable
-  segment) are read under the segment's `index_lock`, which writers hold while updating; their
-  answers about offsets below the view's size cannot change, the rest is cut off;
+- vector stores are shared: reads address them below the visible size only;
+- structures updated in place (the appendable segment's payload indexes and growable sparse
+  index) are read under a lock that writers hold while updating them; their answers about
+  offsets below the view's size cannot change, the rest is cut off;
 - text searchers are tantivy searchers opened at the view's instant;
 - the optimizer swaps segments by replacing the collection's list: views keep the old ones.
 
@@ -22,7 +23,7 @@ A view quacks like the collection for the read path: `schema`, `segments`, `appe
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Iterator, Optional
@@ -59,40 +60,28 @@ class Prefix(Sequence):
     def __iter__(self) -> Iterator:
         return itertools.islice(self._items, self._size)
 
-
-class _Guarded:
-    """A payload index updated in place by writers, read under the segment's lock."""
-
-    __slots__ = ("_index", "_lock")
-
-    def __init__(self, index: Any, lock: Any) -> None:
-        self._index, self._lock = index, lock
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._index, name)
-        if not callable(value):
-            return value
-
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return value(*args, **kwargs)
-
-        return guarded
+    def take(self, offsets: np.ndarray) -> list:
+        """The items at `offsets` (all below the size: a read's hits)."""
+        items = self._items
+        return [items[o] for o in offsets.tolist()]
 
 
-def _store_snapshot(store: Any) -> Any:
-    """A store of the appendable segment as of now: its current arrays (rows below the visible
-    size never change; growth swaps arrays), sharing the lock-guarded growable index."""
-    out = copy.copy(store)
-    if hasattr(store, "flat"):
-        out.flat = list(store.flat)
-    return out
+#: The lock of segments whose payload indexes never change (sealed ones).
+_NO_LOCK = contextlib.nullcontext()
 
 
 class SegmentView:
-    """One segment as a read sees it (the `FilterView` protocol, plus what search reads)."""
+    """One segment as a read sees it (the `FilterView` protocol, plus what search reads).
 
-    def __init__(self, seg: "Segment") -> None:  # under the collection lock
+    Vector stores are shared with the segment: a read addresses them below the visible size
+    only, where the appendable segment's rows never change (writes go past it, growth swaps
+    arrays whose rows it copied first)."""
+
+    __slots__ = ("segment", "schema", "name", "appendable", "compacted", "size", "keys", "pids", "versions",
+                 "deleted", "deleted_version", "payload_version", "cache", "text_match_of", "ids", "payloads",
+                 "vectors", "payload_indexes", "index_lock", "_live")
+
+    def __init__(self, seg: "Segment", text_match: Any) -> None:  # under the collection lock
         self.segment = seg
         self.schema = seg.schema
         self.name = seg.name
@@ -104,17 +93,16 @@ class SegmentView:
         self.deleted_version = seg.deleted_version
         self.payload_version = seg.payload_version
         self.cache = seg.cache
-        self.text_match_of = seg.text_match_of
+        self.text_match_of = text_match
+        self.vectors = seg.vectors
+        self.payload_indexes = dict(seg.payload_indexes)
+        self.index_lock = seg.index_lock if seg.appendable else _NO_LOCK
         self._live: Optional[np.ndarray] = None
-        if seg.appendable:
+        if seg.appendable:  # lists that writers extend: seen up to the visible size
             self.ids: Any = Prefix(seg.ids, size)
             self.payloads: Any = Prefix(seg.payloads, size)
-            self.vectors = {name: _store_snapshot(store) for name, store in seg.vectors.items()}
-            self.payload_indexes = {k: _Guarded(ix, seg.index_lock) for k, ix in seg.payload_indexes.items()}
         else:  # sealed: immutable but for the deleted bitset
             self.ids, self.payloads = seg.ids, seg.payloads
-            self.vectors = dict(seg.vectors)
-            self.payload_indexes = dict(seg.payload_indexes)
 
     # ------------------------------------------------------------------ FilterView protocol
     def point_ids(self) -> Sequence[Optional[PointId]]:
@@ -259,12 +247,11 @@ class CollectionView:
         self.schema = c.schema
         self.seq = c.seq
         self.field_indexes = dict(c.field_indexes)
-        self.segments = [SegmentView(seg) for seg in c.segments]
-        self.df = {name: FrozenTermStats(*stats.shared()) for name, stats in c.df.items()}
-        self.where = ViewLocations(self.segments)
         self.text = c.text.view(self)
-        for seg in self.segments:
-            seg.text_match_of = self.text.match
+        match = self.text.match
+        self.segments = [SegmentView(seg, match) for seg in c.segments]
+        self.df = {name: FrozenTermStats(*stats.shared()) for name, stats in c.df.items()} if c.df else {}
+        self.where = ViewLocations(self.segments)
 
     @property
     def appendable(self) -> SegmentView:

@@ -78,7 +78,8 @@ def _indexed_offsets(flt: Filter, seg: Any) -> np.ndarray | None:
     index = seg.payload_index(cond.key)
     if index is None or not hasattr(index, "matching_offsets"):
         return None
-    offsets = index.matching_offsets(cond, at_most=int(seg.size * SMALL_SHARE))
+    with seg.index_lock:  # the appendable segment's indexes change in place
+        offsets = index.matching_offsets(cond, at_most=int(seg.size * SMALL_SHARE))
     if offsets is None:
         return None
     if offsets.size and offsets[-1] >= seg.size:  # an index may run ahead of the segment

@@ -10,6 +10,7 @@ as one category then costs nothing after its first query).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -35,6 +36,7 @@ class FilterView(Protocol):
     payloads: Sequence[dict | None]  # payload per offset (None = no payload / empty slot)
     payload_version: int  # bumps on every payload change in the segment
     cache: dict  # scratch dict owned by the filter code (column caches)
+    index_lock: Any  # held while reading payload indexes (writers update the appendable one's in place)
 
     def point_ids(self) -> Sequence[int | str | None]:
         """External id per offset (int or canonical UUID string); None = empty slot."""
@@ -154,6 +156,7 @@ class ElementsView:
         self.size = len(elements)
         self.payload_version = 0
         self.cache: dict = {}
+        self.index_lock = contextlib.nullcontext()
 
     def point_ids(self) -> Sequence[int | str | None]:
         return [None] * self.size
