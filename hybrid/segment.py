@@ -1,11 +1,13 @@
 """A segment: points addressed by offset, with their ids, versions, payloads and vectors.
 
-One segment per collection is *appendable* (growable arrays, exact search, written in place);
-the others are *sealed*: immutable but for their deleted bitset, compacted, with ANN indexes.
-A change to a point of a sealed segment is a tombstone there plus a new version in the
-appendable one (the collection does that), so sealed data never needs rewriting.
+One segment per collection is *appendable* (growable arrays, exact search, append-only); the
+others are *sealed*: immutable but for their deleted bitset, compacted, with ANN indexes.
+Any change to a point is a tombstone where it lives plus a new version at a fresh offset of
+the appendable segment (the collection does that), so no row a read can see is rewritten
+(hybrid.view); sealing compacts the dead versions away.
 
-A segment is also the `FilterView` that hybrid.filters evaluates conditions against.
+A segment is also the `FilterView` that hybrid.filters evaluates conditions against (reads
+go through its `hybrid.view.SegmentView`).
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def dump_collection(c: "Collection", root: Path) -> None:
     (root / "wal").mkdir()
     names = []
     for seg in c.segments:
-        if seg.appendable:
+        if not seg.compacted:  # appendable (or frozen mid-optimisation): dead versions stay behind
             live = np.flatnonzero(seg.live)
             if live.size == 0:
                 continue
