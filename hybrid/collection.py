@@ -73,6 +73,7 @@ class Collection:
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
         self.optimizing = False
+        self._last_view: Optional[tuple] = None  # ((seq, segment count), segments, schema, CollectionView)
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
         from hybrid.text import TextFields
 
@@ -90,9 +91,19 @@ class Collection:
         return self.segments[-1]
 
     def view(self) -> "CollectionView":
-        """What a read sees: the state after every acknowledged write, unchanged by later ones."""
+        """What a read sees: the state after every acknowledged write, unchanged by later ones.
+
+        Views are immutable, so reads share one until the state changes: every write bumps
+        `seq`, the optimizer replaces the segment list (or appends a new appendable segment),
+        update_collection replaces the schema (compared by identity)."""
         with self.lock:
-            return CollectionView(self)
+            state = (self.seq, len(self.segments))
+            last = self._last_view
+            if last is not None and last[0] == state and last[1] is self.segments and last[2] is self.schema:
+                return last[3]
+            view = CollectionView(self)
+            self._last_view = (state, self.segments, self.schema, view)
+            return view
 
     def _new_appendable(self) -> Segment:
         seg = Segment(self.schema, appendable=True)

@@ -79,7 +79,7 @@ class SegmentView:
 
     __slots__ = ("segment", "schema", "name", "appendable", "compacted", "size", "keys", "pids", "versions",
                  "deleted", "deleted_version", "payload_version", "cache", "text_match_of", "ids", "payloads",
-                 "vectors", "payload_indexes", "index_lock", "_live")
+                 "vectors", "payload_indexes", "index_lock", "_live", "_base")
 
     def __init__(self, seg: "Segment", text_match: Any) -> None:  # under the collection lock
         self.segment = seg
@@ -98,6 +98,7 @@ class SegmentView:
         self.payload_indexes = dict(seg.payload_indexes)
         self.index_lock = seg.index_lock if seg.appendable else _NO_LOCK
         self._live: Optional[np.ndarray] = None
+        self._base: dict[str, tuple[np.ndarray, int]] = {}
         if seg.appendable:  # lists that writers extend: seen up to the visible size
             self.ids: Any = Prefix(seg.ids, size)
             self.payloads: Any = Prefix(seg.payloads, size)
@@ -132,18 +133,22 @@ class SegmentView:
         return int(np.count_nonzero(self.live))
 
     def base_allowed(self, name: str) -> tuple[np.ndarray, int]:
-        """(live points having vector `name`, their count); cached on sealed segments per
-        deletion version (their vectors never change)."""
+        """(live points having vector `name`, their count): kept by the view (reads share
+        it until the next write), and on sealed segments per deletion version."""
+        found = self._base.get(name)
+        if found is not None:
+            return found
         key = ("base_allowed", name)
-        if not self.appendable:
-            hit = self.cache.get(key)
-            if hit is not None and hit[0] == self.deleted_version:
-                return hit[1], hit[2]
-        mask = self.live & self.vectors[name].present[: self.size]
-        count = int(np.count_nonzero(mask))
-        if not self.appendable:
-            self.cache[key] = (self.deleted_version, mask, count)
-        return mask, count
+        hit = None if self.appendable else self.cache.get(key)
+        if hit is not None and hit[0] == self.deleted_version:
+            found = hit[1], hit[2]
+        else:
+            mask = self.live & self.vectors[name].present[: self.size]
+            found = mask, int(np.count_nonzero(mask))
+            if not self.appendable:
+                self.cache[key] = (self.deleted_version, *found)
+        self._base[name] = found
+        return found
 
     def vector_of(self, offset: int, name: str) -> Any:
         store = self.vectors[name]

@@ -18,15 +18,27 @@ def point(pid: int, version: int) -> dict:
             "payload": {"v": version, "n": pid % 3, "t": f"w{version} common"}}
 
 
+def make_client() -> Client:
+    c = Client()
+    c.create_collection("c", vectors_config={"d": {"size": 2, "distance": "Dot"}},
+                        sparse_vectors_config={"s": {"modifier": "idf"}})
+    c.create_payload_index("c", "n", "integer")
+    c.create_payload_index("c", "t", {"type": "text"})
+    c.upsert("c", [point(i, 1) for i in range(20)])
+    return c
+
+
 @pytest.fixture
 def client():
-    with Client() as c:
-        c.create_collection("c", vectors_config={"d": {"size": 2, "distance": "Dot"}},
-                            sparse_vectors_config={"s": {"modifier": "idf"}})
-        c.create_payload_index("c", "n", "integer")
-        c.create_payload_index("c", "t", {"type": "text"})
-        c.upsert("c", [point(i, 1) for i in range(20)])
+    with make_client() as c:
         yield c
+
+
+@pytest.fixture
+def before():
+    """The reads of a twin collection that sees no later write."""
+    with make_client() as twin:
+        yield snapshot_reads(twin.collection("c").view())
 
 
 def snapshot_reads(view) -> dict:
@@ -58,27 +70,39 @@ def write_everything(c: Client) -> None:
     c.delete_vectors("c", ["s"], points=[13])
 
 
-def test_a_view_is_unchanged_by_later_writes(client) -> None:
-    view, unread = client.collection("c").view(), client.collection("c").view()
-    before = snapshot_reads(view)
+def test_a_view_is_unchanged_by_later_writes(client, before) -> None:
+    unread, read = client.collection("c").view(), make_client()
+    with read:
+        view = read.collection("c").view()
+        assert snapshot_reads(view) == before  # read before the writes, and again after
+        write_everything(read)
+        assert snapshot_reads(view) == before
     write_everything(client)
-    assert snapshot_reads(view) == before
     assert snapshot_reads(unread) == before  # first read after the writes
     after = snapshot_reads(client.collection("c").view())
     assert after != before and len(after["records"]) == 37
 
 
-def test_a_view_survives_the_optimizer_swapping_segments(client) -> None:
+def test_a_view_survives_the_optimizer_swapping_segments(client, before) -> None:
     c = client.collection("c")
-    view, unread = c.view(), c.view()
-    before = snapshot_reads(view)
+    view = c.view()
     write_everything(client)
     c.optimizer.optimize()
     assert [s.appendable for s in c.segments] == [False, True]  # the view's segments are gone
     assert snapshot_reads(view) == before
-    assert snapshot_reads(unread) == before
     fresh = c.view()
     assert snapshot_reads(fresh)["records"] == snapshot_reads(client.collection("c").view())["records"]
+
+
+def test_reads_share_a_view_until_the_state_changes(client) -> None:
+    c = client.collection("c")
+    assert c.view() is c.view()
+    view = c.view()
+    client.set_payload("c", {"x": 1}, points=[0])
+    assert c.view() is not view
+    view = c.view()
+    c.optimizer.optimize()
+    assert c.view() is not view
 
 
 def test_a_rewritten_point_has_one_live_version(client) -> None:
