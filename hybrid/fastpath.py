@@ -20,7 +20,8 @@ from hybrid.errors import ValidationError
 from hybrid.points import validate_sparse
 from hybrid.queries.parse import bm25_query
 from hybrid.queries.vectors import idf_weights
-from hybrid.search import hydrate, merge_hits, search_args, search_leaf, searchable
+from hybrid.filtering.allowed import allowed_points, search_allowed, use_graph
+from hybrid.search import hydrate, merge_hits, search_args, search_leaf
 from indexes.plain import normalize_rows
 
 if TYPE_CHECKING:
@@ -142,15 +143,17 @@ def nearest_batch(c: "CollectionView", requests: list[Any]) -> Optional[list[lis
     matrix = _prepared(c, name, matrix)
     limit = int(first.get("limit") or 10)
     args = search_args(_params(first.get("params")))
+    graph_args = {k: v for k, v in args.items() if k != "exact"}
     per_segment = []
-    for seg, allowed, count in searchable(c, name):
+    for seg in c.segments:
+        if seg.size == 0:
+            continue
+        allowed = allowed_points(seg, name, None)
         store = seg.vectors[name]
-        if store.index is not None and not args.get("exact") and count >= seg.size:
-            graph_args = {k: v for k, v in args.items() if k != "exact"}
-            per_segment.append((seg, store.index.search_batch(matrix, limit + 1, None, **graph_args)))
-        else:
-            per_segment.append((seg, [store.search(q, limit + 1, allowed, seg.size, allowed_count=count, **args)
-                                      for q in matrix]))
+        if allowed.count >= seg.size and use_graph(store, allowed.count, seg.size, args.get("exact", False), args.get("ef")):
+            per_segment.append((seg, store.index.search_batch(matrix, limit, None, **graph_args)))
+        elif allowed.count:  # the single query's path, query by query
+            per_segment.append((seg, [search_allowed(store, q, limit, allowed, seg.size, **args) for q in matrix]))
     distance = c.schema.dense[name].distance
     out = []
     for i, r in enumerate(shapes):

@@ -67,20 +67,6 @@ class DenseStore:
         query = np.asarray(query, dtype=np.float32)
         return plain.normalize_rows(query) if self.spec.distance == "Cosine" else query
 
-    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray, size: int,
-               allowed_count: Optional[int] = None, exact: bool = False, **params: Any) -> Hits:
-        """HNSW when the segment has a graph and enough points are allowed; else exact.
-
-        Qdrant's full_scan_threshold rule: when the allowed vectors weigh less than
-        `hnsw.full_scan_threshold` KB, scoring them exactly beats walking the graph.
-        """
-        count = int(np.count_nonzero(allowed)) if allowed_count is None else allowed_count
-        if self.index is not None and not exact:
-            kb = count * self.spec.size * 4 / 1024
-            if kb >= self.spec.hnsw.full_scan_threshold or count >= size:
-                return self.index.search(query, limit, None if count >= size else allowed, **params)
-        return plain.dense_search(self.data[:size], query, self.spec.distance, limit, allowed)
-
     def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         return plain.dense_scores(self.data[offsets], query, self.spec.distance)
 
