@@ -170,8 +170,9 @@ class SegmentView:
             for i, pid in enumerate(wanted.tolist()):  # hits of one query, not the data
                 off = latest.get(pid)
                 out[i] = off if off is not None and off < self.size else self._scan(column, pid)
-            return np.where((out >= 0) & self.live[np.maximum(out, 0)], out, -1)
-        return np.array([self._scan(column, value) for value in wanted], np.int64)
+        else:  # ids of examples and lookups: a few per query
+            out = np.array([self._scan(column, value) for value in wanted], np.int64)
+        return np.where((out >= 0) & self.live[np.maximum(out, 0)], out, -1)
 
     def _scan(self, column: str, value: Any) -> int:
         """The last (newest) offset holding `value` below the visible size, -1 if none."""

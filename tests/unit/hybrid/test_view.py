@@ -122,3 +122,13 @@ def test_idf_statistics_are_those_of_the_view(client) -> None:
     client.upsert("c", [point(i, 3) for i in range(20, 40)])
     assert view.df["s"].df(np.array([99, 5])).tolist() == weights.tolist() == [20.0, 1.0]
     assert client.collection("c").view().docs_with("s") == 40
+
+
+def test_lookups_inside_a_view_skip_deleted_and_older_versions(client) -> None:
+    client.set_payload("c", {"v": 7}, points=[2])  # a newer version of 2 in the appendable segment
+    client.delete("c", [3])
+    view = client.collection("c").view()
+    seg, off = view.where.get(2)
+    assert seg.payloads[off]["v"] == 7 and view.where.get(3) is None
+    segs, seg_ix, offs = view.where.locate_pids(np.array([seg.pids[off], 10**9]))
+    assert seg_ix.tolist()[1] == -1 and segs[seg_ix[0]].payloads[offs[0]]["v"] == 7
