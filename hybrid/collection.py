@@ -23,39 +23,46 @@ from hybrid.points import PointBatch
 from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
 from hybrid.storage.wal import WriteAheadLog
-from hybrid.view import CollectionView
+from hybrid.view import CollectionView, FrozenTermStats
 
 
 class TermStats:
     """Document frequencies of one sparse vector name over the live points of a collection.
 
-    A dict keyed by dimension: sparse dimensions are often hashes (qdrant/bm25 token ids span
+    Dicts keyed by dimension: sparse dimensions are often hashes (qdrant/bm25 token ids span
     the whole u32 range), so a dense array indexed by dimension would be gigabytes.
+
+    Views read them copy-on-write (hybrid.view) without copying the whole vocabulary on the
+    first write after a read: `base` is never changed once built; writes go to a small
+    `delta` (current counts of recently changed terms, copied when a view holds it), folded
+    into a new `base` when it outgrows 1/16 of it, so a term update costs O(1) amortised.
     """
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self.base: dict[int, int] = {}
+        self.delta: dict[int, int] = {}
         self.docs = 0
-        self._shared = False  # a view holds `counts`: copy before the next change
+        self._shared = False  # a view holds `delta`: copy before the next change
 
-    def shared(self) -> tuple[dict[int, int], int]:
-        """(counts, docs) for a view; the next change copies the counts first."""
+    def shared(self) -> "FrozenTermStats":
+        """The counts as of now, for a view."""
         self._shared = True
-        return self.counts, self.docs
+        return FrozenTermStats(self.base, self.delta, self.docs)
 
     def add(self, terms: np.ndarray, docs: int, sign: int) -> None:
+        delta, base = self.delta, self.base
         if self._shared:
-            self.counts = dict(self.counts)
+            delta = self.delta = dict(delta)
             self._shared = False
         self.docs += sign * docs
         unique, counts = np.unique(terms, return_counts=True)
-        get = self.counts.get
         for term, count in zip(unique.tolist(), (sign * counts).tolist()):  # write path, per distinct term
-            self.counts[term] = get(term, 0) + count
+            delta[term] = delta.get(term, base.get(term, 0)) + count
+        if len(delta) > max(4096, len(base) // 16):
+            self.base, self.delta = {**base, **delta}, {}
 
     def df(self, terms: np.ndarray) -> np.ndarray:
-        get = self.counts.get
-        return np.fromiter((get(t, 0) for t in terms.tolist()), dtype=np.float64, count=terms.size)
+        return FrozenTermStats(self.base, self.delta, self.docs).df(terms)
 
 
 class Collection:

@@ -160,8 +160,8 @@ class SegmentView:
         -1 where none. Compacted segments search a sorted copy (made once); the appendable one
         (which may hold dead older versions) asks its newest-offset map and scans only for
         points rewritten after the view was taken."""
-        if not wanted.size:
-            return np.full(0, -1, np.int64)
+        if not wanted.size or not self.size:
+            return np.full(wanted.size, -1, np.int64)
         if self.compacted:
             return self._find_sorted(column, wanted)
         if column == "pids":
@@ -234,14 +234,18 @@ class ViewLocations:
 
 
 class FrozenTermStats:
-    """Document frequencies of one sparse name as of a view (see collection.TermStats)."""
+    """Document frequencies of one sparse name as of a view (collection.TermStats): the
+    counts of `delta`, else of `base` (neither changes once a view holds it)."""
 
-    def __init__(self, counts: dict[int, int], docs: int) -> None:
-        self.counts, self.docs = counts, docs
+    __slots__ = ("base", "delta", "docs")
+
+    def __init__(self, base: dict[int, int], delta: dict[int, int], docs: int) -> None:
+        self.base, self.delta, self.docs = base, delta, docs
 
     def df(self, terms: np.ndarray) -> np.ndarray:
-        get = self.counts.get
-        return np.fromiter((get(t, 0) for t in terms.tolist()), dtype=np.float64, count=terms.size)
+        base, delta = self.base.get, self.delta
+        return np.fromiter((delta[t] if t in delta else base(t, 0) for t in terms.tolist()), dtype=np.float64,
+                           count=terms.size)
 
 
 class CollectionView:
@@ -256,7 +260,7 @@ class CollectionView:
         self.text = c.text.view(self)
         match = self.text.match
         self.segments = [SegmentView(seg, match) for seg in c.segments]
-        self.df = {name: FrozenTermStats(*stats.shared()) for name, stats in c.df.items()} if c.df else {}
+        self.df = {name: stats.shared() for name, stats in c.df.items()} if c.df else {}
         self.where = ViewLocations(self.segments)
 
     @property

@@ -132,3 +132,30 @@ def test_lookups_inside_a_view_skip_deleted_and_older_versions(client) -> None:
     assert seg.payloads[off]["v"] == 7 and view.where.get(3) is None
     segs, seg_ix, offs = view.where.locate_pids(np.array([seg.pids[off], 10**9]))
     assert seg_ix.tolist()[1] == -1 and segs[seg_ix[0]].payloads[offs[0]]["v"] == 7
+
+
+def test_term_stats_fold_their_recent_changes_without_changing_a_held_snapshot() -> None:
+    from hybrid.collection import TermStats
+
+    stats, rng = TermStats(), np.random.default_rng(3)
+    truth: dict[int, int] = {}
+    held = []
+    for step in range(300):  # enough distinct terms to fold several times
+        terms = rng.integers(0, 20_000, size=60)
+        sign = -1 if step % 5 == 4 else 1
+        stats.add(terms, 1, sign)
+        for t in terms.tolist():
+            truth[t] = truth.get(t, 0) + sign
+        if step % 50 == 0:
+            held.append((stats.shared(), dict(truth)))
+    probe = np.arange(20_000)
+    assert stats.df(probe).tolist() == [truth.get(t, 0) for t in range(20_000)]
+    for frozen, then in held:
+        assert frozen.df(probe).tolist() == [then.get(t, 0) for t in range(20_000)]
+
+
+def test_lookups_in_an_empty_appendable_segment_find_nothing(client) -> None:
+    client.collection("c").optimizer.optimize()  # every point sealed; the appendable one is empty
+    view = client.collection("c").view()
+    assert view.appendable.size == 0 and view.appendable.find("keys", view.segments[0].keys[:2]).tolist() == [-1, -1]
+    assert view.where.get(4)[1] >= 0 and view.where.get(99) is None
