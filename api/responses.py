@@ -4,13 +4,15 @@ Success: `{"result": ..., "status": "ok", "time": seconds}`.
 Error: `{"status": {"error": message}, "time": seconds}` with the status code of the error:
 engine errors carry theirs (hybrid.errors); malformed JSON is 400; a body or query parameter of
 the wrong shape is 422 naming the field path; unknown routes 404; oversized bodies 413;
-anything unexpected is 500 with a generic message (the traceback goes to the server log only).
+anything else is an internal fault: 500 with a generic message and an error id naming the
+traceback in the server log (a ValueError from inside the engine is no user mistake).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any, Generic, Optional, TypeVar
 
 import msgspec
@@ -87,17 +89,19 @@ def to_error(exc: Exception) -> tuple[int, str]:
         return exc.status_code, detail
     if isinstance(exc, msgspec.DecodeError):
         return 400, f"Format error in JSON body: {exc}"
-    if isinstance(exc, ValueError):  # engine convention: input validation raises ValueError naming the field
-        return 422, f"Validation error: {exc}"
-    return 500, "Service internal error: the request could not be processed (see the server log)"
+    # Anything else (a ValueError or IndexError from inside the engine included) is our fault,
+    # not the caller's: the engine raises hybrid.errors for every user mistake.
+    return 500, "Service internal error: the request could not be processed"
 
 
 def handle_exception(request: Request, exc: Exception) -> Response:
     status, message = to_error(exc)
     if status >= 500:
+        error_id = uuid.uuid4().hex[:16]  # names the logged traceback in the answer
+        message = f"{message} (error id {error_id}; the traceback is in the server log)"
         # method and route only: headers (API keys) and bodies stay out of the log
-        log.error("%s %s failed", request.method, request.scope.get("path_template", request.url.path),
-                  exc_info=exc)
+        log.error("%s %s failed (error id %s)", request.method,
+                  request.scope.get("path_template", request.url.path), error_id, exc_info=exc)
     return error_response(status, message, _started(request))
 
 

@@ -19,6 +19,7 @@ from hybrid.errors import HybridError, NotFound, ValidationError
 from hybrid.ids import normalize_ids
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
+from indexes.payload.jsonpath import parse_path
 from hybrid.snapshots import SnapshotMixin
 from hybrid.storage.files import read_checked, write_checked
 
@@ -118,7 +119,7 @@ class AdminMixin(SnapshotMixin):
             return name
         return self._alias_table().get(name, name)
 
-    def update_collection_aliases(self, change_aliases_operations: Sequence[Any], **_: Any) -> bool:
+    def update_collection_aliases(self, change_aliases_operations: Sequence[Any], timeout: Optional[int] = None) -> bool:
         """Apply create/delete/rename alias actions, all or none (Qdrant's ChangeAliasesOperation)."""
         actions = m.to_builtins(change_aliases_operations)
         if not isinstance(actions, list):
@@ -152,11 +153,11 @@ class AdminMixin(SnapshotMixin):
                 raise NameConflict(f"Alias `{text['new_alias_name']}` conflicts with a collection of that name")
             table[text["new_alias_name"]] = table.pop(text["old_alias_name"])
 
-    def get_aliases(self, **_: Any) -> CollectionsAliasesResponse:
+    def get_aliases(self) -> CollectionsAliasesResponse:
         live = {a: c for a, c in self._alias_table().items() if c in self._collections}
         return CollectionsAliasesResponse([AliasDescription(a, c) for a, c in sorted(live.items())])
 
-    def get_collection_aliases(self, collection_name: str, **_: Any) -> CollectionsAliasesResponse:
+    def get_collection_aliases(self, collection_name: str) -> CollectionsAliasesResponse:
         self._get(collection_name)
         return CollectionsAliasesResponse([a for a in self.get_aliases().aliases if a.collection_name == collection_name])
 
@@ -169,8 +170,11 @@ class AdminMixin(SnapshotMixin):
     # ------------------------------------------------------------------ collection updates
     def update_collection(self, collection_name: str, optimizers_config: Any = None, collection_params: Any = None,
                           vectors_config: Any = None, hnsw_config: Any = None, quantization_config: Any = None,
-                          sparse_vectors_config: Any = None, metadata: Optional[dict] = None, **_: Any) -> bool:
+                          sparse_vectors_config: Any = None, metadata: Optional[dict] = None,
+                          strict_mode_config: Any = None, timeout: Optional[int] = None) -> bool:
         """Change tunable parameters. Index parameters apply to segments built after the change."""
+        if strict_mode_config is not None:
+            raise ValidationError("strict_mode_config", "not supported")
         c = self._get(collection_name)
         with c.lock:
             cfg = c.schema.config
@@ -202,18 +206,23 @@ class AdminMixin(SnapshotMixin):
 
     # ------------------------------------------------------------------ facet
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
-              **_: Any) -> FacetResponse:
+              consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> FacetResponse:
         """Distinct values of `key` among points matching the filter, by count desc then value asc."""
+        from hybrid.client import _single_node
         from hybrid.filters import facet as facet_values
+
+        _single_node(shard_key_selector)
 
         if not isinstance(key, str) or not key:
             raise ValidationError("key", "must be a non-empty string")
+        try:
+            parse_path(key)
+        except ValueError as exc:
+            raise ValidationError("key", str(exc)) from None
         if not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
-        c = self._get(collection_name)
         flt = parse(facet_filter, "filter")
-        with c.lock:
-            segments = list(c.segments)
+        segments = self._get(collection_name).view().segments
         counts: dict[tuple[int, Any], int] = {}
         for seg in segments:
             if seg.size:
@@ -225,7 +234,7 @@ class AdminMixin(SnapshotMixin):
 
     # ------------------------------------------------------------------ batched updates
     def batch_update_points(self, collection_name: str, update_operations: Sequence[Any], wait: bool = True,
-                            **_: Any) -> list[m.UpdateResult]:
+                            ordering: Any = None, timeout: Optional[int] = None) -> list[m.UpdateResult]:
         """Several write operations in order; all are validated before the first is applied."""
         c = self._get(collection_name)
         operations = m.to_builtins(update_operations)

@@ -20,7 +20,7 @@ from hybrid import operations as ops
 from hybrid.admin import AdminMixin
 from hybrid.collection import Collection
 from hybrid.config import CollectionSchema, schema_from_request
-from hybrid.errors import AlreadyExists, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
+from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
 from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.optimizer import open_collection
@@ -29,10 +29,12 @@ from hybrid.query import QueryRequest, run_query
 from hybrid.queries.parse import shallow
 from hybrid.query_client import QueryMixin
 from hybrid.search import count as count_points
-from hybrid.search import parse, record
+from hybrid.search import parse, record, scroll_ordered
 from hybrid.search import scroll as scroll_points
 from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
 from hybrid.storage.health import read_config, remove_data_orphans, unopened_info
+from hybrid.view import CollectionView
+from indexes.payload.jsonpath import parse_path
 
 _log = logging.getLogger("hybrid.client")
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "geo", "text")
@@ -98,10 +100,14 @@ class Client(QueryMixin, AdminMixin):
             raise CollectionNotFound(name)
         return coll
 
-    def _lookup(self, name: str) -> Collection:
-        """The collection named by a request's lookup_from / with_lookup."""
+    def _view(self, name: str) -> CollectionView:
+        """A consistent snapshot of a collection for one read (hybrid.view)."""
+        return self._get(name).view()
+
+    def _lookup(self, name: str) -> CollectionView:
+        """The collection named by a request's lookup_from / with_lookup, as of now."""
         try:
-            return self._get(name)
+            return self._view(name)
         except CollectionNotFound:
             raise ValidationError("lookup_from.collection", f"collection {name!r} does not exist") from None
 
@@ -132,7 +138,7 @@ class Client(QueryMixin, AdminMixin):
         self.delete_collection(collection_name)
         return self.create_collection(collection_name, **kwargs)
 
-    def delete_collection(self, collection_name: str, **_: Any) -> bool:
+    def delete_collection(self, collection_name: str, timeout: Optional[int] = None) -> bool:
         with self._lock:
             coll = self._collections.pop(collection_name, None)
             if coll is None and self._unopened.pop(collection_name, None) is not None and self.path is not None:
@@ -175,7 +181,8 @@ class Client(QueryMixin, AdminMixin):
 
     # ------------------------------------------------------------------ payload indexes
     def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
-                             field_type: Any = None, wait: bool = True, **_: Any) -> m.UpdateResult:
+                             field_type: Any = None, wait: bool = True, ordering: Any = None,
+                             timeout: Optional[int] = None) -> m.UpdateResult:
         c = self._get(collection_name)
         schema = m.to_builtins(field_schema if field_schema is not None else field_type)
         if isinstance(schema, str):
@@ -185,6 +192,10 @@ class Client(QueryMixin, AdminMixin):
                                   "or an index params object with a 'type'")
         if not isinstance(field_name, str) or not field_name:
             raise ValidationError("field_name", "expected a payload key")
+        try:
+            parse_path(field_name)
+        except ValueError as exc:  # before logging: a write is validated whole
+            raise ValidationError("field_name", str(exc)) from None
         if schema["type"] == "text":  # validate before logging: a bad params object changes nothing
             from indexes.text import TextIndexParams
 
@@ -194,12 +205,15 @@ class Client(QueryMixin, AdminMixin):
                 raise ValidationError("field_schema", str(exc)) from None
         return _completed(c.commit(ops.CreateFieldIndex(field_name, schema)))
 
-    def delete_payload_index(self, collection_name: str, field_name: str, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def delete_payload_index(self, collection_name: str, field_name: str, wait: bool = True, ordering: Any = None,
+                             timeout: Optional[int] = None) -> m.UpdateResult:
         c = self._get(collection_name)
         return _completed(c.commit(ops.DeleteFieldIndex(field_name)))
 
     # ------------------------------------------------------------------ points: writes
-    def upsert(self, collection_name: str, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def upsert(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
+               update_filter: Any = None, update_mode: Any = None) -> m.UpdateResult:
+        _single_node(shard_key_selector, update_filter=update_filter, update_mode=update_mode)
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer)
         return _completed(c.upsert(batch))
@@ -215,12 +229,11 @@ class Client(QueryMixin, AdminMixin):
             return normalize_ids(selector, field)
         if isinstance(selector, dict):
             flt = parse(selector.get("filter", selector), f"{field}.filter" if "filter" in selector else field)
-            with c.lock:
-                cand = all_matching(c, flt)
-                return cand.ids()
+            return all_matching(c.view(), flt).ids()  # under the write's lock: the ids as of now
         raise ValidationError(field, "expected a list of point ids or a filter")
 
-    def delete(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def delete(self, collection_name: str, points_selector: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
+        _single_node(shard_key_selector)
         c = self._get(collection_name)
         return _completed(c.commit(lambda: ops.Delete(self._selected_ids(c, points_selector, "points"))))
 
@@ -229,23 +242,32 @@ class Client(QueryMixin, AdminMixin):
         return _completed(c.commit(lambda: make(self._selected_ids(c, selector, "points"))))
 
     def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
-                    wait: bool = True, **_: Any) -> m.UpdateResult:
+                    wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
+        _single_node(shard_key_selector)
         payload = _payload_arg(payload)
         return self._payload_op(collection_name, points, lambda ids: ops.SetPayload(ids, payload, key))
 
-    def overwrite_payload(self, collection_name: str, payload: Any, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def overwrite_payload(self, collection_name: str, payload: Any, points: Any, wait: bool = True,
+                          ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
+        _single_node(shard_key_selector)
         payload = _payload_arg(payload)
         return self._payload_op(collection_name, points, lambda ids: ops.OverwritePayload(ids, payload))
 
-    def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, wait: bool = True,
+                       ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
+        _single_node(shard_key_selector)
         if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
             raise ValidationError("keys", "expected a list of payload keys")
         return self._payload_op(collection_name, points, lambda ids: ops.DeletePayload(ids, list(keys)))
 
-    def clear_payload(self, collection_name: str, points_selector: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def clear_payload(self, collection_name: str, points_selector: Any, wait: bool = True,
+                      ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
+        _single_node(shard_key_selector)
         return self._payload_op(collection_name, points_selector, lambda ids: ops.ClearPayload(ids))
 
-    def update_vectors(self, collection_name: str, points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def update_vectors(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
+                       update_filter: Any = None) -> m.UpdateResult:
+        _single_node(shard_key_selector, update_filter=update_filter)
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer, with_payload=False)
         def make() -> ops.Operation:
@@ -256,7 +278,9 @@ class Client(QueryMixin, AdminMixin):
 
         return _completed(c.commit(make))
 
-    def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, wait: bool = True, **_: Any) -> m.UpdateResult:
+    def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, wait: bool = True,
+                       ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
+        _single_node(shard_key_selector)
         c = self._get(collection_name)
         for i, name in enumerate(vectors):
             c.schema.kind_of(name) if isinstance(name, str) else None
@@ -266,7 +290,8 @@ class Client(QueryMixin, AdminMixin):
 
     # ------------------------------------------------------------------ points: reads
     def retrieve(self, collection_name: str, ids: Sequence[Any], with_payload: Any = True, with_vectors: Any = False,
-                 **_: Any) -> list[m.Record]:
+                 consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> list[m.Record]:
+        _single_node(shard_key_selector)
         c = self._get(collection_name)
         wanted = normalize_ids(ids, "ids")
         out = []
@@ -278,23 +303,37 @@ class Client(QueryMixin, AdminMixin):
         return out
 
     def scroll(self, collection_name: str, scroll_filter: Any = None, limit: int = 10, offset: Any = None,
-               with_payload: Any = True, with_vectors: Any = False, order_by: Any = None, **_: Any):
+               with_payload: Any = True, with_vectors: Any = False, order_by: Any = None,
+               consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> tuple[list[m.Record], Any]:
+        """Points in id order from `offset`, or ordered by a payload value (`order_by`: a key
+        or {key, direction, start_from}; it needs a range index and takes no `offset`)."""
+        _single_node(shard_key_selector)
         c = self._get(collection_name)
-        if limit is None or limit < 0:
+        if limit is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
+        flt = parse(scroll_filter)
+        if order_by is not None:
+            if offset is not None:
+                raise BadRequest("Cannot use an `offset` when using `order_by`. The alternative for paging is to use "
+                                 "`order_by.start_from` and a filter to exclude the IDs that you've already seen for "
+                                 "the `order_by.start_from` value")
+            return scroll_ordered(c.view(), flt, limit, order_by, with_payload, with_vectors)
         start = normalize_id(offset, "offset") if offset is not None else None
-        return scroll_points(c, parse(scroll_filter), limit, start, with_payload, with_vectors)
+        return scroll_points(c.view(), flt, limit, start, with_payload, with_vectors)
 
-    def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, **_: Any) -> m.CountResult:
-        c = self._get(collection_name)
-        return m.CountResult(count=count_points(c, parse(count_filter)))
+    def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
+              timeout: Optional[int] = None) -> m.CountResult:
+        _single_node(shard_key_selector)
+        flt = parse(count_filter)
+        return m.CountResult(count=count_points(self._view(collection_name), flt))
 
     def query_points(self, collection_name: str, query: Any = None, using: Optional[str] = None, prefetch: Any = None,
                      query_filter: Any = None, search_params: Any = None, limit: int = 10, offset: Optional[int] = None,
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
-                     lookup_from: Any = None, explain: bool = False, **_: Any) -> m.QueryResponse:
+                     lookup_from: Any = None, explain: bool = False, consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.QueryResponse:
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
-        c = self._get(collection_name)
+        _single_node(shard_key_selector)
+        c = self._view(collection_name)
         if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
             points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))
             if points is not None:
@@ -308,8 +347,9 @@ class Client(QueryMixin, AdminMixin):
         )
         return m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup))
 
-    def query_batch_points(self, collection_name: str, requests: Sequence[Any], **_: Any) -> list[m.QueryResponse]:
-        c = self._get(collection_name)
+    def query_batch_points(self, collection_name: str, requests: Sequence[Any], consistency: Any = None,
+                           timeout: Optional[int] = None) -> list[m.QueryResponse]:
+        c = self._view(collection_name)
         fast = nearest_batch(c, list(requests))
         if fast is not None:
             return [m.QueryResponse(points=points) for points in fast]
@@ -320,7 +360,7 @@ class Client(QueryMixin, AdminMixin):
         return out
 
     # ------------------------------------------------------------------ lifecycle
-    def close(self, **_: Any) -> None:
+    def close(self, grpc_grace: Optional[float] = None) -> None:
         if self._closed:
             return
         self._closed = True
@@ -340,6 +380,17 @@ class Client(QueryMixin, AdminMixin):
             self.close()
         except Exception:
             pass
+
+
+def _single_node(shard_key_selector: Any, **unsupported: Any) -> None:
+    """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
+    (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are
+    accepted: one node answers consistently, in order, and before returning.)"""
+    if shard_key_selector is not None:
+        raise ValidationError("shard_key_selector", "collections here have no custom sharding")
+    for name, value in unsupported.items():
+        if value is not None:
+            raise ValidationError(name, "not supported")
 
 
 def _request_json(raw: Any) -> dict:

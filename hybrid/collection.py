@@ -24,29 +24,46 @@ from hybrid.points import PointBatch
 from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
 from hybrid.storage.wal import WriteAheadLog
+from hybrid.view import CollectionView, FrozenTermStats
 
 
 class TermStats:
     """Document frequencies of one sparse vector name over the live points of a collection.
 
-    A dict keyed by dimension: sparse dimensions are often hashes (qdrant/bm25 token ids span
+    Dicts keyed by dimension: sparse dimensions are often hashes (qdrant/bm25 token ids span
     the whole u32 range), so a dense array indexed by dimension would be gigabytes.
+
+    Views read them copy-on-write (hybrid.view) without copying the whole vocabulary on the
+    first write after a read: `base` is never changed once built; writes go to a small
+    `delta` (current counts of recently changed terms, copied when a view holds it), folded
+    into a new `base` when it outgrows 1/16 of it, so a term update costs O(1) amortised.
     """
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self.base: dict[int, int] = {}
+        self.delta: dict[int, int] = {}
         self.docs = 0
+        self._shared = False  # a view holds `delta`: copy before the next change
+
+    def shared(self) -> "FrozenTermStats":
+        """The counts as of now, for a view."""
+        self._shared = True
+        return FrozenTermStats(self.base, self.delta, self.docs)
 
     def add(self, terms: np.ndarray, docs: int, sign: int) -> None:
+        delta, base = self.delta, self.base
+        if self._shared:
+            delta = self.delta = dict(delta)
+            self._shared = False
         self.docs += sign * docs
         unique, counts = np.unique(terms, return_counts=True)
-        get = self.counts.get
         for term, count in zip(unique.tolist(), (sign * counts).tolist()):  # write path, per distinct term
-            self.counts[term] = get(term, 0) + count
+            delta[term] = delta.get(term, base.get(term, 0)) + count
+        if len(delta) > max(4096, len(base) // 16):
+            self.base, self.delta = {**base, **delta}, {}
 
     def df(self, terms: np.ndarray) -> np.ndarray:
-        get = self.counts.get
-        return np.fromiter((get(t, 0) for t in terms.tolist()), dtype=np.float64, count=terms.size)
+        return FrozenTermStats(self.base, self.delta, self.docs).df(terms)
 
 
 class Collection:
@@ -65,6 +82,7 @@ class Collection:
         self.wal: Optional[WriteAheadLog] = None
         self.damage: Optional[str] = None  # set on open when data was kept aside: red, read-only
         self.optimizing = False
+        self._last_view: Optional[tuple] = None  # ((seq, segment count), segments, schema, CollectionView)
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
         from hybrid.text import TextFields
 
@@ -80,6 +98,21 @@ class Collection:
     @property
     def appendable(self) -> Segment:
         return self.segments[-1]
+
+    def view(self) -> "CollectionView":
+        """What a read sees: the state after every acknowledged write, unchanged by later ones.
+
+        Views are immutable, so reads share one until the state changes: every write bumps
+        `seq`, the optimizer replaces the segment list (or appends a new appendable segment),
+        update_collection replaces the schema (compared by identity)."""
+        with self.lock:
+            state = (self.seq, len(self.segments))
+            last = self._last_view
+            if last is not None and last[0] == state and last[1] is self.segments and last[2] is self.schema:
+                return last[3]
+            view = CollectionView(self)
+            self._last_view = (state, self.segments, self.schema, view)
+            return view
 
     def _new_appendable(self) -> Segment:
         seg = Segment(self.schema, appendable=True)
@@ -181,29 +214,23 @@ class Collection:
         return self.where.locate(list(ids))
 
     def _to_appendable(self, ids: list[PointId], pids: np.ndarray, keep_old: bool) -> np.ndarray:
-        """Offsets in the appendable segment for `ids`: existing there, moved there, or new.
+        """Fresh offsets in the appendable segment for `ids`, one new version each.
 
-        A point living in a sealed segment is tombstoned there; with keep_old its vectors and
-        payload are first copied over (copy-on-write for partial updates).
+        Every write appends: a point's previous version (wherever it lives) is tombstoned,
+        after its vectors and payload are copied over when `keep_old` (partial updates). So
+        rows that a read's view can see never change (hybrid.view).
         """
         app = self.appendable
-        offsets = np.empty(len(ids), dtype=np.int64)
-        fresh_rows: list[int] = []
-        moved: list[tuple[int, Segment, int]] = []
-        for row, loc in enumerate(self._locate(ids)):
-            if loc is not None and loc[0] is app:
-                offsets[row] = loc[1]
-            else:
-                fresh_rows.append(row)
-                if loc is not None:
-                    moved.append((row, loc[0], loc[1]))
-        if fresh_rows:
-            new = app.allocate([ids[r] for r in fresh_rows], pids[fresh_rows])
-            offsets[fresh_rows] = new
-            for r, off in zip(fresh_rows, new.tolist()):
-                self.where.place(ids[r], int(pids[r]), (app, off))
+        old = self._locate(ids)
+        offsets = app.allocate(ids, pids)
+        for i, off in enumerate(offsets.tolist()):
+            self.where.place(ids[i], int(pids[i]), (app, off))
+        if len(ids):
             self.next_pid = max(self.next_pid, int(pids.max()) + 1)
-        for row, seg, off in moved:  # moving keeps the IDF statistics unchanged
+        for row, loc in enumerate(old):  # moving keeps the IDF statistics unchanged
+            if loc is None:
+                continue
+            seg, off = loc
             self._stats(seg, np.array([off]), -1)
             if keep_old:
                 self._copy_point(seg, off, app, int(offsets[row]))
@@ -252,6 +279,7 @@ class Collection:
         from hybrid.payload import apply_payload_op
 
         ids = [i for i, loc in zip(op.ids, self.where.locate(op.ids)) if loc is not None]
+        ids = list(dict.fromkeys(ids))  # one new version per point
         if not ids:
             return
         pids = self.assign_pids(ids)
@@ -262,6 +290,7 @@ class Collection:
 
     def _apply_delete_vectors(self, op: ops.DeleteVectors, seq: int) -> None:
         ids = [i for i, loc in zip(op.ids, self.where.locate(op.ids)) if loc is not None]
+        ids = list(dict.fromkeys(ids))  # one new version per point
         if not ids:
             return
         offsets = self._to_appendable(ids, self.assign_pids(ids), keep_old=True)

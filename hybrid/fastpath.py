@@ -20,16 +20,17 @@ from hybrid.errors import ValidationError
 from hybrid.points import validate_sparse
 from hybrid.queries.parse import bm25_query
 from hybrid.queries.vectors import idf_weights
-from hybrid.search import hydrate, merge_hits, search_args, search_leaf, searchable
+from hybrid.filtering.allowed import allowed_points, search_allowed, use_graph
+from hybrid.search import hydrate, merge_hits, search_args, search_leaf
 from indexes.plain import normalize_rows
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
 _NUMERIC = (list, tuple, np.ndarray)
 
 
-def _dense_name(c: "Collection", query: Any, using: Optional[str]) -> Optional[str]:
+def _dense_name(c: "CollectionView", query: Any, using: Optional[str]) -> Optional[str]:
     """The dense vector name `query` is meant for, when it is a plain dense vector."""
     name = DEFAULT_VECTOR if using is None else using
     spec = c.schema.dense.get(name)
@@ -40,7 +41,7 @@ def _dense_name(c: "Collection", query: Any, using: Optional[str]) -> Optional[s
     return name
 
 
-def _prepared(c: "Collection", name: str, queries: np.ndarray) -> np.ndarray:
+def _prepared(c: "CollectionView", name: str, queries: np.ndarray) -> np.ndarray:
     """(n, dim) float32 queries checked for dimension and finiteness, unit length for Cosine."""
     spec = c.schema.dense[name]
     if queries.shape[-1] != spec.size:
@@ -52,7 +53,7 @@ def _prepared(c: "Collection", name: str, queries: np.ndarray) -> np.ndarray:
     return normalize_rows(queries) if spec.distance == "Cosine" else queries
 
 
-def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:
+def _dense_query(c: "CollectionView", query: Any, using: Optional[str]) -> Optional[tuple[str, np.ndarray]]:
     """(vector name, float32 query) when `query` is a plain dense vector for a dense name."""
     name = _dense_name(c, query, using)
     if name is None:
@@ -63,7 +64,7 @@ def _dense_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[
     return name, _prepared(c, name, q)
 
 
-def _sparse_query(c: "Collection", query: Any, using: Optional[str]) -> Optional[tuple[np.ndarray, np.ndarray]]:
+def _sparse_query(c: "CollectionView", query: Any, using: Optional[str]) -> Optional[tuple[np.ndarray, np.ndarray]]:
     """(indices, IDF-weighted values) when `query` is a plain sparse vector for a sparse name."""
     if using not in c.schema.sparse:
         return None
@@ -89,7 +90,7 @@ def _params(params: Any) -> Optional[m.SearchParams]:
     return m.convert(params, m.SearchParams, "params")
 
 
-def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, params: Any,
+def nearest(c: "CollectionView", query: Any, using: Optional[str], limit: int, params: Any,
             with_payload: Any, with_vectors: Any, flt: Any = None) -> Optional[list[m.ScoredPoint]]:
     """Top `limit` for a plain dense or sparse vector or a BM25 text query, under an optional
     parsed filter, or None when the request needs the general path."""
@@ -114,7 +115,7 @@ def nearest(c: "Collection", query: Any, using: Optional[str], limit: int, param
     return hydrate(cand, with_payload, with_vectors, c.schema.dense[name].distance)
 
 
-def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.ScoredPoint]]]:
+def nearest_batch(c: "CollectionView", requests: list[Any]) -> Optional[list[list[m.ScoredPoint]]]:
     """Many plain dense queries on one name with one limit and params: one kernel call per segment."""
     shapes = []
     for raw in requests:
@@ -142,15 +143,17 @@ def nearest_batch(c: "Collection", requests: list[Any]) -> Optional[list[list[m.
     matrix = _prepared(c, name, matrix)
     limit = int(first.get("limit") or 10)
     args = search_args(_params(first.get("params")))
+    graph_args = {k: v for k, v in args.items() if k != "exact"}
     per_segment = []
-    for seg, allowed, count in searchable(c, name):
+    for seg in c.segments:
+        if seg.size == 0:
+            continue
+        allowed = allowed_points(seg, name, None)
         store = seg.vectors[name]
-        if store.index is not None and not args.get("exact") and count >= seg.size:
-            graph_args = {k: v for k, v in args.items() if k != "exact"}
-            per_segment.append((seg, store.index.search_batch(matrix, limit + 1, None, **graph_args)))
-        else:
-            per_segment.append((seg, [store.search(q, limit + 1, allowed, seg.size, allowed_count=count, **args)
-                                      for q in matrix]))
+        if allowed.count >= seg.size and use_graph(store, allowed.count, seg.size, args.get("exact", False), args.get("ef")):
+            per_segment.append((seg, store.index.search_batch(matrix, limit, None, **graph_args)))
+        elif allowed.count:  # the single query's path, query by query
+            per_segment.append((seg, [search_allowed(store, q, limit, allowed, seg.size, **args) for q in matrix]))
     distance = c.schema.dense[name].distance
     out = []
     for i, r in enumerate(shapes):

@@ -112,7 +112,8 @@ def _field(cond: FieldCondition, view: FilterView) -> np.ndarray:
     else:
         index = view.payload_index(cond.key)
         if index is not None and hasattr(index, "match"):
-            hit = index.match(cond)
+            with view.index_lock:
+                hit = index.match(cond)
             if hit is not None:
                 return fit(hit, view.size)
     return views.columns(view, cond.key, cond.path).match(cond.check)
@@ -131,7 +132,10 @@ def cardinality(flt: Filter | Any | None, view: FilterView) -> tuple[int, int, i
             return count, count, count
         if estimate.is_index_candidate(cond):
             index = view.payload_index(cond.key)
-            found = index.cardinality(cond) if index is not None and hasattr(index, "cardinality") else None
+            found = None
+            if index is not None and hasattr(index, "cardinality"):
+                with view.index_lock:
+                    found = index.cardinality(cond)
             if found is not None:
                 return tuple(min(int(v), total) for v in found)  # type: ignore[return-value]
         return estimate.unknown(total)
@@ -146,7 +150,10 @@ def facet(
     value once). keyword/integer/bool/uuid index when present, else a column scan of bool, int
     and str values. Ordered by count descending, then value ascending (bool < int < str)."""
     index = view.payload_index(key)
-    hits = index.facet_counts(allowed) if index is not None and hasattr(index, "facet_counts") else None
+    hits = None
+    if index is not None and hasattr(index, "facet_counts"):
+        with view.index_lock:
+            hits = index.facet_counts(allowed)
     if hits is None:
         hits = views.columns(view, key, parse_path(key)).facet_counts(allowed)
     return hits if limit is None else hits[:limit]
@@ -161,7 +168,8 @@ def order_pairs(key: str, view: FilterView) -> tuple[np.ndarray, np.ndarray]:
     """
     index = view.payload_index(key)
     if isinstance(index, OrderedIndex):
-        owners, values = index.order_pairs()
+        with view.index_lock:
+            owners, values = index.order_pairs()
         keep = owners < view.size
         owners, values = owners[keep], values[keep]
     else:

@@ -113,6 +113,7 @@ _KEY_FIELDS = np.dtype([("kind", "u1"), ("hi", ">u8"), ("lo", ">u8")])
 
 def ids_at(ids: "list[Optional[PointId]] | KeyIds", offsets: np.ndarray) -> list:
     """`[ids[o] for o in offsets]` for a segment's id list or KeyIds."""
-    if isinstance(ids, KeyIds):
-        return ids.take(offsets)
+    take = getattr(ids, "take", None)  # KeyIds, or a read's view of a list (hybrid.view.Prefix)
+    if take is not None:
+        return take(offsets)
     return [ids[o] for o in offsets.tolist()]

@@ -39,7 +39,7 @@ from hybrid.queries.vectors import Examples
 from hybrid.search import Candidates, all_matching, display, internal_threshold, parse, search_leaf
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
 MAX_DEPTH = 8
 
@@ -61,9 +61,9 @@ class Ranked:
 class Env:
     """What a request runs against: the collection, the document embedder, other collections."""
 
-    c: "Collection"
+    c: "CollectionView"
     infer: Any = None
-    lookup: Optional[Callable[[str], "Collection"]] = None
+    lookup: Optional[Callable[[str], "CollectionView"]] = None
 
 
 @dataclass
@@ -170,7 +170,7 @@ def _cut(result: Ranked, limit: int) -> Ranked:
     return result
 
 
-def _using(c: "Collection", using: Optional[str]) -> str:
+def _using(c: "CollectionView", using: Optional[str]) -> str:
     from hybrid.config import DEFAULT_VECTOR
 
     name = DEFAULT_VECTOR if using is None else using
@@ -228,7 +228,7 @@ def leaf(env: Env, op: Any, plan: VectorPlan, limit: int, flt: Any, params: Any,
     return _diversify(cand, plan, limit)
 
 
-def nearest(c: "Collection", using: str, query: Any, limit: int, flt: Any, params: Any, threshold: Any) -> Candidates:
+def nearest(c: "CollectionView", using: str, query: Any, limit: int, flt: Any, params: Any, threshold: Any) -> Candidates:
     """Index search for the top `limit`, exact about ties at the cut: they go by point id.
 
     Segments break ties by offset, so extra hits are asked for; when the last hit returned

@@ -19,7 +19,7 @@ from hybrid.planner import Env, Ranked, run_tree
 from hybrid.search import hydrate
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
 
 class QueryRequest(m.Model):
@@ -50,14 +50,14 @@ def check_paging(req: QueryRequest) -> None:
         raise ValidationError("offset", "must be non-negative")
 
 
-def run_ranked(c: "Collection", req: QueryRequest, limit: int, infer: Any = None,
-               lookup: Optional[Callable[[str], "Collection"]] = None) -> Ranked:
+def run_ranked(c: "CollectionView", req: QueryRequest, limit: int, infer: Any = None,
+               lookup: Optional[Callable[[str], "CollectionView"]] = None) -> Ranked:
     """The request's top `limit` entries, before offset and hydration."""
     return run_tree(Env(c, infer, lookup), req, limit)
 
 
-def run_query(c: "Collection", req: QueryRequest, infer: Any = None,
-              lookup: Optional[Callable[[str], "Collection"]] = None) -> list[m.ScoredPoint]:
+def run_query(c: "CollectionView", req: QueryRequest, infer: Any = None,
+              lookup: Optional[Callable[[str], "CollectionView"]] = None) -> list[m.ScoredPoint]:
     """Run one query request; `lookup(name)` gives other collections (for `lookup_from`)."""
     check_paging(req)
     ranked = run_ranked(c, req, req.limit + req.offset, infer, lookup)
@@ -83,8 +83,8 @@ def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vect
     return points
 
 
-def run_groups(c: "Collection", req: QueryGroupsRequest, infer: Any = None,
-               lookup: Optional[Callable[[str], "Collection"]] = None) -> m.GroupsResult:
+def run_groups(c: "CollectionView", req: QueryGroupsRequest, infer: Any = None,
+               lookup: Optional[Callable[[str], "CollectionView"]] = None) -> m.GroupsResult:
     """query_points_groups: the best `limit` groups of `group_size` hits (hybrid.queries.groups).
 
     The ranked list is fetched with a growing limit until the best groups are all full or
@@ -124,7 +124,7 @@ def run_groups(c: "Collection", req: QueryGroupsRequest, infer: Any = None,
     return m.GroupsResult(groups=groups)
 
 
-def _with_lookup(c: "Collection", with_lookup: Any, lookup: Any) -> tuple[Any, Any, Any]:
+def _with_lookup(c: "CollectionView", with_lookup: Any, lookup: Any) -> tuple[Any, Any, Any]:
     """(collection, with_payload, with_vectors) of `with_lookup` (a name or an object)."""
     spec = m.to_builtins(with_lookup)
     if spec is None:
@@ -144,7 +144,7 @@ def _with_lookup(c: "Collection", with_lookup: Any, lookup: Any) -> tuple[Any, A
     return target, True if payload is None else payload, spec.get("with_vectors") or False
 
 
-def _record(target: "Collection", group_id: Any, with_payload: Any, with_vectors: Any) -> Optional[m.Record]:
+def _record(target: "CollectionView", group_id: Any, with_payload: Any, with_vectors: Any) -> Optional[m.Record]:
     from hybrid.errors import HybridError
     from hybrid.ids import normalize_id
     from hybrid.search import record

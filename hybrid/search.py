@@ -24,7 +24,7 @@ from hybrid.payload import select_payload
 from hybrid.segment import Segment
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
 
 @dataclass
@@ -196,11 +196,10 @@ def search_args(params: Optional[m.SearchParams]) -> dict[str, Any]:
     return args
 
 
-def searchable(c: "Collection", using: str, flt: Any = None) -> list[tuple[Segment, np.ndarray, int]]:
+def searchable(c: "CollectionView", using: str, flt: Any = None) -> list[tuple[Segment, np.ndarray, int]]:
     """(segment, allowed mask, allowed count) of every segment with a live, matching point that
     has vector `using`."""
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     out = []
     for seg in segments:
         if seg.size == 0:
@@ -228,7 +227,7 @@ def merge_hits(parts: list[tuple[Segment, Any]]) -> Candidates:
                       np.concatenate([h.scores for _, h in parts]).astype(np.float32, copy=False))
 
 
-def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = None,
+def search_leaf(c: "CollectionView", using: str, query: Any, limit: int, flt: Any = None,
                 params: Optional[m.SearchParams] = None, threshold: Optional[float] = None,
                 exclude: Optional[PointId] = None) -> Candidates:
     """Top `limit` points for one prepared query on one vector name, over every segment."""
@@ -236,8 +235,7 @@ def search_leaf(c: "Collection", using: str, query: Any, limit: int, flt: Any = 
     want = limit + (1 if exclude is not None else 0)
     spec = c.schema.dense.get(using)
     if spec is not None and not spec.multivector:  # the filter as index offsets or a bitset, per segment
-        with c.lock:
-            segments = list(c.segments)
+        segments = c.segments
         cand = merge_hits(filtered_hits(segments, using, query, want, flt, **args))
     else:
         cand = merge_hits([(seg, seg.vectors[using].search(query, want, allowed, seg.size, allowed_count=count,
@@ -279,15 +277,14 @@ def record(seg: Segment, off: int, with_payload: Any, with_vectors: Any) -> m.Re
                     vector=vector_output(seg, off, with_vectors))
 
 
-def all_matching(c: "Collection", flt: Any) -> Candidates:
+def all_matching(c: "CollectionView", flt: Any) -> Candidates:
     """Every live point matching the filter, in point-id order (scores are 0)."""
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     cand = Candidates.from_masks((seg, filter_mask(seg, flt)) for seg in segments)
     return cand.take(np.argsort(cand.keys(), kind="stable"))
 
 
-def scroll(c: "Collection", flt: Any, limit: int, offset: Optional[PointId], with_payload: Any,
+def scroll(c: "CollectionView", flt: Any, limit: int, offset: Optional[PointId], with_payload: Any,
            with_vectors: Any) -> tuple[list[m.Record], Optional[PointId]]:
     cand = all_matching(c, flt)
     keys = cand.keys()
@@ -299,7 +296,33 @@ def scroll(c: "Collection", flt: Any, limit: int, offset: Optional[PointId], wit
     return records, nxt
 
 
-def count(c: "Collection", flt: Any) -> int:
-    with c.lock:
-        segments = list(c.segments)
+#: Payload index types that serve ranges, so scroll `order_by` can use them (Qdrant's rule).
+RANGE_INDEXES = ("integer", "float", "datetime")
+
+
+def scroll_ordered(c: "CollectionView", flt: Any, limit: int, order_by: Any, with_payload: Any,
+                   with_vectors: Any) -> tuple[list[m.Record], None]:
+    """Scroll by a payload value, as Qdrant's server: the key needs a range-capable payload
+    index; a point appears once per distinct value (ties by point id), values from
+    `start_from` on; each record carries its `order_value`; there is no next page offset
+    (page with `start_from` and a filter)."""
+    from hybrid.errors import BadRequest
+    from hybrid.queries.ordering import order_by as ordered, order_value_output
+    from hybrid.queries.parse import parse_order_by
+
+    order = parse_order_by(m.to_builtins(order_by))
+    schema = c.field_indexes.get(order.key)
+    if not isinstance(schema, dict) or schema.get("type") not in RANGE_INDEXES or schema.get("range") is False:
+        raise BadRequest(f"No range index for `order_by` key: `{order.key}`. Please create one to use `order_by`: "
+                         f"a payload index of type {', '.join(RANGE_INDEXES)} (integer with range enabled)")
+    cand, values = ordered(c, order, flt, None, limit)
+    records = [record(cand.segs[s], o, with_payload, with_vectors)
+               for s, o in zip(cand.seg.tolist(), cand.off.tolist())]
+    for rec, value in zip(records, values.tolist()):
+        rec.order_value = order_value_output(value)
+    return records, None
+
+
+def count(c: "CollectionView", flt: Any) -> int:
+    segments = c.segments
     return sum(int(np.count_nonzero(filter_mask(seg, flt))) for seg in segments)

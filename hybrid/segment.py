@@ -1,15 +1,18 @@
 """A segment: points addressed by offset, with their ids, versions, payloads and vectors.
 
-One segment per collection is *appendable* (growable arrays, exact search, written in place);
-the others are *sealed*: immutable but for their deleted bitset, compacted, with ANN indexes.
-A change to a point of a sealed segment is a tombstone there plus a new version in the
-appendable one (the collection does that), so sealed data never needs rewriting.
+One segment per collection is *appendable* (growable arrays, exact search, append-only); the
+others are *sealed*: immutable but for their deleted bitset, compacted, with ANN indexes.
+Any change to a point is a tombstone where it lives plus a new version at a fresh offset of
+the appendable segment (the collection does that), so no row a read can see is rewritten
+(hybrid.view); sealing compacts the dead versions away.
 
-A segment is also the `FilterView` that hybrid.filters evaluates conditions against.
+A segment is also the `FilterView` that hybrid.filters evaluates conditions against (reads
+go through its `hybrid.view.SegmentView`).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -34,6 +37,7 @@ class Segment:
         self.schema = schema
         self.name = name or uuid.uuid4().hex
         self.appendable = appendable
+        self.compacted = not appendable  # each point once, in offset order (merged or loaded)
         self.size = 0
         self.ids: list[Optional[PointId]] | KeyIds = []  # KeyIds once sealed
         self.keys = np.zeros(0, dtype=ID_KEY_DTYPE)
@@ -41,6 +45,11 @@ class Segment:
         self.versions = np.zeros(0, dtype=np.int64)
         self.deleted = np.zeros(0, dtype=bool)
         self.deleted_version = 0
+        self.latest_offset: dict[int, int] = {}  # appendable: internal key -> its newest offset here
+        self._deleted_shared = False  # a view holds `deleted`: copy it before the next change
+        # held by writers updating in-place structures (payload indexes, growable sparse index)
+        # and by views reading them (hybrid.view)
+        self.index_lock = threading.RLock()
         self.payloads: list[Optional[dict]] = []
         self.payload_version = 0
         self.payload_indexes: dict[str, Any] = {}  # key -> indexes.payload index over this segment
@@ -74,10 +83,11 @@ class Segment:
     def _payload_changed(self, offsets: list[int]) -> None:
         """Keep payload indexes of a written segment in step with its payloads."""
         self.payload_version += 1
-        for index in self.payload_indexes.values():
-            for off in offsets:
-                index.remove(off)
-                index.add(off, self.payloads[off])
+        with self.index_lock:
+            for index in self.payload_indexes.values():
+                for off in offsets:
+                    index.remove(off)
+                    index.add(off, self.payloads[off])
 
     def text_match(self, key: str, kind: str, text: str) -> Optional[np.ndarray]:
         return self.text_match_of(self, key, kind, text)
@@ -110,6 +120,7 @@ class Segment:
         self.keys[offsets] = id_keys(ids)
         self.pids[offsets] = pids
         self.deleted[offsets] = False
+        self.latest_offset.update(zip(pids.tolist(), offsets.tolist()))
         self.size += n
         return offsets
 
@@ -148,8 +159,16 @@ class Segment:
             self._payload_changed(written)
 
     def delete(self, offsets: np.ndarray) -> None:
+        if self._deleted_shared:  # copy-on-write: open views keep the bitset they took
+            self.deleted = self.deleted.copy()
+            self._deleted_shared = False
         self.deleted[offsets] = True
         self.deleted_version += 1
+
+    def shared_deleted(self) -> np.ndarray:
+        """The deleted bitset, for a view: the next delete copies it first."""
+        self._deleted_shared = True
+        return self.deleted
 
     def base_allowed(self, name: str) -> tuple[np.ndarray, int]:
         """(live points having vector `name`, their count). Cached for sealed segments, whose

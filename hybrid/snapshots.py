@@ -69,7 +69,7 @@ def dump_collection(c: "Collection", root: Path) -> None:
     (root / "wal").mkdir()
     names = []
     for seg in c.segments:
-        if seg.appendable:
+        if not seg.compacted:  # appendable (or frozen mid-optimisation): dead versions stay behind
             live = np.flatnonzero(seg.live)
             if live.size == 0:
                 continue
@@ -216,7 +216,7 @@ class SnapshotMixin:
         """Replace (or create) `collection_name` from a snapshot file inside the snapshots folder.
 
         `location` is `file:///...` or a path; remote URLs are refused (upload the file instead)."""
-        if not isinstance(location, str) or not location:
+        if not isinstance(location, str) or not location or "\0" in location:
             raise ValidationError("location", "expected a file:// URL or a path")
         if "://" in location and not location.startswith("file://"):
             raise ValidationError("location", "only file:// locations are supported; upload remote snapshots")

@@ -20,7 +20,7 @@ from indexes.payload.jsonpath import parse_path, values_at
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
-    from hybrid.segment import Segment
+    from hybrid.view import CollectionView
 
 
 class TextFields:
@@ -104,48 +104,69 @@ class TextFields:
                 index.delete(np.asarray(gone, np.int64))
 
     # ------------------------------------------------------------------ reads
-    def index_of(self, field: str, where: str) -> Any:
+    def view(self, collection_view: "CollectionView") -> "TextView":
+        """The text fields as of now (called under the collection lock)."""
+        return TextView(collection_view, {field: (index, index.searcher()) for field, index in self.indexes.items()})
+
+    def match(self, seg: Any, field: str, kind: str, text: str) -> Optional[np.ndarray]:
+        """Filter hook of segments read outside a view (the write path's filters)."""
         index = self.indexes.get(field)
-        if index is None:
+        return None if index is None else _match(index, None, seg, kind, text)
+
+
+class TextView:
+    """BM25 search and text filters over tantivy searchers opened when the view was taken."""
+
+    def __init__(self, view: "CollectionView", fields: dict[str, tuple[Any, Any]]) -> None:
+        self.view = view
+        self.fields = fields
+
+    @property
+    def indexes(self) -> dict[str, Any]:
+        return {field: index for field, (index, _) in self.fields.items()}
+
+    def index_of(self, field: str, where: str) -> tuple[Any, Any]:
+        found = self.fields.get(field)
+        if found is None:
             raise ValidationError(where, f"no text index on field {field!r}: create one with "
                                   f"create_payload_index(field_name={field!r}, field_schema={{'type': 'text'}})")
-        return index
+        return found
 
     def search(self, field: str, text: str, limit: int, flt: Any, k1: Optional[float], b: Optional[float],
                where: str = "query.bm25") -> Candidates:
         """BM25 top-`limit` over live points matching `flt`, as Candidates."""
-        index = self.index_of(field, f"{where}.field")
-        with self.c.lock:
-            segments = list(self.c.segments)
+        index, searcher = self.index_of(field, f"{where}.field")
         allowed = None
         if flt is not None:
+            segments = self.view.segments
             allowed = np.concatenate([seg.pids[: seg.size][filter_mask(seg, flt)] for seg in segments])
             if allowed.size == 0:
                 return Candidates.empty()
             allowed.sort()
         try:
-            pids, scores = index.search(text, limit, allowed, k1=k1, b=b, ties=True)
+            pids, scores = index.search(text, limit, allowed, k1=k1, b=b, ties=True, searcher=searcher)
         except (ValueError, TypeError) as exc:
             raise ValidationError(where, str(exc)) from None
         return self._candidates(pids, scores, limit)
 
     def _candidates(self, pids: np.ndarray, scores: np.ndarray, limit: int) -> Candidates:
         """The hits (best first, ties by pid, those tied at the cut included) as the top
-        `limit` Candidates, ties by point id; hits whose point is gone are dropped."""
-        with self.c.lock:
-            segs, seg_ix, offs = self.c.where.locate_pids(pids)
+        `limit` Candidates, ties by point id (hits are live in the view: same instant)."""
+        segs, seg_ix, offs = self.view.where.locate_pids(pids)
         keep = np.flatnonzero(seg_ix >= 0)
         if not keep.size:
             return Candidates.empty()
         return Candidates(segs, seg_ix[keep], offs[keep], np.asarray(scores, np.float32)[keep]).ranked(limit)
 
-    def match(self, seg: "Segment", field: str, kind: str, text: str) -> Optional[np.ndarray]:
+    def match(self, seg: Any, field: str, kind: str, text: str) -> Optional[np.ndarray]:
         """Filter hook: offsets of `seg` whose field matches, or None when the field has no index."""
-        index = self.indexes.get(field)
-        if index is None:
-            return None
-        try:
-            pids = index.match(kind, text)
-        except ValueError:
-            return np.zeros(seg.size, dtype=bool)  # e.g. phrase without phrase_matching: no match, as Qdrant
-        return np.isin(seg.pids[: seg.size], pids)
+        found = self.fields.get(field)
+        return None if found is None else _match(found[0], found[1], seg, kind, text)
+
+
+def _match(index: Any, searcher: Any, seg: Any, kind: str, text: str) -> np.ndarray:
+    try:
+        pids = index.match(kind, text, searcher=searcher)
+    except ValueError:
+        return np.zeros(seg.size, dtype=bool)  # e.g. phrase without phrase_matching: no match, as Qdrant
+    return np.isin(seg.pids[: seg.size], pids)

@@ -9,9 +9,8 @@ matches at most SMALL_SHARE of the segment is answered as sorted offsets read st
 the payload index (no pass over the segment); anything else as a bitset.
 
 `search_allowed` then scores the allowed offsets exactly, or walks the HNSW graph with the
-bitset inside the loop. Exact when the segment has no graph, when the allowed vectors weigh
-less than `hnsw.full_scan_threshold` KB (Qdrant's rule), or when the graph's cost model says a
-scan is cheaper (`HnswIndex.prefers_exact`).
+bitset inside the loop, as `use_graph` decides: the one exact-vs-graph decision, which batched
+queries (hybrid.fastpath.nearest_batch) take too.
 """
 
 from __future__ import annotations
@@ -78,7 +77,8 @@ def _indexed_offsets(flt: Filter, seg: Any) -> np.ndarray | None:
     index = seg.payload_index(cond.key)
     if index is None or not hasattr(index, "matching_offsets"):
         return None
-    offsets = index.matching_offsets(cond, at_most=int(seg.size * SMALL_SHARE))
+    with seg.index_lock:  # the appendable segment's indexes change in place
+        offsets = index.matching_offsets(cond, at_most=int(seg.size * SMALL_SHARE))
     if offsets is None:
         return None
     if offsets.size and offsets[-1] >= seg.size:  # an index may run ahead of the segment
@@ -94,7 +94,7 @@ def search_allowed(store: Any, query: np.ndarray, limit: int, allowed: Allowed, 
     if allowed.count == 0 or limit <= 0:
         return Hits.empty()
     index = store.index
-    if index is not None and not exact and not _prefers_scan(store, index, allowed.count, size, params.get("ef")):
+    if use_graph(store, allowed.count, size, exact, params.get("ef")):
         if allowed.count >= size:
             return index.search(query, limit, None, **params)
         return index.search(query, limit, allowed.as_mask(size), allowed_count=allowed.count, **params)
@@ -121,8 +121,16 @@ def filtered_hits(segments: Any, name: str, query: np.ndarray, limit: int, flt: 
     return out
 
 
-def _prefers_scan(store: Any, index: Any, count: int, size: int, ef: int | None) -> bool:
-    if count >= size:
+def use_graph(store: Any, count: int, size: int, exact: bool = False, ef: int | None = None) -> bool:
+    """The one exact-vs-graph decision for a dense leaf on one segment (single and batched
+    queries alike): walk the HNSW graph unless the segment has none, the request asks for
+    exact search, or scoring the `count` allowed vectors is cheaper, which is when they weigh
+    less than `hnsw.full_scan_threshold` KB (Qdrant's rule, f32 bytes) or the graph's measured
+    cost model says so (`HnswIndex.prefers_exact`). Every point allowed: always the graph."""
+    index = store.index
+    if index is None or exact or count == 0:
         return False
-    kilobytes = count * store.spec.size * 4 / 1024  # as DenseStore.search, Qdrant: f32 bytes
-    return kilobytes < store.spec.hnsw.full_scan_threshold or index.prefers_exact(count, ef)
+    if count >= size:
+        return True
+    kilobytes = count * store.spec.size * 4 / 1024
+    return kilobytes >= store.spec.hnsw.full_scan_threshold and not index.prefers_exact(count, ef)

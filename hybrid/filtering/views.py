@@ -10,6 +10,8 @@ as one category then costs nothing after its first query).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from functools import cached_property
@@ -22,6 +24,7 @@ from indexes.payload.jsonpath import PathItem, values_at
 from indexes.payload.slices import id_hashes
 
 _CACHE_KEY = "hybrid.filters"
+_LEAVES_LOCK = threading.Lock()
 #: Bitset bytes of evaluated conditions kept per view (a 200,000-point bitset is 200 KB).
 LEAF_CACHE_BYTES = 16 << 20
 
@@ -33,6 +36,7 @@ class FilterView(Protocol):
     payloads: Sequence[dict | None]  # payload per offset (None = no payload / empty slot)
     payload_version: int  # bumps on every payload change in the segment
     cache: dict  # scratch dict owned by the filter code (column caches)
+    index_lock: Any  # held while reading payload indexes (writers update the appendable one's in place)
 
     def point_ids(self) -> Sequence[int | str | None]:
         """External id per offset (int or canonical UUID string); None = empty slot."""
@@ -60,19 +64,22 @@ def cached_leaf(view: FilterView, key: Hashable, evaluate: Callable[[], np.ndarr
     """`evaluate()` (a condition's mask), remembered under `key` (read-only) until the view's
     payloads or size change."""
     store = scratch(view)
-    leaves: OrderedDict = store.setdefault("leaves", OrderedDict())
-    found = leaves.get(key)
-    if found is not None:
-        leaves.move_to_end(key)
-        return found
+    with _LEAVES_LOCK:  # readers share the cache: its bookkeeping is not atomic
+        leaves: OrderedDict = store.setdefault("leaves", OrderedDict())
+        found = leaves.get(key)
+        if found is not None:
+            leaves.move_to_end(key)
+            return found
     mask = evaluate()
     if mask.base is not None:  # a view of an index's array: keep only what is ours
         mask = mask.copy()
     mask.flags.writeable = False
-    leaves[key] = mask
-    store["leaf_bytes"] = store.get("leaf_bytes", 0) + mask.nbytes
-    while store["leaf_bytes"] > LEAF_CACHE_BYTES and len(leaves) > 1:
-        store["leaf_bytes"] -= leaves.popitem(last=False)[1].nbytes
+    with _LEAVES_LOCK:
+        if key not in leaves:
+            leaves[key] = mask
+            store["leaf_bytes"] = store.get("leaf_bytes", 0) + mask.nbytes
+        while store["leaf_bytes"] > LEAF_CACHE_BYTES and len(leaves) > 1:
+            store["leaf_bytes"] -= leaves.popitem(last=False)[1].nbytes
     return mask
 
 
@@ -149,6 +156,7 @@ class ElementsView:
         self.size = len(elements)
         self.payload_version = 0
         self.cache: dict = {}
+        self.index_lock = contextlib.nullcontext()
 
     def point_ids(self) -> Sequence[int | str | None]:
         return [None] * self.size

@@ -17,10 +17,10 @@ from hybrid.queries.parse import OrderBy
 from hybrid.search import Candidates, filter_mask
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
 
-def domain_masks(c: "Collection", flt: Any, pool: Optional[Candidates]) -> list[tuple[Any, np.ndarray]]:
+def domain_masks(c: "CollectionView", flt: Any, pool: Optional[Candidates]) -> list[tuple[Any, np.ndarray]]:
     """(segment, allowed offsets mask) for every segment: live + filter, or the pool's points."""
     if pool is not None:
         out = []
@@ -29,12 +29,11 @@ def domain_masks(c: "Collection", flt: Any, pool: Optional[Candidates]) -> list[
             mask[pool.off[pool.seg == i]] = True
             out.append((seg, mask))
         return out
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     return [(seg, filter_mask(seg, flt)) for seg in segments if seg.size]
 
 
-def order_by(c: "Collection", op: OrderBy, flt: Any, pool: Optional[Candidates], limit: int) -> tuple[Candidates, np.ndarray]:
+def order_by(c: "CollectionView", op: OrderBy, flt: Any, pool: Optional[Candidates], limit: int) -> tuple[Candidates, np.ndarray]:
     """(candidates in order, their float64 order values)."""
     from hybrid.filters import order_pairs
 
@@ -58,7 +57,7 @@ def order_by(c: "Collection", op: OrderBy, flt: Any, pool: Optional[Candidates],
     return cand.take(order), value[order]
 
 
-def sample(c: "Collection", flt: Any, pool: Optional[Candidates], limit: int) -> Candidates:
+def sample(c: "CollectionView", flt: Any, pool: Optional[Candidates], limit: int) -> Candidates:
     """`limit` points drawn uniformly without replacement (a new random order per request)."""
     pool_all = Candidates.from_masks(domain_masks(c, flt, pool))
     picked = np.random.default_rng().choice(len(pool_all), size=min(limit, len(pool_all)), replace=False)

@@ -29,6 +29,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.errors import ValidationError
+from indexes.payload.jsonpath import parse_path
 
 STRATEGIES = ("average_vector", "best_score", "sum_scores")
 
@@ -208,12 +209,21 @@ def _feedback(query: dict, field: str) -> Feedback:
     return Feedback(body["target"], examples, scores, *(float(v) for v in coefficients))
 
 
+def parse_order_by(value: Any, field: str = "order_by") -> OrderBy:
+    """A scroll's `order_by`: a payload key or {key, direction, start_from}."""
+    return _order_by({"order_by": value}, field)
+
+
 def _order_by(query: dict, field: str) -> OrderBy:
     body = shallow(query["order_by"])
     if isinstance(body, str):
         body = {"key": body}
     if not isinstance(body, dict) or not isinstance(body.get("key"), str) or not body["key"]:
         raise ValidationError(field, "expected a payload key or {key, direction, start_from}")
+    try:
+        parse_path(body["key"])
+    except ValueError as exc:
+        raise ValidationError(f"{field}.key", str(exc)) from None
     direction = body.get("direction") or "asc"
     if direction not in ("asc", "desc"):
         raise ValidationError(f"{field}.direction", f"expected 'asc' or 'desc', got {direction!r}")

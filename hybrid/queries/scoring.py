@@ -26,7 +26,7 @@ from hybrid.segment import Segment
 from indexes.base import concatenated_ranges
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
 
 class Scorer(Protocol):
@@ -141,10 +141,9 @@ def best_with_ties(scores: np.ndarray, keep: np.ndarray, limit: int) -> np.ndarr
     return index
 
 
-def score_collection(c: "Collection", scorer: Scorer, limit: int, flt: Any) -> Candidates:
+def score_collection(c: "CollectionView", scorer: Scorer, limit: int, flt: Any) -> Candidates:
     """Top `limit` points of the whole collection (live, matching `flt`, having the vector)."""
-    with c.lock:
-        segments = list(c.segments)
+    segments = c.segments
     segs, seg_ix, offs, scores = [], [], [], []
     for seg in segments:
         if seg.size == 0:

@@ -20,15 +20,15 @@ from hybrid.points import validate_sparse
 from hybrid.queries.parse import shallow
 
 if TYPE_CHECKING:
-    from hybrid.collection import Collection
+    from hybrid.view import CollectionView
 
-Lookup = Callable[[str], "Collection"]
+Lookup = Callable[[str], "CollectionView"]
 
 
 class Examples:
     """Resolves the vector inputs of one query on `using` of collection `c`."""
 
-    def __init__(self, c: "Collection", using: str, infer: Any = None, lookup_from: Any = None,
+    def __init__(self, c: "CollectionView", using: str, infer: Any = None, lookup_from: Any = None,
                  lookup: Optional[Lookup] = None, field: str = "") -> None:
         self.c = c
         self.using = using
@@ -121,7 +121,7 @@ class Examples:
         return self.prepare(average_vector(np.stack(pos), np.stack(neg) if neg else None))
 
 
-def idf_weights(c: "Collection", name: str, idx: np.ndarray) -> np.ndarray:
+def idf_weights(c: "CollectionView", name: str, idx: np.ndarray) -> np.ndarray:
     """Qdrant's IDF: ln(1 + (N - df + 0.5) / (df + 0.5)) over live points having the vector."""
     df = c.df[name].df(idx)
     n = c.docs_with(name)

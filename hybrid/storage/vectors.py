@@ -8,6 +8,8 @@ Stores grow by doubling; sealing copies live rows into a tight store (optionally
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
@@ -64,20 +66,6 @@ class DenseStore:
     def prepare_query(self, query: np.ndarray) -> np.ndarray:
         query = np.asarray(query, dtype=np.float32)
         return plain.normalize_rows(query) if self.spec.distance == "Cosine" else query
-
-    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray, size: int,
-               allowed_count: Optional[int] = None, exact: bool = False, **params: Any) -> Hits:
-        """HNSW when the segment has a graph and enough points are allowed; else exact.
-
-        Qdrant's full_scan_threshold rule: when the allowed vectors weigh less than
-        `hnsw.full_scan_threshold` KB, scoring them exactly beats walking the graph.
-        """
-        count = int(np.count_nonzero(allowed)) if allowed_count is None else allowed_count
-        if self.index is not None and not exact:
-            kb = count * self.spec.size * 4 / 1024
-            if kb >= self.spec.hnsw.full_scan_threshold or count >= size:
-                return self.index.search(query, limit, None if count >= size else allowed, **params)
-        return plain.dense_search(self.data[:size], query, self.spec.distance, limit, allowed)
 
     def score(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         return plain.dense_scores(self.data[offsets], query, self.spec.distance)
@@ -194,22 +182,25 @@ class SparseStore(_RaggedStore):
         self.spec = spec
         self.index: Any = None  # indexes.sparse.SparseIndex once sealed
         self.growable: Any = None  # indexes.sparse.GrowableSparseIndex while appendable
+        self.lock = threading.RLock()  # the growable index changes in place: writes and reads hold it
         self._present_count = (-1, -1, 0)  # (version, size, count) of present_count
 
     def write(self, offsets: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> None:
         self._append_rows(offsets, np.diff(indptr), (indices, values))
-        if self.growable is None:
-            from indexes.sparse import GrowableSparseIndex
+        with self.lock:
+            if self.growable is None:
+                from indexes.sparse import GrowableSparseIndex
 
-            self.growable = GrowableSparseIndex()
-        for i, off in enumerate(offsets.tolist()):  # write path: one posting list update per point
-            self.growable.add(off, indices[indptr[i]:indptr[i + 1]], values[indptr[i]:indptr[i + 1]])
+                self.growable = GrowableSparseIndex()
+            for i, off in enumerate(offsets.tolist()):  # write path: one posting list update per point
+                self.growable.add(off, indices[indptr[i]:indptr[i + 1]], values[indptr[i]:indptr[i + 1]])
 
     def erase(self, offsets: np.ndarray) -> None:
         super().erase(offsets)
         if self.growable is not None:
-            for off in offsets.tolist():
-                self.growable.remove(off)
+            with self.lock:
+                for off in offsets.tolist():
+                    self.growable.remove(off)
 
     def get(self, offset: int) -> dict:
         s, e = int(self.starts[offset]), int(self.ends[offset])
@@ -225,6 +216,10 @@ class SparseStore(_RaggedStore):
 
     def _searcher(self) -> Any:
         return self.index if self.index is not None else self.growable
+
+    def _guard(self) -> Any:
+        """The lock for reading the growable index (a sealed index never changes)."""
+        return self.lock if self.index is None else contextlib.nullcontext()
 
     def present_count(self, size: int) -> int:
         """Number of offsets below `size` holding a vector (cached per store version and size)."""
@@ -243,18 +238,20 @@ class SparseStore(_RaggedStore):
         searcher = self._searcher()
         if searcher is None:
             return Hits.empty()
-        if allowed_count is not None and allowed_count >= self.present_count(size):
-            return searcher.search(query[0], query[1], limit, None)
-        n = max(len(searcher), 1)
-        mask = np.zeros(n, dtype=bool)
-        mask[: min(n, size)] = allowed[: min(n, size)]
-        return searcher.search(query[0], query[1], limit, mask)
+        with self._guard():  # a growable index may hold rows past `size` (later writes): masked out
+            n = max(len(searcher), 1)
+            if n <= size and allowed_count is not None and allowed_count >= self.present_count(size):
+                return searcher.search(query[0], query[1], limit, None)
+            mask = np.zeros(n, dtype=bool)
+            mask[: min(n, size)] = allowed[: min(n, size)]
+            return searcher.search(query[0], query[1], limit, mask)
 
     def score(self, query: tuple[np.ndarray, np.ndarray], offsets: np.ndarray) -> np.ndarray:
         searcher = self._searcher()
         if searcher is None:
             return np.zeros(offsets.size, np.float32)
-        return np.asarray(searcher.score(query[0], query[1], offsets), dtype=np.float32)
+        with self._guard():
+            return np.asarray(searcher.score(query[0], query[1], offsets), dtype=np.float32)
 
     def term_rows(self, offsets: np.ndarray) -> np.ndarray:
         """Sparse dimensions of the given offsets, concatenated (for document frequencies)."""

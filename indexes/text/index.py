@@ -205,6 +205,11 @@ class TextIndex:
             self._index.reload()
             self._dirty = False
 
+    def searcher(self) -> tantivy.Searcher:
+        """A point-in-time searcher over every write so far (later writes do not change it):
+        pass it to `search`/`match` to read one consistent state."""
+        return self._searcher()
+
     def _searcher(self) -> tantivy.Searcher:
         if self._dirty or self._closed:
             with self._lock:
@@ -226,6 +231,7 @@ class TextIndex:
         k1: float | None = None,
         b: float | None = None,
         ties: bool = False,
+        searcher: tantivy.Searcher | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top `limit` documents by BM25 of `text` (see `queries.bm25_query`), restricted to
         `allowed_pids` when given: (pids int64, scores float32), descending score, ties by
@@ -239,7 +245,7 @@ class TextIndex:
         _check_bm25("k1", k1, BM25_K1)
         _check_bm25("b", b, BM25_B)
         tokens = self._analysis.tokens(text)
-        searcher = self._searcher()
+        searcher = self._searcher() if searcher is None else searcher
         if not tokens or limit == 0:
             return _empty()
         query = q.bm25_query(self._schema, tokens)
@@ -296,7 +302,7 @@ class TextIndex:
         pids = searcher.fast_field_values(q.PID, list(addresses))
         return np.array(pids, dtype=np.int64), np.array(scores, dtype=np.float32)
 
-    def match(self, kind: str, text: str) -> np.ndarray:
+    def match(self, kind: str, text: str, searcher: tantivy.Searcher | None = None) -> np.ndarray:
         """Sorted unique pids matching a Qdrant text condition:
         "text" every query token present, "text_any" at least one, "phrase" the tokens
         consecutively within one value (needs phrase_matching), "prefix" a raw string value
@@ -306,7 +312,7 @@ class TextIndex:
         if not isinstance(text, str):
             raise TypeError(f"text: expected a string, got {type(text).__name__}")
         query = self._match_query(kind, text)
-        searcher = self._searcher()
+        searcher = self._searcher() if searcher is None else searcher
         n_docs = searcher.num_docs
         if query is None or n_docs == 0:
             return np.empty(0, dtype=np.int64)

@@ -231,7 +231,7 @@ def test_lookup_from_and_batch(pair, same_up_to_ties) -> None:
         query = models.RecommendQuery(recommend=models.RecommendInput(positive=[pid, dense(rng)], strategy="best_score"))
         b = ref.query_points("c", query=query, using="d", lookup_from=lookup, limit=10).points
         req = QueryRequest(query=query, using="d", lookup_from=lookup, limit=10)
-        same_up_to_ties(run_query(ours.collection("c"), req, lookup=ours.collection), b)
+        same_up_to_ties(run_query(ours.collection("c").view(), req, lookup=lambda name: ours.collection(name).view()), b)
     requests = [models.QueryRequest(query=dense(rng), using="d", limit=5, filter=F_TAG),
                 models.QueryRequest(query=models.RecommendQuery(recommend=models.RecommendInput(positive=[7], negative=[8])),
                                     using="d", limit=5),

@@ -95,3 +95,20 @@ def test_batch_update_applies_in_order(remote, twins, plain):
     local.batch_update_points(name, remote_ops)
     assert [r.status for r in results] == [qm.UpdateStatus.COMPLETED] * 4
     assert plain(everything(remote, name)) == plain(everything(local, name))
+
+
+def test_scroll_order_by_over_rest(remote, server, twins):
+    """order_by over REST as embedded: values in order with order_value, no next page; the
+    key without a range index is a 400 naming it."""
+    local = twins("pts_order")
+    for client in (remote, local):
+        client.create_payload_index("pts_order", "price", qm.PayloadSchemaType.FLOAT)
+    order = qm.OrderBy(key="price", direction=qm.Direction.DESC, start_from=30.0)
+    page, offset = remote.scroll("pts_order", order_by=order, limit=5)
+    want, _ = local.scroll("pts_order", order_by=order, limit=5)
+    assert [(p.id, p.order_value) for p in page] == [(p.id, p.order_value) for p in want] == [
+        (20, 30.0), (19, 28.5), (18, 27.0), (17, 25.5), (16, 24.0)]
+    assert offset is None
+    response = httpx.post(f"{server.url}/collections/pts_order/points/scroll",
+                          json={"order_by": "group", "limit": 3})
+    assert response.status_code == 400 and "`group`" in response.json()["status"]["error"]

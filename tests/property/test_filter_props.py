@@ -6,6 +6,7 @@ points `evaluate` selects."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -111,6 +112,7 @@ class View:
     def __init__(self, payloads: list, ids: list, vectors: dict[str, np.ndarray], indexes: dict | None = None) -> None:
         self.payloads, self.size, self.payload_version, self.cache = payloads, len(payloads), 0, {}
         self._ids, self._vectors, self._indexes = ids, vectors, indexes or {}
+        self.index_lock = contextlib.nullcontext()
 
     def point_ids(self) -> list:
         return self._ids

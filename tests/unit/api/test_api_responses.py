@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import msgspec
 import pytest
 from litestar.exceptions import ClientException, NotFoundException, ValidationException
@@ -21,7 +23,8 @@ from hybrid.errors import AlreadyExists, CollectionNotFound, Forbidden, Validati
     (ValidationException(extra=[{"key": "data", "message": "'data'", "source": "body"}]), 400, "Empty request body"),
     (ClientException("JSON is malformed: x"), 400, "Format error in JSON body"),
     (NotFoundException(), 404, "Not Found"),
-    (ValueError("limit: too big"), 422, "limit: too big"),
+    (ValueError("operands could not be broadcast"), 500, "Service internal error"),  # internal faults
+    (IndexError("index 5 is out of bounds"), 500, "Service internal error"),
     (KeyError("internal"), 500, "Service internal error"),
 ])
 def test_to_error(exc, status, words):
@@ -42,3 +45,37 @@ def test_with_defaults_keeps_default_fields():
     assert with_defaults(params)["on_disk"] is False  # set fields survive; None fields are dropped
     assert "datatype" not in with_defaults(params)
     assert with_defaults(m.HnswConfig())["ef_construct"] == 100  # config defaults shown, as Qdrant does
+
+
+def test_internal_faults_are_500_with_an_error_id_naming_the_logged_traceback() -> None:
+    """A ValueError from inside the engine is no user mistake: 500, and the id in the answer
+    finds the traceback in the log."""
+    from litestar import get
+    from litestar.testing import create_test_client
+
+    from api.responses import handle_exception
+
+    @get("/boom")
+    async def boom() -> None:
+        raise ValueError("operands could not be broadcast together")
+
+    @get("/mistake")
+    async def mistake() -> None:
+        raise ValidationError("limit", "must be non-negative")
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("hybrid.api")
+    with create_test_client([boom, mistake], exception_handlers={Exception: handle_exception}) as client:
+        logger.addHandler(handler)  # on the logger itself: the app's logging config replaces root handlers
+        try:
+            response = client.get("/boom")
+            assert client.get("/mistake").status_code == 422
+        finally:
+            logger.removeHandler(handler)
+    message = response.json()["status"]["error"]
+    assert response.status_code == 500 and "broadcast" not in message
+    error_id = message.split("error id ")[1].split(";")[0]
+    (logged,) = [r for r in records if error_id in r.getMessage()]
+    assert logged.exc_info[0] is ValueError

@@ -3,6 +3,7 @@ dispatch, cache invalidation."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import numpy as np
@@ -21,6 +22,7 @@ class View:
         self.size = len(payloads)
         self.payload_version = 0
         self.cache: dict = {}
+        self.index_lock = contextlib.nullcontext()
         self.ids = ids if ids is not None else list(range(len(payloads)))
         self.vectors = vectors or {}
         self.indexes = indexes or {}

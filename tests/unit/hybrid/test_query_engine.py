@@ -108,8 +108,9 @@ def test_examples_given_by_id_are_excluded(clients) -> None:
 def test_explain_gives_each_prefetch_rank_and_score(clients) -> None:
     one, _ = clients
     prefetch = _prefetch(np.random.default_rng(2))
-    fused = run_query(one.collection("c"), QueryRequest(prefetch=prefetch, query={"fusion": "rrf"}, limit=8, explain=True))
-    branches = [one.query_points("c", limit=30, **{k: v for k, v in p.items() if k != "limit"}).points for p in prefetch]
+    fused = run_query(one.collection("c").view(), QueryRequest(prefetch=prefetch, query={"fusion": "rrf"}, limit=8, explain=True))
+    branches = [one.query_points("c", query=p["query"], using=p["using"], search_params=p.get("params"), limit=30).points
+                for p in prefetch]
     for point in fused:
         assert point.explain["score"] == point.score
         for branch, entry in zip(branches, point.explain["prefetch"]):
@@ -121,7 +122,7 @@ def test_explain_gives_each_prefetch_rank_and_score(clients) -> None:
                 assert entry["score"] == pytest.approx(branch[entry["rank"]].score, rel=1e-6)
         rrf = sum(1.0 / (2 + e["rank"]) for e in point.explain["prefetch"] if e is not None)
         assert point.score == pytest.approx(rrf, rel=1e-6)
-    plain = run_query(one.collection("c"), QueryRequest(query=[0.0, 0.0, 0.0, 1.0], using="d", limit=2, explain=True))
+    plain = run_query(one.collection("c").view(), QueryRequest(query=[0.0, 0.0, 0.0, 1.0], using="d", limit=2, explain=True))
     assert plain[0].explain == {"score": plain[0].score, "prefetch": []}
 
 
