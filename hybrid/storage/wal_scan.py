@@ -135,6 +135,11 @@ def _incomplete(data: bytes, pos: int) -> bool:
 
 def _cut(path: Path, pos: int, size: int) -> None:
     _log.warning("%s: cutting an interrupted (never acknowledged) record of %d bytes at byte %d", path, size, pos)
+    _truncate(path, pos)
+
+
+def _truncate(path: Path, pos: int) -> None:
+    """Cut `path` to `pos` bytes, durably."""
     fd = os.open(path, os.O_WRONLY)
     try:
         files.truncate(fd, path, pos)
@@ -175,12 +180,7 @@ def _quarantine(kept: list[Path], live: list[Path], index: int, pos: int, data: 
     _log.error("%s", damage.describe())
     if tail is not None:  # the good head stays; the tail is copied (and fsynced) before the original is cut
         files.atomic_write(tail, data[pos:])
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            files.truncate(fd, path, pos)
-            files.fsync(fd, path)
-        finally:
-            os.close(fd)
+        _truncate(path, pos)
     for source, target in moves:
         files.replace(source, target)
     return scan
