@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import uuid
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
 import msgspec
@@ -32,7 +33,26 @@ from hybrid.storage.vectors import DenseStore, SparseStore, _grow
 Store = DenseStore | SparseStore | MultiStore
 
 
-class Segment:
+class FilterViewMethods:
+    """The `FilterView` protocol (hybrid.filtering) over `ids`, `vectors`, `payload_indexes` and
+    `size`: shared by a segment and a read's view of it (hybrid.view)."""
+
+    __slots__ = ()
+
+    def point_ids(self) -> Sequence[Optional[PointId]]:
+        return self.ids
+
+    def vector_present(self, name: str) -> np.ndarray:
+        store = self.vectors.get(name)
+        if store is None:
+            return np.zeros(self.size, dtype=bool)
+        return store.present[: self.size]
+
+    def payload_index(self, key: str) -> Any:
+        return self.payload_indexes.get(key)
+
+
+class Segment(FilterViewMethods):
     def __init__(self, schema: CollectionSchema, appendable: bool = True, name: Optional[str] = None) -> None:
         self.schema = schema
         self.name = name or uuid.uuid4().hex
@@ -62,19 +82,7 @@ class Segment:
         # set by the collection: collection-level indexes seen through this segment
         self.text_match_of: Callable[["Segment", str, str, str], Optional[np.ndarray]] = lambda s, k, kind, t: None
 
-    # ------------------------------------------------------------------ FilterView protocol
-    def point_ids(self) -> list[Optional[PointId]]:
-        return self.ids
-
-    def vector_present(self, name: str) -> np.ndarray:
-        store = self.vectors.get(name)
-        if store is None:
-            return np.zeros(self.size, dtype=bool)
-        return store.present[: self.size]
-
-    def payload_index(self, key: str) -> Any:
-        return self.payload_indexes.get(key)
-
+    # ------------------------------------------------------------------ FilterView protocol (rest)
     def build_payload_index(self, key: str, schema: dict) -> None:
         from indexes.payload import create_payload_index
 

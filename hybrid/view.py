@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 import numpy as np
 
 from hybrid.ids import ID_KEY_DTYPE, PointId, id_key_bytes
+from hybrid.segment import FilterViewMethods
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
@@ -70,7 +71,7 @@ class Prefix(Sequence):
 _NO_LOCK = contextlib.nullcontext()
 
 
-class SegmentView:
+class SegmentView(FilterViewMethods):
     """One segment as a read sees it (the `FilterView` protocol, plus what search reads).
 
     Vector stores are shared with the segment: a read addresses them below the visible size
@@ -105,19 +106,7 @@ class SegmentView:
         else:  # sealed: immutable but for the deleted bitset
             self.ids, self.payloads = seg.ids, seg.payloads
 
-    # ------------------------------------------------------------------ FilterView protocol
-    def point_ids(self) -> Sequence[Optional[PointId]]:
-        return self.ids
-
-    def vector_present(self, name: str) -> np.ndarray:
-        store = self.vectors.get(name)
-        if store is None:
-            return np.zeros(self.size, dtype=bool)
-        return store.present[: self.size]
-
-    def payload_index(self, key: str) -> Any:
-        return self.payload_indexes.get(key)
-
+    # ------------------------------------------------------------------ FilterView protocol (rest)
     def text_match(self, key: str, kind: str, text: str) -> Optional[np.ndarray]:
         return self.text_match_of(self, key, kind, text)
 
