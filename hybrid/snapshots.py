@@ -176,7 +176,9 @@ class SnapshotMixin:
         self._snapshots_dir = Path(folder)
 
     def _snapshot_folder(self, collection_name: str) -> Path:
-        return self.snapshots_path / collection_name
+        """The snapshot folder of an existing collection (CollectionNotFound otherwise): a name
+        never reaches the file system unchecked (`..` would leave the snapshots folder)."""
+        return self.snapshots_path / self._get(collection_name).name
 
     def create_snapshot(self, collection_name: str, wait: bool = True, **_: Any) -> SnapshotDescription:
         c = self._get(collection_name)
@@ -190,7 +192,6 @@ class SnapshotMixin:
         return _describe(dest)
 
     def list_snapshots(self, collection_name: str, **_: Any) -> list[SnapshotDescription]:
-        self._get(collection_name)
         folder = self._snapshot_folder(collection_name)
         files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
         return [_describe(p) for p in files]

@@ -86,3 +86,13 @@ def test_bad_snapshots_are_rejected_and_change_nothing(snap_server, plain):
     missing = httpx.get(f"{running.url}/collections/snap/snapshots/..%2F..%2Fetc%2Fpasswd")
     assert missing.status_code == 404
     assert state(remote, "snap", plain) == before
+
+
+def test_snapshot_paths_cannot_leave_the_snapshots_folder(server):
+    """Issue 19: GET/DELETE /collections/%2e%2e/snapshots/x.snapshot reached DATA/x.snapshot."""
+    outside = server.client.snapshots_path.parent / "x.snapshot"
+    outside.write_bytes(b"not yours")
+    for method in ("GET", "DELETE"):
+        answer = httpx.request(method, f"{server.url}/collections/%2e%2e/snapshots/x.snapshot")
+        assert answer.status_code == 404, (method, answer.text)
+    assert outside.read_bytes() == b"not yours"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hybrid import Client
-from hybrid.errors import ValidationError
+from hybrid.errors import CollectionNotFound, ValidationError
 from hybrid.snapshots import FORMAT, SnapshotNotFound
 
 DIM = 3
@@ -66,8 +66,9 @@ def test_restored_collection_survives_restart(tmp_path):
         build(client)
         before = state(client, "c")
         snap = client.create_snapshot("c")
+        file = client.snapshot_file("c", snap.name)  # as in Qdrant: only while the collection exists
         client.delete_collection("c")
-        client.recover_snapshot("c", str(client.snapshot_file("c", snap.name)))
+        client.recover_snapshot("c", str(file))
         client.upsert("c", [{"id": 999, "vector": {"d": [0, 0, 1]}}])
         client.delete("c", [999])
     with Client(path=tmp_path) as client:
@@ -83,6 +84,21 @@ def test_list_and_delete(client):
     for bad in (first.name, "../c/" + second.name, "x", ".."):
         with pytest.raises(SnapshotNotFound):
             client.snapshot_file("c", bad)
+
+
+def test_snapshot_files_only_of_existing_collections(client):
+    """`..` (or any name that is not a collection) never reaches the file system: issue 19's
+    GET/DELETE /collections/%2e%2e/snapshots/x.snapshot served and deleted DATA/x.snapshot."""
+    build(client)
+    outside = client.snapshots_path.parent / "x.snapshot"
+    outside.write_bytes(b"not yours")
+    for name in ("..", ".", "missing"):
+        for call in (client.snapshot_file, client.delete_snapshot):
+            with pytest.raises(CollectionNotFound):
+                call(name, "x.snapshot")
+        with pytest.raises(CollectionNotFound):
+            client.list_snapshots(name)
+    assert outside.read_bytes() == b"not yours"
 
 
 def evil_archive(path, member: str) -> None:
