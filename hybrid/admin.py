@@ -16,6 +16,7 @@ import msgspec
 from hybrid import models as m
 from hybrid.config import build_schema
 from hybrid.errors import HybridError, NotFound, ValidationError
+from hybrid.names import check_name
 from hybrid.ids import normalize_ids
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
@@ -139,6 +140,7 @@ class AdminMixin(SnapshotMixin):
                                          "delete_alias": ("alias_name",),
                                          "rename_alias": ("old_alias_name", "new_alias_name")}[kind])
         if kind == "create_alias":
+            check_name(text["alias_name"], f"{where}.alias_name")
             self._get(text["collection_name"])
             if text["alias_name"] in self._collections:
                 raise NameConflict(f"Alias `{text['alias_name']}` conflicts with a collection of that name")
@@ -147,6 +149,7 @@ class AdminMixin(SnapshotMixin):
             if table.pop(text["alias_name"], None) is None:
                 raise AliasNotFound(text["alias_name"])
         else:
+            check_name(text["new_alias_name"], f"{where}.new_alias_name")
             if text["old_alias_name"] not in table:
                 raise AliasNotFound(text["old_alias_name"])
             if text["new_alias_name"] in self._collections:

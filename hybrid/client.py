@@ -23,6 +23,7 @@ from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
 from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
+from hybrid.names import check_name
 from hybrid.optimizer import open_collection
 from hybrid.points import batch_from_points
 from hybrid.query import QueryRequest, run_query
@@ -117,7 +118,7 @@ class Client(QueryMixin, AdminMixin):
 
     def create_collection(self, collection_name: str, vectors_config: Any = None, sparse_vectors_config: Any = None,
                           **kwargs: Any) -> bool:
-        _check_name(collection_name)
+        check_name(collection_name)
         schema = schema_from_request(vectors_config, sparse_vectors_config, **kwargs)
         with self._lock:
             if collection_name in self._collections or collection_name in self._unopened:
@@ -406,8 +407,3 @@ def _payload_arg(payload: Any) -> dict:
         raise ValidationError("payload", "must be a JSON object")
     return payload
 
-
-def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not name or len(name) > 255 or any(ch in name for ch in '/\\:*?"<>|\0') \
-            or name in (".", ".."):
-        raise ValidationError("collection_name", f"invalid collection name {name!r}")

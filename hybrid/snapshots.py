@@ -28,6 +28,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.errors import DataDamaged, HybridError, NotFound, ValidationError
+from hybrid.names import check_name
 from hybrid.optimizer import MANIFEST, Manifest
 from hybrid.segment import Segment
 from hybrid.storage import files
@@ -231,9 +232,7 @@ class SnapshotMixin:
 
     def restore_snapshot(self, collection_name: str, archive: Path, checksum: Optional[str] = None) -> None:
         """Replace (or create) `collection_name` with the collection in the snapshot file `archive`."""
-        from hybrid.client import _check_name
-
-        _check_name(collection_name)
+        check_name(collection_name)
         if checksum is not None and sha256_of(archive) != str(checksum).lower():
             raise ValidationError("checksum", "the snapshot's sha256 does not match the given checksum")
         staging_root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
