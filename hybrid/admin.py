@@ -17,6 +17,7 @@ from hybrid import models as m
 from hybrid.config import build_schema
 from hybrid.errors import HybridError, NotFound, ValidationError
 from hybrid.ids import normalize_ids
+from hybrid.optimizations import OptimizationsResponse
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
 from hybrid.snapshots import SnapshotMixin
@@ -166,6 +167,39 @@ class AdminMixin(SnapshotMixin):
         if gone:
             self.update_collection_aliases([{"delete_alias": {"alias_name": a}} for a in gone])
 
+    # ------------------------------------------------------------------ collection state
+    def get_collection(self, collection_name: str, **_: Any) -> m.CollectionInfo:
+        """Qdrant's collection info: status is green only when no optimization runs or is
+        pending (yellow), red while a failed one waits for its retry, grey when pending work
+        is not being done (optimizations disabled, or not triggered since the folder opened)."""
+        from hybrid.indexing import payload_schema
+
+        c = self._get(collection_name)
+        status, optimizer_status = c.optimizer.status()
+        with c.lock:
+            return m.CollectionInfo(
+                status=status,
+                optimizer_status=optimizer_status,
+                segments_count=len(c.segments),
+                config=c.schema.config,
+                payload_schema=payload_schema(c),
+                indexed_vectors_count=c.indexed_vectors_count(),
+                points_count=c.points_count(),
+            )
+
+    def get_optimizations(self, collection_name: str, with_: Sequence[str] = (), completed_limit: int = 16,
+                          **_: Any) -> OptimizationsResponse:
+        """What the optimizer runs and has queued (Qdrant's GET /collections/{name}/optimizations);
+        `with_` adds "queued", "completed" and/or "idle_segments"."""
+        from hybrid.optimizations import report
+
+        unknown = set(with_) - {"queued", "completed", "idle_segments"}
+        if unknown:
+            raise ValidationError("with", f"unknown fields {sorted(unknown)}; expected queued, completed, idle_segments")
+        if not isinstance(completed_limit, int) or completed_limit < 0:
+            raise ValidationError("completed_limit", "must be a non-negative integer")
+        return report(self._get(collection_name).optimizer, set(with_), completed_limit)
+
     # ------------------------------------------------------------------ collection updates
     def update_collection(self, collection_name: str, optimizers_config: Any = None, collection_params: Any = None,
                           vectors_config: Any = None, hnsw_config: Any = None, quantization_config: Any = None,
@@ -198,6 +232,7 @@ class AdminMixin(SnapshotMixin):
                 changes["metadata"] = {**(cfg.metadata or {}), **metadata} if metadata else None
             c.schema = build_schema(msgspec.structs.replace(cfg, **changes))
             c._save_config()
+        c.optimizer.trigger()  # new thresholds may leave work pending (Qdrant re-plans too)
         return True
 
     # ------------------------------------------------------------------ facet

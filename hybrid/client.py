@@ -140,22 +140,6 @@ class Client(QueryMixin, AdminMixin):
     def get_collections(self) -> m.CollectionsResponse:
         return m.CollectionsResponse([m.CollectionDescription(n) for n in sorted(self._collections)])
 
-    def get_collection(self, collection_name: str) -> m.CollectionInfo:
-        from hybrid.indexing import payload_schema
-
-        c = self._get(collection_name)
-        with c.lock:
-            busy, error = c.optimizing, c.optimizer.error
-            return m.CollectionInfo(
-                status="red" if error else "yellow" if busy else "green",
-                optimizer_status={"error": error} if error else "ok",
-                segments_count=len(c.segments),
-                config=c.schema.config,
-                payload_schema=payload_schema(c),
-                indexed_vectors_count=c.indexed_vectors_count(),
-                points_count=c.points_count(),
-            )
-
     # ------------------------------------------------------------------ payload indexes
     def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
                              field_type: Any = None, wait: bool = True, **_: Any) -> m.UpdateResult:

@@ -62,7 +62,6 @@ class Collection:
         self.df: dict[str, TermStats] = {n: TermStats() for n, s in schema.sparse.items() if s.idf}
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
-        self.optimizing = False
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
         from hybrid.text import TextFields
 
@@ -280,12 +279,7 @@ class Collection:
         return sum(s.live_count for s in self.segments)
 
     def indexed_vectors_count(self) -> int:
-        total = 0
-        for seg in self.segments:
-            for store in seg.vectors.values():
-                if getattr(store, "index", None) is not None:
-                    total += int(np.count_nonzero(store.present[: seg.size] & seg.live))
-        return total
+        return self.optimizer.indexed_vectors_count()
 
     def close(self) -> None:
         self.optimizer.stop()
