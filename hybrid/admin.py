@@ -187,18 +187,20 @@ class AdminMixin(SnapshotMixin):
                 points_count=c.points_count(),
             )
 
-    def get_optimizations(self, collection_name: str, with_: Sequence[str] = (), completed_limit: int = 16,
-                          **_: Any) -> OptimizationsResponse:
+    def get_optimizations(self, collection_name: str, completed_limit: Optional[int] = None,
+                          with_: str | Sequence[str] | None = None, **_: Any) -> OptimizationsResponse:
         """What the optimizer runs and has queued (Qdrant's GET /collections/{name}/optimizations);
         `with_` adds "queued", "completed" and/or "idle_segments"."""
         from hybrid.optimizations import report
 
-        unknown = set(with_) - {"queued", "completed", "idle_segments"}
+        fields = {with_} if isinstance(with_, str) else set(with_ or ())
+        unknown = fields - {"queued", "completed", "idle_segments"}
         if unknown:
             raise ValidationError("with", f"unknown fields {sorted(unknown)}; expected queued, completed, idle_segments")
-        if not isinstance(completed_limit, int) or completed_limit < 0:
+        limit = 16 if completed_limit is None else completed_limit
+        if not isinstance(limit, int) or limit < 0:
             raise ValidationError("completed_limit", "must be a non-negative integer")
-        return report(self._get(collection_name).optimizer, set(with_), completed_limit)
+        return report(self._get(collection_name).optimizer, fields, limit)
 
     # ------------------------------------------------------------------ collection updates
     def update_collection(self, collection_name: str, optimizers_config: Any = None, collection_params: Any = None,

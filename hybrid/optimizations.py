@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-import msgspec
-
 from hybrid.models import Model
 
 #: Qdrant's default max segment size per indexing thread (KB).
@@ -211,7 +209,7 @@ class OptimizationsSummary(Model, omit_defaults=False):
 
 class OptimizationsResponse(Model):
     summary: OptimizationsSummary
-    running: list[Optimization] = msgspec.field(default_factory=list)
+    running: list[Optimization]  # always present, even empty (required in Qdrant's schema)
     queued: Optional[list[PendingOptimization]] = None
     completed: Optional[list[Optimization]] = None
     idle_segments: Optional[list[OptimizationSegmentInfo]] = None
