@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("hybrid.optimizer")
 
-#: Builds the ANN indexes of a freshly built segment (set by the dense index integration).
-IndexBuilder = Callable[[Segment], None]
+#: Builds the ANN indexes of a freshly built segment (set by the dense index integration); the
+#: second argument is None or a source segment whose points come first and whose graphs may grow.
+IndexBuilder = Callable[[Segment, Optional[Segment]], None]
 
 #: Seconds before the first retry of a failed optimization; doubled per failure up to the cap.
 RETRY_FIRST, RETRY_CAP = 0.05, 30.0
@@ -288,11 +289,14 @@ class Optimizer:
         with c.lock:
             tenant = tenant_field(c)
         parts = tenant_ordered([(s, live) for s, live in zip(job.sources, job.lives) if live.size], tenant)
+        grown = self._growable(parts) if tenant is None else None
+        if grown is not None:  # its points first: its graphs are kept, the others inserted
+            parts = [p for p in parts if p[0] is grown] + [p for p in parts if p[0] is not grown]
         new = Segment.merged(c.schema, parts)
         new.name = job.uuid
         c._attach(new)  # payload indexes, built outside the lock
         if self.build_indexes is not None and new.size:
-            self.build_indexes(new)
+            self.build_indexes(new, grown)
         if c.path is not None and new.size:
             self._save_segment(new)
         with c.lock:
@@ -309,6 +313,11 @@ class Optimizer:
             if c.path is not None:
                 self._checkpoint_due = True
                 self._checkpoint_now()
+
+    def _growable(self, parts: list[tuple[Segment, np.ndarray]]) -> Optional[Segment]:
+        """The biggest indexed source taken whole (no deleted point): its graphs can be grown."""
+        whole = [s for s, live in parts if s.name in self.indexed and live.size == s.size]
+        return max(whole, key=lambda s: s.size, default=None)
 
     def _save_segment(self, new: Segment) -> None:
         folder = self.c.path / "segments" / new.name

@@ -165,3 +165,15 @@ def insert_points(order, levels, vectors, walk_vectors, walk_offset, walk_step, 
                         m_max, tmp_s, tmp_i, tmp_done)
         if level > top:
             state[0], state[1] = point, level
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def link_scores(vectors, metric, links, owners, dists, done):
+    """Scores of the kept links of a reused graph (row r belongs to point owners[r]), so more
+    points can be inserted into it: every kept link counts as checked by the heuristic."""
+    for r in range(owners.shape[0]):
+        p = owners[r]
+        degree = links[r, 0]
+        for j in range(degree):
+            dists[r, j] = similarity(metric, vectors[p], vectors[links[r, j + 1]])
+        done[r] = degree

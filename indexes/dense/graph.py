@@ -60,10 +60,14 @@ def random_levels(n: int, m: int, seed: int) -> np.ndarray:
 
 
 def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, seed: int,
-                progress: bool = False, walk: Int8Codes | None = None) -> HnswGraph:
+                progress: bool = False, walk: Int8Codes | None = None,
+                start: HnswGraph | None = None) -> HnswGraph:
     """Insert every row of `vectors` (a kernel storage view) one by one, in one thread.
 
     With `walk` the insertion beam walks those int8 codes (its candidates are rescored exactly).
+    With `start`, a graph built with the same m and seed over the first rows of `vectors`, only
+    the rows after them are inserted into it (a merge keeps the biggest graph it merges): levels
+    are drawn from the same seeded stream, so the reused points keep theirs.
     """
     n = vectors.shape[0]
     m0 = 2 * m
@@ -82,6 +86,10 @@ def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, see
     first = int(np.argmax(levels)) if n else 0
     order = np.concatenate(([first], np.delete(np.arange(n), first))) if n else np.arange(0)
     state = np.array([-1, 0], dtype=np.int64)
+    if start is not None and 0 < start.size <= n:
+        order = np.arange(start.size, n)
+        state[:] = start.entry, start.max_level
+        _reuse(start, vectors, metric, links0, dists0, done0, upper, upper_dists, upper_done, high)
     visited = np.zeros(n + 1, dtype=np.uint16)
     cand_s = np.empty(max(n, 1), dtype=np.float32)
     cand_i = np.empty(max(n, 1), dtype=np.int32)
@@ -100,6 +108,22 @@ def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, see
         bar.close()
     entry = int(state[0]) if n else -1
     return HnswGraph(links0=links0, upper=upper, upper_pos=upper_pos, entry=entry, max_level=max_level)
+
+
+def _reuse(start: HnswGraph, vectors: np.ndarray, metric: int, links0: np.ndarray, dists0: np.ndarray,
+           done0: np.ndarray, upper: np.ndarray, upper_dists: np.ndarray, upper_done: np.ndarray,
+           high: np.ndarray) -> None:
+    """Copy `start`'s links into the new arrays (its points are the first rows, its upper rows the
+    first upper rows) and score them, so insertion continues where its build stopped."""
+    n0 = start.size
+    links0[:n0] = start.links0
+    _build_kernels.link_scores(vectors, metric, links0[:n0], np.arange(n0, dtype=np.int64), dists0, done0)
+    levels, rows = start.upper.shape[0], start.upper.shape[1]
+    owners = high[:rows].astype(np.int64)
+    for level in range(levels):
+        upper[level, :rows] = start.upper[level]
+        _build_kernels.link_scores(vectors, metric, upper[level, :rows], owners, upper_dists[level],
+                                   upper_done[level])
 
 
 def _progress_bar(total: int):

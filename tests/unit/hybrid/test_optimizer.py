@@ -112,9 +112,9 @@ def test_status_is_yellow_while_an_optimization_runs() -> None:
     coll = client.collection("c")
     release, build = threading.Event(), coll.optimizer.build_indexes
 
-    def held_build(seg):
+    def held_build(seg, extend):
         release.wait(GREEN_WITHIN)
-        build(seg)
+        build(seg, extend)
 
     coll.optimizer.build_indexes = held_build
     _load(client, 1000)
@@ -223,11 +223,11 @@ def test_a_failing_build_in_memory_is_retried_and_loses_nothing() -> None:
     coll = client.collection("c")
     build, failures = coll.optimizer.build_indexes, [2]
 
-    def flaky(seg):
+    def flaky(seg, extend):
         if failures[0] > 0:
             failures[0] -= 1
             raise MemoryError("injected")
-        build(seg)
+        build(seg, extend)
 
     coll.optimizer.build_indexes = flaky
     _load(client, 1000)
