@@ -42,6 +42,7 @@ def build_dense_index(store: Any, size: int, extend: Any = None) -> None:
     """An HNSW graph (m, ef_construct, int8 traversal codes when quantized) over a sealed store,
     unless its vectors weigh less than `full_scan_threshold` KB: exact scoring is faster then.
     `extend`: an HNSW index over the store's first rows, grown instead of rebuilt."""
+    from hybrid.optimizations import indexing_threads
     from indexes.dense.hnsw import HnswIndex, HnswParams
     from indexes.dense.quantization import ScalarQuantization
 
@@ -53,7 +54,8 @@ def build_dense_index(store: Any, size: int, extend: Any = None) -> None:
         quantization = ScalarQuantization(quantile=spec.quantization.scalar.quantile)
     params = HnswParams(m=spec.hnsw.m, ef_construct=spec.hnsw.ef_construct)
     store.index = HnswIndex.build(store.data[:size], spec.distance, params, quantization,
-                                  extend=extend if isinstance(extend, HnswIndex) else None)
+                                  extend=extend if isinstance(extend, HnswIndex) else None,
+                                  threads=indexing_threads(spec.hnsw.max_indexing_threads))
 
 
 # ---------------------------------------------------------------- multivectors (MaxSim)

@@ -28,3 +28,22 @@ def test_an_extended_graph_keeps_its_links_and_recalls_like_a_fresh_one() -> Non
     assert _recall(grown, queries, truth) >= _recall(fresh, queries, truth) - 0.03
     other = HnswIndex.build(data, "Cosine", HnswParams(m=12, ef_construct=64), extend=first)  # other params: rebuilt
     assert other.params.m == 12 and _recall(other, queries, truth) >= 0.9
+
+
+def test_a_parallel_build_recalls_like_a_serial_one(monkeypatch) -> None:
+    import indexes.dense.graph as graph
+
+    monkeypatch.setattr(graph, "_SERIAL_FIRST", 500)  # most points go through the parallel batches
+    rng = np.random.default_rng(6)
+    data = rng.normal(size=(3000, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    queries = rng.normal(size=(50, 16)).astype(np.float32)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    params = HnswParams(m=8, ef_construct=64)
+    serial = HnswIndex.build(data, "Cosine", params)
+    parallel = HnswIndex.build(data, "Cosine", params, threads=3)
+    degrees = parallel.graph.links0[:, 0]
+    assert degrees.min() >= 1 and degrees.max() <= 2 * params.m
+    assert _recall(parallel, queries, truth) >= _recall(serial, queries, truth) - 0.03
+    grown = HnswIndex.build(data, "Cosine", params, extend=HnswIndex.build(data[:1000], "Cosine", params), threads=2)
+    assert _recall(grown, queries, truth) >= _recall(serial, queries, truth) - 0.03
