@@ -67,7 +67,7 @@ class Collection:
 
         self.text = TextFields(self)
 
-        self.optimizer = Optimizer(self, background=True)
+        self.optimizer = Optimizer(self)
         from hybrid.indexing import build_indexes
 
         self.optimizer.build_indexes = build_indexes

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -76,7 +76,7 @@ class Job:
 class Optimizer:
     """Runs Qdrant's optimizers in the background until nothing is pending (module docstring)."""
 
-    def __init__(self, collection: "Collection", background: bool = True) -> None:
+    def __init__(self, collection: "Collection") -> None:
         self.c = collection
         self.build_indexes: Optional[IndexBuilder] = None
         self.indexed: set[str] = set()  # segments built with their indexes (Qdrant's "indexed")
@@ -100,11 +100,12 @@ class Optimizer:
         return max(sizes) if sizes else 1024
 
     def threads(self) -> int:
-        """Optimizations run at once (Qdrant's max_optimization_threads; None: one per
-        indexing thread, max_indexing_threads; 0 disables optimizations)."""
-        cfg = self.c.schema.config
-        limit = cfg.optimizer_config.max_optimization_threads
-        return limit if limit is not None else indexing_threads(cfg.hnsw_config.max_indexing_threads)
+        """Optimizations run at once (Qdrant's max_optimization_threads; 0 disables them). None:
+        one at a time, as each graph build already uses max_indexing_threads threads (measured
+        on a bulk load: two at once on two cores only split the cores and insert more points
+        again when their results merge)."""
+        limit = self.c.schema.config.optimizer_config.max_optimization_threads
+        return 1 if limit is None else limit
 
     def thresholds(self) -> Thresholds:
         cfg = self.c.schema.config
@@ -155,12 +156,14 @@ class Optimizer:
             if self._stopped or self.threads() == 0:
                 return
             self._dirty = True
+            self._state.notify_all()
             if self._driver is None:
                 self._driver = threading.Thread(target=self._drive, name=f"optimize-{self.c.name}", daemon=True)
                 self._driver.start()
 
     def _drive(self) -> None:
-        futures: dict[Future, Job] = {}
+        """Start what the planners ask for whenever a write or a finished optimization wakes
+        it; leave when nothing runs and nothing is pending (or on stop/pause)."""
         with ThreadPoolExecutor(max_workers=max(self.threads(), 1), thread_name_prefix=f"build-{self.c.name}") as pool:
             while True:
                 with self._state:
@@ -168,19 +171,17 @@ class Optimizer:
                     idle = self._stopped or self._paused > 0
                     waiting = time.monotonic() < self._retry_at
                 if not idle and not waiting:
-                    for job in self._start(self.threads() - len(futures)):
-                        futures[pool.submit(self._execute, job)] = job
-                    if not futures and self._checkpoint_due and self.c.path is not None:
+                    for job in self._start(self.threads() - len(self.running)):
+                        pool.submit(self._execute, job)
+                    if not self.running and self._checkpoint_due and self.c.path is not None:
                         self._guarded(self._checkpoint_now)
-                if futures:
-                    done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                    for f in done:
-                        futures.pop(f)
-                    continue
                 retry = bool(self.error) and not idle and bool(self.pending())
                 with self._state:
-                    if not idle and (self._dirty or self._checkpoint_due or retry):
-                        self._state.wait(max(self._retry_at - time.monotonic(), 0.0))
+                    if self._dirty and not idle:
+                        continue
+                    if self.running or (not idle and (self._checkpoint_due or retry)):
+                        left = self._retry_at - time.monotonic()
+                        self._state.wait(left if left > 0 else None)  # a write, a job's end or the retry time
                         continue
                     self._driver = None
                     self._state.notify_all()
@@ -298,7 +299,17 @@ class Optimizer:
         if self.build_indexes is not None and new.size:
             self.build_indexes(new, grown)
         if c.path is not None and new.size:
-            self._save_segment(new)
+            self._save_segment(new)  # stays in _writing (never swept) until swapped in
+        try:
+            self._swap(job, new, parts)
+        finally:
+            with self._state:
+                self._writing.discard(new.name)
+
+    def _swap(self, job: Job, new: Segment, parts: list[tuple[Segment, np.ndarray]]) -> None:
+        """Under the lock: the new segment replaces the sources (with the deletions made while
+        it was built), then a checkpoint when persistent."""
+        c = self.c
         with c.lock:
             new.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else new.deleted
             c._attach(new)  # an index created while we were building
@@ -330,10 +341,9 @@ class Optimizer:
             self.saved.add(new.name)
         except BaseException:
             remove_tree(folder)
-            raise
-        finally:
             with self._state:
                 self._writing.discard(new.name)
+            raise
 
     # ------------------------------------------------------------------ checkpoint
     def _checkpoint_now(self) -> None:
@@ -348,7 +358,7 @@ class Optimizer:
             seq = c.wal.rotate()
             names, plain = [], []
             for seg in c.segments:
-                if seg.name in self.saved:
+                if seg.name in self.saved and (seg_dir / seg.name).is_dir():
                     atomic_save_npy(seg_dir / seg.name / f"deleted-{seq}.npy", seg.deleted[: seg.size])
                     names.append(seg.name)
                     continue

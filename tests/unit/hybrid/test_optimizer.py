@@ -118,8 +118,11 @@ def test_status_is_yellow_while_an_optimization_runs() -> None:
 
     coll.optimizer.build_indexes = held_build
     _load(client, 1000)
-    info = client.get_collection("c")
-    assert info.status == "yellow" and coll.optimizer.running
+    assert client.get_collection("c").status == "yellow"  # pending or running: never green
+    deadline = time.monotonic() + GREEN_WITHIN
+    while not coll.optimizer.running and time.monotonic() < deadline:
+        time.sleep(0.01)  # the driver thread starts it
+    assert coll.optimizer.running and client.get_collection("c").status == "yellow"
     report = client.get_optimizations("c", with_=["queued", "idle_segments"])
     assert report.running and report.running[0].status == "optimizing"
     release.set()
