@@ -92,9 +92,9 @@ def test_vacuum_takes_littered_segments_worst_first() -> None:
 
 
 # ---------------------------------------------------------------- the whole job
-@pytest.mark.parametrize("on_disk", [False, True])
-def test_bulk_load_ends_indexed_merged_and_green(tmp_path, on_disk: bool) -> None:
-    client = _client(tmp_path / "d" if on_disk else None)
+@pytest.mark.parametrize("on_disk,jobs", [(False, None), (True, None), (True, 2)])
+def test_bulk_load_ends_indexed_merged_and_green(tmp_path, on_disk: bool, jobs) -> None:
+    client = _client(tmp_path / "d" if on_disk else None, max_optimization_threads=jobs)  # 2: rounds overlap
     _load(client, 3000)
     _wait_green(client)
     _assert_finished(client, 3000)
