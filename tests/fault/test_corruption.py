@@ -24,6 +24,7 @@ def pristine(h, tmp_path_factory):
     h.create(client, "other")
     client.upsert("other", h.batch(1000, 30))
     h.create(client, "c")
+    client.update_collection("c", optimizers_config={"default_segment_number": 4})  # no merge: two segments
     client.collection("c").optimizer.background = False
     client.upsert("c", h.batch(0, 40))  # sealed
     client.delete("c", [0, 1])
@@ -52,7 +53,7 @@ def _flip(path: Path, at: float = 0.5) -> None:
 
 
 def _segment(root: Path, index: int) -> Path:
-    from hybrid.optimizer import read_manifest
+    from hybrid.checkpoint import read_manifest
 
     return root / "collections" / "c" / "segments" / read_manifest(root / "collections" / "c").segments[index]
 
