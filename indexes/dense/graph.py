@@ -73,8 +73,8 @@ def build_graph(vectors: np.ndarray, metric: int, m: int, ef_construct: int, see
     the rows after them are inserted into it (a merge keeps the biggest graph it merges): levels
     are drawn from the same seeded stream, so the reused points keep theirs.
     With `threads` > 1, after the first _SERIAL_FIRST points, batches are inserted in two phases:
-    their beam searches run in parallel threads over the (then read-only) graph, then one thread
-    links them in order, each also considering the batch points linked before it.
+    beam search and neighbour selection run in parallel threads over the (then read-only) graph,
+    each point also considering the batch points before it; then one thread links them in order.
     """
     n = vectors.shape[0]
     m0 = 2 * m
@@ -129,25 +129,25 @@ def _insert_parallel(order: np.ndarray, levels: np.ndarray, vectors: np.ndarray,
     links0, dists0, done0, upper, upper_dists, upper_done, upper_pos, state = arrays
     n = vectors.shape[0]
     batch = threads * _PER_THREAD
-    found_s = np.zeros((batch, upper.shape[0] + 1, ef_construct), dtype=np.float32)
-    found_i = np.zeros((batch, upper.shape[0] + 1, ef_construct), dtype=np.int32)
+    width = 2 * m + 1  # selected neighbours per level (m0 = 2 m on level 0)
+    found_s = np.zeros((batch, upper.shape[0] + 1, width), dtype=np.float32)
+    found_i = np.zeros((batch, upper.shape[0] + 1, width), dtype=np.int32)
     found_n = np.zeros((batch, upper.shape[0] + 1), dtype=np.int64)
     scratch = [(np.zeros(n + 1, dtype=np.uint16), np.empty(n, dtype=np.float32), np.empty(n, dtype=np.int32))
                for _ in range(threads)]
 
-    def search(t: int, points: np.ndarray, lo: int) -> None:
+    def select(t: int, points: np.ndarray, first: int, count: int) -> None:
         visited, cand_s, cand_i = scratch[t]
-        hi = lo + points.size
-        _build_kernels.find_candidates(points, levels, vectors, walk_vectors, offset, step, metric,
-                                       ef_construct, links0, upper, upper_pos, int(state[0]), int(state[1]),
-                                       visited, cand_s, cand_i, found_s[lo:hi], found_i[lo:hi], found_n[lo:hi])
+        _build_kernels.find_neighbours(points, first, count, levels, vectors, walk_vectors, offset, step, metric,
+                                       m, ef_construct, links0, upper, upper_pos, int(state[0]), int(state[1]),
+                                       visited, cand_s, cand_i, found_s, found_i, found_n)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hnsw-build") as pool:
         for begin in range(0, order.size, batch):
             points = order[begin:begin + batch]
             found_n[:] = 0
             cuts = np.linspace(0, points.size, threads + 1).astype(int)
-            list(pool.map(search, range(threads), [points[a:b] for a, b in zip(cuts, cuts[1:])], cuts[:-1]))
+            list(pool.map(select, range(threads), [points] * threads, cuts[:-1], np.diff(cuts)))
             _build_kernels.link_batch(points, levels, vectors, metric, m, links0, dists0, done0, upper,
                                       upper_dists, upper_done, upper_pos, state, found_s, found_i, found_n)
             if bar is not None:
