@@ -92,9 +92,9 @@ def _with_hnsw(engine_builder: Any) -> Callable:
     """The engine's own index builder (sparse postings, ...) plus an HNSW graph on "d"."""
     from indexes.dense.hnsw import HnswIndex, HnswParams
 
-    def build(segment: Any) -> None:
+    def build(segment: Any, extend: Any = None) -> None:
         if engine_builder is not None:
-            engine_builder(segment)
+            engine_builder(segment, extend)
         store = segment.vectors["d"]
         store.index = HnswIndex.build(store.data[: segment.size], "Cosine", HnswParams(m=16, ef_construct=100))
 

@@ -18,11 +18,13 @@ from hybrid.config import build_schema
 from hybrid.errors import HybridError, NotFound, ValidationError
 from hybrid.names import check_name
 from hybrid.ids import normalize_ids
+from hybrid.optimizations import OptimizationsResponse
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
 from indexes.payload.jsonpath import parse_path
 from hybrid.snapshots import SnapshotMixin
 from hybrid.storage.files import read_checked, write_checked
+from hybrid.storage.health import unopened_info
 
 if TYPE_CHECKING:
     import threading
@@ -170,6 +172,49 @@ class AdminMixin(SnapshotMixin):
         if gone:
             self.update_collection_aliases([{"delete_alias": {"alias_name": a}} for a in gone])
 
+    # ------------------------------------------------------------------ collection state
+    def get_collection(self, collection_name: str) -> m.CollectionInfo:
+        """Qdrant's collection info: status is green only when no optimization runs or is
+        pending (yellow), red while a failed one waits for its retry or while its data is
+        damaged (the reason in optimizer_status and warnings), grey when pending work is not
+        being done (optimizations disabled, or not triggered since the folder opened)."""
+        from hybrid.indexing import payload_schema
+
+        unopened = self.__dict__.get("_unopened", {})
+        if collection_name in unopened:  # its files did not verify: red, naming them
+            return unopened_info(self.path / "collections" / collection_name, unopened[collection_name])
+        c = self._get(collection_name)
+        status, optimizer_status = c.optimizer.status()
+        with c.lock:
+            problem = c.problem()
+            if problem:
+                status, optimizer_status = "red", {"error": problem}
+            return m.CollectionInfo(
+                status=status,
+                optimizer_status=optimizer_status,
+                warnings=[{"message": problem}] if problem else [],
+                segments_count=len(c.segments),
+                config=c.schema.config,
+                payload_schema=payload_schema(c),
+                indexed_vectors_count=c.indexed_vectors_count(),
+                points_count=c.points_count(),
+            )
+
+    def get_optimizations(self, collection_name: str, completed_limit: Optional[int] = None,
+                          with_: str | Sequence[str] | None = None) -> OptimizationsResponse:
+        """What the optimizer runs and has queued (Qdrant's GET /collections/{name}/optimizations);
+        `with_` adds "queued", "completed" and/or "idle_segments"."""
+        from hybrid.optimizations import report
+
+        fields = {with_} if isinstance(with_, str) else set(with_ or ())
+        unknown = fields - {"queued", "completed", "idle_segments"}
+        if unknown:
+            raise ValidationError("with", f"unknown fields {sorted(unknown)}; expected queued, completed, idle_segments")
+        limit = 16 if completed_limit is None else completed_limit
+        if not isinstance(limit, int) or limit < 0:
+            raise ValidationError("completed_limit", "must be a non-negative integer")
+        return report(self._get(collection_name).optimizer, fields, limit)
+
     # ------------------------------------------------------------------ collection updates
     def update_collection(self, collection_name: str, optimizers_config: Any = None, collection_params: Any = None,
                           vectors_config: Any = None, hnsw_config: Any = None, quantization_config: Any = None,
@@ -205,6 +250,7 @@ class AdminMixin(SnapshotMixin):
                 changes["metadata"] = {**(cfg.metadata or {}), **metadata} if metadata else None
             c.schema = build_schema(msgspec.structs.replace(cfg, **changes))
             c._save_config()
+        c.optimizer.trigger()  # new thresholds may leave work pending (Qdrant re-plans too)
         return True
 
     # ------------------------------------------------------------------ facet

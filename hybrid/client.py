@@ -18,13 +18,13 @@ import msgspec
 from hybrid import models as m
 from hybrid import operations as ops
 from hybrid.admin import AdminMixin
+from hybrid.checkpoint import open_collection
 from hybrid.collection import Collection
 from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
 from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.names import check_name
-from hybrid.optimizer import open_collection
 from hybrid.points import batch_from_points
 from hybrid.query import QueryRequest, run_query
 from hybrid.queries.parse import shallow
@@ -33,7 +33,7 @@ from hybrid.search import count as count_points
 from hybrid.search import parse, record, scroll_ordered
 from hybrid.search import scroll as scroll_points
 from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
-from hybrid.storage.health import read_config, remove_data_orphans, unopened_info
+from hybrid.storage.health import read_config, remove_data_orphans
 from hybrid.view import CollectionView
 from indexes.payload.jsonpath import parse_path
 
@@ -159,26 +159,6 @@ class Client(QueryMixin, AdminMixin):
     def get_collections(self) -> m.CollectionsResponse:
         names = sorted({*self._collections, *self._unopened})
         return m.CollectionsResponse([m.CollectionDescription(n) for n in names])
-
-    def get_collection(self, collection_name: str) -> m.CollectionInfo:
-        from hybrid.indexing import payload_schema
-
-        if collection_name in self._unopened:
-            return unopened_info(self.path / "collections" / collection_name, self._unopened[collection_name])
-        c = self._get(collection_name)
-        with c.lock:
-            busy, problem = c.optimizing, c.problem()
-            error = problem or c.optimizer.error
-            return m.CollectionInfo(
-                status="red" if error else "yellow" if busy else "green",
-                optimizer_status={"error": error} if error else "ok",
-                warnings=[{"message": problem}] if problem else [],
-                segments_count=len(c.segments),
-                config=c.schema.config,
-                payload_schema=payload_schema(c),
-                indexed_vectors_count=c.indexed_vectors_count(),
-                points_count=c.points_count(),
-            )
 
     # ------------------------------------------------------------------ payload indexes
     def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,

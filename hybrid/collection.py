@@ -81,14 +81,13 @@ class Collection:
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
         self.damage: Optional[str] = None  # set on open when data was kept aside: red, read-only
-        self.optimizing = False
         self._last_view: Optional[tuple] = None  # ((seq, segment count), segments, schema, CollectionView)
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
         from hybrid.text import TextFields
 
         self.text = TextFields(self)
 
-        self.optimizer = Optimizer(self, background=True)
+        self.optimizer = Optimizer(self)
         from hybrid.indexing import build_indexes
 
         self.optimizer.build_indexes = build_indexes
@@ -319,12 +318,7 @@ class Collection:
         return sum(s.live_count for s in self.segments)
 
     def indexed_vectors_count(self) -> int:
-        total = 0
-        for seg in self.segments:
-            for store in seg.vectors.values():
-                if getattr(store, "index", None) is not None:
-                    total += int(np.count_nonzero(store.present[: seg.size] & seg.live))
-        return total
+        return self.optimizer.indexed_vectors_count()
 
     def close(self) -> None:
         self.optimizer.stop()

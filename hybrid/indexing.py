@@ -25,20 +25,24 @@ def load_index(store: Any, directory: Path) -> Any:
     return HnswIndex.load(directory, store.data)
 
 
-def build_indexes(seg: Any) -> None:
-    """Indexes of a freshly sealed segment (called by the optimizer outside the collection lock)."""
-    for store in seg.vectors.values():
+def build_indexes(seg: Any, extend: Any = None) -> None:
+    """Indexes of a freshly built segment (called by the optimizer outside the collection lock).
+    `extend`: a segment whose points are the first rows of `seg`: its HNSW graphs are grown
+    rather than rebuilt (a merge then inserts only the other segments' points)."""
+    for name, store in seg.vectors.items():
         if store.kind == "sparse":
             store.build_index()
         elif store.kind == "dense":
-            build_dense_index(store, seg.size)
+            build_dense_index(store, seg.size, getattr(extend.vectors[name], "index", None) if extend else None)
         elif store.kind == "multivector":
             build_multivector_index(store)
 
 
-def build_dense_index(store: Any, size: int) -> None:
+def build_dense_index(store: Any, size: int, extend: Any = None) -> None:
     """An HNSW graph (m, ef_construct, int8 traversal codes when quantized) over a sealed store,
-    unless its vectors weigh less than `full_scan_threshold` KB: exact scoring is faster then."""
+    unless its vectors weigh less than `full_scan_threshold` KB: exact scoring is faster then.
+    `extend`: an HNSW index over the store's first rows, grown instead of rebuilt."""
+    from hybrid.optimizations import indexing_threads
     from indexes.dense.hnsw import HnswIndex, HnswParams
     from indexes.dense.quantization import ScalarQuantization
 
@@ -49,7 +53,9 @@ def build_dense_index(store: Any, size: int) -> None:
     if spec.quantization is not None:
         quantization = ScalarQuantization(quantile=spec.quantization.scalar.quantile)
     params = HnswParams(m=spec.hnsw.m, ef_construct=spec.hnsw.ef_construct)
-    store.index = HnswIndex.build(store.data[:size], spec.distance, params, quantization)
+    store.index = HnswIndex.build(store.data[:size], spec.distance, params, quantization,
+                                  extend=extend if isinstance(extend, HnswIndex) else None,
+                                  threads=indexing_threads(spec.hnsw.max_indexing_threads))
 
 
 # ---------------------------------------------------------------- multivectors (MaxSim)

@@ -1,284 +1,369 @@
-"""Sealing, checkpoints and recovery of a collection's segments.
+"""The optimizer of a collection: Qdrant's optimizers run until nothing is pending.
 
-Seal: freeze the appendable segment (a new one takes the writes), build a compacted sealed copy
-with ANN indexes outside the lock, then swap it in. Checkpoint (persistent collections): write
-the sealed segment and every sealed segment's deleted bitset *as of the freeze*, then a
-manifest naming them and the freeze's WAL sequence; WAL files before it are dropped. Recovery
-loads the manifest's segments and replays the WAL after that sequence: the same state.
+After every write (and after every finished optimization) a driver thread asks
+`hybrid.optimizations.plan` what to do and runs up to `threads()` optimizations at once, each
+in its own thread (the numba graph build releases the GIL). An optimization freezes the
+appendable segment if it takes it (a new one takes the writes), builds one compacted segment
+with its indexes outside the lock, writes it to disk (persistent collections), and only then
+swaps it in under the lock: readers hold their own list of segments, so they never see a half
+state. A failure leaves the sources serving; it is reported (status red, with the reason) and
+retried with backoff until a retry succeeds.
+
+After each swap of a persistent collection, a checkpoint (hybrid.checkpoint) makes the folder
+hold the collection as of now; a failed one is retried like a failed optimization. With
+`background` False (fault-injection tests) all of it runs inside the write that triggered it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
+import time
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import msgspec
 import numpy as np
 
-from hybrid import operations as ops
+from hybrid.checkpoint import write_checkpoint
+from hybrid.optimizations import Planned, SegmentStat, Thresholds, indexing_threads, plan, thresholds
 from hybrid.segment import Segment
-from hybrid.errors import DataDamaged
-from hybrid.storage.files import (
-    is_temporary,
-    load_checked_npy,
-    read_checked,
-    remove_orphans,
-    remove_tree,
-    save_checked_npy,
-    write_checked,
-    write_dir_atomically,
-)
-from hybrid.storage.wal import WriteAheadLog
-from hybrid.storage.wal_scan import PREFIX, SUFFIX, first_seq, quarantine_report
-from indexes.payload.jsonpath import parse_path, values_at
+from hybrid.storage.files import remove_tree, write_dir_atomically
+from hybrid.tenants import tenant_field, tenant_ordered
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
 
 _log = logging.getLogger("hybrid.optimizer")
 
-#: Builds ANN indexes for a freshly sealed segment (set by the dense index integration).
-IndexBuilder = Callable[[Segment], None]
+#: Builds the ANN indexes of a freshly built segment (set by the dense index integration); the
+#: second argument is None or a source segment whose points come first and whose graphs may grow.
+IndexBuilder = Callable[[Segment, Optional[Segment]], None]
+
+#: Seconds before the first retry of a failed optimization; doubled per failure up to the cap.
+RETRY_FIRST, RETRY_CAP = 0.05, 30.0
+#: Finished optimizations kept for GET /collections/{name}/optimizations?with=completed.
+COMPLETED_KEPT = 64
 
 
-MANIFEST = "manifest.json"
-QUARANTINE = "damaged"  # damaged data kept aside (never deleted); its REPORT.json says what
+@dataclass(eq=False)
+class Job:
+    """One optimization: `sources` (their live offsets at the start) become segment `uuid`."""
 
-
-class Manifest(msgspec.Struct):
-    segments: list[str] = []
-    checkpoint_seq: int = 0
+    optimizer: str
+    sources: list[Segment]
+    lives: list[np.ndarray]
+    uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.time)
+    finished: Optional[float] = None
+    error: Optional[str] = None
 
 
 class Optimizer:
-    """Decides when to seal, vacuum or merge, and swaps rebuilt segments in (optionally in a thread)."""
+    """Runs Qdrant's optimizers in the background until nothing is pending (module docstring)."""
 
-    def __init__(self, collection: "Collection", background: bool = False) -> None:
+    def __init__(self, collection: "Collection", background: bool = True) -> None:
         self.c = collection
+        self.background = background  # False: optimizations run inside the write (deterministic)
         self.build_indexes: Optional[IndexBuilder] = None
-        self.background = background
-        self._thread: Optional[threading.Thread] = None
-        self._run_lock = threading.Lock()  # one rebuild at a time
-        self.error: Optional[str] = None  # last failure, reported by get_collection
+        self.indexed: set[str] = set()  # segments built with their indexes (Qdrant's "indexed")
+        self.saved: set[str] = set()  # sealed segments whose folder is on disk
+        self.error: Optional[str] = None  # last failure until a retry succeeds: status red
+        self.running: list[Job] = []
+        self.completed: deque[Job] = deque(maxlen=COMPLETED_KEPT)
+        self.triggered = False  # Qdrant: grey, not yellow, until the first write after opening
+        self._state = threading.Condition()
+        self._driver: Optional[threading.Thread] = None
+        self._dirty = self._stopped = False
+        self._paused = 0
+        self._checkpoint_due = False
+        self._retry_at = 0.0
+        self._backoff = RETRY_FIRST
+        self._writing: set[str] = set()  # segment folders being written (not swept)
 
     # ------------------------------------------------------------------ policy
-    def threshold_points(self) -> int:
-        """Points after which the appendable segment is sealed (Qdrant's indexing_threshold, KB)."""
-        kb = self.c.schema.config.optimizer_config.indexing_threshold
-        if kb <= 0:
-            return 0
-        bytes_per_point = sum(4 * s.size for s in self.c.schema.dense.values() if not s.multivector) or 1024
-        return max(1, kb * 1024 // bytes_per_point)
+    def bytes_per_point(self) -> int:
+        sizes = [4 * s.size for s in self.c.schema.dense.values() if not s.multivector]
+        return max(sizes) if sizes else 1024
 
-    def _vacuum_candidates(self) -> list[Segment]:
-        cfg = self.c.schema.config.optimizer_config
-        out = []
-        for seg in self.c.segments:
-            dead = seg.size - seg.live_count
-            if not seg.appendable and dead >= cfg.vacuum_min_vector_number and dead > cfg.deleted_threshold * seg.size:
-                out.append(seg)
-        return out
+    def threads(self) -> int:
+        """Optimizations run at once (Qdrant's max_optimization_threads; 0 disables them). None:
+        one at a time, as each graph build already uses max_indexing_threads threads (measured
+        on a bulk load: two at once on two cores only split the cores and insert more points
+        again when their results merge)."""
+        limit = self.c.schema.config.optimizer_config.max_optimization_threads
+        return 1 if limit is None else limit
 
-    def pending(self) -> list[Segment]:
-        """Sealed segments to rebuild now (the appendable one is always included by rebuild)."""
-        limit = self.threshold_points()
-        vacuum = self._vacuum_candidates()
-        if vacuum or (limit and self.c.appendable.size >= limit):
-            return vacuum
-        return []
+    def thresholds(self) -> Thresholds:
+        cfg = self.c.schema.config
+        return thresholds(cfg.optimizer_config, indexing_threads(cfg.hnsw_config.max_indexing_threads))
 
-    def after_write(self) -> None:
-        if self.c.optimizing:
-            return
-        limit = self.threshold_points()
-        if not ((limit and self.c.appendable.size >= limit) or self._vacuum_candidates()):
-            return
-        if self.background:
-            self.c.optimizing = True
-            self._thread = threading.Thread(target=self._run, args=(None,), name=f"optimize-{self.c.name}", daemon=True)
-            self._thread.start()
-        else:
-            self._run(None)
+    def _stat(self, seg: Segment) -> SegmentStat:
+        points = seg.live_count
+        return SegmentStat(seg, seg.name, points, seg.size, points * self.bytes_per_point(),
+                           seg.name in self.indexed, seg.appendable)
 
-    def _run(self, sources: Optional[list[Segment]]) -> None:
-        try:
-            with self._run_lock:
-                self.rebuild(self.pending() if sources is None else sources)
-                self.error = None
-        except Exception as exc:  # a background failure must not vanish: logged and reported
-            self.error = f"{type(exc).__name__}: {exc}"
-            _log.exception("optimization of collection %r failed", self.c.name)
-            if not self.background:
-                raise
-        finally:
-            self.c.optimizing = False
-
-    def optimize(self) -> None:
-        """Merge every segment into one sealed segment with fresh indexes, now (blocking)."""
-        self.wait()
+    def pending(self) -> list[Planned]:
+        """What would start now if every thread were free (call with or without the lock)."""
         with self.c.lock:
-            self.c.optimizing = True
-            sources = [s for s in self.c.segments if not s.appendable]
-        self._run(sources)
+            with self._state:
+                running = list(self.running)
+            busy = {id(s) for job in running for s in job.sources}
+            stats = [self._stat(s) for s in self.c.segments if id(s) not in busy]
+            return plan(stats, len(running), self.thresholds())
 
-    def wait(self) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join()
+    def status(self) -> tuple[str, Any]:
+        """(collection status, optimizer_status) as Qdrant reports them."""
+        with self.c.lock:  # an optimization starts under the lock: running and pending agree
+            if self.error:
+                return "red", {"error": self.error}
+            if self.running:
+                return "yellow", "ok"
+            if self.pending():
+                return ("yellow" if self.triggered and self.threads() > 0 else "grey"), "ok"
+            return "green", "ok"
+
+    def indexed_vectors_count(self) -> int:
+        total = 0
+        with self.c.lock:
+            for seg in self.c.segments:
+                if seg.name in self.indexed:
+                    live = seg.live
+                    total += sum(int(np.count_nonzero(st.present[: seg.size] & live)) for st in seg.vectors.values())
+        return total
+
+    # ------------------------------------------------------------------ the loop
+    def after_write(self) -> None:
+        self.trigger()
+
+    def trigger(self) -> None:
+        """Something changed: make sure a driver thread will plan again (or, without
+        background, run every pending optimization now in the caller's thread)."""
+        with self._state:
+            self.triggered = True
+            if self._stopped or self.threads() == 0 or (self._paused and not self.background):
+                return
+            if self.c.problem() is not None:  # red (damaged data, failed WAL): read-only until reopened
+                return
+            if self.background:
+                self._dirty = True
+                self._state.notify_all()
+                if self._driver is None:
+                    self._driver = threading.Thread(target=self._drive, name=f"optimize-{self.c.name}",
+                                                    daemon=True)
+                    self._driver.start()
+                return
+        self._run_inline()
+
+    def _run_inline(self) -> None:
+        """Without background (fault-injection tests): the checkpoint a failed round owes, then
+        each optimization the planners ask for, until none is pending. A failure is reported
+        (red) and raised to the writer; the next write retries at once."""
+        if self._checkpoint_due and self.c.path is not None:
+            self._guarded(self._checkpoint_now, reraise=True)
+        while jobs := self._start(1):
+            try:
+                self._guarded(lambda: self._rebuild(jobs[0]), jobs[0], reraise=True)
+            finally:
+                self._finished(jobs[0])
+
+    def _drive(self) -> None:
+        """Start what the planners ask for whenever a write or a finished optimization wakes
+        it; leave when nothing runs and nothing is pending (or on stop/pause)."""
+        with ThreadPoolExecutor(max_workers=max(self.threads(), 1), thread_name_prefix=f"build-{self.c.name}") as pool:
+            while True:
+                with self._state:
+                    self._dirty = False
+                    idle = self._stopped or self._paused > 0 or self.c.problem() is not None
+                    waiting = time.monotonic() < self._retry_at
+                if not idle and not waiting:
+                    for job in self._start(self.threads() - len(self.running)):
+                        pool.submit(self._execute, job)
+                    if not self.running and self._checkpoint_due and self.c.path is not None:
+                        self._guarded(self._checkpoint_now)
+                retry = bool(self.error) and not idle and bool(self.pending())
+                with self._state:
+                    if self._dirty and not idle:
+                        continue
+                    if self.running or (not idle and (self._checkpoint_due or retry)):
+                        left = self._retry_at - time.monotonic()
+                        self._state.wait(left if left > 0 else None)  # a write, a job's end or the retry time
+                        continue
+                    self._driver = None
+                    self._state.notify_all()
+                    return
+
+    def _start(self, slots: int) -> list[Job]:
+        if slots <= 0:
+            return []
+        with self.c.lock:
+            jobs = [self._begin(p.optimizer, [s.key for s in p.segments]) for p in self.pending()[:slots]]
+        return jobs
+
+    def _begin(self, optimizer: str, sources: list[Segment]) -> Job:
+        """Under the lock: freeze the appendable segment if taken, note what each source holds."""
+        c = self.c
+        if any(s.appendable for s in sources):
+            c.appendable.appendable = False
+            c._new_appendable()
+        job = Job(optimizer, sources, [np.flatnonzero(s.live) for s in sources])
+        with self._state:
+            self.running.append(job)
+        return job
+
+    def _guarded(self, step: Callable[[], None], job: Optional[Job] = None, reraise: bool = False) -> bool:
+        """Run one step; a failure is logged, reported (red) and retried with backoff (raised
+        too with `reraise`)."""
+        try:
+            step()
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            _log.exception("optimization of collection %r failed; retrying in %.2f s", self.c.name, self._backoff)
+            with self._state:
+                self.error = reason
+                if job is not None:
+                    job.error = reason
+                self._retry_at = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, RETRY_CAP)
+                self._state.notify_all()
+            if reraise:
+                raise
+            return False
+        with self._state:
+            self.error = None
+            self._backoff = RETRY_FIRST
+        return True
+
+    def _execute(self, job: Job) -> None:
+        try:
+            self._guarded(lambda: self._rebuild(job), job)
+        finally:
+            self._finished(job)
+
+    def _finished(self, job: Job) -> None:
+        with self._state:
+            job.finished = time.time()
+            self.running.remove(job)
+            self.completed.append(job)
+            self._dirty = True
+            self._state.notify_all()
+
+    # ------------------------------------------------------------------ explicit control
+    def optimize(self, segments: Optional[list[Segment]] = None) -> None:
+        """Merge `segments` (default: every sealed one) and the appendable one into one sealed
+        segment with fresh indexes, now (blocking; errors are raised)."""
+        with self._state:
+            self._paused += 1
+        try:
+            with self._state:
+                while self._driver is not None:  # paused: it finishes what runs, then leaves
+                    self._state.wait()
+            with self.c.lock:
+                chosen = [s for s in self.c.segments if not s.appendable] if segments is None else segments
+                job = self._begin("merge", [s for s in chosen if s in self.c.segments and not s.appendable]
+                                  + [self.c.appendable])
+            try:
+                self._rebuild(job)
+            finally:
+                self._finished(job)
+        finally:
+            with self._state:
+                self._paused -= 1
+            self.trigger()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until nothing runs or is pending (True), or a failure is being retried (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._state:
+            while self._driver is not None and not self.error:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._state.wait(left)
+            return self._driver is None and not self.error
 
     def stop(self) -> None:
-        self.wait()
+        with self._state:
+            self._stopped = True
+            self._state.notify_all()
+            driver = self._driver
+        if driver is not None:
+            driver.join()
 
-    # ------------------------------------------------------------------ rebuild
-    def rebuild(self, sealed_sources: list[Segment]) -> None:
-        """Replace the appendable segment and `sealed_sources` by one new sealed segment."""
+    # ------------------------------------------------------------------ one optimization
+    def _rebuild(self, job: Job) -> None:
+        """Build the job's segment outside the lock (written to disk first when persistent),
+        then swap it in atomically and checkpoint. Nothing is swapped before it is complete, so
+        a failure leaves the sources serving and is simply retried."""
         c = self.c
         with c.lock:
-            c.optimizing = True
-            frozen = c.appendable
-            sources = [s for s in sealed_sources if s in c.segments] + [frozen]
-            lives = [np.flatnonzero(s.live) for s in sources]
-            if sum(int(x.size) for x in lives) == 0 and len(sources) == 1:
-                return
-            freeze_seq = c.wal.rotate() if c.wal is not None else c.seq
-            frozen.appendable = False
-            c._new_appendable()
-            snapshot = {s.name: s.deleted[: s.size].copy() for s in c.segments
-                        if not s.appendable and s not in sources}
             tenant = tenant_field(c)
-        parts = tenant_ordered([(s, live) for s, live in zip(sources, lives) if live.size], tenant)
-        sealed = Segment.merged(c.schema, parts)
-        c._attach(sealed)  # payload indexes, built outside the lock
-        if self.build_indexes is not None and sealed.size:
-            self.build_indexes(sealed)
+        parts = tenant_ordered([(s, live) for s, live in zip(job.sources, job.lives) if live.size], tenant)
+        grown = self._growable(parts) if tenant is None else None
+        if grown is not None:  # its points first: its graphs are kept, the others inserted
+            parts = [p for p in parts if p[0] is grown] + [p for p in parts if p[0] is not grown]
+        new = Segment.merged(c.schema, parts)
+        new.name = job.uuid
+        c._attach(new)  # payload indexes, built outside the lock
+        if self.build_indexes is not None and new.size:
+            self.build_indexes(new, grown)
+        if c.path is not None and new.size:
+            self._save_segment(new)  # stays in _writing (never swept) until swapped in
+        try:
+            self._swap(job, new, parts)
+        finally:
+            with self._state:
+                self._writing.discard(new.name)
+
+    def _swap(self, job: Job, new: Segment, parts: list[tuple[Segment, np.ndarray]]) -> None:
+        """Under the lock: the new segment replaces the sources (with the deletions made while
+        it was built), then a checkpoint when persistent."""
+        c = self.c
         with c.lock:
-            sealed.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else sealed.deleted
-            c._attach(sealed)  # an index created while we were building
-            c.where.sealed_segment(sealed, sources)
-            position = min(c.segments.index(s) for s in sources)
-            kept = [s for s in c.segments if s not in sources]
-            if sealed.size:
-                kept.insert(position, sealed)
-                snapshot[sealed.name] = np.zeros(sealed.size, dtype=bool)
+            new.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else new.deleted
+            c._attach(new)  # an index created while we were building
+            c.where.sealed_segment(new, job.sources)
+            position = min(c.segments.index(s) for s in job.sources)
+            kept = [s for s in c.segments if s not in job.sources]
+            if new.size:
+                kept.insert(position, new)
+                if new.size * self.bytes_per_point() >= self.thresholds().indexing_bytes:
+                    self.indexed.add(new.name)
             c.segments = kept
             if c.path is not None:
-                self._checkpoint(snapshot, freeze_seq)
+                self._checkpoint_due = True
+                self._checkpoint_now()
 
-    def _checkpoint(self, deleted: dict[str, np.ndarray], seq: int) -> None:
-        """Persist the sealed segments as of `seq`: folders (each written once, so one a failed
-        checkpoint did not write is written now), checked bitsets, then the manifest; only then
-        drop the WAL it covers. A failure before the manifest leaves the previous checkpoint."""
-        root: Path = self.c.path
-        seg_dir = root / "segments"
-        seg_dir.mkdir(exist_ok=True)
-        sealed = [s for s in self.c.segments if not s.appendable and s.name in deleted]
-        for seg in sealed:
-            if not (seg_dir / seg.name).is_dir():
-                write_dir_atomically(seg_dir / seg.name, seg.save)
-                seg.move_to_disk(seg_dir / seg.name)
-        names = [s.name for s in sealed]
-        for name in names:
-            save_checked_npy(seg_dir / name / f"deleted-{seq}.npy", deleted[name])
-        self.c.text.commit(self.c.seq)  # text indexes hold every op up to now: before the WAL drops
-        write_checked(root / MANIFEST, msgspec.json.encode(Manifest(names, seq)))
-        self.c.wal.drop_until(seq)
+    def _growable(self, parts: list[tuple[Segment, np.ndarray]]) -> Optional[Segment]:
+        """The biggest indexed source taken whole (no deleted point): its graphs can be grown."""
+        whole = [s for s, live in parts if s.name in self.indexed and live.size == s.size]
+        return max(whole, key=lambda s: s.size, default=None)
+
+    def _save_segment(self, new: Segment) -> None:
+        folder = self.c.path / "segments" / new.name
+        folder.parent.mkdir(exist_ok=True)
+        with self._state:
+            self._writing.add(new.name)
         try:
-            for child in seg_dir.iterdir():  # segments no manifest names, old bitsets
-                if child.name not in names:
-                    remove_tree(child)
-                else:
-                    for f in child.glob("deleted-*.npy"):
-                        if f.name != f"deleted-{seq}.npy":
-                            f.unlink()
-        except OSError as exc:  # the checkpoint stands; leftovers are removed by the next one
-            _log.warning("checkpoint of %r: cannot remove an old file: %s", self.c.name, exc)
+            write_dir_atomically(folder, new.save)  # fsynced, with its checksums.json
+            new.move_to_disk(folder)
+            self.saved.add(new.name)
+        except Exception:  # (not on a crash: a dead process removes nothing)
+            remove_tree(folder)
+            with self._state:
+                self._writing.discard(new.name)
+            raise
 
+    # ------------------------------------------------------------------ checkpoint
+    def _checkpoint_now(self) -> None:
+        """Make the folder hold the collection as of now (hybrid.checkpoint.write_checkpoint);
+        folders of segments being written are not swept."""
+        with self.c.lock:
+            write_checkpoint(self.c, self.saved, self._being_written)
+            self._checkpoint_due = False
 
-def tenant_field(c: "Collection") -> Optional[str]:
-    """The first keyword/uuid field indexed with `is_tenant` (Qdrant's tenant-optimised storage)."""
-    for field, schema in c.field_indexes.items():
-        if schema.get("is_tenant") and schema.get("type") in ("keyword", "uuid"):
-            return field
-    return None
-
-
-def tenant_ordered(parts: list[tuple[Segment, np.ndarray]], field: Optional[str]) -> list[tuple[Segment, np.ndarray]]:
-    """`parts` reordered so that each tenant's points are contiguous in the merged segment
-    (a tenant filter then allows one run of offsets: a cheap exact scan over local memory).
-    Offsets are internal and ties go by point id, so results do not change."""
-    if field is None or not parts:
-        return parts
-    path = parse_path(field)
-    source = np.concatenate([np.full(live.size, i) for i, (_, live) in enumerate(parts)])
-    offsets = np.concatenate([live for _, live in parts])
-    tenants = [str(found[0]) if (found := values_at(seg.payloads[off] or {}, path)) else ""
-               for (seg, live) in parts for off in live.tolist()]  # at seal time, once per point
-    order = np.argsort(np.array(tenants, dtype=object), kind="stable")
-    source, offsets = source[order], offsets[order]
-    cuts = np.flatnonzero(np.diff(source)) + 1  # runs of one source segment
-    return [(parts[int(run_source[0])][0], run) for run_source, run in
-            zip(np.split(source, cuts), np.split(offsets, cuts))]
-
-
-def read_manifest(root: Path) -> Manifest:
-    """The manifest (checked). A missing one means "no checkpoint yet" only while the WAL still
-    starts at sequence number 1 (segment folders are then leftovers of an interrupted first
-    checkpoint); otherwise opening would silently drop the segments' points, so it refuses."""
-    path = root / MANIFEST
-    if not path.exists():
-        segments = [p.name for p in (root / "segments").glob("*") if not is_temporary(p.name)]
-        logs = sorted((root / "wal").glob(f"{PREFIX}*{SUFFIX}"))
-        if segments and not (logs and first_seq(logs[0]) == 1):
-            raise DataDamaged(path, f"the file is missing while segments/ holds {len(segments)} segment "
-                              "folder(s); restore it (or the collection from a snapshot)")
-        return Manifest()
-    try:
-        return msgspec.json.decode(read_checked(path), type=Manifest)
-    except msgspec.DecodeError as exc:
-        raise DataDamaged(path, f"not a manifest: {exc}") from None
-
-
-def open_collection(collection: "Collection", load_index: Callable[[Any, Path], Any]) -> None:
-    """Load sealed segments from the manifest, then replay the WAL after its checkpoint.
-
-    Damaged files raise DataDamaged naming them; a damaged WAL is kept aside and the
-    collection opens with what precedes the damage, red (`c.damage`), refusing writes."""
-    c = collection
-    root: Path = c.path
-    for folder in (root, root / "segments", root / "wal", *(root / "segments").glob("*")):
-        for orphan in remove_orphans(folder):
-            _log.info("removed %s (left by an interrupted write)", orphan)
-    manifest = read_manifest(root)
-    sealed: list[Segment] = []
-    for name in manifest.segments:
-        directory = root / "segments" / name
-        if not directory.is_dir():
-            raise DataDamaged(directory, f"the segment folder named by {root / MANIFEST} is missing")
-        deleted = load_checked_npy(directory / f"deleted-{manifest.checkpoint_seq}.npy")
-        seg = Segment.load(c.schema, directory, deleted, load_index)
-        c._attach(seg)
-        sealed.append(seg)
-    c.segments = sealed + [c.segments[-1]]
-    for seg in sealed:
-        live = np.flatnonzero(seg.live)
-        c.where.segment_loaded(seg)
-        if seg.size:
-            c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
-        c._stats(seg, live, +1)
-    c.seq = manifest.checkpoint_seq
-    c.wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
-    for field, schema in c.field_indexes.items():
-        if schema.get("type") == "text":
-            c.text.create(field, schema, rebuild=False)
-            # older than the segments, or ahead of the log (its tail was damaged and kept aside):
-            # rebuilt from the segments, then the log replays into it
-            if not manifest.checkpoint_seq <= c.text.replay_after[field] <= c.wal.last_seq:
-                c.text.drop(field)
-                c.text.create(field, schema, rebuild=True)
-                c.text.replay_after[field] = manifest.checkpoint_seq
-    for seq, body in c.wal.replay(manifest.checkpoint_seq):
-        c._apply(ops.decode(body), seq)
-    if (root / QUARANTINE).exists():
-        c.damage = quarantine_report(root / QUARANTINE)
+    def _being_written(self) -> set[str]:
+        with self._state:
+            return set(self._writing)

@@ -28,8 +28,8 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.errors import DataDamaged, HybridError, NotFound, ValidationError
+from hybrid.checkpoint import MANIFEST, Manifest
 from hybrid.names import check_name
-from hybrid.optimizer import MANIFEST, Manifest
 from hybrid.segment import Segment
 from hybrid.storage import files
 from hybrid.storage.files import atomic_write, npy_bytes, remove_tree, with_footer
@@ -68,19 +68,20 @@ def dump_collection(c: "Collection", root: Path) -> None:
     segments_dir = root / "segments"
     segments_dir.mkdir(parents=True)
     (root / "wal").mkdir()
-    names = []
+    names, plain = [], []
     for seg in c.segments:
         if not seg.compacted:  # appendable (or frozen mid-optimisation): dead versions stay behind
             live = np.flatnonzero(seg.live)
             if live.size == 0:
                 continue
             seg = Segment.merged(c.schema, [(seg, live)])
+            plain.append(seg.name)  # a copy without indexes (hybrid.checkpoint.Manifest)
         directory = segments_dir / seg.name
         directory.mkdir()
         seg.save(directory)
         (directory / f"deleted-{c.seq}.npy").write_bytes(with_footer(npy_bytes(seg.deleted[: seg.size])))
         names.append(seg.name)
-    (root / MANIFEST).write_bytes(with_footer(msgspec.json.encode(Manifest(names, c.seq))))
+    (root / MANIFEST).write_bytes(with_footer(msgspec.json.encode(Manifest(names, c.seq, plain))))
     (root / "config.json").write_bytes(with_footer(c.config_json()))
 
 

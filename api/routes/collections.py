@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Annotated, Optional
 
 from litestar import delete, get, patch, post, put
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from api import schemas as s
 from api.auth import READ, WRITE, access
@@ -15,6 +16,7 @@ from api.routes.points import acknowledged
 from api.runtime import Runtime
 from hybrid import models as m
 from hybrid.admin import CollectionsAliasesResponse
+from hybrid.optimizations import OptimizationsResponse
 from hybrid.errors import ValidationError
 
 TAGS = ["Collections"]
@@ -118,5 +120,20 @@ async def delete_index(rt: Rt, collection_name: CollectionName, field_name: Path
     return ok(acknowledged(result, wait), t0)
 
 
-ROUTES = [list_collections, get_collection, create_collection, update_collection, delete_collection,
+OptionalFields = Annotated[Optional[str], QueryParameter(
+    name="with", description="Comma-separated optional fields: queued, completed, idle_segments")]
+CompletedLimit = Annotated[int, QueryParameter(ge=0, description="Most completed optimizations listed (with=completed)")]
+
+
+@get(f"{NAME}/optimizations", opt=access(READ), tags=TAGS, summary="Get optimization progress")
+async def get_optimizations(rt: Rt, collection_name: CollectionName, with_fields: OptionalFields = None,
+                            completed_limit: CompletedLimit = 16) -> Envelope[OptimizationsResponse]:
+    """Running optimizations, and on request the queue, the completed ones and the idle segments."""
+    t0 = perf_counter()
+    fields = [f.strip() for f in (with_fields or "").split(",") if f.strip()]
+    return ok(await rt.call(rt.client.get_optimizations, rt.resolve(collection_name), with_=fields,
+                            completed_limit=completed_limit), t0)
+
+
+ROUTES = [list_collections, get_collection, get_optimizations, create_collection, update_collection, delete_collection,
           collection_exists, update_aliases, collection_aliases, all_aliases, create_index, delete_index]

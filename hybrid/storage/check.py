@@ -45,7 +45,7 @@ class Report(msgspec.Struct):
 
 
 def check_collection(cdir: Path, report: Report) -> None:
-    from hybrid.optimizer import QUARANTINE, read_manifest
+    from hybrid.checkpoint import QUARANTINE, read_manifest
     from hybrid.storage.health import read_config
 
     def damage(path: Path, message: str) -> None:

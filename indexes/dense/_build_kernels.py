@@ -165,3 +165,98 @@ def insert_points(order, levels, vectors, walk_vectors, walk_offset, walk_step, 
                         m_max, tmp_s, tmp_i, tmp_done)
         if level > top:
             state[0], state[1] = point, level
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def link_scores(vectors, metric, links, owners, dists, done):
+    """Scores of the kept links of a reused graph (row r belongs to point owners[r]), so more
+    points can be inserted into it: every kept link counts as checked by the heuristic."""
+    for r in range(owners.shape[0]):
+        p = owners[r]
+        degree = links[r, 0]
+        for j in range(degree):
+            dists[r, j] = similarity(metric, vectors[p], vectors[links[r, j + 1]])
+        done[r] = degree
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def find_neighbours(batch, first, count, levels, vectors, walk_vectors, walk_offset, walk_step, metric,
+                    m, ef_construct, links0, upper, upper_pos, entry, top, visited, cand_s, cand_i,
+                    found_s, found_i, found_n):
+    """Parallel phase of a batch insertion (the graph is only read, so threads can share it), for
+    batch[first:first + count]: on each level, the ef_construct nearest nodes found by search
+    (exact scores) plus the batch points before it (the search cannot see them), then the
+    heuristic selection; found_*[b, l, :found_n[b, l]] = the neighbours to link."""
+    m0 = links0.shape[1] - 1
+    quantized = walk_step > 0
+    walk_query = np.empty(vectors.shape[1], dtype=np.float32)
+    res_s = np.empty(ef_construct + batch.shape[0], dtype=np.float32)
+    res_i = np.empty(ef_construct + batch.shape[0], dtype=np.int32)
+    no_filter = np.ones(1, dtype=np.bool_)
+    for b in range(first, first + count):
+        point = batch[b]
+        level = levels[point]
+        query = vectors[point]
+        for i in range(query.shape[0]):
+            value = widen(query[i])
+            walk_query[i] = (value - walk_offset) / walk_step if quantized and metric != DOT else value
+        node = entry
+        score = similarity(metric, walk_query, walk_vectors[entry])
+        node, score = greedy_descent(walk_query, walk_vectors, metric, upper, upper_pos, node,
+                                     score, top, level)
+        for lev in range(level, -1, -1):
+            n = 0
+            if lev <= top:
+                links = links0 if lev == 0 else upper[lev - 1]
+                n = search_layer(walk_query, walk_vectors, metric, links, upper_pos, lev > 0, node,
+                                 score, ef_construct, no_filter, MODE_ALL, visited, cand_s, cand_i,
+                                 res_s, res_i)
+                sort_min_heap(res_s, res_i, n)
+                node, score = res_i[0], res_s[0]
+                if quantized:
+                    rescore(metric, query, vectors, -1, 0, res_i, res_s, n, query)
+            for e in range(b):
+                other = batch[e]
+                if levels[other] >= lev:
+                    res_s[n] = similarity(metric, query, vectors[other])
+                    res_i[n] = other
+                    n += 1
+            order = np.argsort(-res_s[:n], kind="mergesort")
+            ordered_s = res_s[:n][order]
+            ordered_i = res_i[:n][order]
+            found_n[b, lev] = select_neighbours(vectors, metric, ordered_s, ordered_i, n,
+                                                m0 if lev == 0 else m, found_s[b, lev], found_i[b, lev])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def link_batch(points, levels, vectors, metric, m, links0, dists0, done0, upper, upper_dists,
+               upper_done, upper_pos, state, found_s, found_i, found_n):
+    """Serial phase of a batch insertion, one point after the other: its selected neighbours
+    become its links and each links back (as in `insert_points`)."""
+    m0 = links0.shape[1] - 1
+    tmp_s = np.empty(m0 + 1, dtype=np.float32)
+    tmp_i = np.empty(m0 + 1, dtype=np.int32)
+    tmp_done = np.empty(m0 + 1, dtype=np.bool_)
+    for b in range(points.shape[0]):
+        point = points[b]
+        level = levels[point]
+        for lev in range(min(level, state[1]), -1, -1):  # above the entry's level it is alone
+            if lev == 0:
+                links, dists, done, m_max = links0, dists0, done0, m0
+                row = point
+            else:
+                links, dists, done, m_max = upper[lev - 1], upper_dists[lev - 1], upper_done[lev - 1], m
+                row = upper_pos[point]
+            kept = found_n[b, lev]
+            links[row, 0] = kept
+            for k in range(kept):
+                links[row, k + 1] = found_i[b, lev, k]
+                dists[row, k] = found_s[b, lev, k]
+            done[row] = kept
+            for k in range(kept):
+                other = found_i[b, lev, k]
+                other_row = other if lev == 0 else upper_pos[other]
+                connect(vectors, metric, links, dists, done, other_row, other, point, found_s[b, lev, k],
+                        m_max, tmp_s, tmp_i, tmp_done)
+        if level > state[1]:
+            state[0], state[1] = point, level

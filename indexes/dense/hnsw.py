@@ -101,8 +101,13 @@ class HnswIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, distance: str, params: HnswParams,
-              quantization: ScalarQuantization | None = None, progress: bool = False) -> "HnswIndex":
-        """Build the graph over `vectors` ((n, dim) float32, float16 or uint8; np.memmap ok)."""
+              quantization: ScalarQuantization | None = None, progress: bool = False,
+              extend: "HnswIndex | None" = None, threads: int = 1) -> "HnswIndex":
+        """Build the graph over `vectors` ((n, dim) float32, float16 or uint8; np.memmap ok).
+
+        `extend`: an index (same distance and params) whose vectors are the first rows of
+        `vectors`; its graph is kept and only the other rows are inserted. `threads`: beam
+        searches of the insertion run on that many threads (see `build_graph`)."""
         _check_distance(distance)
         if not isinstance(params, HnswParams):
             raise TypeError(f"params must be HnswParams, got {type(params).__name__}")
@@ -110,8 +115,12 @@ class HnswIndex:
             raise TypeError(f"quantization must be ScalarQuantization or None, got {type(quantization).__name__}")
         storage = storage_view(vectors)
         codes = Int8Codes.fit(vectors, quantization, params.seed) if quantization else None
+        start = None
+        if extend is not None and extend.distance == distance and extend.params == params \
+                and extend.dim == vectors.shape[1] and extend.size <= vectors.shape[0]:
+            start = extend.graph
         graph = build_graph(storage, _METRICS[distance], params.m, params.ef_construct,
-                            params.seed, progress, walk=codes)
+                            params.seed, progress, walk=codes, start=start, threads=threads)
         return cls(vectors, distance, params, graph, codes, quantization)
 
     def save(self, directory: Path) -> None:

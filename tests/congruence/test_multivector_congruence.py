@@ -49,7 +49,7 @@ def _scenario(distance: str, datatype: str | None = None, full_scan_threshold: i
                 "d": models.VectorParams(size=8, distance=models.Distance.COSINE),
                 "m": models.VectorParams(size=DIM, distance=distance, multivector_config=MAX_SIM, datatype=datatype,
                                          hnsw_config=models.HnswConfigDiff(full_scan_threshold=full_scan_threshold))},
-            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1))  # ~32 points per segment
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1, default_segment_number=100))  # ~32 points a segment, no merges
     batches = [_points(rng, range(start, start + 40), datatype) for start in range(0, N, 40)]
     rewrites = _points(rng, range(10, 70, 2), datatype)
     updates = [models.PointVectors(id=i, vector={"m": _matrix(rng, datatype)}) for i in range(100, 160, 3)]

@@ -96,3 +96,19 @@ def test_payload_index_create_and_delete(remote, twins):
     assert schema["tag"].data_type == qm.PayloadSchemaType.KEYWORD and schema["price"].points == 60
     remote.delete_payload_index("col_index", "tag")
     assert set(remote.get_collection("col_index").payload_schema) == {"price"}
+
+
+def test_optimizations_report_through_qdrant_client(remote, server):
+    remote.create_collection("col_opt", vectors_config=qm.VectorParams(size=4, distance=qm.Distance.DOT),
+                             optimizers_config=qm.OptimizersConfigDiff(indexing_threshold=1, default_segment_number=2))
+    remote.upsert("col_opt", [qm.PointStruct(id=i, vector=[1.0, i, 0.5, -i]) for i in range(300)])
+    assert server.client.collection("col_opt").optimizer.wait(timeout=60)
+    report = remote.get_optimizations("col_opt", with_=["queued", "completed", "idle_segments"], completed_limit=5)
+    assert report.running == [] and report.queued == [] and report.summary.queued_optimizations == 0
+    assert 1 <= len(report.completed) <= 5 and all(op.status == "done" for op in report.completed)
+    assert report.summary.idle_segments == len(report.idle_segments) == remote.get_collection("col_opt").segments_count
+    assert sum(s.points_count for s in report.idle_segments) == 300
+    bare = httpx.get(f"{server.url}/collections/col_opt/optimizations").json()["result"]
+    assert set(bare) == {"summary", "running"}  # optional fields only on request
+    bad = httpx.get(f"{server.url}/collections/col_opt/optimizations", params={"with": "nope"})
+    assert bad.status_code == 422 and "with" in bad.json()["status"]["error"]  # the field is named

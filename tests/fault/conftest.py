@@ -81,7 +81,9 @@ def batch(first: int, n: int = 20) -> list[dict]:
              "payload": {"i": i, "k": f"k{i % 3}"}} for i in range(first, first + n)]
 
 
-#: The writes on "c": appends, two seals with checkpoints, copy-on-write, a snapshot, a config change.
+#: The writes on "c": appends, two seals with checkpoints, copy-on-write, a snapshot, a config
+#: change, and a vacuum of the sealed segment alone, whose checkpoint writes the appendable
+#: segment's points as a plain compact copy.
 OPS: list[tuple[str, Callable[[Client], Any]]] = [
     ("upsert 0-19", lambda c: c.upsert("c", batch(0))),
     ("upsert 20-39 (seals)", lambda c: c.upsert("c", batch(20))),
@@ -92,6 +94,9 @@ OPS: list[tuple[str, Callable[[Client], Any]]] = [
     ("upsert 60-79 (seals)", lambda c: c.upsert("c", batch(60))),
     ("keyword index", lambda c: c.create_payload_index("c", "k", "keyword")),
     ("upsert 80-84", lambda c: c.upsert("c", batch(80, 5))),
+    ("delete 60-64", lambda c: c.delete("c", [60, 61, 62, 63, 64])),
+    ("vacuum (plain copy)", lambda c: c.update_collection(
+        "c", optimizers_config={"deleted_threshold": 0.05, "vacuum_min_vector_number": 1})),
 ]
 
 

@@ -24,6 +24,7 @@ def pristine(h, tmp_path_factory):
     h.create(client, "other")
     client.upsert("other", h.batch(1000, 30))
     h.create(client, "c")
+    client.update_collection("c", optimizers_config={"default_segment_number": 4})  # no merge: two segments
     client.collection("c").optimizer.background = False
     client.upsert("c", h.batch(0, 40))  # sealed
     client.delete("c", [0, 1])
@@ -52,7 +53,7 @@ def _flip(path: Path, at: float = 0.5) -> None:
 
 
 def _segment(root: Path, index: int) -> Path:
-    from hybrid.optimizer import read_manifest
+    from hybrid.checkpoint import read_manifest
 
     return root / "collections" / "c" / "segments" / read_manifest(root / "collections" / "c").segments[index]
 
@@ -112,6 +113,37 @@ def test_a_deleted_manifest_never_drops_segments(pristine, tmp_path) -> None:
     assert info.status == "red" and "manifest.json: the file is missing" in info.optimizer_status["error"]
     client.close()
     assert len(list((root / "collections/c/segments").iterdir())) == 2  # nothing deleted
+
+
+def test_a_plain_copy_is_checksummed_like_any_segment(h, tmp_path) -> None:
+    """A checkpoint that wrote the appendable segment as a plain compact copy (the scenario's
+    last op vacuums the sealed segment alone): the copy reopens to the same state, and a flipped
+    byte in it turns the collection red naming the file, online and in `hybrid check`."""
+    from hybrid.checkpoint import read_manifest
+
+    root = tmp_path / "data"
+    client = Client(path=root)
+    h.create(client, "c")
+    client.collection("c").optimizer.background = False
+    for _, op in h.OPS:
+        op(client)
+    expected = h.state(client, "c")
+    client.close()
+    cdir = root / "collections/c"
+    manifest = read_manifest(cdir)
+    assert manifest.plain and set(manifest.plain) < set(manifest.segments)
+    client = Client(path=root)
+    assert h.state(client, "c") == expected and client.get_collection("c").status != "red"
+    client.close()
+    target = cdir / "segments" / manifest.plain[0] / "payloads.msgpack"
+    _flip(target)
+    assert any(f.path == str(target) for f in check_data(root).findings)
+    client = Client(path=root)
+    try:
+        info = client.get_collection("c")
+        assert info.status == "red" and str(target) in info.optimizer_status["error"]
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize("record", [0, 2, 5])

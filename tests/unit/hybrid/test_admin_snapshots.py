@@ -21,7 +21,7 @@ SPARSE = {"indices": [1, 4, 7], "values": [1.0, 0.5, 2.0]}
 def build(client, name: str = "c") -> None:
     client.create_collection(name, vectors_config={"d": {"size": DIM, "distance": "Cosine"}},
                              sparse_vectors_config={"s": {"modifier": "idf"}},
-                             optimizers_config={"indexing_threshold": 1})  # seal every ~85 points
+                             optimizers_config={"indexing_threshold": 1, "default_segment_number": 100})  # seal every ~85 points, keep them apart
     rng = np.random.default_rng(11)
     for start in range(0, 300, 50):
         client.upsert(name, [{"id": i, "vector": {"d": rng.normal(size=DIM).tolist(),

@@ -30,8 +30,8 @@ def _check(client: Client, oracle: dict) -> None:
 
 def test_locations_follow_every_write(client):
     rng = random.Random(5)
-    client.create_collection("c", vectors_config={"size": 3, "distance": "Dot"},
-                             optimizers_config={"indexing_threshold": 0})
+    client.create_collection("c", vectors_config={"size": 3, "distance": "Dot"},  # seals and merges: ours only
+                             optimizers_config={"indexing_threshold": 0, "default_segment_number": 100})
     pool = list(range(60)) + [str(uuid.UUID(int=i)) for i in range(1, 30)]
     oracle: dict = {}
     for step in range(120):
@@ -49,7 +49,7 @@ def test_locations_follow_every_write(client):
             client.overwrite_payload("c", {"v": step}, chosen)  # moves sealed points to the appendable
             oracle.update({p: step for p in chosen if p in oracle})
         elif action < 0.95:
-            client.collection("c").optimizer._run([])  # seal the appendable segment alone
+            client.collection("c").optimizer.optimize([])  # seal the appendable segment alone
         else:
             client.collection("c").optimizer.optimize()  # merge everything
         _check(client, oracle)

@@ -30,7 +30,8 @@ def _create(client: Client, **vector_options) -> None:
     client.create_collection("c", vectors_config={"mv": {
         "size": DIM, "distance": "Dot", "multivector_config": {"comparator": "max_sim"},
         "hnsw_config": {"full_scan_threshold": 0}, **vector_options}},
-        optimizers_config={"indexing_threshold": 300})  # 1 KB per multivector point: 300 points a segment
+        optimizers_config={"indexing_threshold": 300,  # 1 KB per multivector point: 300 points a segment
+                           "default_segment_number": 100})  # kept apart (no merges)
 
 
 def _fill(client: Client, docs: list[np.ndarray], batch: int = 400) -> None:
@@ -62,7 +63,8 @@ def test_on_disk_float16_int8_segments_reopen_with_their_index(tmp_path) -> None
     client.close()
 
     client = Client(path=tmp_path / "data")
-    sealed = [s.vectors["mv"] for s in client.collection("c").segments if not s.appendable]
+    indexed = client.collection("c").optimizer.indexed  # (the appendable one reopens as a plain copy)
+    sealed = [s.vectors["mv"] for s in client.collection("c").segments if s.name in indexed]
     assert len(sealed) >= 2
     for store in sealed:
         assert isinstance(store.flat[0], np.memmap) and store.flat[0].dtype == np.float16

@@ -8,7 +8,7 @@ import pytest
 from hybrid import Client
 from hybrid.errors import StorageLocked
 
-SMALL_SEGMENTS = {"indexing_threshold": 1}  # 1 KB: seal after a handful of points
+SMALL_SEGMENTS = {"indexing_threshold": 1, "default_segment_number": 100}  # 1 KB: seal after a handful of points, no merges
 
 
 def _fill(client: Client, name: str = "c", n: int = 200, seed: int = 0) -> np.ndarray:
