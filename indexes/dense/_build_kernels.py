@@ -102,6 +102,16 @@ def connect(vectors, metric, links, dists, done, row, owner, node, score, m_max,
 
 
 @njit(cache=True, nogil=True, fastmath=True)
+def to_walk_query(query, out, walk_offset, walk_step, metric):
+    """`query` in the units the beam walks: int8-code units (x - walk_offset) / walk_step when the
+    walk reads codes (walk_step > 0; DOT keeps raw values), else the values themselves."""
+    coded = walk_step > 0 and metric != DOT
+    for i in range(query.shape[0]):
+        value = widen(query[i])
+        out[i] = (value - walk_offset) / walk_step if coded else value
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def insert_points(order, levels, vectors, walk_vectors, walk_offset, walk_step, metric, m,
                   ef_construct, links0, dists0, done0, upper, upper_dists, upper_done, upper_pos,
                   state, visited, cand_s, cand_i):
@@ -128,9 +138,7 @@ def insert_points(order, levels, vectors, walk_vectors, walk_offset, walk_step, 
             state[0], state[1] = point, level
             continue
         query = vectors[point]
-        for i in range(query.shape[0]):
-            value = widen(query[i])
-            walk_query[i] = (value - walk_offset) / walk_step if quantized and metric != DOT else value
+        to_walk_query(query, walk_query, walk_offset, walk_step, metric)
         entry, top = state[0], state[1]
         score = similarity(metric, walk_query, walk_vectors[entry])
         entry, score = greedy_descent(walk_query, walk_vectors, metric, upper, upper_pos, entry,
@@ -197,9 +205,7 @@ def find_neighbours(batch, first, count, levels, vectors, walk_vectors, walk_off
         point = batch[b]
         level = levels[point]
         query = vectors[point]
-        for i in range(query.shape[0]):
-            value = widen(query[i])
-            walk_query[i] = (value - walk_offset) / walk_step if quantized and metric != DOT else value
+        to_walk_query(query, walk_query, walk_offset, walk_step, metric)
         node = entry
         score = similarity(metric, walk_query, walk_vectors[entry])
         node, score = greedy_descent(walk_query, walk_vectors, metric, upper, upper_pos, node,
