@@ -120,12 +120,12 @@ def warm_up(inference: Any) -> None:
     import time
 
     from hybrid.errors import ModelUnavailable
-    from hybrid.inference import BM25, MINILM
+    from hybrid.inference import DEFAULT_MODELS
 
     start = time.perf_counter()
-    log.info("loading text models for server-side inference (%s, %s) ...", MINILM, BM25)
+    log.info("loading text models for server-side inference (%s) ...", ", ".join(DEFAULT_MODELS))
     try:
-        inference.warm((MINILM, BM25))
+        inference.warm(DEFAULT_MODELS)
     except ModelUnavailable as exc:
         log.warning("text models not loaded (%s); text queries will report it", exc)
         return

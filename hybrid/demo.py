@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hybrid.embed.sbert import MINILM_ID as MINILM
+
 COLLECTION = "msmarco"
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-TEXT_INDEX = {"type": "text", "tokenizer": "word", "lowercase": True,
-              "stemmer": {"type": "snowball", "language": "english"}}
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,7 @@ def prepare(client: Any, docs: list, rebuild: bool = False, batch: int = 128,
             collection: str = COLLECTION, cache: Any = None) -> BuildState:
     """Make the collection hold every document of `docs` (evals.beir documents), embedding
     through `cache` (an EmbeddingCache) when given; prints what it found and what it does."""
+    from evals.runner import TEXT_INDEX  # the evals' BM25 field, so both score text alike
     from hybrid.embed import CachedEmbedder, get_embedder
     from hybrid.errors import CollectionDamaged
 

@@ -16,10 +16,12 @@ import msgspec
 
 from hybrid.embed.base import ModelLoadError
 from hybrid.embed.cache import CachedEmbedder, EmbeddingCache
+from hybrid.embed.sbert import MINILM_ID
 from hybrid.errors import ModelUnavailable, ValidationError
 
 BM25 = "qdrant/bm25"
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+#: What `warm` loads by default: the bundled dense/token model and the BM25 encoder.
+DEFAULT_MODELS = (MINILM_ID, BM25)
 
 
 @contextmanager
@@ -54,7 +56,7 @@ class Inference:
                 self._embedders[key] = embedder
             return self._embedders[key]
 
-    def warm(self, models: Sequence[str] = (MINILM, BM25)) -> None:
+    def warm(self, models: Sequence[str] = DEFAULT_MODELS) -> None:
         """Load `models` now (a first query would otherwise wait seconds for them); raises
         ModelUnavailable naming the model that cannot be loaded."""
         for model in models:
