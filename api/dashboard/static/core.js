@@ -68,14 +68,15 @@ export const json = (value) => JSON.stringify(value, null, 2);
 export function bar(value, max, { width = 120, color = "var(--accent)", label } = {}) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("class", "bars"); svg.setAttribute("width", width + 46); svg.setAttribute("height", 12);
+  const text = document.createElementNS(ns, "text");
+  text.textContent = label !== undefined ? label : fmt(value);
+  svg.setAttribute("class", "bars"); svg.setAttribute("height", 12);
+  svg.setAttribute("width", width + 8 + 6 * text.textContent.length);  // room for the label
   const rect = document.createElementNS(ns, "rect");
   const share = max > 0 && Number.isFinite(value) ? Math.max(0, Math.min(1, value / max)) : 0;
   rect.setAttribute("width", Math.max(1, share * width)); rect.setAttribute("height", 10);
   rect.setAttribute("y", 1); rect.setAttribute("fill", color);
-  const text = document.createElementNS(ns, "text");
   text.setAttribute("x", width + 4); text.setAttribute("y", 10);
-  text.textContent = label !== undefined ? label : fmt(value);
   svg.append(rect, text);
   return svg;
 }

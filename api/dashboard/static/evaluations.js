@@ -72,7 +72,7 @@ function recallChart(r) {  // recall@k per plan as SVG polylines on a log-spaced
   r.plans.forEach((p, j) => {
     const color = colors[j % colors.length];
     add("polyline", { fill: "none", stroke: color, "stroke-width": 2, points: p.recall_curve.map((v, i) => `${x(i)},${y(v)}`).join(" ") });
-    add("text", { x: w + 8, y: 12 + j * 13, fill: color }, p.name);
+    add("text", { x: w + 8, y: 12 + j * 13, style: `fill: ${color}` }, p.name);
   });
   return svg;
 }

@@ -26,9 +26,9 @@ export function buildRequest() {  // the fused request, exactly as sent
   };
 }
 
-function label(point) {  // a short text for a point: its first string payload value
-  const value = Object.values(point.payload || {}).find((v) => typeof v === "string");
-  return value ? value.slice(0, 90) : "";
+function label(point) {  // a short text for a point: its longest string payload value
+  const texts = Object.values(point.payload || {}).filter((v) => typeof v === "string");
+  return texts.reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 90);
 }
 
 async function run() {
@@ -65,7 +65,7 @@ function render(fusedPoints, branchLists, active) {
         el("div", { class: "hit-head" }, el("span", {}, `#${i + 1}`), el("span", { class: "hit-id" }, p.id), move),
         bar(p.score, fusedMax, { color: "var(--fused)" }),
         ...why.branches.map((b, j) => el("div", { class: "muted" }, `${active[j].label}: `,
-          b ? bar(b.score, maxAbs[j], { color: COLORS[active[j].kind], label: `#${b.rank + 1} · ${fmt(b.score)}` }) : "not found")),
+          b ? bar(b.score, maxAbs[j], { width: 80, color: COLORS[active[j].kind], label: `#${b.rank + 1} · ${fmt(b.score)}` }) : "not found")),
         el("div", { class: "hit-text" }, label(p)));
     })));
   const columns = branchLists.map((pts, j) => el("div", { class: `list card kind-${active[j].kind}`, "data-branch": j },
