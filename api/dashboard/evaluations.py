@@ -26,7 +26,7 @@ from hybrid.errors import ValidationError
 
 REPORTS_ENV, DATASETS_ENV = "HYBRID_REPORTS_DIR", "HYBRID_DATASETS_DIR"
 REPORT_FILES = (".json", ".txt", ".png")
-MAX_QUERIES = 500
+MAX_QUERIES, MAX_PLANS = 500, 20
 
 
 def reports_root() -> Path:
@@ -116,11 +116,15 @@ def _judged(req: EvaluationRequest) -> tuple[str, dict[str, str], dict[str, dict
 
 def evaluate(rt: Any, req: EvaluationRequest) -> dict:
     """Run every plan once per judged query through the engine; the report as JSON builtins."""
-    from evals.plans import fill
+    from evals.plans import fill, placeholders
     from evals.report import build_report
 
-    if not req.plans or len({p.name for p in req.plans}) != len(req.plans):
-        raise ValidationError("plans", "give at least one plan, with distinct names")
+    if not 1 <= len(req.plans) <= MAX_PLANS or len({p.name for p in req.plans}) != len(req.plans):
+        raise ValidationError("plans", f"give 1..{MAX_PLANS} plans, with distinct names")
+    for plan in req.plans:  # vectors of the evaluation runner ($dense, ...) are not computed here
+        if placeholders(plan.request) - {"$text"}:
+            raise ValidationError("plans", f"plan {plan.name!r}: only \"$text\" is replaced here; embed it "
+                                  "server-side with a document {\"text\": \"$text\", \"model\": ...}")
     if not 1 <= req.max_queries <= MAX_QUERIES:
         raise ValidationError("max_queries", f"expected 1..{MAX_QUERIES}")
     dataset, queries, qrels = _judged(req)

@@ -61,10 +61,12 @@ def reports(tmp_path_factory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def dash(reports) -> Iterator[RunningServer]:
+def dash(reports, tmp_path_factory) -> Iterator[RunningServer]:
+    """A server on a data folder, as `hybrid serve --data` runs (an in-memory server cannot restore a
+    snapshot over a collection with a text index yet: see the issue-22 report)."""
     from hybrid.inference import BM25, DEFAULT_MODELS
 
-    running = start_server(api_key=FULL, read_only_api_key=READ_ONLY)
+    running = start_server(api_key=FULL, read_only_api_key=READ_ONLY, data=tmp_path_factory.mktemp("data"))
     qc = remote_client(running.url, api_key=FULL, https=False)
     qc.create_collection(NAME, vectors_config={"dense": qm.VectorParams(size=384, distance=qm.Distance.COSINE)},
                          sparse_vectors_config={"bm25": qm.SparseVectorParams(modifier=qm.Modifier.IDF)})
@@ -139,7 +141,7 @@ def test_every_page_loads_without_console_errors(tab):
     assert t.errors == []
 
 
-def test_playground_fused_list_is_the_rest_answer(tab, dash):
+def test_playground_fused_list_is_the_rest_answer(tab, dash, monkeypatch):
     t = tab()
     page = t.open("playground")
     page.fill("#query", "rank fusion of sparse retrieval")
@@ -158,7 +160,23 @@ def test_playground_fused_list_is_the_rest_answer(tab, dash):
     t.shot("playground-linear")
     page.click("#copy-curl")
     assert "curl -s -X POST" in page.text_content("#snippet")
+    assert_python_snippet_runs(page, monkeypatch, lambda result: [str(p["id"]) for p in result["points"]])
+    page.select_option("#fusion", "rrf")
+    page.uncheck(".retriever.kind-bm25 input[type=checkbox]")  # documents only: qdrant-client's models
+    page.wait_for_function("!document.querySelector('#request-json').textContent.includes('\"bm25\": {')")
+    assert_python_snippet_runs(page, monkeypatch, lambda result: [str(p.id) for p in result.points])
     assert t.errors == []
+
+
+def assert_python_snippet_runs(page, monkeypatch, ids_of) -> None:
+    """"Copy as Python" gives code that answers what the page shows."""
+    monkeypatch.setenv("HYBRID_API_KEY", FULL)
+    page.wait_for_selector("body:not([data-pending]) #fused li")
+    page.click("#copy-python")
+    namespace: dict = {}
+    exec(compile(page.text_content("#snippet"), "snippet.py", "exec"), namespace)  # noqa: S102 - our own snippet
+    shown = page.eval_on_selector_all("#fused li[data-id]", "els => els.map(e => e.dataset.id)")
+    assert ids_of(namespace["result"]) == shown
 
 
 def test_points_filter_gives_the_ids_of_scroll(tab, dash):
@@ -206,7 +224,7 @@ def test_a_read_only_key_cannot_write(tab, dash):
     assert rest(dash, "GET", "/collections/other").status_code == 404
 
 
-def test_snapshots_are_created_from_the_collections_page(tab, dash):
+def test_snapshots_are_created_downloaded_and_restored_from_the_collections_page(tab, dash):
     t = tab()
     page = t.open("collections")
     page.wait_for_selector("#snapshots td")
@@ -215,6 +233,13 @@ def test_snapshots_are_created_from_the_collections_page(tab, dash):
     listed = rest(dash, "GET", f"/collections/{NAME}/snapshots").json()["result"]
     assert [s["name"] for s in listed] == page.eval_on_selector_all(
         "#snapshots tr td:first-child", "els => els.map(e => e.textContent)")
+    with page.expect_download() as download:
+        page.click("#snapshots button:has-text('download') >> nth=0")
+    assert download.value.suggested_filename == listed[0]["name"]
+    assert Path(download.value.path()).stat().st_size == listed[0]["size"]
+    page.click("#snapshots button:has-text('restore') >> nth=0")
+    page.wait_for_selector(f"#status.ok:has-text('restored {NAME}')")
+    assert rest(dash, "POST", f"/collections/{NAME}/points/count", {"exact": True}).json()["result"]["count"] == 40
     assert t.errors == []
 
 
@@ -234,3 +259,22 @@ def test_evaluations_show_reports_and_run_on_a_collection(tab, dash):
     assert plans == [p["name"] for p in json.loads(page.input_value("#plans"))] and "rrf" in plans
     t.shot("evaluations-run")
     assert t.errors == []
+
+
+def test_dashboard_routes_keep_to_the_keys(dash, reports):
+    for page in PAGES:  # the pages hold no data: public, like /docs
+        assert httpx.get(f"{dash.url}/dashboard/{page}").status_code == 200
+    assert httpx.get(f"{dash.url}/dashboard/static/core.js").headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{dash.url}/dashboard/nothing").status_code == 404
+    assert httpx.get(f"{dash.url}/dashboard/api/access").status_code == 401
+    assert httpx.get(f"{dash.url}/dashboard/api/reports").status_code == 401
+    assert rest(dash, "GET", "/dashboard/api/access", key=READ_ONLY).json() == {"access": "read"}
+    assert rest(dash, "GET", "/dashboard/api/access").json() == {"access": "write"}
+    assert rest(dash, "GET", "/dashboard/api/reports/eval-tiny/report.json", key=READ_ONLY).status_code == 200
+    (reports / "secret.json").write_text("{}")
+    for name in ("eval-tiny/..%2Fsecret.json", "eval-tiny/report.py", "nothing/report.json"):
+        assert rest(dash, "GET", f"/dashboard/api/reports/{name}").status_code == 404, name
+    dense_plan = {"collection": NAME, "plans": [{"name": "d", "request": {"query": "$dense", "using": "dense"}}],
+                  "queries": {"q": "x"}, "qrels": {"q": {"1": 1}}}
+    answer = rest(dash, "POST", "/dashboard/api/evaluate", dense_plan)
+    assert answer.status_code == 422 and "$text" in answer.json()["status"]["error"]

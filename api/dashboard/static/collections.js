@@ -1,5 +1,5 @@
 // Collections: status, config, live optimizer activity, payload indexes, aliases, snapshots.
-import { $, api, boot, canWrite, el, guarded, json, request, status } from "./core.js";
+import { $, api, bar, boot, canWrite, el, guarded, json, request, status } from "./core.js";
 
 let current = null;
 let poll = null;
@@ -44,13 +44,18 @@ async function showInfo() {
 
 async function showOptimizations() {
   if (!current) return;
-  const opt = await api("GET", `/collections/${current}/optimizations?with=queued,completed`);
-  const running = opt.running || [], queued = opt.queued || [], completed = opt.completed || [];
-  const line = (o) => el("li", {}, `${o.optimizer || o.name || "optimizer"}: ${o.status || ""} ` +
-    `${o.segments ? `${o.segments.length} segment(s)` : ""} ${o.progress ? json(o.progress) : ""}`.trim());
+  const opt = await api("GET", `/collections/${current}/optimizations?with=queued,completed,idle_segments`);
+  const sum = opt.summary || {};
+  const segments = (list) => `${list.length} segment(s), ${list.reduce((n, s) => n + s.points_count, 0)} points`;
+  const running = (o) => el("li", {}, `${o.optimizer} (${segments(o.segments)}) `,
+    o.progress && o.progress.total ? bar(o.progress.done || 0, o.progress.total, { label: `${o.progress.done || 0}/${o.progress.total}` }) : "");
+  const finished = (o) => el("li", { class: "muted" }, `${o.optimizer}: ${typeof o.status === "string" ? o.status : json(o.status)}, ` +
+    `${segments(o.segments)}${o.progress && o.progress.duration_sec != null ? `, ${o.progress.duration_sec.toFixed(2)} s` : ""}`);
   $("#optimizations").replaceChildren(
-    el("div", {}, `${running.length} running, ${queued.length} queued, ${completed.length} completed recently`),
-    el("ul", {}, ...running.map(line), ...queued.map(line)),
+    el("div", {}, `${opt.running.length} running · ${sum.queued_optimizations ?? 0} queued ` +
+      `(${sum.queued_segments ?? 0} segments, ${sum.queued_points ?? 0} points) · ${sum.idle_segments ?? 0} idle segment(s)`),
+    el("ul", {}, ...opt.running.map(running), ...(opt.queued || []).map((o) => el("li", {}, `queued: ${o.optimizer} (${segments(o.segments)})`)),
+      ...(opt.completed || []).slice(0, 5).map(finished)),
     el("details", {}, el("summary", {}, "raw"), el("pre", {}, json(opt))));
   $("#opt-updated").textContent = `(live, ${new Date().toLocaleTimeString()})`;
 }

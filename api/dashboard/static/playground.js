@@ -79,11 +79,43 @@ function render(fusedPoints, branchLists, active) {
         bar(p.score, maxAbs[j], { color: COLORS[active[j].kind] }),
         el("div", { class: "hit-text" }, label(p)));
     }))));
+  $("#flow").replaceChildren(rankFlow(fusedPoints, active));
   $("#lists").replaceChildren(fusedColumn, ...columns);
   $("#lists").querySelectorAll("li[data-id]").forEach((li) => {  // hovering a point lights it up everywhere
     li.onmouseenter = () => $("#lists").querySelectorAll(`li[data-id="${li.dataset.id}"]`).forEach((x) => x.classList.add("hl"));
     li.onmouseleave = () => $("#lists").querySelectorAll("li.hl").forEach((x) => x.classList.remove("hl"));
   });
+}
+
+// Where each fused point came from: a line from its rank in every branch (left) to its fused rank
+// (right); ranks below the fused list's length meet at the "deeper" row.
+function rankFlow(fusedPoints, active) {
+  const ns = "http://www.w3.org/2000/svg", rows = fusedPoints.length, step = 16, top = 18;
+  const colW = 110, width = colW * (active.length + 1) + 60, height = top + step * (rows + 1) + 4;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "bars"); svg.setAttribute("width", width); svg.setAttribute("height", height);
+  svg.setAttribute("id", "rank-flow");
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(ns, tag);
+    Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+  };
+  const y = (rank) => top + step * Math.min(rank, rows) + step / 2;
+  const fusedX = colW * active.length + 10;
+  active.forEach((r, j) => add("text", { x: colW * j, y: 12, style: `fill: ${COLORS[r.kind]}` }, r.label));
+  add("text", { x: fusedX, y: 12 }, "fused");
+  for (let rank = 0; rank <= rows; rank += 1) {
+    active.forEach((_, j) => add("text", { x: colW * j + 70, y: y(rank) + 4, class: "muted" }, rank < rows ? `#${rank + 1}` : "deeper"));
+  }
+  fusedPoints.forEach((p, i) => {
+    explainOf(p).branches.forEach((b, j) => {
+      if (b) add("line", { x1: colW * j + 100, y1: y(b.rank), x2: fusedX - 4, y2: y(i), stroke: COLORS[active[j].kind],
+        "stroke-width": 1.5, opacity: 0.7 });
+    });
+    add("text", { x: fusedX, y: y(i) + 4 }, `#${i + 1} ${p.id}`);
+  });
+  return svg;
 }
 
 function drawRetrievers() {
@@ -103,10 +135,16 @@ function showKnobs() {
 }
 
 let timer = null;
+let changes = 0;
 function changed() {  // every knob re-runs the query (debounced while typing)
   showKnobs();
+  const mine = ++changes;
+  document.body.dataset.pending = "true";  // until the lists show this change (tests wait on it)
   clearTimeout(timer);
-  timer = setTimeout(() => guarded(run), 250);
+  timer = setTimeout(async () => {
+    await guarded(run);
+    if (mine === changes) delete document.body.dataset.pending;
+  }, 250);
 }
 
 async function chooseCollection(name) {
@@ -126,18 +164,19 @@ function python(request) {  // qdrant-client has no models for our extensions: t
   const plain = request.prefetch.every((p) => p.query.text !== undefined) && !request.query.linear;
   const key = localStorage.getItem("hybrid.apiKey") ? `, api_key=os.environ["HYBRID_API_KEY"]` : "";
   if (!plain) {
-    return `import os, requests  # BM25 field queries and linear fusion are hybrid extensions to Qdrant's API\n` +
-      `r = requests.post("${location.origin}/collections/${collection}/points/query",\n` +
-      `                  headers={"api-key": os.environ.get("HYBRID_API_KEY", "")},\n` +
-      `                  json=${JSON.stringify(request)})\nprint(r.json()["result"]["points"])`;
+    return `import json, os\nimport httpx  # BM25 field queries and linear fusion are hybrid extensions to Qdrant's API\n\n` +
+      `result = httpx.post("${location.origin}/collections/${collection}/points/query",\n` +
+      `                    headers={"api-key": os.environ.get("HYBRID_API_KEY", "")}, timeout=60,\n` +
+      `                    json=json.loads(${JSON.stringify(JSON.stringify(request))})).json()["result"]\n` +
+      `print(result["points"])`;  // a JSON string literal is a Python one too
   }
   const prefetch = request.prefetch.map((p) => `        models.Prefetch(query=models.Document(text=${JSON.stringify(p.query.text)}, ` +
-    `model=${JSON.stringify(p.query.model)}), using=${JSON.stringify(p.using)}, limit=${p.limit}),`).join("\n");
+    `model=${JSON.stringify(p.query.model)}),${p.using ? ` using=${JSON.stringify(p.using)},` : ""} limit=${p.limit}),`).join("\n");
   const query = request.query.rrf
     ? `models.RrfQuery(rrf=models.Rrf(k=${request.query.rrf.k}, weights=${JSON.stringify(request.query.rrf.weights)}))`
     : "models.FusionQuery(fusion=models.Fusion.DBSF)";
   return `import os\nfrom qdrant_client import QdrantClient, models\n\n` +
-    `client = QdrantClient(url="${location.origin}"${key})\n` +
+    `client = QdrantClient(url="${location.origin}"${key}, cloud_inference=True)  # the server embeds the text\n` +
     `result = client.query_points(\n    "${collection}",\n    prefetch=[\n${prefetch}\n    ],\n` +
     `    query=${query},\n    limit=${request.limit},\n    with_payload=True,\n)\nprint(result.points)`;
 }
