@@ -21,6 +21,7 @@ from qdrant_client import models as qm
 from api.dashboard import PAGES
 from tests.e2e.conftest import RunningServer, remote_client, start_server
 
+pytestmark = pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")  # loopback only
 FULL, READ_ONLY = "dash-full-key-4Kq", "dash-read-key-9Tz"
 NAME = "docs"
 TOPICS = ["hybrid search fuses dense and sparse retrieval", "bm25 ranks documents by term frequency",

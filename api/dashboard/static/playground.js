@@ -87,14 +87,13 @@ function render(fusedPoints, branchLists, active) {
   });
 }
 
-// Where each fused point came from: a line from its rank in every branch (left) to its fused rank
-// (right); ranks below the fused list's length meet at the "deeper" row.
+// Where each fused point came from: one panel per branch, a line from the point's rank in that
+// branch (left) to its fused rank (right); ranks deeper than the fused list meet at the last row.
 function rankFlow(fusedPoints, active) {
-  const ns = "http://www.w3.org/2000/svg", rows = fusedPoints.length, step = 16, top = 18;
-  const colW = 110, width = colW * (active.length + 1) + 60, height = top + step * (rows + 1) + 4;
+  const ns = "http://www.w3.org/2000/svg", rows = fusedPoints.length, step = 15, top = 20, panel = 190;
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("class", "bars"); svg.setAttribute("width", width); svg.setAttribute("height", height);
-  svg.setAttribute("id", "rank-flow");
+  svg.setAttribute("class", "bars"); svg.setAttribute("id", "rank-flow");
+  svg.setAttribute("width", panel * active.length); svg.setAttribute("height", top + step * (rows + 1) + 4);
   const add = (tag, attrs, text) => {
     const node = document.createElementNS(ns, tag);
     Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
@@ -102,18 +101,17 @@ function rankFlow(fusedPoints, active) {
     svg.append(node);
   };
   const y = (rank) => top + step * Math.min(rank, rows) + step / 2;
-  const fusedX = colW * active.length + 10;
-  active.forEach((r, j) => add("text", { x: colW * j, y: 12, style: `fill: ${COLORS[r.kind]}` }, r.label));
-  add("text", { x: fusedX, y: 12 }, "fused");
-  for (let rank = 0; rank <= rows; rank += 1) {
-    active.forEach((_, j) => add("text", { x: colW * j + 70, y: y(rank) + 4, class: "muted" }, rank < rows ? `#${rank + 1}` : "deeper"));
-  }
-  fusedPoints.forEach((p, i) => {
-    explainOf(p).branches.forEach((b, j) => {
-      if (b) add("line", { x1: colW * j + 100, y1: y(b.rank), x2: fusedX - 4, y2: y(i), stroke: COLORS[active[j].kind],
-        "stroke-width": 1.5, opacity: 0.7 });
+  active.forEach((r, j) => {
+    const x0 = j * panel, color = COLORS[r.kind];
+    add("text", { x: x0, y: 12, style: `fill: ${color}` }, `${r.label} → fused`);
+    for (let rank = 0; rank <= rows; rank += 1) {
+      add("text", { x: x0, y: y(rank) + 4 }, rank < rows ? `#${rank + 1}` : "deeper");
+      if (rank < rows) add("text", { x: x0 + 130, y: y(rank) + 4 }, `#${rank + 1} ${fusedPoints[rank].id}`);
+    }
+    fusedPoints.forEach((p, i) => {
+      const b = explainOf(p).branches[j];
+      if (b) add("line", { x1: x0 + 38, y1: y(b.rank), x2: x0 + 126, y2: y(i), stroke: color, "stroke-width": 1.5 });
     });
-    add("text", { x: fusedX, y: y(i) + 4 }, `#${i + 1} ${p.id}`);
   });
   return svg;
 }
