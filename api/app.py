@@ -15,6 +15,7 @@ import anyio.to_thread
 from litestar import Litestar
 from litestar.di import Provide
 
+from api import dashboard
 from api.auth import KeyGuard
 from api.metrics import MetricsMiddleware
 from api.openapi import docs_assets_router, openapi_config
@@ -51,7 +52,8 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
 
     app = Litestar(
         route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES,
-                        snapshots.router(settings.max_snapshot_bytes), docs_assets_router()],
+                        snapshots.router(settings.max_snapshot_bytes), docs_assets_router(),
+                        dashboard.router()],
         dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
         guards=[KeyGuard(settings)] if settings.auth_enabled else [],
         exception_handlers={Exception: handle_exception},
