@@ -246,9 +246,7 @@ def shared_twin(remote):
         local.close()
 
 
-@pytest.fixture
-def start():
-    """`start(client=None, **settings)`: another server, stopped at teardown."""
+def _starter() -> Iterator:
     running: list[RunningServer] = []
 
     def make(client: Optional[Client] = None, **settings: object) -> RunningServer:
@@ -258,6 +256,18 @@ def start():
     yield make
     for item in running:
         item.stop()
+
+
+@pytest.fixture
+def start():
+    """`start(client=None, **settings)`: another server, stopped at teardown."""
+    yield from _starter()
+
+
+@pytest.fixture(scope="module")
+def module_start():
+    """`start` for a module's servers."""
+    yield from _starter()
 
 
 @pytest.fixture
