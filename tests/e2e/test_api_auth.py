@@ -73,7 +73,8 @@ def _wait_ready(url: str, proc: subprocess.Popen) -> None:
 def test_server_process_keeps_keys_out_of_logs_and_shuts_down_gracefully(tmp_path: Path, free_tcp_port: int):
     url = f"http://127.0.0.1:{free_tcp_port}"
     env = {**os.environ, "HYBRID_API_KEY": FULL, "HYBRID_READ_ONLY_API_KEY": READ_ONLY,
-           "HYBRID_WARM_UP": "false"}  # no text queries here: skip loading the models
+           "HYBRID_WARM_UP": "false",  # no text queries here: skip loading the models
+           "HYBRID_GRPC_PORT": "0"}  # REST only: Qdrant's gRPC port 6334 may be taken
     proc = subprocess.Popen([sys.executable, "-m", "api", "--port", str(free_tcp_port), "--data", str(tmp_path / "data"),
                              "--log-level", "trace"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
