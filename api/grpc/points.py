@@ -150,8 +150,9 @@ def query_groups(r: g.QueryPointGroups) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- legacy search, recommend, discover
 def _common(r: Any) -> dict[str, Any]:
+    threshold = given(r, "score_threshold") if "score_threshold" in r.DESCRIPTOR.fields_by_name else None  # not in discover
     return {"filter": given(r, "filter", convert_filter), "params": given(r, "params", to_rest.convert_search_params),
-            "score_threshold": given(r, "score_threshold"), **_reading(r)}
+            "score_threshold": threshold, **_reading(r)}
 
 
 def _search(r: Any) -> dict[str, Any]:

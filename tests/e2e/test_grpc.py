@@ -109,3 +109,49 @@ def test_existing_collection_and_missing_rpcs(served):
     with pytest.raises(grpc.RpcError) as missing:
         collections.ListShardKeys(g.ListShardKeysRequest(collection_name="g"), metadata=(("api-key", FULL),))
     assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "ListShardKeys" in missing.value.details()
+
+
+def test_legacy_search_recommend_discover_answer_as_rest(served):
+    """The RPCs qdrant-client no longer calls, against REST's legacy routes on the same points."""
+    import httpx
+
+    running, channel = served
+    points, full = g.PointsStub(channel), (("api-key", FULL),)
+
+    def rest(path: str, body: dict) -> list:
+        answer = httpx.post(f"{running.url}/collections/g/points/{path}", json=body, headers={"api-key": FULL})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["result"]
+
+    def ids(hits) -> list:
+        return [h.id.num for h in hits]
+
+    vector = [1.0, 2.5, 0.0, 1.0]
+    search = g.SearchPoints(collection_name="g", vector=vector, vector_name="d", limit=3)
+    want = [h["id"] for h in rest("search", {"vector": {"name": "d", "vector": vector}, "limit": 3})]
+    assert ids(points.Search(search, metadata=full).result) == want
+    batch = points.SearchBatch(g.SearchBatchPoints(collection_name="g", search_points=[search, search]), metadata=full)
+    assert [ids(b.result) for b in batch.result] == [want, want]
+    grouped = points.SearchGroups(g.SearchPointGroups(collection_name="g", vector=vector, vector_name="d", limit=2,
+                                                      group_by="tag", group_size=2), metadata=full)
+    assert len(grouped.result.groups) == 2
+
+    recommend = g.RecommendPoints(collection_name="g", positive=[g.PointId(num=1)], negative=[g.PointId(num=5)],
+                                  using="d", limit=3)
+    want = [h["id"] for h in rest("recommend", {"positive": [1], "negative": [5], "using": "d", "limit": 3})]
+    assert ids(points.Recommend(recommend, metadata=full).result) == want
+    assert [ids(b.result) for b in points.RecommendBatch(g.RecommendBatchPoints(
+        collection_name="g", recommend_points=[recommend]), metadata=full).result] == [want]
+    assert len(points.RecommendGroups(g.RecommendPointGroups(
+        collection_name="g", positive=[g.PointId(num=1)], using="d", limit=2, group_by="tag", group_size=1),
+        metadata=full).result.groups) == 2
+
+    example = g.VectorExample(id=g.PointId(num=2))
+    pair = g.ContextExamplePair(positive=g.VectorExample(id=g.PointId(num=3)), negative=g.VectorExample(id=g.PointId(num=0)))
+    discover = g.DiscoverPoints(collection_name="g", target=g.TargetVector(single=example), context=[pair], using="d",
+                                limit=3)
+    want = [h["id"] for h in rest("discover", {"target": 2, "context": [{"positive": 3, "negative": 0}],
+                                               "using": "d", "limit": 3})]
+    assert ids(points.Discover(discover, metadata=full).result) == want
+    assert [ids(b.result) for b in points.DiscoverBatch(g.DiscoverBatchPoints(
+        collection_name="g", discover_points=[discover]), metadata=full).result] == [want]
