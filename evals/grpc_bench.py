@@ -229,8 +229,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
     print(f"{'query':<14}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     for q in (rest, grpc_):
         print(f"{q['transport']:<14}{q['clients']:>8}{q['rps']:>10.1f}{q['p50_ms']:>9.2f}{q['p99_ms']:>9.2f}")
-    print(f"query ratio grpc/rest: {result['query_ratio_grpc_over_rest']:.2f}; identical results {same}/{len(queries)}; "
-          f"written to {args.out}")
+    print(f"query ratio grpc/rest: {result['query_ratio_grpc_over_rest']:.2f}; "
+          f"identical results {same}/{len(queries)}; written to {args.out}")
     return result
 
 

@@ -28,11 +28,6 @@ def given(message: Any, field: str, convert: Optional[Callable[[Any], Any]] = No
     return convert(value) if convert is not None else value
 
 
-def listed(values: Any, convert: Callable[[Any], Any]) -> Optional[list]:
-    """A repeated field converted item by item, None when empty (REST leaves the key out)."""
-    return [convert(v) for v in values] if len(values) else None
-
-
 def body(schema: type[B], **values: Any) -> B:
     """The route's body Struct from REST values (qdrant-client models included); None left out.
 
@@ -68,4 +63,4 @@ def wait(message: Any) -> Optional[bool]:
     return message.wait if message.HasField("wait") else None
 
 
-__all__ = ["as_rest", "body", "given", "listed", "points_selector", "rest", "rest_many", "to_grpc", "to_rest", "wait"]
+__all__ = ["as_rest", "body", "given", "points_selector", "rest", "rest_many", "to_grpc", "to_rest", "wait"]

@@ -7,7 +7,7 @@ from typing import Any
 from qdrant_client import grpc as g
 
 from api import schemas as s
-from api.grpc.convert import as_rest, body, given, listed, points_selector, rest, rest_many, to_grpc, to_rest, wait
+from api.grpc.convert import as_rest, body, given, points_selector, rest, rest_many, to_grpc, to_rest, wait
 from api.grpc.server import rpc, unimplemented
 from api.routes import collections, points, query
 
@@ -73,7 +73,8 @@ def update_vectors(r: g.UpdatePointVectors) -> dict[str, Any]:
 
 def update_batch(r: g.UpdateBatchPoints) -> dict[str, Any]:
     operations = [to_rest.convert_points_update_operation(op) for op in r.operations]
-    return {"collection_name": r.collection_name, "wait": wait(r), "data": body(s.UpdateOperations, operations=operations)}
+    return {"collection_name": r.collection_name, "wait": wait(r),
+            "data": body(s.UpdateOperations, operations=operations)}
 
 
 def field_schema(r: g.CreateFieldIndexCollection) -> Any:
@@ -150,7 +151,8 @@ def query_groups(r: g.QueryPointGroups) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- legacy search, recommend, discover
 def _common(r: Any) -> dict[str, Any]:
-    threshold = given(r, "score_threshold") if "score_threshold" in r.DESCRIPTOR.fields_by_name else None  # not in discover
+    has_threshold = "score_threshold" in r.DESCRIPTOR.fields_by_name  # discover requests have none
+    threshold = given(r, "score_threshold") if has_threshold else None
     return {"filter": given(r, "filter", convert_filter), "params": given(r, "params", to_rest.convert_search_params),
             "score_threshold": threshold, **_reading(r)}
 
@@ -193,7 +195,8 @@ def _looking_up(r: Any) -> dict[str, Any]:
 
 
 def _recommend(r: Any) -> dict[str, Any]:
-    return {"positive": _examples(r.positive, r.positive_vectors), "negative": _examples(r.negative, r.negative_vectors),
+    return {"positive": _examples(r.positive, r.positive_vectors),
+            "negative": _examples(r.negative, r.negative_vectors),
             "strategy": given(r, "strategy", to_rest.convert_recommend_strategy), **_looking_up(r)}
 
 
@@ -249,7 +252,8 @@ class Points(g.PointsServicer):
     CreateFieldIndex = rpc(collections.create_index, create_index, updated)
     DeleteFieldIndex = rpc(collections.delete_index, delete_index, updated)
 
-    Get = rpc(points.retrieve_points, retrieve, lambda found, elapsed: g.GetResponse(result=records(found), time=elapsed))
+    Get = rpc(points.retrieve_points, retrieve, lambda found, elapsed: g.GetResponse(
+        result=records(found), time=elapsed))
     Scroll = rpc(points.scroll_points, scroll, scrolled)
     Count = rpc(points.count_points, count, lambda result, elapsed: g.CountResponse(
         result=to_grpc.convert_count_result(as_rest(rest.CountResult, result)), time=elapsed))

@@ -83,11 +83,12 @@ BAD = {
     "point without id": lambda p: keyed(p.Upsert)(g.UpsertPoints(collection_name="g", points=[g.PointStruct()])),
     "vector of wrong size": lambda p: keyed(p.Upsert)(g.UpsertPoints(collection_name="g", points=[g.PointStruct(
         id=g.PointId(num=7), vectors=g.Vectors(vector=g.Vector(dense=g.DenseVector(data=[1.0]))))])),
-    "unknown point id type": lambda p: keyed(p.Get)(g.GetPoints(collection_name="g", ids=[g.PointId(uuid="not-a-uuid")])),
+    "malformed uuid": lambda p: keyed(p.Get)(g.GetPoints(collection_name="g", ids=[g.PointId(uuid="not-a-uuid")])),
     "unknown payload index type": lambda p: keyed(p.CreateFieldIndex)(g.CreateFieldIndexCollection(
         collection_name="g", field_name="x", field_index_params=g.PayloadIndexParams())),
-    "group by nothing": lambda p: keyed(p.QueryGroups)(g.QueryPointGroups(collection_name="g", group_by="", query=g.Query(
-        nearest=g.VectorInput(dense=g.DenseVector(data=[1.0, 0.0, 0.0, 0.0]))), using="d")),
+    "group by nothing": lambda p: keyed(p.QueryGroups)(g.QueryPointGroups(
+        collection_name="g", group_by="", using="d",
+        query=g.Query(nearest=g.VectorInput(dense=g.DenseVector(data=[1.0, 0.0, 0.0, 0.0]))))),
 }
 
 
@@ -147,7 +148,8 @@ def test_legacy_search_recommend_discover_answer_as_rest(served):
         metadata=full).result.groups) == 2
 
     example = g.VectorExample(id=g.PointId(num=2))
-    pair = g.ContextExamplePair(positive=g.VectorExample(id=g.PointId(num=3)), negative=g.VectorExample(id=g.PointId(num=0)))
+    pair = g.ContextExamplePair(positive=g.VectorExample(id=g.PointId(num=3)),
+                                negative=g.VectorExample(id=g.PointId(num=0)))
     discover = g.DiscoverPoints(collection_name="g", target=g.TargetVector(single=example), context=[pair], using="d",
                                 limit=3)
     want = [h["id"] for h in rest("discover", {"target": 2, "context": [{"positive": 3, "negative": 0}],
