@@ -45,6 +45,12 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
     owned = client is None if owned is None else owned
     rt = Runtime(client if client is not None else open_client(settings), settings)
 
+    grpc_server = None
+    if settings.grpc_port:  # imported only when on: grpcio and the protocol code load in ~0.5 s
+        from api.grpc.server import GrpcServer
+
+        grpc_server = GrpcServer(rt)
+
     async def close_client() -> None:
         if owned:
             await anyio.to_thread.run_sync(rt.client.close)
@@ -60,7 +66,8 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
         middleware=[MetricsMiddleware(rt.metrics)],
         openapi_config=openapi_config(settings),
         request_max_body_size=settings.max_request_bytes,
-        on_shutdown=[close_client],
+        on_startup=[grpc_server.start] if grpc_server else [],
+        on_shutdown=[grpc_server.stop, close_client] if grpc_server else [close_client],
         signature_types=[Runtime],
         logging_config=None,  # the host process (uvicorn, tests) configures logging
     )
@@ -111,8 +118,8 @@ def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional
     app = create_app(client, settings, owned=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=level,
                             timeout_graceful_shutdown=30, server_header=False)
-    log.info("serving %s on %s:%d (auth %s)", settings.data or "in-memory data", settings.host, settings.port,
-             "on" if settings.auth_enabled else "off")
+    log.info("serving %s on %s:%d, gRPC %s (auth %s)", settings.data or "in-memory data", settings.host,
+             settings.port, settings.grpc_port or "off", "on" if settings.auth_enabled else "off")
     uvicorn.Server(config).run()
 
 

@@ -44,7 +44,8 @@ def _digest(value: Optional[str]) -> bytes:
 
 
 class KeyGuard:
-    """A Litestar guard: 401 without a valid key, 403 when the read-only key tries to write."""
+    """A Litestar guard (and the gRPC services' check): 401 without a valid key, 403 when the
+    read-only key tries to write."""
 
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.auth_enabled
@@ -58,16 +59,12 @@ class KeyGuard:
         is_read_only = hmac.compare_digest(presented, self._read_only) and bool(self._read_only)
         return WRITE if is_full else READ if is_read_only else None
 
-    async def __call__(self, connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-        """Async so Litestar runs it inline (sync guards cost a thread hop per request)."""
-        if not self.enabled:
+    def check(self, need: str, headers: Any) -> None:
+        """Raise Unauthorized (no or a wrong key) or Forbidden (the read-only key and `need` is
+        WRITE) unless `headers` (HTTP headers or gRPC metadata) present a key granting `need`."""
+        if not self.enabled or need == PUBLIC:
             return
-        need = handler.opt.get("access")
-        if need is None:
-            need = PUBLIC if connection.scope["path"].startswith(PUBLIC_PREFIXES) else READ
-        if need == PUBLIC:
-            return
-        key = presented_key(connection.headers)
+        key = presented_key(headers)
         if key is None:
             raise Unauthorized("Must provide an API key or an Authorization bearer token")
         granted = self.granted(key)
@@ -75,3 +72,10 @@ class KeyGuard:
             raise Unauthorized("Invalid API key or JWT")
         if need == WRITE and granted != WRITE:
             raise Forbidden("Forbidden: the read-only API key cannot perform this operation")
+
+    async def __call__(self, connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        """Async so Litestar runs it inline (sync guards cost a thread hop per request)."""
+        need = handler.opt.get("access")
+        if need is None:
+            need = PUBLIC if connection.scope["path"].startswith(PUBLIC_PREFIXES) else READ
+        self.check(need, connection.headers)

@@ -24,6 +24,7 @@ MiB = 1024 * 1024
 class Settings:
     host: str = "127.0.0.1"
     port: int = 6333
+    grpc_port: int = 6334  # Qdrant's gRPC port; 0: no gRPC
     data: Optional[Path] = None  # None: in-memory
     api_key: Optional[str] = field(default=None, repr=False)
     read_only_api_key: Optional[str] = field(default=None, repr=False)
@@ -38,8 +39,9 @@ class Settings:
     warm_up: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port < 65536:
-            raise ConfigError(f"port: {self.port} is not a TCP port (0-65535)")
+        for name in ("port", "grpc_port"):
+            if not 0 <= getattr(self, name) < 65536:
+                raise ConfigError(f"{name}: {getattr(self, name)} is not a TCP port (0-65535)")
         for name in ("max_request_bytes", "max_snapshot_bytes", "threads", "blas_threads"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be positive")

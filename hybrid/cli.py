@@ -1,5 +1,5 @@
 """Command line: `hybrid demo` (index the bundled dataset, answer hybrid queries, serve it),
-`hybrid serve` (the Qdrant-compatible REST server on a data folder), `hybrid check` (verify a
+`hybrid serve` (the Qdrant-compatible REST and gRPC server on a data folder), `hybrid check` (verify a
 data folder offline) and `hybrid eval` (offline evaluation, `python -m evals`).
 
 A user's mistake (a data folder in use, a port in use or out of range, a missing dataset, a bad
@@ -35,7 +35,7 @@ def tcp_port(text: str) -> int:
     return port
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, option: str = "--port") -> None:
     """Fail before the slow start (collections, models) when the address cannot be bound."""
     if port == 0:
         return
@@ -45,7 +45,7 @@ def check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             reason = "is in use (another server?)" if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc.strerror}"
-            raise UsageError(f"port {port} on {host} {reason}; choose another with --port") from None
+            raise UsageError(f"port {port} on {host} {reason}; choose another with {option}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,11 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, default=128, help="documents embedded per batch (default: 128)")
     d.add_argument("--no-serve", action="store_true", help="stop after the sample queries")
     d.add_argument("--port", type=tcp_port, default=6333, help="port to serve on (default: 6333)")
-    s = sub.add_parser("serve", help="serve a data folder over Qdrant's REST API",
-                       description="Serve a data folder over Qdrant's REST API (docs at /docs).")
+    s = sub.add_parser("serve", help="serve a data folder over Qdrant's REST and gRPC APIs",
+                       description="Serve a data folder over Qdrant's REST API (docs at /docs) and gRPC API.")
     s.add_argument("--data", type=Path, default=None, help="data folder (default: in memory; HYBRID_DATA)")
     s.add_argument("--host", default=None, help="address to listen on (default: 127.0.0.1; HYBRID_HOST)")
     s.add_argument("--port", type=tcp_port, default=None, help="port (default: 6333; HYBRID_PORT)")
+    s.add_argument("--grpc-port", type=tcp_port, default=None,
+                   help="gRPC port (default: 6334; 0: no gRPC; HYBRID_GRPC_PORT)")
     s.add_argument("--api-key", default=None, help="full-access key (or HYBRID_API_KEY)")
     s.add_argument("--read-only-api-key", default=None, help="read-only key (or HYBRID_READ_ONLY_API_KEY)")
     s.add_argument("--threads", type=int, default=None, help="worker threads for engine calls (HYBRID_THREADS)")
@@ -104,10 +106,12 @@ def _run(argv: list[str]) -> int:
         from api.app import serve
         from api.settings import Settings
 
-        settings = Settings.from_env(data=args.data, host=args.host, port=args.port, api_key=args.api_key,
+        settings = Settings.from_env(data=args.data, host=args.host, port=args.port, grpc_port=args.grpc_port,
+                                     api_key=args.api_key,
                                      read_only_api_key=args.read_only_api_key, threads=args.threads,
                                      log_level=args.log_level, warm_up=False if args.no_warm_up else None)
         check_port_free(settings.host, settings.port)
+        check_port_free(settings.host, settings.grpc_port, "--grpc-port")
         serve(settings=settings)
     return 0
 

@@ -1,7 +1,16 @@
-"""Run the real server (uvicorn on a free loopback port, in a thread) for end-to-end tests."""
+"""Run the real server (uvicorn on a free loopback port, in a thread) for end-to-end tests.
+
+Every test that talks to a server through qdrant-client (the fixtures `remote`, `twins`,
+`shared_twin`, `connect`) runs once per transport: REST, gRPC (`prefer_grpc=True`) and gRPC with
+`AsyncQdrantClient`; each transport has its own session server. A module narrows the list with
+`TRANSPORTS = [...]`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import socket
 import threading
 import time
@@ -22,12 +31,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+TRANSPORTS = ["rest", "grpc", "grpc-async"]
+CLIENT_FIXTURES = {"remote", "twins", "shared_twin", "connect"}
+GRPC_PORTS: dict[str, int] = {}  # server url -> its gRPC port
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if CLIENT_FIXTURES & set(metafunc.fixturenames):
+        transports = getattr(metafunc.module, "TRANSPORTS", TRANSPORTS)
+        metafunc.parametrize("transport", transports, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def transport(request) -> str:
+    """How qdrant-client talks to the server: rest, grpc or grpc-async."""
+    return getattr(request, "param", "rest")
+
+
 @dataclass
 class RunningServer:
     url: str
     client: Client  # the engine behind the server
     server: uvicorn.Server
     thread: threading.Thread
+    grpc_port: int = 0
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -36,6 +63,7 @@ class RunningServer:
 
 def start_server(client: Optional[Client] = None, **settings: object) -> RunningServer:
     port = free_port()
+    settings.setdefault("grpc_port", free_port())
     config = Settings(port=port, **settings)  # type: ignore[arg-type]
     app = create_app(client, config)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -47,26 +75,88 @@ def start_server(client: Optional[Client] = None, **settings: object) -> Running
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the server did not start")
         time.sleep(0.02)
-    return RunningServer(f"http://127.0.0.1:{port}", app.state.runtime.client, server, thread)
+    url = f"http://127.0.0.1:{port}"
+    GRPC_PORTS[url] = config.grpc_port
+    return RunningServer(url, app.state.runtime.client, server, thread, config.grpc_port)
 
 
-def remote_client(url: str, **kwargs: object):
+class AsyncClientAsSync:
+    """An AsyncQdrantClient driven by sync tests: its coroutines run on a loop of its own."""
+
+    def __init__(self, **kwargs: object) -> None:
+        from qdrant_client import AsyncQdrantClient
+
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="async-qdrant-client", daemon=True).start()
+        self._client = self._run(self._make(AsyncQdrantClient, kwargs))
+
+    @staticmethod
+    async def _make(cls, kwargs):  # the client's channels belong to the loop they were made in
+        return cls(**kwargs)
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not inspect.iscoroutinefunction(attribute):
+            return attribute
+        return lambda *args, **kwargs: self._run(attribute(*args, **kwargs))
+
+    def close(self) -> None:
+        self._run(self._client.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def remote_client(url: str, transport: str = "rest", **kwargs: object):
+    """A qdrant-client for the server at `url`, over `transport`."""
     from qdrant_client import QdrantClient
 
+    if transport != "rest":
+        kwargs.update(prefer_grpc=True, grpc_port=GRPC_PORTS[url])
+    if transport == "grpc-async":
+        return AsyncClientAsSync(url=url, timeout=60, **kwargs)
     return QdrantClient(url=url, timeout=60, **kwargs)
 
 
+#: the gRPC status Qdrant sends where REST sends an HTTP status
+GRPC_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+              409: "ALREADY_EXISTS", 422: "INVALID_ARGUMENT"}
+
+
+@contextlib.contextmanager
+def refusal(status: int) -> Iterator[None]:
+    """Expects the block's qdrant-client call to be refused with HTTP `status` (or its gRPC code)."""
+    import grpc
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    try:
+        yield
+    except UnexpectedResponse as exc:
+        assert exc.status_code == status, exc
+    except grpc.RpcError as exc:
+        assert exc.code().name == GRPC_CODES[status], exc
+    else:
+        pytest.fail(f"not refused (expected status {status})")
+
+
+@pytest.fixture
+def refused():
+    """`with refused(404): remote.get_collection(...)`, whatever the transport."""
+    return refusal
+
+
 @pytest.fixture(scope="session")
-def server() -> Iterator[RunningServer]:
-    """One in-memory server for the package; tests use their own collection names."""
+def server(transport: str) -> Iterator[RunningServer]:
+    """One in-memory server per transport; tests use their own collection names."""
     running = start_server()
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="session")
-def remote(server: RunningServer):
-    qc = remote_client(server.url)
+def remote(server: RunningServer, transport: str):
+    qc = remote_client(server.url, transport)
     yield qc
     qc.close()
 
@@ -156,9 +246,7 @@ def shared_twin(remote):
         local.close()
 
 
-@pytest.fixture
-def start():
-    """`start(client=None, **settings)`: another server, stopped at teardown."""
+def _starter() -> Iterator:
     running: list[RunningServer] = []
 
     def make(client: Optional[Client] = None, **settings: object) -> RunningServer:
@@ -171,12 +259,24 @@ def start():
 
 
 @pytest.fixture
-def connect():
-    """`connect(url, **kwargs)`: a qdrant_client.QdrantClient, closed at teardown."""
+def start():
+    """`start(client=None, **settings)`: another server, stopped at teardown."""
+    yield from _starter()
+
+
+@pytest.fixture(scope="module")
+def module_start():
+    """`start` for a module's servers."""
+    yield from _starter()
+
+
+@pytest.fixture
+def connect(transport: str):
+    """`connect(url, **kwargs)`: a qdrant_client.QdrantClient over the test's transport, closed at teardown."""
     made: list = []
 
     def make(url: str, **kwargs: object):
-        made.append(remote_client(url, **kwargs))
+        made.append(remote_client(url, transport, **kwargs))
         return made[-1]
 
     yield make

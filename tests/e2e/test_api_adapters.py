@@ -22,6 +22,7 @@ TEXTS = [
     ("DNA stores genetic information as sequences of four bases.", "science"),
 ]
 QUESTION = "Which museums can I visit in Paris?"
+TRANSPORTS = ["rest", "grpc"]  # the stores take a sync QdrantClient (or url and prefer_grpc)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def embedded_hits(remote, name: str, vector: list[float], limit: int, vector_nam
         return [(str(p.id), round(p.score, 5)) for p in found]
 
 
-def test_langchain_qdrant(server, remote, minilm):
+def test_langchain_qdrant(server, remote, minilm, transport):
     from langchain_core.embeddings import Embeddings
     from qdrant_client import models as qm
 
@@ -58,7 +59,8 @@ def test_langchain_qdrant(server, remote, minilm):
 
     store = langchain_qdrant.QdrantVectorStore.from_texts(
         [t for t, _ in TEXTS], MiniLM(), metadatas=[{"topic": topic} for _, topic in TEXTS],
-        url=server.url, collection_name="lc_docs")
+        url=server.url, collection_name="lc_docs", prefer_grpc=transport == "grpc", grpc_port=server.grpc_port)
+    assert store.client._client._prefer_grpc == (transport == "grpc")
     hits = store.similarity_search_with_score(QUESTION, k=3)
     assert "Louvre" in hits[0][0].page_content
     vector = minilm.embed_query(QUESTION).tolist()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+TRANSPORTS = ["rest"]  # fuzzes REST routes; tests/e2e/test_grpc.py sends bad gRPC input
 FUZZ = "fuzz"
 EXAMPLES_PER_OPERATION = 10
 

@@ -28,10 +28,11 @@ def test_serve_warms_models_before_listening(tmp_path):
     data = tmp_path / "data"
     with Client(path=data) as client:
         client.create_collection("docs", vectors_config={"size": 384, "distance": "Cosine"})
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     log = tmp_path / "server.log"
     with open(log, "w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "hybrid", "serve", "--data", str(data), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "hybrid", "serve", "--data", str(data), "--port", str(port),
+                                 "--grpc-port", str(grpc_port)],
                                 stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
@@ -49,6 +50,11 @@ def test_serve_warms_models_before_listening(tmp_path):
         hits = remote.query_points("docs", query=models.Document(text="fruit", model=MINILM), limit=1).points
         assert [h.id for h in hits] == [1]
         remote.close()
+        over_grpc = QdrantClient(url=f"http://127.0.0.1:{port}", grpc_port=grpc_port, prefer_grpc=True,
+                                 cloud_inference=True)
+        hits = over_grpc.query_points("docs", query=models.Document(text="fruit", model=MINILM), limit=1).points
+        assert [h.id for h in hits] == [1]
+        over_grpc.close()
     finally:
         proc.terminate()
         proc.wait(60)

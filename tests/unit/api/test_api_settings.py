@@ -15,6 +15,7 @@ def test_from_env_fills_unset_values():
     s = Settings.from_env(env, host="0.0.0.0", port=None)
     assert (s.host, s.port, s.api_key, s.data) == ("0.0.0.0", 7000, "secret", Path("/tmp/d"))
     assert Settings.from_env(env, port=8000).port == 8000  # arguments win
+    assert Settings().grpc_port == 6334 and Settings.from_env({"HYBRID_GRPC_PORT": "0"}).grpc_port == 0
 
 
 def test_keys_never_in_repr():
@@ -23,7 +24,7 @@ def test_keys_never_in_repr():
 
 
 @pytest.mark.parametrize("bad, field", [
-    ({"port": 70000}, "port"), ({"threads": 0}, "threads"), ({"api_key": ""}, "api_key"),
+    ({"port": 70000}, "port"), ({"grpc_port": -1}, "grpc_port"), ({"threads": 0}, "threads"), ({"api_key": ""}, "api_key"),
     ({"api_key": "same", "read_only_api_key": "same"}, "read_only_api_key"),
     ({"max_request_bytes": -1}, "max_request_bytes"),
 ])

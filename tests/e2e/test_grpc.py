@@ -1,0 +1,159 @@
+"""The gRPC API itself: keys (as REST checks them), status codes for bad input (never INTERNAL or
+UNKNOWN for a client's mistake), the health check, and the RPCs this server does not have."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from qdrant_client import grpc as g
+
+FULL, READ_ONLY = "grpc-full-key", "grpc-read-only-key"
+CLIENT_MISTAKES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ALREADY_EXISTS}
+
+
+@pytest.fixture(scope="module")
+def served(module_start):
+    """A keyed server with a collection `g` (dense `d` of size 4, six points)."""
+    running = module_start(api_key=FULL, read_only_api_key=READ_ONLY)
+    channel = grpc.insecure_channel(f"127.0.0.1:{running.grpc_port}")
+    full = (("api-key", FULL),)
+    g.CollectionsStub(channel).Create(g.CreateCollection(collection_name="g", vectors_config=g.VectorsConfig(
+        params_map=g.VectorParamsMap(map={"d": g.VectorParams(size=4, distance=g.Distance.Cosine)}))), metadata=full)
+    points = [g.PointStruct(id=g.PointId(num=i), vectors=g.Vectors(vectors=g.NamedVectors(vectors={
+        "d": g.Vector(dense=g.DenseVector(data=[1.0, float(i), 0.0, 1.0]))})),
+        payload={"tag": g.Value(string_value=f"t{i % 2}")}) for i in range(6)]
+    g.PointsStub(channel).Upsert(g.UpsertPoints(collection_name="g", points=points, wait=True), metadata=full)
+    yield running, channel
+    channel.close()
+
+
+def code_of(call, *args, **kwargs) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as refused:
+        call(*args, **kwargs)
+    assert refused.value.details(), "a refusal says why"
+    return refused.value.code()
+
+
+def query(name: str = "g", vector=(1.0, 2.0, 0.0, 1.0), using: str = "d", **fields) -> g.QueryPoints:
+    return g.QueryPoints(collection_name=name, using=using, limit=3, query=g.Query(nearest=g.VectorInput(
+        dense=g.DenseVector(data=list(vector)))), **fields)
+
+
+def test_keys_as_rest_checks_them(served):
+    running, channel = served
+    points, root = g.PointsStub(channel), g.QdrantStub(channel)
+    assert root.HealthCheck(g.HealthCheckRequest()).version == "1.20.0"  # public, as REST's `/`
+    assert code_of(points.Query, query()) == grpc.StatusCode.UNAUTHENTICATED
+    assert code_of(points.Query, query(), metadata=(("api-key", "wrong"),)) == grpc.StatusCode.UNAUTHENTICATED
+    assert len(points.Query(query(), metadata=(("api-key", READ_ONLY),)).result) == 3
+    assert len(points.Query(query(), metadata=(("authorization", f"Bearer {READ_ONLY}"),)).result) == 3
+    write = g.DeletePoints(collection_name="g", points=g.PointsSelector(points=g.PointsIdsList(ids=[g.PointId(num=0)])))
+    assert code_of(points.Delete, write, metadata=(("api-key", READ_ONLY),)) == grpc.StatusCode.PERMISSION_DENIED
+    assert code_of(points.Delete, write) == grpc.StatusCode.UNAUTHENTICATED
+    count = points.Count(g.CountPoints(collection_name="g", exact=True), metadata=(("api-key", READ_ONLY),))
+    assert count.result.count == 6  # the refused deletes changed nothing
+
+
+def test_qdrant_client_with_keys_over_grpc(served):
+    from qdrant_client import QdrantClient, models as qm
+
+    running, _ = served
+    options = {"url": running.url, "grpc_port": running.grpc_port, "prefer_grpc": True, "timeout": 30}
+    with pytest.warns(UserWarning):  # "Api key is used with an insecure connection"
+        reader = QdrantClient(api_key=READ_ONLY, **options)
+    assert reader.count("g").count == 6
+    assert code_of(reader.upsert, "g", [qm.PointStruct(id=9, vector={"d": [0.0, 1.0, 0.0, 0.0]})]) == \
+        grpc.StatusCode.PERMISSION_DENIED
+    reader.close()
+
+
+def keyed(method):
+    return lambda request: method(request, metadata=(("api-key", FULL),))
+
+
+BAD = {
+    "wrong dimensions": lambda p: keyed(p.Query)(query(vector=(1.0, 2.0))),
+    "unknown collection": lambda p: keyed(p.Query)(query(name="nope")),
+    "unknown vector name": lambda p: keyed(p.Query)(query(using="nope")),
+    "bad filter (no condition)": lambda p: keyed(p.Query)(query(filter=g.Filter(must=[g.Condition(
+        field=g.FieldCondition(key="tag"))]))),
+    "bad filter (malformed has_id)": lambda p: keyed(p.Count)(g.CountPoints(collection_name="g", filter=g.Filter(
+        must=[g.Condition(has_id=g.HasIdCondition(has_id=[g.PointId(uuid="not-a-uuid")]))]))),
+    "empty query": lambda p: keyed(p.Query)(g.QueryPoints(collection_name="g", query=g.Query())),
+    "point without id": lambda p: keyed(p.Upsert)(g.UpsertPoints(collection_name="g", points=[g.PointStruct()])),
+    "vector of wrong size": lambda p: keyed(p.Upsert)(g.UpsertPoints(collection_name="g", points=[g.PointStruct(
+        id=g.PointId(num=7), vectors=g.Vectors(vector=g.Vector(dense=g.DenseVector(data=[1.0]))))])),
+    "malformed uuid": lambda p: keyed(p.Get)(g.GetPoints(collection_name="g", ids=[g.PointId(uuid="not-a-uuid")])),
+    "unknown payload index type": lambda p: keyed(p.CreateFieldIndex)(g.CreateFieldIndexCollection(
+        collection_name="g", field_name="x", field_index_params=g.PayloadIndexParams())),
+    "group by nothing": lambda p: keyed(p.QueryGroups)(g.QueryPointGroups(
+        collection_name="g", group_by="", using="d",
+        query=g.Query(nearest=g.VectorInput(dense=g.DenseVector(data=[1.0, 0.0, 0.0, 0.0]))))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_client_mistakes_are_never_internal(served, case):
+    running, channel = served
+    code = code_of(BAD[case], g.PointsStub(channel))
+    assert code in CLIENT_MISTAKES, (case, code)
+    assert g.PointsStub(channel).Count(g.CountPoints(collection_name="g", exact=True),
+                                       metadata=(("api-key", FULL),)).result.count == 6  # nothing half-applied
+
+
+def test_existing_collection_and_missing_rpcs(served):
+    _, channel = served
+    collections = g.CollectionsStub(channel)
+    existing = g.CreateCollection(collection_name="g", vectors_config=g.VectorsConfig(
+        params=g.VectorParams(size=2, distance=g.Distance.Dot)))
+    assert code_of(collections.Create, existing, metadata=(("api-key", FULL),)) == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.RpcError) as missing:
+        collections.ListShardKeys(g.ListShardKeysRequest(collection_name="g"), metadata=(("api-key", FULL),))
+    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "ListShardKeys" in missing.value.details()
+
+
+def test_legacy_search_recommend_discover_answer_as_rest(served):
+    """The RPCs qdrant-client no longer calls, against REST's legacy routes on the same points."""
+    import httpx
+
+    running, channel = served
+    points, full = g.PointsStub(channel), (("api-key", FULL),)
+
+    def rest(path: str, body: dict) -> list:
+        answer = httpx.post(f"{running.url}/collections/g/points/{path}", json=body, headers={"api-key": FULL})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["result"]
+
+    def ids(hits) -> list:
+        return [h.id.num for h in hits]
+
+    vector = [1.0, 2.5, 0.0, 1.0]
+    search = g.SearchPoints(collection_name="g", vector=vector, vector_name="d", limit=3)
+    want = [h["id"] for h in rest("search", {"vector": {"name": "d", "vector": vector}, "limit": 3})]
+    assert ids(points.Search(search, metadata=full).result) == want
+    batch = points.SearchBatch(g.SearchBatchPoints(collection_name="g", search_points=[search, search]), metadata=full)
+    assert [ids(b.result) for b in batch.result] == [want, want]
+    grouped = points.SearchGroups(g.SearchPointGroups(collection_name="g", vector=vector, vector_name="d", limit=2,
+                                                      group_by="tag", group_size=2), metadata=full)
+    assert len(grouped.result.groups) == 2
+
+    recommend = g.RecommendPoints(collection_name="g", positive=[g.PointId(num=1)], negative=[g.PointId(num=5)],
+                                  using="d", limit=3)
+    want = [h["id"] for h in rest("recommend", {"positive": [1], "negative": [5], "using": "d", "limit": 3})]
+    assert ids(points.Recommend(recommend, metadata=full).result) == want
+    assert [ids(b.result) for b in points.RecommendBatch(g.RecommendBatchPoints(
+        collection_name="g", recommend_points=[recommend]), metadata=full).result] == [want]
+    assert len(points.RecommendGroups(g.RecommendPointGroups(
+        collection_name="g", positive=[g.PointId(num=1)], using="d", limit=2, group_by="tag", group_size=1),
+        metadata=full).result.groups) == 2
+
+    example = g.VectorExample(id=g.PointId(num=2))
+    pair = g.ContextExamplePair(positive=g.VectorExample(id=g.PointId(num=3)),
+                                negative=g.VectorExample(id=g.PointId(num=0)))
+    discover = g.DiscoverPoints(collection_name="g", target=g.TargetVector(single=example), context=[pair], using="d",
+                                limit=3)
+    want = [h["id"] for h in rest("discover", {"target": 2, "context": [{"positive": 3, "negative": 0}],
+                                               "using": "d", "limit": 3})]
+    assert ids(points.Discover(discover, metadata=full).result) == want
+    assert [ids(b.result) for b in points.DiscoverBatch(g.DiscoverBatchPoints(
+        collection_name="g", discover_points=[discover]), metadata=full).result] == [want]
