@@ -17,7 +17,9 @@ hold the collection as of now; a failed one is retried like a failed optimizatio
 from __future__ import annotations
 
 import logging
+import atexit
 import threading
+import weakref
 import time
 import uuid
 from collections import deque
@@ -61,6 +63,17 @@ class Job:
     error: Optional[str] = None
 
 
+_LIVE: "weakref.WeakSet[Optimizer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every driver before the interpreter finalizes: a daemon driver frozen while it holds
+    its condition would otherwise hang a Client's close() from `__del__` at exit forever."""
+    for optimizer in list(_LIVE):
+        optimizer.stop()
+
+
 class Optimizer:
     """Runs Qdrant's optimizers in the background until nothing is pending (module docstring)."""
 
@@ -82,6 +95,7 @@ class Optimizer:
         self._retry_at = 0.0
         self._backoff = RETRY_FIRST
         self._writing: set[str] = set()  # segment folders being written (not swept)
+        _LIVE.add(self)
 
     # ------------------------------------------------------------------ policy
     def bytes_per_point(self) -> int:

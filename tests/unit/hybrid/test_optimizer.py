@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,3 +243,22 @@ def test_a_failing_build_in_memory_is_retried_and_loses_nothing() -> None:
     _assert_finished(client, 1000)
     assert {r.payload["i"] for r in client.scroll("c", limit=2000)[0]} == set(range(1000))
     client.close()
+
+
+def test_a_process_with_a_busy_optimizer_exits(tmp_path):
+    """A Client dropped at interpreter exit while its optimizer thread is alive must not hang
+    (its daemon driver, frozen holding its condition, used to block close() in __del__)."""
+    script = (
+        "import numpy as np\n"
+        "from hybrid import Client\n"
+        "c = Client()\n"
+        "c.create_collection('x', vectors_config={'size': 64, 'distance': 'Cosine'},\n"
+        "                    optimizers_config={'indexing_threshold': 1})\n"
+        "rng = np.random.default_rng(0)\n"
+        "c.upsert('x', [{'id': i, 'vector': v.tolist()} for i, v in enumerate(rng.random((3000, 64)))])\n"
+        "print('written', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240,
+                          cwd=Path(__file__).resolve().parents[3])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "written"
