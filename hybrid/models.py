@@ -253,6 +253,11 @@ def to_builtins(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if dump is not None and callable(dump):  # pydantic (qdrant_client.models)
         return to_builtins(dump(exclude_none=True, mode="json"))
+    if isinstance(obj, (dict, list, tuple)):
+        try:  # plain JSON (points with float-list vectors) in one C call, not a call per float
+            return msgspec.to_builtins(obj)
+        except TypeError:  # numpy values or pydantic models inside: convert item by item
+            pass
     if isinstance(obj, dict):
         return {k: to_builtins(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
