@@ -15,7 +15,7 @@ import msgspec
 
 from hybrid import models as m
 from hybrid.config import build_schema
-from hybrid.errors import HybridError, NotFound, ValidationError
+from hybrid.errors import BadRequest, NotFound, ValidationError
 from hybrid.names import check_name
 from hybrid.ids import normalize_ids
 from hybrid.optimizations import OptimizationsResponse
@@ -39,10 +39,8 @@ class AliasNotFound(NotFound):
         super().__init__(f"Alias `{alias}` doesn't exist!")
 
 
-class NameConflict(HybridError):
-    """An alias would shadow a collection (or the reverse)."""
-
-    status_code = 409
+class NameConflict(BadRequest):
+    """An alias would shadow a collection (or the reverse): Qdrant's 400 "Wrong input"."""
 
 
 class AliasDescription(m.Model):

@@ -10,6 +10,7 @@ import copy
 from typing import Any, Optional
 
 from hybrid import operations as ops
+from hybrid.errors import ValidationError
 
 
 def _split(path: str) -> list[str]:
@@ -62,18 +63,24 @@ def select_payload(payload: Optional[dict], selector: Any) -> Optional[dict]:
     if selector is True:
         return payload
     if isinstance(selector, (list, tuple)):
-        return _include(payload, list(selector))
+        return _include(payload, _keys(selector, "with_payload"))
     if isinstance(selector, dict):
         if "include" in selector:
-            return _include(payload, list(selector["include"]))
+            return _include(payload, _keys(selector["include"], "with_payload.include"))
         if "exclude" in selector:
             out = copy.deepcopy(payload)
-            for key in selector["exclude"]:
+            for key in _keys(selector["exclude"], "with_payload.exclude"):
                 _delete_path(out, _split(key))
             return out
         if "enable" in selector:
             return payload if selector["enable"] else None
     return payload
+
+
+def _keys(keys: Any, field: str) -> list[str]:
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise ValidationError(field, f"expected a list of payload keys, got {type(keys).__name__}")
+    return list(keys)
 
 
 def _include(payload: dict, keys: list[str]) -> dict:

@@ -6,7 +6,8 @@ segments/, wal/). A persistent collection is tarred as it is on disk, under the 
 (the WAL is written unbuffered, so the files are the durable state). An in-memory collection is
 first written in the same layout: its sealed segments as they are, the appendable segment
 compacted into one more sealed segment, an empty WAL and a manifest at the current sequence.
-Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths),
+Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths;
+`ExpansionLimits` bound what a compressed or crafted archive may unpack to),
 opens it, and only then replaces the collection (a persistent one is moved aside first and put
 back if the new one does not open). `SnapshotMixin` holds the Client methods (qdrant-client
 names); snapshot files live in `Client.snapshots_path/<collection>/`.
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tarfile
 import tempfile
 import time
+import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -121,12 +125,42 @@ def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
         part.unlink(missing_ok=True)
 
 
-def extract_snapshot(archive: Path, staging: Path, name: str) -> tuple[Path, SnapshotMeta]:
+@dataclass(frozen=True)
+class ExpansionLimits:
+    """How far an archive may expand while it is unpacked: at most `ratio` times its own size
+    (a plain tar expands to about its size; a gzip bomb to thousands of times it), at most
+    `max_bytes` in all (and never more than the free space where it is unpacked), at most
+    `max_members` files. Checked on each member's header before its data is written."""
+
+    ratio: float = 20.0
+    max_bytes: int = 1 << 40
+    max_members: int = 1_000_000
+
+
+def _unpack(archive: Path, staging: Path, limits: ExpansionLimits) -> None:
+    """Extract member by member, refusing (as bad input) the first member that would pass a
+    limit: nothing beyond the limits reaches the disk (the caller removes `staging`)."""
+    budget = min(limits.max_bytes, int(limits.ratio * archive.stat().st_size), shutil.disk_usage(staging).free)
+    expanded = members = 0
+    with tarfile.open(archive, "r") as tar:
+        for member in tar:
+            expanded += member.size
+            members += 1
+            if members > limits.max_members:
+                raise ValidationError("snapshot", f"the archive holds more than {limits.max_members} files")
+            if expanded > budget:
+                raise ValidationError("snapshot", f"the archive expands beyond {budget} bytes ({limits.ratio:g} times "
+                                      f"its size of {archive.stat().st_size} bytes, at most {limits.max_bytes} "
+                                      "bytes and the free disk space)")
+            tar.extract(member, staging, filter="data")
+
+
+def extract_snapshot(archive: Path, staging: Path, name: str,
+                     limits: ExpansionLimits = ExpansionLimits()) -> tuple[Path, SnapshotMeta]:
     """Unpack `archive` into `staging`; returns the collection folder (renamed to `name`) and meta."""
     try:
-        with tarfile.open(archive, "r") as tar:
-            tar.extractall(staging, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+        _unpack(archive, staging, limits)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ValidationError("snapshot", f"not a readable snapshot archive: {exc}") from None
     try:
         meta = msgspec.json.decode((staging / META_NAME).read_bytes(), type=SnapshotMeta)
@@ -153,6 +187,7 @@ class SnapshotMixin:
     """Client methods for snapshots (qdrant-client names); part of `AdminMixin`."""
 
     path: Optional[Path]
+    expansion_limits = ExpansionLimits()
     _lock: "threading.RLock"
     _collections: dict[str, "Collection"]
 
@@ -239,7 +274,7 @@ class SnapshotMixin:
         staging_root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
         staging_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=staging_root) as tmp:
-            folder, meta = extract_snapshot(archive, Path(tmp), collection_name)
+            folder, meta = extract_snapshot(archive, Path(tmp), collection_name, self.expansion_limits)
             if self.path is None:
                 restored = _open_or_reject(self._open, folder)
                 restored.wal.close()  # an in-memory collection keeps nothing on disk

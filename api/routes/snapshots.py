@@ -40,7 +40,7 @@ async def list_snapshots(rt: Rt, collection_name: CollectionName) -> Envelope[li
 
 
 @get(f"{SNAPSHOTS}/{{snapshot_name:str}}", opt=access(READ), tags=TAGS, summary="Download a snapshot")
-async def download_snapshot(rt: Rt, collection_name: CollectionName, snapshot_name: PathName) -> File:
+async def get_snapshot(rt: Rt, collection_name: CollectionName, snapshot_name: PathName) -> File:
     path = await rt.call(rt.client.snapshot_file, rt.resolve(collection_name), snapshot_name)
     return File(path=path, filename=snapshot_name, media_type="application/octet-stream")
 
@@ -54,7 +54,7 @@ async def delete_snapshot(rt: Rt, collection_name: CollectionName, snapshot_name
 
 
 @put(f"{SNAPSHOTS}/recover", opt=access(WRITE), tags=TAGS, summary="Recover from a snapshot file", status_code=200)
-async def recover_snapshot(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SnapshotRecover],
+async def recover_from_snapshot(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SnapshotRecover],
                            wait: Wait = None) -> Envelope[bool]:
     """`location`: a `file://` URL (or path) of a snapshot inside the server's snapshots folder."""
     t0 = perf_counter()
@@ -78,7 +78,7 @@ def _restore_upload(rt: Runtime, collection_name: str, upload: UploadFile, check
 
 @post(f"{SNAPSHOTS}/upload", opt=access(WRITE), tags=TAGS, summary="Recover from an uploaded snapshot",
       status_code=200)
-async def upload_snapshot(rt: Rt, collection_name: CollectionName,
+async def recover_from_uploaded_snapshot(rt: Rt, collection_name: CollectionName,
                           data: MultipartBody[dict[str, UploadFile]],
                           wait: Wait = None, priority: QueryText = None,
                           checksum: QueryText = None) -> Envelope[bool]:
@@ -96,6 +96,6 @@ async def upload_snapshot(rt: Rt, collection_name: CollectionName,
 
 def router(max_upload_bytes: int) -> Router:
     """The snapshot routes; uploads get their own body size limit."""
-    return Router("/", route_handlers=[create_snapshot, list_snapshots, download_snapshot, delete_snapshot,
-                                       recover_snapshot, Router("/", route_handlers=[upload_snapshot],
+    return Router("/", route_handlers=[create_snapshot, list_snapshots, get_snapshot, delete_snapshot,
+                                       recover_from_snapshot, Router("/", route_handlers=[recover_from_uploaded_snapshot],
                                                                 request_max_body_size=max_upload_bytes)])
