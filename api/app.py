@@ -21,7 +21,7 @@ from api.limits import check_json_body
 from api.metrics import MetricsMiddleware
 from api.openapi import docs_assets_router, openapi_config
 from api.responses import handle_exception
-from api.routes import collections, points, query, service, snapshots
+from api.routes import cluster, collections, points, query, service, snapshots
 from api.runtime import Runtime
 from api.settings import Settings
 from hybrid import Client
@@ -53,7 +53,7 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
             log.info("data flushed, client closed")
 
     app = Litestar(
-        route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES,
+        route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES, *cluster.ROUTES,
                         snapshots.router(settings.max_snapshot_bytes), docs_assets_router()],
         dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
         guards=[KeyGuard(settings)] if settings.auth_enabled else [],

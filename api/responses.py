@@ -22,6 +22,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from hybrid.errors import HybridError
+from hybrid.models import with_defaults  # noqa: F401  (the name the routes and tests know)
 
 T = TypeVar("T")
 log = logging.getLogger("hybrid.api")
@@ -115,18 +116,6 @@ def handle_exception(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed (error id %s)", request.method,
                   request.scope.get("path_template", request.url.path), error_id, exc_info=exc)
     return error_response(status, message, _started(request))
-
-
-def with_defaults(value: Any) -> Any:
-    """JSON builtins of a Struct tree keeping fields equal to their defaults (the wire models omit
-    them, but Qdrant's clients require e.g. every hnsw_config field); None fields stay omitted."""
-    if isinstance(value, msgspec.Struct):
-        return {f: with_defaults(v) for f in value.__struct_fields__ if (v := getattr(value, f)) is not None}
-    if isinstance(value, dict):
-        return {k: with_defaults(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [with_defaults(v) for v in value]
-    return value
 
 
 def as_builtin(value: Any) -> Any:

@@ -202,6 +202,16 @@ class Query(Body):
     shard_key: Any = None
 
 
+class SearchMatrix(Body):
+    """Qdrant's SearchMatrixRequest: `sample` random points matching `filter`, `limit` nearest each."""
+
+    filter: Annotated[Any, Meta(description=FILTER_DOC)] = None
+    sample: Optional[Annotated[int, Meta(ge=2, le=10_000)]] = None
+    limit: Optional[Limit] = None
+    using: Optional[str] = None
+    shard_key: Any = None
+
+
 class QueryBatch(Body):
     searches: list[Query]
 

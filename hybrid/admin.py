@@ -22,6 +22,7 @@ from hybrid.optimizations import OptimizationsResponse
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
 from indexes.payload.jsonpath import parse_path
+from hybrid.snapshot_sets import SnapshotSetsMixin
 from hybrid.snapshots import SnapshotMixin
 from hybrid.storage.files import read_checked, write_checked
 from hybrid.storage.health import unopened_info
@@ -88,7 +89,7 @@ def _completed(seq: int) -> m.UpdateResult:
     return m.UpdateResult(status="completed", operation_id=seq)
 
 
-class AdminMixin(SnapshotMixin):
+class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
     path: Optional[Path]
     infer: Any
     _lock: "threading.RLock"

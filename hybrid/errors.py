@@ -129,3 +129,14 @@ class PayloadTooLarge(HybridError):
 
 class ModelUnavailable(BadRequest):
     """An embedding model cannot be loaded (e.g. it must be downloaded and we are offline)."""
+
+
+class StandaloneMode(HybridError):
+    """A cluster operation on a single-node server: 405, as a Qdrant started without
+    distributed mode answers."""
+
+    status_code = 405
+    label = ""
+
+    def __init__(self) -> None:
+        super().__init__("Qdrant is running in standalone mode")

@@ -238,6 +238,18 @@ class SearchParams(Model):
 
 
 # ---------------------------------------------------------------- conversion helpers
+def with_defaults(value: Any) -> Any:
+    """JSON builtins of a Struct tree keeping fields equal to their defaults (the wire models omit
+    them, but Qdrant's clients require e.g. every hnsw_config field); None fields stay omitted."""
+    if isinstance(value, Struct):
+        return {f: with_defaults(v) for f in value.__struct_fields__ if (v := getattr(value, f)) is not None}
+    if isinstance(value, dict):
+        return {k: with_defaults(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [with_defaults(v) for v in value]
+    return value
+
+
 def to_builtins(obj: Any) -> Any:
     """Qdrant-shaped JSON builtins from a dict, a msgspec Struct or a qdrant_client pydantic model."""
     if obj is None or type(obj) in (str, int, float, bool):

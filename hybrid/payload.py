@@ -87,6 +87,8 @@ def _include(payload: dict, keys: list[str]) -> dict:
     out: dict = {}
     for key in keys:
         parts = _split(key)
+        if not parts:  # an empty key selects nothing
+            continue
         src: Any = payload
         for part in parts:
             if not isinstance(src, dict) or part not in src:

@@ -21,6 +21,8 @@ import shutil
 import tarfile
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -219,45 +221,45 @@ class SnapshotMixin:
 
     def create_snapshot(self, collection_name: str, wait: bool = True, **_: Any) -> SnapshotDescription:
         c = self._get(collection_name)
-        folder = self._snapshot_folder(c.name)
+        return self._snapshot_into(c, self._snapshot_folder(c.name), c.name)
+
+    def _snapshot_into(self, c: "Collection", folder: Path, prefix: str) -> SnapshotDescription:
+        """Write a snapshot of `c` into `folder` (named `<prefix>-<number>-<time>.snapshot`) and
+        its sha256 beside it."""
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
-        dest = folder / f"{c.name}-{time.time_ns() % 10**16}-{stamp}{SUFFIX}"
+        dest = folder / f"{prefix}-{time.time_ns() % 10**16}-{stamp}{SUFFIX}"
         with tempfile.TemporaryDirectory(dir=folder, prefix=".staging-") as tmp:
             write_snapshot(c, dest, Path(tmp))
         atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
-        return _describe(dest)
+        return describe(dest)
 
     def list_snapshots(self, collection_name: str, **_: Any) -> list[SnapshotDescription]:
-        folder = self._snapshot_folder(collection_name)
-        files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
-        return [_describe(p) for p in files]
+        return list_folder(self._snapshot_folder(collection_name))
 
     def snapshot_file(self, collection_name: str, snapshot_name: str) -> Path:
         """The file of one snapshot (for downloads); NotFound when there is none of that name."""
-        if not isinstance(snapshot_name, str) or Path(snapshot_name).name != snapshot_name \
-                or not snapshot_name.endswith(SUFFIX):
-            raise SnapshotNotFound(str(snapshot_name))
-        file = self._snapshot_folder(collection_name) / snapshot_name
-        if not file.is_file():
-            raise SnapshotNotFound(snapshot_name)
-        return file
+        return file_in(self._snapshot_folder(collection_name), snapshot_name)
 
     def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True, **_: Any) -> bool:
-        file = self.snapshot_file(collection_name, snapshot_name)
-        file.unlink()
-        file.with_name(file.name + ".checksum").unlink(missing_ok=True)
-        return True
+        return delete_file(self.snapshot_file(collection_name, snapshot_name))
 
     def recover_snapshot(self, collection_name: str, location: str, api_key: Optional[str] = None,
                          checksum: Optional[str] = None, priority: Any = None, wait: bool = True, **_: Any) -> bool:
-        """Replace (or create) `collection_name` from a snapshot file inside the snapshots folder.
-
-        `location` is `file:///...` or a path; remote URLs are refused (upload the file instead)."""
+        """Replace (or create) `collection_name` from a snapshot: `location` is a file inside the
+        snapshots folder (`file:///...` or a path), or an http(s) URL it is downloaded from (with
+        `api_key` as the `api-key` header, as Qdrant sends it), then checked against `checksum`."""
         if not isinstance(location, str) or not location or "\0" in location:
-            raise ValidationError("location", "expected a file:// URL or a path")
+            raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
+        if location.startswith(("http://", "https://")):
+            check_name(collection_name)
+            staging = self._staging_root()
+            with tempfile.TemporaryDirectory(dir=staging) as tmp:
+                file = download(location, Path(tmp) / f"download{SUFFIX}", api_key, self.expansion_limits.max_bytes)
+                self.restore_snapshot(collection_name, file, checksum)
+            return True
         if "://" in location and not location.startswith("file://"):
-            raise ValidationError("location", "only file:// locations are supported; upload remote snapshots")
+            raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
         file = Path(location.removeprefix("file://")).resolve()
         if not file.is_relative_to(self.snapshots_path.resolve()):
             raise ValidationError("location", f"snapshots are recovered only from inside {self.snapshots_path}")
@@ -266,14 +268,17 @@ class SnapshotMixin:
         self.restore_snapshot(collection_name, file, checksum)
         return True
 
+    def _staging_root(self) -> Path:
+        root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
     def restore_snapshot(self, collection_name: str, archive: Path, checksum: Optional[str] = None) -> None:
         """Replace (or create) `collection_name` with the collection in the snapshot file `archive`."""
         check_name(collection_name)
         if checksum is not None and sha256_of(archive) != str(checksum).lower():
             raise ValidationError("checksum", "the snapshot's sha256 does not match the given checksum")
-        staging_root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=staging_root) as tmp:
+        with tempfile.TemporaryDirectory(dir=self._staging_root()) as tmp:
             folder, meta = extract_snapshot(archive, Path(tmp), collection_name, self.expansion_limits)
             if self.path is None:
                 restored = _open_or_reject(self._open, folder)
@@ -324,7 +329,49 @@ def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -
         raise ValidationError("snapshot", f"the snapshot cannot be opened: {type(exc).__name__}: {exc}") from None
 
 
-def _describe(file: Path) -> SnapshotDescription:
+def download(url: str, dest: Path, api_key: Optional[str], max_bytes: int) -> Path:
+    """Stream `url` into `dest`, at most `max_bytes`; a failed download is bad input naming it."""
+    request = urllib.request.Request(url, headers={"api-key": api_key} if api_key else {})
+    written = 0
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
+            while chunk := response.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise ValidationError("location", f"the snapshot at {url} is larger than {max_bytes} bytes")
+                out.write(chunk)
+    except urllib.error.HTTPError as exc:
+        raise ValidationError("location", f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ValidationError("location", f"downloading {url} failed: {exc}") from None
+    return dest
+
+
+def list_folder(folder: Path) -> list[SnapshotDescription]:
+    """The snapshots in `folder`, oldest first."""
+    found = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
+    return [describe(p) for p in found if p.is_file()]
+
+
+def file_in(folder: Path, snapshot_name: str) -> Path:
+    """The snapshot file `snapshot_name` directly inside `folder` (a bare file name, no path
+    parts); SnapshotNotFound otherwise."""
+    if not isinstance(snapshot_name, str) or Path(snapshot_name).name != snapshot_name \
+            or not snapshot_name.endswith(SUFFIX):
+        raise SnapshotNotFound(str(snapshot_name))
+    file = folder / snapshot_name
+    if not file.is_file():
+        raise SnapshotNotFound(snapshot_name)
+    return file
+
+
+def delete_file(file: Path) -> bool:
+    file.unlink()
+    file.with_name(file.name + ".checksum").unlink(missing_ok=True)
+    return True
+
+
+def describe(file: Path) -> SnapshotDescription:
     stat = file.stat()
     checksum_file = file.with_name(file.name + ".checksum")
     created = datetime.fromtimestamp(stat.st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

@@ -10,7 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from api import schemas as s
 from api.auth import READ, WRITE, access
-from api.responses import Envelope, as_builtin, ok, with_defaults
+from api.responses import Envelope, as_builtin, ok
 from api.routes.params import CollectionName, PathName, Rt, Wait
 from api.routes.points import acknowledged
 from api.runtime import Runtime
@@ -33,7 +33,7 @@ async def get_collections(rt: Rt) -> Envelope[m.CollectionsResponse]:
 async def get_collection(rt: Rt, collection_name: CollectionName) -> Envelope[m.CollectionInfo]:
     """Collection configuration (every field, as Qdrant reports it), counts and payload indexes."""
     t0 = perf_counter()
-    info = with_defaults(await rt.call(rt.client.get_collection, rt.resolve(collection_name)))
+    info = m.with_defaults(await rt.call(rt.client.get_collection, rt.resolve(collection_name)))
     vectors = info["config"]["params"].get("vectors")
     if isinstance(vectors, dict) and list(vectors) == [""]:  # Qdrant shows the unnamed vector's params bare
         info["config"]["params"]["vectors"] = vectors[""]

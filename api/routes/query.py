@@ -1,4 +1,4 @@
-"""The Query API (query, batch, groups), facets, and the legacy search_points, recommend and discover
+"""The Query API (query, batch, groups), the search matrix, facets, and the legacy search_points, recommend and discover
 routes, which api/legacy.py translates into Query API calls."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from api.routes.params import CollectionName, Rt
 from api.runtime import Runtime
 from hybrid import models as m
 from hybrid.admin import FacetResponse
+from hybrid.matrix import DEFAULT_LIMIT, DEFAULT_SAMPLE, SearchMatrixOffsetsResponse, SearchMatrixPairsResponse
 
 TAGS = ["Search"]
 POINTS = "/collections/{collection_name:str}/points"
@@ -54,6 +55,28 @@ async def query_points_groups(rt: Rt, collection_name: CollectionName, data: JSO
     t0 = perf_counter()
     return ok(await rt.call(rt.client.query_points_groups, rt.resolve(collection_name),
                             **legacy.query_groups_args(data)), t0)
+
+
+def _matrix_args(data: s.SearchMatrix) -> dict[str, Any]:
+    return {"query_filter": data.filter, "using": data.using, "shard_key_selector": data.shard_key,
+            "sample": DEFAULT_SAMPLE if data.sample is None else data.sample,
+            "limit": DEFAULT_LIMIT if data.limit is None else data.limit}
+
+
+@post(f"{POINTS}/search/matrix/pairs", opt=access(READ), tags=TAGS, summary="Distance matrix of a sample, as pairs",
+      status_code=200)
+async def search_matrix_pairs(rt: Rt, collection_name: CollectionName,
+                              data: JSONBody[s.SearchMatrix]) -> Envelope[SearchMatrixPairsResponse]:
+    t0 = perf_counter()
+    return ok(await rt.call(rt.client.search_matrix_pairs, rt.resolve(collection_name), **_matrix_args(data)), t0)
+
+
+@post(f"{POINTS}/search/matrix/offsets", opt=access(READ), tags=TAGS,
+      summary="Distance matrix of a sample, as offsets", status_code=200)
+async def search_matrix_offsets(rt: Rt, collection_name: CollectionName,
+                                data: JSONBody[s.SearchMatrix]) -> Envelope[SearchMatrixOffsetsResponse]:
+    t0 = perf_counter()
+    return ok(await rt.call(rt.client.search_matrix_offsets, rt.resolve(collection_name), **_matrix_args(data)), t0)
 
 
 @post(f"{POINTS}/search", opt=access(READ), tags=TAGS, summary="Legacy nearest search", status_code=200)
@@ -122,5 +145,6 @@ async def facet(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Facet]
     return ok(result, t0)
 
 
-ROUTES = [query_points, query_batch_points, query_points_groups, search_points, search_batch_points, search_point_groups, recommend_points,
-          recommend_batch_points, recommend_point_groups, discover_points, discover_batch_points, facet]
+ROUTES = [query_points, query_batch_points, query_points_groups, search_matrix_pairs, search_matrix_offsets,
+          search_points, search_batch_points, search_point_groups, recommend_points, recommend_batch_points,
+          recommend_point_groups, discover_points, discover_batch_points, facet]

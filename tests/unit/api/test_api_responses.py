@@ -8,7 +8,8 @@ import msgspec
 import pytest
 from litestar.exceptions import ClientException, NotFoundException, ValidationException
 
-from api.responses import Envelope, error_response, ok, to_error, with_defaults
+from api.responses import Envelope, error_response, ok, to_error
+from hybrid.models import with_defaults
 from hybrid import models as m
 from hybrid.errors import AlreadyExists, CollectionNotFound, Forbidden, InvalidValue, ValidationError
 
