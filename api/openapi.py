@@ -22,6 +22,11 @@ A Qdrant-compatible REST API (Qdrant's v1.20 routes, plus the legacy search, rec
 and discover routes Qdrant has since removed) over the `hybrid` engine. Responses use Qdrant's envelopes:
 `{"result", "status": "ok", "time"}` and `{"status": {"error"}, "time"}`.
 
+A single node: cluster status is "disabled", each collection is one local shard (id 0), and
+cluster changes (shards, shard keys, peers) answer 405, as Qdrant without distributed mode.
+Qdrant's BM25 text query (`{"query": {"text": "..."}, "using": "<text field>"}` on a text index
+with `scoring`) and our `bm25` extension are one implementation with the same scores.
+
 Extensions of this engine:
 - **BM25 query**: `{"query": {"bm25": {"text": "...", "field": "title", "k1": 1.2, "b": 0.75}}}`
   ranks points by BM25 over a payload field that has a full-text index.

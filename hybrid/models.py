@@ -235,6 +235,11 @@ class SearchParams(Model):
     quantization: Optional[dict] = None
     indexed_only: bool = False
     acorn: Optional[dict] = None
+    idf: Any = None  # Qdrant 1.20: "global" (what we compute); a {corpus: filter} is refused, not ignored
+
+    def __post_init__(self) -> None:
+        if self.idf not in (None, "global"):
+            raise ValueError("idf: only \"global\" IDF statistics are supported (not a corpus filter)")
 
 
 # ---------------------------------------------------------------- conversion helpers
