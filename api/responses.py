@@ -79,8 +79,8 @@ def _validation_message(exc: ValidationException) -> tuple[int, str]:
     first = problems[0]
     source = str(getattr(first.get("source"), "value", first.get("source") or "body")).lower()
     where = _WHERE.get(source, f"{source} parameters")
-    parts = [f"{p['key']}: {p.get('message', '')}" if p.get("key") not in (None, "", "data") else str(p.get("message", ""))
-             for p in problems]
+    parts = [f"{p['key']}: {p.get('message', '')}" if p.get("key") not in (None, "", "data")
+             else str(p.get("message", "")) for p in problems]
     if all(_BOUND.match(str(p.get("message", ""))) for p in problems):
         return 422, f"Validation error in {where}: [" + "; ".join(parts) + "]"
     return 400, f"{'Format' if where == 'JSON body' else 'Deserialize'} error in {where}: " + "; ".join(parts)

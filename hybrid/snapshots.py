@@ -7,7 +7,8 @@ segments/, wal/). A persistent collection is tarred as it is on disk, under the 
 first written in the same layout: its sealed segments as they are, the appendable segment
 compacted into one more sealed segment, an empty WAL and a manifest at the current sequence.
 Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths;
-`ExpansionLimits` bound what a compressed or crafted archive may unpack to),
+`ExpansionLimits` bound what a compressed or crafted archive may unpack to, checked on the
+headers before anything is written),
 opens it, and only then replaces the collection (a persistent one is moved aside first and put
 back if the new one does not open). `SnapshotMixin` holds the Client methods (qdrant-client
 names); snapshot files live in `Client.snapshots_path/<collection>/`.
@@ -132,7 +133,7 @@ class ExpansionLimits:
     """How far an archive may expand while it is unpacked: at most `ratio` times its own size
     (a plain tar expands to about its size; a gzip bomb to thousands of times it), at most
     `max_bytes` in all (and never more than the free space where it is unpacked), at most
-    `max_members` files. Checked on each member's header before its data is written."""
+    `max_members` files. Checked on the member headers before anything is written."""
 
     ratio: float = 20.0
     max_bytes: int = 1 << 40
@@ -140,12 +141,12 @@ class ExpansionLimits:
 
 
 def _unpack(archive: Path, staging: Path, limits: ExpansionLimits) -> None:
-    """Extract member by member, refusing (as bad input) the first member that would pass a
-    limit: nothing beyond the limits reaches the disk (the caller removes `staging`)."""
+    """Read every member header first, refusing (as bad input) the first member that would pass
+    a limit, then extract: nothing reaches the disk unless the whole archive fits."""
     budget = min(limits.max_bytes, int(limits.ratio * archive.stat().st_size), shutil.disk_usage(staging).free)
     expanded = members = 0
     with tarfile.open(archive, "r") as tar:
-        for member in tar:
+        for member in tar:  # headers only (a compressed stream is decompressed, not written)
             expanded += member.size
             members += 1
             if members > limits.max_members:
@@ -154,7 +155,7 @@ def _unpack(archive: Path, staging: Path, limits: ExpansionLimits) -> None:
                 raise ValidationError("snapshot", f"the archive expands beyond {budget} bytes ({limits.ratio:g} times "
                                       f"its size of {archive.stat().st_size} bytes, at most {limits.max_bytes} "
                                       "bytes and the free disk space)")
-            tar.extract(member, staging, filter="data")
+        tar.extractall(staging, filter="data")
 
 
 def extract_snapshot(archive: Path, staging: Path, name: str,

@@ -136,4 +136,5 @@ async def get_optimizations(rt: Rt, collection_name: CollectionName, with_fields
 
 
 ROUTES = [get_collections, get_collection, get_optimizations, create_collection, update_collection, delete_collection,
-          collection_exists, update_aliases, get_collection_aliases, get_collections_aliases, create_field_index, delete_field_index]
+          collection_exists, update_aliases, get_collection_aliases, get_collections_aliases, create_field_index,
+          delete_field_index]
