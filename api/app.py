@@ -13,19 +13,22 @@ from typing import Any, Optional
 
 import anyio.to_thread
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 
 from api import dashboard
 from api.auth import KeyGuard
+from api.limits import check_json_body
 from api.metrics import MetricsMiddleware
 from api.openapi import docs_assets_router, openapi_config
 from api.responses import handle_exception
-from api.routes import collections, points, query, service, snapshots
+from api.routes import cluster, collections, points, query, service, snapshots
 from api.runtime import Runtime
 from api.settings import Settings
 from hybrid import Client
 
 log = logging.getLogger("hybrid.api")
+CORS = CORSConfig(allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
 
 
 def open_client(settings: Settings) -> Client:
@@ -57,12 +60,14 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
             log.info("data flushed, client closed")
 
     app = Litestar(
-        route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES,
+        route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES, *cluster.ROUTES,
                         snapshots.router(settings.max_snapshot_bytes), docs_assets_router(),
                         dashboard.router()],
         dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
         guards=[KeyGuard(settings)] if settings.auth_enabled else [],
         exception_handlers={Exception: handle_exception},
+        before_request=check_json_body,
+        cors_config=CORS,  # as Qdrant's default (enable_cors): any origin, method and header
         middleware=[MetricsMiddleware(rt.metrics)],
         openapi_config=openapi_config(settings),
         request_max_body_size=settings.max_request_bytes,

@@ -7,6 +7,7 @@ what the server accepts. The description lists where we differ from Qdrant's API
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from litestar import Router
 from litestar.openapi import OpenAPIConfig
@@ -17,9 +18,14 @@ from litestar.static_files import create_static_files_router
 from api.settings import Settings
 
 DESCRIPTION = """\
-A Qdrant-compatible REST API (Qdrant's v1.18 routes, including the legacy search, recommend
-and discover routes) over the `hybrid` engine. Responses use Qdrant's envelopes:
+A Qdrant-compatible REST API (Qdrant's v1.20 routes, plus the legacy search, recommend
+and discover routes Qdrant has since removed) over the `hybrid` engine. Responses use Qdrant's envelopes:
 `{"result", "status": "ok", "time"}` and `{"status": {"error"}, "time"}`.
+
+A single node: cluster status is "disabled", each collection is one local shard (id 0), and
+cluster changes (shards, shard keys, peers) answer 405, as Qdrant without distributed mode.
+Qdrant's BM25 text query (`{"query": {"text": "..."}, "using": "<text field>"}` on a text index
+with `scoring`) and our `bm25` extension are one implementation with the same scores.
 
 Extensions of this engine:
 - **BM25 query**: `{"query": {"bm25": {"text": "...", "field": "title", "k1": 1.2, "b": 0.75}}}`
@@ -50,6 +56,12 @@ def docs_assets_router() -> Router:
                                       include_in_schema=False)
 
 
+def operation_id(route_handler: Any, http_method: Any, path_components: Any) -> str:
+    """Qdrant's operation ids: each handler is named after the operation it implements (so
+    clients generated from either document call the same names)."""
+    return route_handler.handler_name
+
+
 def openapi_config(settings: Settings) -> OpenAPIConfig:
     security = {"api-key": SecurityScheme(type="apiKey", name="api-key", security_scheme_in="header"),
                 "bearer": SecurityScheme(type="http", scheme="bearer")}
@@ -61,5 +73,5 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
             favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>")],
         components=Components(security_schemes=security),
         security=[{"api-key": []}, {"bearer": []}] if settings.auth_enabled else None,
-        use_handler_docstrings=True,
+        use_handler_docstrings=True, operation_id_creator=operation_id,
     )

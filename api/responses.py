@@ -1,9 +1,10 @@
 """Qdrant's response envelopes and the one place where exceptions become HTTP errors.
 
 Success: `{"result": ..., "status": "ok", "time": seconds}`.
-Error: `{"status": {"error": message}, "time": seconds}` with the status code of the error:
-engine errors carry theirs (hybrid.errors); malformed JSON is 400; a body or query parameter of
-the wrong shape is 422 naming the field path; unknown routes 404; oversized bodies 413;
+Error: `{"status": {"error": message}, "time": seconds}` with Qdrant's status code and wording:
+engine errors carry theirs (hybrid.errors); malformed JSON or a value of the wrong shape is 400
+("Format error in JSON body: ..."); a value breaking a declared bound is 422 ("Validation error
+in JSON body: [field: problem]"); unknown routes 404; oversized bodies 413;
 anything else is an internal fault: 500 with a generic message and an error id naming the
 traceback in the server log (a ValueError from inside the engine is no user mistake).
 """
@@ -11,6 +12,7 @@ traceback in the server log (a ValueError from inside the engine is no user mist
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any, Generic, Optional, TypeVar
@@ -19,7 +21,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from hybrid.errors import HybridError, ValidationError
+from hybrid.errors import HybridError
+from hybrid.models import with_defaults  # noqa: F401  (the name the routes and tests know)
 
 T = TypeVar("T")
 log = logging.getLogger("hybrid.api")
@@ -58,28 +61,36 @@ def error_response(status_code: int, message: str, started: Optional[float] = No
     return Response(content=body, status_code=status_code, media_type="application/json")
 
 
+#: msgspec's words for a value of the right type breaking a declared bound (`Expected `int` >= 1`,
+#: `Expected `array` of length <= 8`): Qdrant's validation errors; anything else is a format error.
+_BOUND = re.compile(r"^Expected `[^`]*` (?:of length )?[<>]=?")
+_WHERE = {"body": "JSON body", "query": "query parameters", "path": "path parameters"}
+
+
 def _validation_message(exc: ValidationException) -> tuple[int, str]:
-    """Litestar's parameter/body errors -> (status, "Validation error in ...: [path: problem]")."""
-    problems = exc.extra if isinstance(exc.extra, list) else []
-    if any(p.get("key") == "data" and p.get("message") == "'data'" for p in problems if isinstance(p, dict)):
+    """Litestar's parameter/body errors as Qdrant words them: a value breaking a bound is 422
+    "Validation error in JSON body: [path: problem]"; a value of the wrong shape 400 "Format error
+    in JSON body: ..." (query or path parameters: "Deserialize error in query parameters: ...")."""
+    problems = [p for p in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(p, dict)]
+    if any(p.get("key") == "data" and p.get("message") == "'data'" for p in problems):
         return 400, "Empty request body: a JSON body is required"
-    parts = []
-    for p in problems:
-        if isinstance(p, dict):
-            key = p.get("key", "")
-            where = "body" if p.get("source") == "body" else f"{p.get('source', 'request')} parameter"
-            field = "" if key == "data" else f"{key}: "
-            parts.append(f"{where} {field}{p.get('message', '')}".strip())
-    return 422, "Validation error: [" + "; ".join(parts or [str(exc.detail)]) + "]"
+    if not problems:
+        return 400, f"Format error in request: {exc.detail}"
+    first = problems[0]
+    source = str(getattr(first.get("source"), "value", first.get("source") or "body")).lower()
+    where = _WHERE.get(source, f"{source} parameters")
+    parts = [f"{p['key']}: {p.get('message', '')}" if p.get("key") not in (None, "", "data")
+             else str(p.get("message", "")) for p in problems]
+    if all(_BOUND.match(str(p.get("message", ""))) for p in problems):
+        return 422, f"Validation error in {where}: [" + "; ".join(parts) + "]"
+    return 400, f"{'Format' if where == 'JSON body' else 'Deserialize'} error in {where}: " + "; ".join(parts)
 
 
 def to_error(exc: Exception) -> tuple[int, str]:
-    """(HTTP status, message) for any exception a handler can raise."""
-    if isinstance(exc, ValidationError):
-        return 422, f"Validation error: {exc.message}"
-    if isinstance(exc, HybridError):
-        prefix = "Not found: " if exc.status_code == 404 else ""
-        return exc.status_code, prefix + exc.message
+    """(HTTP status, message) for any exception a handler can raise, worded as Qdrant's server
+    words it ("Wrong input: ...", "Not found: ...")."""
+    if isinstance(exc, HybridError) and exc.status_code < 500:
+        return exc.status_code, f"{exc.label}: {exc.message}" if exc.label else exc.message
     if isinstance(exc, ValidationException):
         return _validation_message(exc)
     if isinstance(exc, HTTPException):
@@ -89,6 +100,8 @@ def to_error(exc: Exception) -> tuple[int, str]:
         return exc.status_code, detail
     if isinstance(exc, msgspec.DecodeError):
         return 400, f"Format error in JSON body: {exc}"
+    if isinstance(exc, HybridError):  # storage faults: the message names the file, no traceback needed
+        return exc.status_code, f"{exc.label}: {exc.message}"
     # Anything else (a ValueError or IndexError from inside the engine included) is our fault,
     # not the caller's: the engine raises hybrid.errors for every user mistake.
     return 500, "Service internal error: the request could not be processed"
@@ -103,18 +116,6 @@ def handle_exception(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed (error id %s)", request.method,
                   request.scope.get("path_template", request.url.path), error_id, exc_info=exc)
     return error_response(status, message, _started(request))
-
-
-def with_defaults(value: Any) -> Any:
-    """JSON builtins of a Struct tree keeping fields equal to their defaults (the wire models omit
-    them, but Qdrant's clients require e.g. every hnsw_config field); None fields stay omitted."""
-    if isinstance(value, msgspec.Struct):
-        return {f: with_defaults(v) for f in value.__struct_fields__ if (v := getattr(value, f)) is not None}
-    if isinstance(value, dict):
-        return {k: with_defaults(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [with_defaults(v) for v in value]
-    return value
 
 
 def as_builtin(value: Any) -> Any:

@@ -27,8 +27,11 @@ QUERY_DOC = (
     "field with BM25; {linear: {weights, normalization: minmax|zscore}} fuses prefetches linearly."
 )
 FILTER_DOC = "Qdrant filter: {must, should, must_not, min_should} of field, has_id, is_empty, is_null, nested conditions"
-PAYLOAD_DOC = "true/false, a list of keys to include, or {include: [...], exclude: [...]}"
+PAYLOAD_DOC = "true/false, a list of keys to include, or {include: [...]} / {exclude: [...]}"
 VECTOR_DOC = "true/false or a list of vector names to return"
+#: Qdrant's WithPayloadInterface and WithVector: typed here, so `{"include": 5}` is a 400 naming it.
+WithPayload = Annotated[Union[bool, list[str], dict[str, list[str]]], Meta(description=PAYLOAD_DOC)]
+WithVector = Annotated[Union[bool, list[str]], Meta(description=VECTOR_DOC)]
 
 
 class Body(Struct, forbid_unknown_fields=False, omit_defaults=True, kw_only=True):
@@ -152,8 +155,8 @@ class UpdateOperations(Body):
 # ---------------------------------------------------------------- point reads
 class Retrieve(Body):
     ids: list[PointId]
-    with_payload: Annotated[Any, Meta(description=PAYLOAD_DOC)] = True
-    with_vector: Annotated[Any, Meta(description=VECTOR_DOC)] = False
+    with_payload: WithPayload = True
+    with_vector: WithVector = False
     shard_key: Any = None
 
 
@@ -161,8 +164,8 @@ class Scroll(Body):
     offset: Optional[PointId] = None
     limit: Optional[Limit] = None
     filter: Annotated[Any, Meta(description=FILTER_DOC)] = None
-    with_payload: Annotated[Any, Meta(description=PAYLOAD_DOC)] = True
-    with_vector: Annotated[Any, Meta(description=VECTOR_DOC)] = False
+    with_payload: WithPayload = True
+    with_vector: WithVector = False
     order_by: Any = None
     shard_key: Any = None
 
@@ -192,10 +195,20 @@ class Query(Body):
     score_threshold: Optional[float] = None
     limit: Optional[Limit] = None
     offset: Optional[Offset] = None
-    with_vector: Annotated[Any, Meta(description=VECTOR_DOC)] = False
-    with_payload: Annotated[Any, Meta(description=PAYLOAD_DOC)] = False
+    with_vector: WithVector = False
+    with_payload: WithPayload = False
     lookup_from: Any = None
     explain: Optional[bool] = None
+    shard_key: Any = None
+
+
+class SearchMatrix(Body):
+    """Qdrant's SearchMatrixRequest: `sample` random points matching `filter`, `limit` nearest each."""
+
+    filter: Annotated[Any, Meta(description=FILTER_DOC)] = None
+    sample: Optional[Annotated[int, Meta(ge=2, le=10_000)]] = None
+    limit: Optional[Limit] = None
+    using: Optional[str] = None
     shard_key: Any = None
 
 
@@ -213,8 +226,8 @@ class QueryGroups(Query, kw_only=True):
 class Common(Body):
     filter: Annotated[Any, Meta(description=FILTER_DOC)] = None
     params: Optional[m.SearchParams] = None
-    with_payload: Annotated[Any, Meta(description=PAYLOAD_DOC)] = False
-    with_vector: Annotated[Any, Meta(description=VECTOR_DOC)] = False
+    with_payload: WithPayload = False
+    with_vector: WithVector = False
     score_threshold: Optional[float] = None
     shard_key: Any = None
 

@@ -15,13 +15,14 @@ import msgspec
 
 from hybrid import models as m
 from hybrid.config import build_schema
-from hybrid.errors import HybridError, NotFound, ValidationError
+from hybrid.errors import BadRequest, NotFound, ValidationError
 from hybrid.names import check_name
 from hybrid.ids import normalize_ids
 from hybrid.optimizations import OptimizationsResponse
 from hybrid.points import batch_from_points
 from hybrid.search import filter_mask, parse
 from indexes.payload.jsonpath import parse_path
+from hybrid.snapshot_sets import SnapshotSetsMixin
 from hybrid.snapshots import SnapshotMixin
 from hybrid.storage.files import read_checked, write_checked
 from hybrid.storage.health import unopened_info
@@ -39,10 +40,8 @@ class AliasNotFound(NotFound):
         super().__init__(f"Alias `{alias}` doesn't exist!")
 
 
-class NameConflict(HybridError):
-    """An alias would shadow a collection (or the reverse)."""
-
-    status_code = 409
+class NameConflict(BadRequest):
+    """An alias would shadow a collection (or the reverse): Qdrant's 400 "Wrong input"."""
 
 
 class AliasDescription(m.Model):
@@ -90,7 +89,7 @@ def _completed(seq: int) -> m.UpdateResult:
     return m.UpdateResult(status="completed", operation_id=seq)
 
 
-class AdminMixin(SnapshotMixin):
+class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
     path: Optional[Path]
     infer: Any
     _lock: "threading.RLock"

@@ -17,6 +17,7 @@ import msgspec
 
 from hybrid import models as m
 from hybrid import operations as ops
+from hybrid import text_query
 from hybrid.admin import AdminMixin
 from hybrid.checkpoint import open_collection
 from hybrid.collection import Collection
@@ -29,6 +30,8 @@ from hybrid.points import batch_from_points
 from hybrid.query import QueryRequest, run_query
 from hybrid.queries.parse import shallow
 from hybrid.query_client import QueryMixin
+from hybrid.matrix import MatrixMixin
+from hybrid.service import ServiceMixin
 from hybrid.search import count as count_points
 from hybrid.search import parse, record, scroll_ordered
 from hybrid.search import scroll as scroll_points
@@ -45,7 +48,7 @@ def _completed(seq: int) -> m.UpdateResult:
     return m.UpdateResult(status="completed", operation_id=seq)
 
 
-class Client(QueryMixin, AdminMixin):
+class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
     def __init__(self, location: Optional[str] = None, path: Optional[str | Path] = None, **options: Any) -> None:
         if location not in (None, ":memory:"):
             raise ValidationError("location", "the embedded client takes ':memory:' or path=...; use a URL with qdrant_client")
@@ -315,6 +318,7 @@ class Client(QueryMixin, AdminMixin):
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
         _single_node(shard_key_selector)
         c = self._view(collection_name)
+        query, using, prefetch = text_query.rewrite(query, using, prefetch, c.field_indexes)
         if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
             points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))
             if points is not None:
@@ -331,7 +335,8 @@ class Client(QueryMixin, AdminMixin):
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], consistency: Any = None,
                            timeout: Optional[int] = None) -> list[m.QueryResponse]:
         c = self._view(collection_name)
-        fast = nearest_batch(c, list(requests))
+        requests = [text_query.rewrite_request(_request_json(raw), c.field_indexes) for raw in requests]
+        fast = nearest_batch(c, requests)
         if fast is not None:
             return [m.QueryResponse(points=points) for points in fast]
         out = []

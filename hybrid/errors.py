@@ -8,9 +8,11 @@ from __future__ import annotations
 
 
 class HybridError(Exception):
-    """Base class of every error the engine raises on purpose."""
+    """Base class of every error the engine raises on purpose. `label` starts the message the
+    REST API answers with, as Qdrant's server words its errors ("Wrong input: ...")."""
 
     status_code: int = 500
+    label: str = "Service internal error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -21,12 +23,12 @@ class BadRequest(HybridError):
     """The request is malformed or refers to something that cannot be used that way."""
 
     status_code = 400
+    label = "Wrong input"
 
 
 class ValidationError(BadRequest):
-    """A field of the request has a wrong value. `field` is its path, e.g. `points[3].vector`."""
-
-    status_code = 422
+    """A field of the request has a wrong value. `field` is its path, e.g. `points[3].vector`.
+    400, as Qdrant answers a value its parser or engine rejects."""
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}" if field else problem)
@@ -40,8 +42,17 @@ class ValidationError(BadRequest):
         return cls(path, problem) if sep else cls(field, str(exc))
 
 
+class InvalidValue(ValidationError):
+    """A value breaking a declared rule (a name's characters, a range): 422, as Qdrant's
+    request validation (the `validator` rules on its request types) answers."""
+
+    status_code = 422
+    label = "Validation error"
+
+
 class NotFound(HybridError):
     status_code = 404
+    label = "Not found"
 
 
 class CollectionNotFound(NotFound):
@@ -58,6 +69,7 @@ class PointNotFound(NotFound):
 
 class AlreadyExists(HybridError):
     status_code = 409
+    label = "Wrong input"  # Qdrant's wording for its 409
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Collection `{name}` already exists!")
@@ -68,6 +80,7 @@ class StorageLocked(HybridError):
     """Another process (or Client) holds the data folder."""
 
     status_code = 409
+    label = "Storage locked"
 
 
 class ConfigError(BadRequest):
@@ -101,15 +114,29 @@ class CollectionDamaged(StorageError):
 
 class Unauthorized(HybridError):
     status_code = 401
+    label = ""
 
 
 class Forbidden(HybridError):
     status_code = 403
+    label = ""
 
 
 class PayloadTooLarge(HybridError):
     status_code = 413
+    label = "Payload too large"
 
 
 class ModelUnavailable(BadRequest):
     """An embedding model cannot be loaded (e.g. it must be downloaded and we are offline)."""
+
+
+class StandaloneMode(HybridError):
+    """A cluster operation on a single-node server: 405, as a Qdrant started without
+    distributed mode answers."""
+
+    status_code = 405
+    label = ""
+
+    def __init__(self) -> None:
+        super().__init__("Qdrant is running in standalone mode")

@@ -45,7 +45,7 @@ def _prepared(c: "CollectionView", name: str, queries: np.ndarray) -> np.ndarray
     """(n, dim) float32 queries checked for dimension and finiteness, unit length for Cosine."""
     spec = c.schema.dense[name]
     if queries.shape[-1] != spec.size:
-        raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, "
+        raise ValidationError("query", f"Vector dimension error: expected dim: {spec.size}, "
                                        f"got {queries.shape[-1]}")
     square = float(np.dot(queries, queries)) if queries.ndim == 1 else math.inf
     if not math.isfinite(square) and not np.isfinite(queries).all():  # a finite square has finite terms

@@ -235,9 +235,26 @@ class SearchParams(Model):
     quantization: Optional[dict] = None
     indexed_only: bool = False
     acorn: Optional[dict] = None
+    idf: Any = None  # Qdrant 1.20: "global" (what we compute); a {corpus: filter} is refused, not ignored
+
+    def __post_init__(self) -> None:
+        if self.idf not in (None, "global"):
+            raise ValueError("idf: only \"global\" IDF statistics are supported (not a corpus filter)")
 
 
 # ---------------------------------------------------------------- conversion helpers
+def with_defaults(value: Any) -> Any:
+    """JSON builtins of a Struct tree keeping fields equal to their defaults (the wire models omit
+    them, but Qdrant's clients require e.g. every hnsw_config field); None fields stay omitted."""
+    if isinstance(value, Struct):
+        return {f: with_defaults(v) for f in value.__struct_fields__ if (v := getattr(value, f)) is not None}
+    if isinstance(value, dict):
+        return {k: with_defaults(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [with_defaults(v) for v in value]
+    return value
+
+
 def to_builtins(obj: Any) -> Any:
     """Qdrant-shaped JSON builtins from a dict, a msgspec Struct or a qdrant_client pydantic model."""
     if obj is None or type(obj) in (str, int, float, bool):

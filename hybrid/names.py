@@ -13,21 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from hybrid.errors import ValidationError
+from hybrid.errors import InvalidValue
 
 MAX_CHARS, MAX_BYTES = 255, 190
 FORBIDDEN = '<>:"/\\|?*'
 
 
 def check_name(name: Any, field: str = "collection_name") -> str:
-    """`name` if it is a valid collection or alias name; else a ValidationError naming `field`."""
+    """`name` if it is a valid collection or alias name; else an InvalidValue naming `field`."""
     if not isinstance(name, str) or not name:
-        raise ValidationError(field, "must be a non-empty string")
+        raise InvalidValue(field, "must be a non-empty string")
     if len(name) > MAX_CHARS or len(name.encode("utf-8")) > MAX_BYTES:
-        raise ValidationError(field, f"must be at most {MAX_CHARS} characters and {MAX_BYTES} bytes of UTF-8")
+        raise InvalidValue(field, f"must be at most {MAX_CHARS} characters and {MAX_BYTES} bytes of UTF-8")
     bad = next((ch for ch in name if ch in FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F), None)
     if bad is not None:
-        raise ValidationError(field, f"cannot contain {bad!r}")
+        raise InvalidValue(field, f"cannot contain {bad!r}")
     if name.startswith("."):
-        raise ValidationError(field, "cannot start with '.'")
+        raise InvalidValue(field, "cannot start with '.'")
     return name

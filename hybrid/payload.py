@@ -10,6 +10,7 @@ import copy
 from typing import Any, Optional
 
 from hybrid import operations as ops
+from hybrid.errors import ValidationError
 
 
 def _split(path: str) -> list[str]:
@@ -62,13 +63,13 @@ def select_payload(payload: Optional[dict], selector: Any) -> Optional[dict]:
     if selector is True:
         return payload
     if isinstance(selector, (list, tuple)):
-        return _include(payload, list(selector))
+        return _include(payload, _keys(selector, "with_payload"))
     if isinstance(selector, dict):
         if "include" in selector:
-            return _include(payload, list(selector["include"]))
+            return _include(payload, _keys(selector["include"], "with_payload.include"))
         if "exclude" in selector:
             out = copy.deepcopy(payload)
-            for key in selector["exclude"]:
+            for key in _keys(selector["exclude"], "with_payload.exclude"):
                 _delete_path(out, _split(key))
             return out
         if "enable" in selector:
@@ -76,10 +77,18 @@ def select_payload(payload: Optional[dict], selector: Any) -> Optional[dict]:
     return payload
 
 
+def _keys(keys: Any, field: str) -> list[str]:
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise ValidationError(field, f"expected a list of payload keys, got {type(keys).__name__}")
+    return list(keys)
+
+
 def _include(payload: dict, keys: list[str]) -> dict:
     out: dict = {}
     for key in keys:
         parts = _split(key)
+        if not parts:  # an empty key selects nothing
+            continue
         src: Any = payload
         for part in parts:
             if not isinstance(src, dict) or part not in src:

@@ -86,7 +86,7 @@ class _Collector:
         kind = self.schema.kind_of(name) if name in self.schema.dense or name in self.schema.sparse else None
         if kind is None:
             shown = name or "(default)"
-            raise ValidationError(where, f"Wrong input: Not existing vector name error: {shown}")
+            raise ValidationError(where, f"Not existing vector name error: {shown}")
         if not isinstance(value, np.ndarray):  # arrays stay arrays: no per-number conversion
             value = m.to_builtins(value)
         if _is_document(value):
@@ -119,7 +119,7 @@ class _Collector:
         if mat.ndim != 2:
             raise ValidationError(where, f"vector {name!r} is a multivector: expected a list of vectors")
         if mat.shape[1] != size:
-            raise ValidationError(where, f"Wrong input: Vector dimension error: expected dim: {size}, got {mat.shape[1]}")
+            raise ValidationError(where, f"Vector dimension error: expected dim: {size}, got {mat.shape[1]}")
         if not np.isfinite(mat).all():
             raise ValidationError(where, "vector contains NaN or inf")
         return mat
@@ -136,7 +136,7 @@ class _Collector:
                 for r, v in zip(rows, vals):
                     n = len(v) if hasattr(v, "__len__") else -1
                     if n != size:
-                        raise ValidationError(f"{where}[{r}]{at}", f"Wrong input: Vector dimension error: expected dim: {size}, got {n}")
+                        raise ValidationError(f"{where}[{r}]{at}", f"Vector dimension error: expected dim: {size}, got {n}")
                 raise ValidationError(f"{where}{at}", "vector must be a list of numbers")
             bad = ~np.isfinite(data).all(axis=1)
             if bad.any():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hybrid import models as m
+from hybrid import text_query
 from hybrid.queries.parse import shallow
 from hybrid.query import QueryGroupsRequest, run_groups
 
@@ -28,6 +29,8 @@ class QueryMixin:
         from hybrid.client import _single_node
 
         _single_node(shard_key_selector)
+        view = self._view(collection_name)
+        query, using, prefetch = text_query.rewrite(query, using, prefetch, view.field_indexes)
         req = QueryGroupsRequest(
             query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
@@ -35,4 +38,4 @@ class QueryMixin:
             with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), explain=explain,
             group_by=group_by, group_size=group_size, with_lookup=m.to_builtins(with_lookup),
         )
-        return run_groups(self._view(collection_name), req, self.infer, self._lookup)
+        return run_groups(view, req, self.infer, self._lookup)

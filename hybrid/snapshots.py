@@ -6,7 +6,9 @@ segments/, wal/). A persistent collection is tarred as it is on disk, under the 
 (the WAL is written unbuffered, so the files are the durable state). An in-memory collection is
 first written in the same layout: its sealed segments as they are, the appendable segment
 compacted into one more sealed segment, an empty WAL and a manifest at the current sequence.
-Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths),
+Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths;
+`ExpansionLimits` bound what a compressed or crafted archive may unpack to, checked on the
+headers before anything is written),
 opens it, and only then replaces the collection (a persistent one is moved aside first and put
 back if the new one does not open). `SnapshotMixin` holds the Client methods (qdrant-client
 names); snapshot files live in `Client.snapshots_path/<collection>/`.
@@ -16,9 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tarfile
 import tempfile
 import time
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -121,12 +128,42 @@ def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
         part.unlink(missing_ok=True)
 
 
-def extract_snapshot(archive: Path, staging: Path, name: str) -> tuple[Path, SnapshotMeta]:
+@dataclass(frozen=True)
+class ExpansionLimits:
+    """How far an archive may expand while it is unpacked: at most `ratio` times its own size
+    (a plain tar expands to about its size; a gzip bomb to thousands of times it), at most
+    `max_bytes` in all (and never more than the free space where it is unpacked), at most
+    `max_members` files. Checked on the member headers before anything is written."""
+
+    ratio: float = 20.0
+    max_bytes: int = 1 << 40
+    max_members: int = 1_000_000
+
+
+def _unpack(archive: Path, staging: Path, limits: ExpansionLimits) -> None:
+    """Read every member header first, refusing (as bad input) the first member that would pass
+    a limit, then extract: nothing reaches the disk unless the whole archive fits."""
+    budget = min(limits.max_bytes, int(limits.ratio * archive.stat().st_size), shutil.disk_usage(staging).free)
+    expanded = members = 0
+    with tarfile.open(archive, "r") as tar:
+        for member in tar:  # headers only (a compressed stream is decompressed, not written)
+            expanded += member.size
+            members += 1
+            if members > limits.max_members:
+                raise ValidationError("snapshot", f"the archive holds more than {limits.max_members} files")
+            if expanded > budget:
+                raise ValidationError("snapshot", f"the archive expands beyond {budget} bytes ({limits.ratio:g} times "
+                                      f"its size of {archive.stat().st_size} bytes, at most {limits.max_bytes} "
+                                      "bytes and the free disk space)")
+        tar.extractall(staging, filter="data")
+
+
+def extract_snapshot(archive: Path, staging: Path, name: str,
+                     limits: ExpansionLimits = ExpansionLimits()) -> tuple[Path, SnapshotMeta]:
     """Unpack `archive` into `staging`; returns the collection folder (renamed to `name`) and meta."""
     try:
-        with tarfile.open(archive, "r") as tar:
-            tar.extractall(staging, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+        _unpack(archive, staging, limits)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ValidationError("snapshot", f"not a readable snapshot archive: {exc}") from None
     try:
         meta = msgspec.json.decode((staging / META_NAME).read_bytes(), type=SnapshotMeta)
@@ -153,6 +190,7 @@ class SnapshotMixin:
     """Client methods for snapshots (qdrant-client names); part of `AdminMixin`."""
 
     path: Optional[Path]
+    expansion_limits = ExpansionLimits()
     _lock: "threading.RLock"
     _collections: dict[str, "Collection"]
 
@@ -184,45 +222,45 @@ class SnapshotMixin:
 
     def create_snapshot(self, collection_name: str, wait: bool = True, **_: Any) -> SnapshotDescription:
         c = self._get(collection_name)
-        folder = self._snapshot_folder(c.name)
+        return self._snapshot_into(c, self._snapshot_folder(c.name), c.name)
+
+    def _snapshot_into(self, c: "Collection", folder: Path, prefix: str) -> SnapshotDescription:
+        """Write a snapshot of `c` into `folder` (named `<prefix>-<number>-<time>.snapshot`) and
+        its sha256 beside it."""
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
-        dest = folder / f"{c.name}-{time.time_ns() % 10**16}-{stamp}{SUFFIX}"
+        dest = folder / f"{prefix}-{time.time_ns() % 10**16}-{stamp}{SUFFIX}"
         with tempfile.TemporaryDirectory(dir=folder, prefix=".staging-") as tmp:
             write_snapshot(c, dest, Path(tmp))
         atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
-        return _describe(dest)
+        return describe(dest)
 
     def list_snapshots(self, collection_name: str, **_: Any) -> list[SnapshotDescription]:
-        folder = self._snapshot_folder(collection_name)
-        files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
-        return [_describe(p) for p in files]
+        return list_folder(self._snapshot_folder(collection_name))
 
     def snapshot_file(self, collection_name: str, snapshot_name: str) -> Path:
         """The file of one snapshot (for downloads); NotFound when there is none of that name."""
-        if not isinstance(snapshot_name, str) or Path(snapshot_name).name != snapshot_name \
-                or not snapshot_name.endswith(SUFFIX):
-            raise SnapshotNotFound(str(snapshot_name))
-        file = self._snapshot_folder(collection_name) / snapshot_name
-        if not file.is_file():
-            raise SnapshotNotFound(snapshot_name)
-        return file
+        return file_in(self._snapshot_folder(collection_name), snapshot_name)
 
     def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True, **_: Any) -> bool:
-        file = self.snapshot_file(collection_name, snapshot_name)
-        file.unlink()
-        file.with_name(file.name + ".checksum").unlink(missing_ok=True)
-        return True
+        return delete_file(self.snapshot_file(collection_name, snapshot_name))
 
     def recover_snapshot(self, collection_name: str, location: str, api_key: Optional[str] = None,
                          checksum: Optional[str] = None, priority: Any = None, wait: bool = True, **_: Any) -> bool:
-        """Replace (or create) `collection_name` from a snapshot file inside the snapshots folder.
-
-        `location` is `file:///...` or a path; remote URLs are refused (upload the file instead)."""
+        """Replace (or create) `collection_name` from a snapshot: `location` is a file inside the
+        snapshots folder (`file:///...` or a path), or an http(s) URL it is downloaded from (with
+        `api_key` as the `api-key` header, as Qdrant sends it), then checked against `checksum`."""
         if not isinstance(location, str) or not location or "\0" in location:
-            raise ValidationError("location", "expected a file:// URL or a path")
+            raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
+        if location.startswith(("http://", "https://")):
+            check_name(collection_name)
+            staging = self._staging_root()
+            with tempfile.TemporaryDirectory(dir=staging) as tmp:
+                file = download(location, Path(tmp) / f"download{SUFFIX}", api_key, self.expansion_limits.max_bytes)
+                self.restore_snapshot(collection_name, file, checksum)
+            return True
         if "://" in location and not location.startswith("file://"):
-            raise ValidationError("location", "only file:// locations are supported; upload remote snapshots")
+            raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
         file = Path(location.removeprefix("file://")).resolve()
         if not file.is_relative_to(self.snapshots_path.resolve()):
             raise ValidationError("location", f"snapshots are recovered only from inside {self.snapshots_path}")
@@ -231,15 +269,18 @@ class SnapshotMixin:
         self.restore_snapshot(collection_name, file, checksum)
         return True
 
+    def _staging_root(self) -> Path:
+        root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
     def restore_snapshot(self, collection_name: str, archive: Path, checksum: Optional[str] = None) -> None:
         """Replace (or create) `collection_name` with the collection in the snapshot file `archive`."""
         check_name(collection_name)
         if checksum is not None and sha256_of(archive) != str(checksum).lower():
             raise ValidationError("checksum", "the snapshot's sha256 does not match the given checksum")
-        staging_root = (self.path if self.path is not None else self.snapshots_path) / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=staging_root) as tmp:
-            folder, meta = extract_snapshot(archive, Path(tmp), collection_name)
+        with tempfile.TemporaryDirectory(dir=self._staging_root()) as tmp:
+            folder, meta = extract_snapshot(archive, Path(tmp), collection_name, self.expansion_limits)
             if self.path is None:
                 restored = _open_or_reject(self._open, folder)
                 restored.wal.close()  # an in-memory collection keeps nothing on disk
@@ -289,7 +330,49 @@ def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -
         raise ValidationError("snapshot", f"the snapshot cannot be opened: {type(exc).__name__}: {exc}") from None
 
 
-def _describe(file: Path) -> SnapshotDescription:
+def download(url: str, dest: Path, api_key: Optional[str], max_bytes: int) -> Path:
+    """Stream `url` into `dest`, at most `max_bytes`; a failed download is bad input naming it."""
+    request = urllib.request.Request(url, headers={"api-key": api_key} if api_key else {})
+    written = 0
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
+            while chunk := response.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise ValidationError("location", f"the snapshot at {url} is larger than {max_bytes} bytes")
+                out.write(chunk)
+    except urllib.error.HTTPError as exc:
+        raise ValidationError("location", f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ValidationError("location", f"downloading {url} failed: {exc}") from None
+    return dest
+
+
+def list_folder(folder: Path) -> list[SnapshotDescription]:
+    """The snapshots in `folder`, oldest first."""
+    found = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
+    return [describe(p) for p in found if p.is_file()]
+
+
+def file_in(folder: Path, snapshot_name: str) -> Path:
+    """The snapshot file `snapshot_name` directly inside `folder` (a bare file name, no path
+    parts); SnapshotNotFound otherwise."""
+    if not isinstance(snapshot_name, str) or Path(snapshot_name).name != snapshot_name \
+            or not snapshot_name.endswith(SUFFIX):
+        raise SnapshotNotFound(str(snapshot_name))
+    file = folder / snapshot_name
+    if not file.is_file():
+        raise SnapshotNotFound(snapshot_name)
+    return file
+
+
+def delete_file(file: Path) -> bool:
+    file.unlink()
+    file.with_name(file.name + ".checksum").unlink(missing_ok=True)
+    return True
+
+
+def describe(file: Path) -> SnapshotDescription:
     stat = file.stat()
     checksum_file = file.with_name(file.name + ".checksum")
     created = datetime.fromtimestamp(stat.st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

@@ -10,7 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from api import schemas as s
 from api.auth import READ, WRITE, access
-from api.responses import Envelope, as_builtin, ok, with_defaults
+from api.responses import Envelope, as_builtin, ok
 from api.routes.params import CollectionName, PathName, Rt, Wait
 from api.routes.points import acknowledged
 from api.runtime import Runtime
@@ -24,7 +24,7 @@ NAME = "/collections/{collection_name:str}"
 
 
 @get("/collections", opt=access(READ), tags=TAGS, summary="List collections")
-async def list_collections(rt: Rt) -> Envelope[m.CollectionsResponse]:
+async def get_collections(rt: Rt) -> Envelope[m.CollectionsResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.get_collections), t0)
 
@@ -33,7 +33,7 @@ async def list_collections(rt: Rt) -> Envelope[m.CollectionsResponse]:
 async def get_collection(rt: Rt, collection_name: CollectionName) -> Envelope[m.CollectionInfo]:
     """Collection configuration (every field, as Qdrant reports it), counts and payload indexes."""
     t0 = perf_counter()
-    info = with_defaults(await rt.call(rt.client.get_collection, rt.resolve(collection_name)))
+    info = m.with_defaults(await rt.call(rt.client.get_collection, rt.resolve(collection_name)))
     vectors = info["config"]["params"].get("vectors")
     if isinstance(vectors, dict) and list(vectors) == [""]:  # Qdrant shows the unnamed vector's params bare
         info["config"]["params"]["vectors"] = vectors[""]
@@ -91,19 +91,19 @@ async def update_aliases(rt: Rt, data: JSONBody[s.ChangeAliases]) -> Envelope[bo
 
 
 @get(f"{NAME}/aliases", opt=access(READ), tags=["Aliases"], summary="Aliases of a collection")
-async def collection_aliases(rt: Rt, collection_name: CollectionName) -> Envelope[CollectionsAliasesResponse]:
+async def get_collection_aliases(rt: Rt, collection_name: CollectionName) -> Envelope[CollectionsAliasesResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.get_collection_aliases, rt.resolve(collection_name)), t0)
 
 
 @get("/aliases", opt=access(READ), tags=["Aliases"], summary="All aliases")
-async def all_aliases(rt: Rt) -> Envelope[CollectionsAliasesResponse]:
+async def get_collections_aliases(rt: Rt) -> Envelope[CollectionsAliasesResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.get_aliases), t0)
 
 
 @put(f"{NAME}/index", opt=access(WRITE), tags=["Indexes"], summary="Create a payload index", status_code=200)
-async def create_index(rt: Rt, collection_name: CollectionName, data: JSONBody[s.CreateFieldIndex],
+async def create_field_index(rt: Rt, collection_name: CollectionName, data: JSONBody[s.CreateFieldIndex],
                        wait: Wait = None) -> Envelope[m.UpdateResult]:
     t0 = perf_counter()
     result = await rt.call(rt.client.create_payload_index, rt.resolve(collection_name), data.field_name,
@@ -113,7 +113,7 @@ async def create_index(rt: Rt, collection_name: CollectionName, data: JSONBody[s
 
 @delete(f"{NAME}/index/{{field_name:str}}", opt=access(WRITE), tags=["Indexes"], summary="Delete a payload index",
         status_code=200)
-async def delete_index(rt: Rt, collection_name: CollectionName, field_name: PathName,
+async def delete_field_index(rt: Rt, collection_name: CollectionName, field_name: PathName,
                        wait: Wait = None) -> Envelope[m.UpdateResult]:
     t0 = perf_counter()
     result = await rt.call(rt.client.delete_payload_index, rt.resolve(collection_name), field_name)
@@ -135,5 +135,6 @@ async def get_optimizations(rt: Rt, collection_name: CollectionName, with_fields
                             completed_limit=completed_limit), t0)
 
 
-ROUTES = [list_collections, get_collection, get_optimizations, create_collection, update_collection, delete_collection,
-          collection_exists, update_aliases, collection_aliases, all_aliases, create_index, delete_index]
+ROUTES = [get_collections, get_collection, get_optimizations, create_collection, update_collection, delete_collection,
+          collection_exists, update_aliases, get_collection_aliases, get_collections_aliases, create_field_index,
+          delete_field_index]

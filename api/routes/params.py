@@ -15,3 +15,6 @@ PathName = Annotated[str, PathParameter()]
 Wait = Annotated[Optional[bool], QueryParameter(
     description="true: answer when the change is applied (`completed`); false: `acknowledged`")]
 QueryText = Annotated[Optional[str], QueryParameter()]
+DetailsLevel = Annotated[Optional[int], QueryParameter(ge=0, description="How much detail to report")]
+Timeout = Annotated[Optional[int], QueryParameter(ge=1, description="Seconds to wait")]
+Flag = Annotated[Optional[bool], QueryParameter()]

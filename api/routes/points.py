@@ -113,7 +113,7 @@ async def get_point(rt: Rt, collection_name: CollectionName, id: PathName) -> En
 
 
 @post(POINTS, opt=access(READ), tags=TAGS, summary="Retrieve points by ids", status_code=200)
-async def retrieve_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Retrieve]) -> Envelope[list[m.Record]]:
+async def get_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Retrieve]) -> Envelope[list[m.Record]]:
     t0 = perf_counter()
     found = await rt.call(rt.client.retrieve, rt.resolve(collection_name), data.ids,
                           with_payload=data.with_payload, with_vectors=data.with_vector)
@@ -142,4 +142,4 @@ async def count_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s
 
 
 ROUTES = [upsert_points, delete_points, set_payload, overwrite_payload, delete_payload, clear_payload,
-          update_vectors, delete_vectors, batch_update, get_point, retrieve_points, scroll_points, count_points]
+          update_vectors, delete_vectors, batch_update, get_point, get_points, scroll_points, count_points]

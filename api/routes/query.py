@@ -1,4 +1,4 @@
-"""The Query API (query, batch, groups), facets, and the legacy search, recommend and discover
+"""The Query API (query, batch, groups), the search matrix, facets, and the legacy search_points, recommend and discover
 routes, which api/legacy.py translates into Query API calls."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from api.routes.params import CollectionName, Rt
 from api.runtime import Runtime
 from hybrid import models as m
 from hybrid.admin import FacetResponse
+from hybrid.matrix import DEFAULT_LIMIT, DEFAULT_SAMPLE, SearchMatrixOffsetsResponse, SearchMatrixPairsResponse
 
 TAGS = ["Search"]
 POINTS = "/collections/{collection_name:str}/points"
@@ -42,7 +43,7 @@ def _query_batch(rt: Runtime, name: str, batch: list[dict[str, Any]]) -> list[m.
 
 
 @post(f"{POINTS}/query/batch", opt=access(READ), tags=TAGS, summary="Several queries", status_code=200)
-async def query_batch(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryBatch]) -> Envelope[list[m.QueryResponse]]:
+async def query_batch_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryBatch]) -> Envelope[list[m.QueryResponse]]:
     t0 = perf_counter()
     batch = [legacy.query_args(q) for q in data.searches]
     return ok(await rt.call(_query_batch, rt, rt.resolve(collection_name), batch), t0)
@@ -50,41 +51,63 @@ async def query_batch(rt: Rt, collection_name: CollectionName, data: JSONBody[s.
 
 @post(f"{POINTS}/query/groups", opt=access(READ), tags=TAGS, summary="Query, grouped by a payload field",
       status_code=200)
-async def query_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryGroups]) -> Envelope[m.GroupsResult]:
+async def query_points_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryGroups]) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.query_points_groups, rt.resolve(collection_name),
                             **legacy.query_groups_args(data)), t0)
 
 
+def _matrix_args(data: s.SearchMatrix) -> dict[str, Any]:
+    return {"query_filter": data.filter, "using": data.using, "shard_key_selector": data.shard_key,
+            "sample": DEFAULT_SAMPLE if data.sample is None else data.sample,
+            "limit": DEFAULT_LIMIT if data.limit is None else data.limit}
+
+
+@post(f"{POINTS}/search/matrix/pairs", opt=access(READ), tags=TAGS, summary="Distance matrix of a sample, as pairs",
+      status_code=200)
+async def search_matrix_pairs(rt: Rt, collection_name: CollectionName,
+                              data: JSONBody[s.SearchMatrix]) -> Envelope[SearchMatrixPairsResponse]:
+    t0 = perf_counter()
+    return ok(await rt.call(rt.client.search_matrix_pairs, rt.resolve(collection_name), **_matrix_args(data)), t0)
+
+
+@post(f"{POINTS}/search/matrix/offsets", opt=access(READ), tags=TAGS,
+      summary="Distance matrix of a sample, as offsets", status_code=200)
+async def search_matrix_offsets(rt: Rt, collection_name: CollectionName,
+                                data: JSONBody[s.SearchMatrix]) -> Envelope[SearchMatrixOffsetsResponse]:
+    t0 = perf_counter()
+    return ok(await rt.call(rt.client.search_matrix_offsets, rt.resolve(collection_name), **_matrix_args(data)), t0)
+
+
 @post(f"{POINTS}/search", opt=access(READ), tags=TAGS, summary="Legacy nearest search", status_code=200)
-async def search(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Search]) -> Envelope[list[m.ScoredPoint]]:
+async def search_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Search]) -> Envelope[list[m.ScoredPoint]]:
     t0 = perf_counter()
     return ok(await rt.call(_points, rt, rt.resolve(collection_name), legacy.search_args(data)), t0)
 
 
 @post(f"{POINTS}/search/batch", opt=access(READ), tags=TAGS, summary="Legacy batch search", status_code=200)
-async def search_batch(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchBatch]) -> Envelope[list[list[m.ScoredPoint]]]:
+async def search_batch_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchBatch]) -> Envelope[list[list[m.ScoredPoint]]]:
     t0 = perf_counter()
     batch = [legacy.search_args(q) for q in data.searches]
     return ok(await rt.call(_many, rt, rt.resolve(collection_name), batch), t0)
 
 
 @post(f"{POINTS}/search/groups", opt=access(READ), tags=TAGS, summary="Legacy grouped search", status_code=200)
-async def search_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchGroups]) -> Envelope[m.GroupsResult]:
+async def search_point_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchGroups]) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
     method = rt.client.query_points_groups
     return ok(await rt.call(method, rt.resolve(collection_name), **legacy.search_groups_args(data)), t0)
 
 
 @post(f"{POINTS}/recommend", opt=access(READ), tags=TAGS, summary="Legacy recommendation", status_code=200)
-async def recommend(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Recommend]) -> Envelope[list[m.ScoredPoint]]:
+async def recommend_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Recommend]) -> Envelope[list[m.ScoredPoint]]:
     t0 = perf_counter()
     return ok(await rt.call(_points, rt, rt.resolve(collection_name), legacy.recommend_args(data)), t0)
 
 
 @post(f"{POINTS}/recommend/batch", opt=access(READ), tags=TAGS, summary="Legacy batch recommendation",
       status_code=200)
-async def recommend_batch(rt: Rt, collection_name: CollectionName,
+async def recommend_batch_points(rt: Rt, collection_name: CollectionName,
                           data: JSONBody[s.RecommendBatch]) -> Envelope[list[list[m.ScoredPoint]]]:
     t0 = perf_counter()
     batch = [legacy.recommend_args(q) for q in data.searches]
@@ -93,20 +116,20 @@ async def recommend_batch(rt: Rt, collection_name: CollectionName,
 
 @post(f"{POINTS}/recommend/groups", opt=access(READ), tags=TAGS, summary="Legacy grouped recommendation",
       status_code=200)
-async def recommend_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.RecommendGroups]) -> Envelope[m.GroupsResult]:
+async def recommend_point_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.RecommendGroups]) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
     method = rt.client.query_points_groups
     return ok(await rt.call(method, rt.resolve(collection_name), **legacy.recommend_groups_args(data)), t0)
 
 
 @post(f"{POINTS}/discover", opt=access(READ), tags=TAGS, summary="Legacy discovery search", status_code=200)
-async def discover(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Discover]) -> Envelope[list[m.ScoredPoint]]:
+async def discover_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Discover]) -> Envelope[list[m.ScoredPoint]]:
     t0 = perf_counter()
     return ok(await rt.call(_points, rt, rt.resolve(collection_name), legacy.discover_args(data)), t0)
 
 
 @post(f"{POINTS}/discover/batch", opt=access(READ), tags=TAGS, summary="Legacy batch discovery", status_code=200)
-async def discover_batch(rt: Rt, collection_name: CollectionName,
+async def discover_batch_points(rt: Rt, collection_name: CollectionName,
                          data: JSONBody[s.DiscoverBatch]) -> Envelope[list[list[m.ScoredPoint]]]:
     t0 = perf_counter()
     batch = [legacy.discover_args(q) for q in data.searches]
@@ -122,5 +145,6 @@ async def facet(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Facet]
     return ok(result, t0)
 
 
-ROUTES = [query_points, query_batch, query_groups, search, search_batch, search_groups, recommend,
-          recommend_batch, recommend_groups, discover, discover_batch, facet]
+ROUTES = [query_points, query_batch_points, query_points_groups, search_matrix_pairs, search_matrix_offsets,
+          search_points, search_batch_points, search_point_groups, recommend_points, recommend_batch_points,
+          recommend_point_groups, discover_points, discover_batch_points, facet]

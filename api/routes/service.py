@@ -1,12 +1,15 @@
-"""Service routes: version, health probes, Prometheus metrics and our OpenAPI document."""
+"""Service routes: version, health probes, Prometheus metrics, telemetry, issues and our OpenAPI document."""
 
 from __future__ import annotations
 
-from litestar import Request, get
+from time import perf_counter
+from litestar import Request, delete, get
 from litestar.response import Response
 
-from api.auth import PUBLIC, READ, access
-from api.routes.params import Rt
+from api.auth import PUBLIC, READ, WRITE, access
+from api.responses import Envelope, ok
+from api.routes.params import DetailsLevel, Flag, Rt, Timeout
+from hybrid.service import IssuesReport
 
 TITLE = "hybrid - vector search engine (Qdrant-compatible REST API)"
 
@@ -38,10 +41,29 @@ async def metrics(rt: Rt) -> Response[str]:
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+@get("/telemetry", opt=access(READ), tags=["Service"], summary="Telemetry of this node")
+async def telemetry(rt: Rt, details_level: DetailsLevel = None, anonymize: Flag = None,
+                    timeout: Timeout = None) -> Envelope[dict]:
+    t0 = perf_counter()
+    return ok(await rt.call(rt.client.telemetry, details_level or 0, rt.settings.version), t0)
+
+
+@get("/issues", opt=access(READ), tags=["Beta"], summary="Performance issues found")
+async def get_issues(rt: Rt) -> Envelope[IssuesReport]:
+    t0 = perf_counter()
+    return ok(rt.client.get_issues(), t0)
+
+
+@delete("/issues", opt=access(WRITE), tags=["Beta"], summary="Clear the issues found", status_code=200)
+async def clear_issues(rt: Rt) -> Envelope[bool]:
+    t0 = perf_counter()
+    return ok(rt.client.clear_issues(), t0)
+
+
 @get("/openapi.json", opt=access(PUBLIC), tags=["Service"], summary="OpenAPI document", include_in_schema=False,
      sync_to_thread=False)
 def openapi_json(request: Request) -> dict:
     return request.app.openapi_schema.to_schema()
 
 
-ROUTES = [root, healthz, livez, readyz, metrics, openapi_json]
+ROUTES = [root, healthz, livez, readyz, metrics, telemetry, get_issues, clear_issues, openapi_json]

@@ -87,7 +87,7 @@ class Examples:
             raise ValidationError(field, f"vector {self.using or '(default)'!r} expects a "
                                   + ("multivector (list of vectors)" if want_ndim == 2 else "list of numbers"))
         if arr.shape[-1] != size or arr.size == 0:
-            raise ValidationError(field, f"Wrong input: Vector dimension error: expected dim: {size}, got {arr.shape[-1]}")
+            raise ValidationError(field, f"Vector dimension error: expected dim: {size}, got {arr.shape[-1]}")
         if not np.isfinite(arr).all():
             raise ValidationError(field, "query vector contains NaN or inf")
         return arr

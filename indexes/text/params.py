@@ -1,7 +1,7 @@
 """Qdrant's `TextIndexParams` as a frozen, validated config.
 
-Only analysis options live here; storage options of the Qdrant JSON (`on_disk`, `enable_hnsw`)
-are accepted by `from_json` and left to the engine.
+Only analysis options live here; storage and ranking options of the Qdrant JSON (`on_disk`,
+`enable_hnsw`, `scoring`) are accepted by `from_json` and left to the engine.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ STEMMER_LANGUAGES = (
 
 _JSON_KEYS = frozenset({
     "type", "tokenizer", "min_token_len", "max_token_len", "lowercase", "ascii_folding",
-    "phrase_matching", "stopwords", "stemmer", "on_disk", "enable_hnsw",
+    "phrase_matching", "stopwords", "stemmer", "on_disk", "enable_hnsw", "scoring",
 })
 
 
@@ -110,7 +110,7 @@ class TextIndexParams:
 
 
 def _stemmer_from_json(value: Any) -> str | None:
-    if value is None:
+    if value is None or value == {"type": "none"}:  # Qdrant 1.20's explicit "no stemming"
         return None
     if not isinstance(value, dict) or value.get("type") != "snowball" or "language" not in value:
         raise ValueError(f"stemmer: expected {{'type': 'snowball', 'language': ...}}, got {value!r}")

@@ -8,18 +8,24 @@ import msgspec
 import pytest
 from litestar.exceptions import ClientException, NotFoundException, ValidationException
 
-from api.responses import Envelope, error_response, ok, to_error, with_defaults
+from api.responses import Envelope, error_response, ok, to_error
+from hybrid.models import with_defaults
 from hybrid import models as m
-from hybrid.errors import AlreadyExists, CollectionNotFound, Forbidden, ValidationError
+from hybrid.errors import AlreadyExists, CollectionNotFound, Forbidden, InvalidValue, ValidationError
 
 
 @pytest.mark.parametrize("exc, status, words", [
-    (ValidationError("points[2].vector", "bad"), 422, "points[2].vector: bad"),
+    (ValidationError("points[2].vector", "bad"), 400, "Wrong input: points[2].vector: bad"),  # Qdrant's BadInput
+    (InvalidValue("collection_name", "bad"), 422, "Validation error: collection_name: bad"),  # Qdrant's validator
     (CollectionNotFound("c"), 404, "Not found: Collection `c`"),
-    (AlreadyExists("c"), 409, "already exists"),
+    (AlreadyExists("c"), 409, "Wrong input: Collection `c` already exists!"),
     (Forbidden("no"), 403, "no"),
-    (ValidationException(extra=[{"key": "limit", "message": "Expected `int`", "source": "body"}]), 422,
-     "body limit: Expected `int`"),
+    (ValidationException(extra=[{"key": "limit", "message": "Expected `int`, got `str`", "source": "body"}]), 400,
+     "Format error in JSON body: limit: Expected `int`, got `str`"),
+    (ValidationException(extra=[{"key": "limit", "message": "Expected `int` >= 1", "source": "body"}]), 422,
+     "Validation error in JSON body: [limit: Expected `int` >= 1]"),
+    (ValidationException(extra=[{"key": "wait", "message": "Expected `bool`, got `str`", "source": "query"}]), 400,
+     "Deserialize error in query parameters: wait"),
     (ValidationException(extra=[{"key": "data", "message": "'data'", "source": "body"}]), 400, "Empty request body"),
     (ClientException("JSON is malformed: x"), 400, "Format error in JSON body"),
     (NotFoundException(), 404, "Not Found"),
@@ -71,7 +77,7 @@ def test_internal_faults_are_500_with_an_error_id_naming_the_logged_traceback() 
         logger.addHandler(handler)  # on the logger itself: the app's logging config replaces root handlers
         try:
             response = client.get("/boom")
-            assert client.get("/mistake").status_code == 422
+            assert client.get("/mistake").status_code == 400
         finally:
             logger.removeHandler(handler)
     message = response.json()["status"]["error"]
