@@ -20,7 +20,7 @@ through each segment's graph in one kernel call (the same decision, the same res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
@@ -31,7 +31,7 @@ from hybrid.query import ordering
 from hybrid.query.allowed import allowed_points, search_allowed, use_graph
 from hybrid.query.merge import Ranked, run_merge
 from hybrid.query.plan import Leaf, Merge, Plan
-from hybrid.query.scoring import score_collection
+from hybrid.query.scoring import NearestScorer, score_collection
 from hybrid.query.search import Candidates, all_matching, hydrate, merge_hits, search_args, search_leaf
 
 if TYPE_CHECKING:
@@ -91,23 +91,38 @@ class TermStats:
         return np.log1p((self.docs - self.df + 0.5) / (self.df + 0.5)).astype(np.float32)
 
 
-def leaf_statistics(plan: Plan, view: "CollectionView") -> dict[int, TermStats]:
-    """{leaf index: TermStats} of the view (one shard) for every IDF-weighted sparse leaf."""
-    return {leaf.index: TermStats(view.docs_with(leaf.using), view.df[leaf.using].df(leaf.query[0]))
-            for leaf in plan.leaves if leaf.idf}
+Stats = dict  # {node.stats_key: TermStats}: leaves by index, rescore merges by "rescore@<path>"
 
 
-def sum_statistics(parts: list[dict[int, TermStats]]) -> dict[int, TermStats]:
+def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
+    """The view's (one shard's) TermStats of every IDF-weighted sparse query of the plan
+    (`plan.weighted()`: nearest leaves and sparse rescore merges)."""
+    return {node.stats_key: local_stats(view, node.query[0] if isinstance(node, Leaf) else node.query.query[0],
+                                        node.query.using if isinstance(node, Merge) else node.using)
+            for node in plan.weighted()}
+
+
+def local_stats(view: "CollectionView", terms: np.ndarray, using: str) -> TermStats:
+    return TermStats(view.docs_with(using), view.df[using].df(terms))
+
+
+def sum_statistics(parts: list[Stats]) -> Stats:
     """Collection-wide statistics from every shard's `leaf_statistics`."""
-    out: dict[int, TermStats] = {}
+    out: Stats = {}
     for part in parts:
-        for index, stats in part.items():
-            out[index] = stats if index not in out else out[index] + stats
+        for key, stats in part.items():
+            out[key] = stats if key not in out else out[key] + stats
     return out
 
 
+def weighted(query: tuple, stats: TermStats) -> tuple:
+    """A raw sparse query with its values times the terms' IDF."""
+    idx, values = query
+    return idx, (values * stats.idf()).astype(np.float32, copy=False)
+
+
 # ---------------------------------------------------------------------- leaves
-def execute_leaves(plan: Plan, view: "CollectionView", stats: Optional[dict[int, TermStats]] = None) -> LeafResults:
+def execute_leaves(plan: Plan, view: "CollectionView", stats: Optional[Stats] = None) -> LeafResults:
     """Every leaf of the plan over the view's segments."""
     return tuple(run_leaf(leaf, view, None if stats is None else stats.get(leaf.index)) for leaf in plan.leaves)
 
@@ -117,9 +132,7 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
     if op == "nearest":
         query = leaf.query
         if leaf.idf:
-            idx, values = query
-            weights = (stats if stats is not None else TermStats(c.docs_with(leaf.using), c.df[leaf.using].df(idx))).idf()
-            query = (idx, (values * weights).astype(np.float32, copy=False))
+            query = weighted(query, stats if stats is not None else local_stats(c, query[0], leaf.using))
         cand = nearest(c, leaf.using, query, limit, flt, leaf.params, leaf.threshold)
     elif op == "scan":
         cand = all_matching(c, flt).head(limit)
@@ -180,21 +193,30 @@ def gather(plan: Plan, per_shard: list[LeafResults]) -> LeafResults:
 
 # ---------------------------------------------------------------------- the merge tree
 def finish_ranked(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
-                  view: Optional["CollectionView"] = None) -> Ranked:
-    """The root's ranked list (offset + limit entries) from the leaves' results."""
+                  view: Optional["CollectionView"] = None, stats: Optional[Stats] = None) -> Ranked:
+    """The root's ranked list (offset + limit entries) from the leaves' results; `stats` weight
+    sparse rescore merges (default: the view's own statistics)."""
     if any(hits.cand is None for hits in results):
         results = _fetched(plan, results, fetch)
-    return _run(plan.root, results, view)
+    return _run(plan.root, results, view, stats)
 
 
-def _run(node: Any, results: LeafResults, view: Any) -> Ranked:
+def _run(node: Any, results: LeafResults, view: Any, stats: Optional[Stats]) -> Ranked:
     if isinstance(node, Leaf):
         hits = results[node.index]
         cand = hits.cand
         if cand.score is not hits.scores:
             cand = Candidates(cand.segs, cand.seg, cand.off, hits.scores)
         return Ranked(cand, node.distance, hits.order_values)
-    sources = [_run(child, results, view) for child in node.sources]
+    sources = [_run(child, results, view, stats) for child in node.sources]
+    if node.idf:  # a sparse rescore: the query takes its IDF weights now
+        found = stats.get(node.stats_key) if stats is not None else None
+        if found is None:
+            if view is None:
+                raise ValueError(f"{node.stats_key} needs summed statistics (leaf_statistics) or a view")
+            found = local_stats(view, node.query.query[0], node.query.using)
+        node = replace(node, query=NearestScorer(node.query.using, weighted(node.query.query, found), "sparse"),
+                       idf=False)
     ranked = run_merge(node, sources, view)
     branches = node.branches if node.op == "mmr" else node.sources
     if branches is node.sources:
@@ -252,9 +274,9 @@ def _merges(node: Any) -> list[Merge]:
 
 
 def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
-           view: Optional["CollectionView"] = None, lookup: Any = None) -> Any:
+           view: Optional["CollectionView"] = None, lookup: Any = None, stats: Optional[Stats] = None) -> Any:
     """QueryResponse (or GroupsResult for a groups plan) of the leaves' results."""
-    ranked = finish_ranked(plan, results, fetch, view)
+    ranked = finish_ranked(plan, results, fetch, view, stats)
     if plan.groups is not None:
         from hybrid.query.request import group_response
 

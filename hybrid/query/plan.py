@@ -25,6 +25,7 @@ hybrid.query.execute; `str(plan)` prints the tree.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -40,6 +41,7 @@ from hybrid.query.parse import (
 from hybrid.query.scoring import ExampleScorer, NearestScorer, Scorer
 from hybrid.query.search import internal_threshold, parse
 from hybrid.query.vectors import Examples
+from indexes.payload.jsonpath import parse_path
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -71,6 +73,10 @@ class Leaf:
     @property
     def sources(self) -> tuple:
         return ()
+
+    @property
+    def stats_key(self) -> int:
+        return self.index
 
     def describe(self) -> str:
         what = {"nearest": _vector_text, "scored": lambda leaf: f"{type(leaf.query).__name__} {leaf.using!r}",
@@ -113,6 +119,11 @@ class Merge:
     coordinator: bool = True
     path: str = ""
     branches: Optional[tuple] = None  # the request's prefetch results explain reports (mmr: its input's)
+    idf: bool = False  # rescore: a sparse query with raw values, weighted by IDF statistics at `finish`
+
+    @property
+    def stats_key(self) -> str:
+        return f"rescore@{self.path or 'root'}"
 
     def describe(self) -> str:
         q = self.query
@@ -128,6 +139,8 @@ class Merge:
         extra = [f"limit={self.limit}"]
         if self.threshold is not None:
             extra.append(f"threshold={self.threshold:g}")
+        if self.idf:
+            extra.append("idf")
         if self.needs:
             extra.append("needs=" + ",".join(self.needs))
         if not self.coordinator:
@@ -162,6 +175,10 @@ class Plan:
     explain: bool = False
     groups: Optional[Groups] = None
 
+    def weighted(self) -> list:
+        """Every node whose sparse query takes IDF weights from statistics (`idf`)."""
+        return [node for node in _nodes(self.root) if node.idf]
+
     def __str__(self) -> str:
         head = f"plan limit={self.limit} offset={self.offset}"
         if self.groups is not None:
@@ -169,6 +186,10 @@ class Plan:
         lines = [head]
         _draw(self.root, "", True, lines)
         return "\n".join(lines)
+
+
+def _nodes(node: Any) -> list:
+    return [node] + [inner for child in node.sources for inner in _nodes(child)]
 
 
 def _draw(node: Node, prefix: str, last: bool, lines: list) -> None:
@@ -212,13 +233,15 @@ def exclude_ids(flt: Any, ids: list) -> Any:
 
 # ---------------------------------------------------------------------- the planner
 def plan(request: Any, view: "CollectionView", infer: Any = None,
-         lookup: Optional[Callable[[str], "CollectionView"]] = None, limit: Optional[int] = None) -> Plan:
+         lookup: Optional[Callable[[str], "CollectionView"]] = None, limit: Optional[int] = None,
+         fast: bool = True) -> Plan:
     """The validated plan of a QueryRequest-shaped request (hybrid.query.request); nothing runs.
-    `limit` overrides the ranked entries the root returns (groups ask for more)."""
-    from hybrid.query.request import check_groups, check_paging, with_lookup
-
+    `limit` overrides the ranked entries the root returns (groups ask for more); `fast=False`
+    skips the direct build of the commonest one-leaf plan (tests compare both)."""
     groups = None
     if getattr(request, "group_by", None) is not None:
+        from hybrid.query.request import with_lookup
+
         check_groups(request)
         with_lookup(view, request.with_lookup, lookup)
         groups = Groups(request.group_by, request.group_size, request.limit, request.with_lookup)
@@ -230,14 +253,71 @@ def plan(request: Any, view: "CollectionView", infer: Any = None,
         want = max(2 * request.limit * request.group_size, 16)
     else:
         want = request.limit + request.offset
+    payload = True if request.with_payload is None else request.with_payload
+    leaf = _plain_dense(request, view, want) if fast and groups is None else None
+    if leaf is not None:
+        return Plan(leaf, (leaf,), want, request.offset, payload, request.with_vector, bool(request.explain))
     planner = _Planner(view, infer, lookup)
     node = {"prefetch": shallow(request.prefetch), "query": request.query, "using": request.using,
             "filter": shallow(request.filter), "score_threshold": request.score_threshold,
             "params": request.params, "lookup_from": request.lookup_from}
     root = planner.node(node, want, None, "", 0)
-    payload = request.with_payload
-    return Plan(root, tuple(planner.leaves), want, request.offset, True if payload is None else payload,
-                request.with_vector, bool(request.explain), groups)
+    return Plan(root, tuple(planner.leaves), want, request.offset, payload, request.with_vector,
+                bool(request.explain), groups)
+
+
+def _plain_dense(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
+    """The one-leaf plan of the commonest request (a plain dense vector on a dense name,
+    without prefetch or lookup_from) built directly: the general parse costs more than the
+    graph walk. The same leaf, errors and messages as the general planner (tests compare)."""
+    query = request.query
+    if request.prefetch is not None or request.lookup_from is not None or not isinstance(query, _PLAIN_VECTOR):
+        return None
+    if len(query) == 0 or (isinstance(query, list) and type(query[0]) not in (float, int)):
+        return None
+    name = DEFAULT_VECTOR if request.using is None else request.using
+    spec = view.schema.dense.get(name)
+    if spec is None or spec.multivector:
+        return None
+    try:
+        q = np.asarray(query, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if q.ndim != 1:
+        return None
+    if q.shape[0] != spec.size:
+        raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, "
+                                       f"got {q.shape[0]}")
+    if not math.isfinite(float(np.dot(q, q))) and not np.isfinite(q).all():  # a finite square: finite terms
+        raise ValidationError("query", "query vector contains NaN or inf")
+    _check_limit(limit, "limit")
+    params = request.params
+    if params is not None and not isinstance(params, m.SearchParams):
+        params = m.convert(shallow(params), m.SearchParams, "params")
+    return Leaf(0, "nearest", name, view.appendable.vectors[name].prepare_query(q), parse(request.filter, "filter"),
+                params, limit, internal_threshold(request.score_threshold, spec.distance), spec.distance)
+
+
+_PLAIN_VECTOR = (list, np.ndarray)
+
+
+def check_paging(req: Any) -> None:
+    if req.limit < 0:
+        raise ValidationError("limit", "must be non-negative")
+    if req.offset < 0:
+        raise ValidationError("offset", "must be non-negative")
+
+
+def check_groups(req: Any) -> None:
+    check_paging(req)
+    if req.limit < 1 or req.group_size < 1:
+        raise ValidationError("limit" if req.limit < 1 else "group_size", "must be at least 1")
+    if not isinstance(req.group_by, str) or not req.group_by:
+        raise ValidationError("group_by", "expected a payload key")
+    try:
+        parse_path(req.group_by)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("group_by", str(exc)) from None
 
 
 class _Planner:
@@ -293,37 +373,39 @@ class _Planner:
         except ValueError as exc:
             raise ValidationError(f"{path}query.bm25", str(exc)) from None
 
-    def _resolve(self, op: Any, ex: Examples, path: str) -> tuple[Scorer, Optional[str], Any]:
-        """(scorer, display distance, prepared nearest query) of a vector operation."""
+    def _resolve(self, op: Any, ex: Examples, path: str) -> tuple[Scorer, Optional[str], Any, bool]:
+        """(scorer, display distance, nearest query, whether it still needs IDF weights) of a
+        vector operation."""
         spec = ex.c.schema.dense.get(ex.using)
         distance = spec.distance if spec is not None else None
         if isinstance(op, Nearest) or (isinstance(op, Recommend) and op.strategy == "average_vector"):
             if isinstance(op, Nearest):
                 where = f"{path}.nearest" if op.mmr else path
-                if ex.kind == "sparse":  # raw values: IDF weights come at execution (summable statistics)
-                    query = ex.raw(op.example, where)
-                    query = (query[0], np.asarray(query[1], np.float32))
-                else:
-                    query = ex.prepared(op.example, where)
+                if ex.kind == "sparse" and ex.c.schema.sparse[ex.using].idf:
+                    # raw values: IDF weights come at execution, from summable statistics
+                    idx, values = ex.raw(op.example, where)
+                    query = (idx, np.asarray(values, np.float32))
+                    return NearestScorer(ex.using, query, ex.kind), distance, query, True
+                query = ex.prepared(op.example, where)
             else:
                 query = ex.average(op.positive, op.negative, f"{path}.recommend")
-            return NearestScorer(ex.using, query, ex.kind), distance, query
+            return NearestScorer(ex.using, query, ex.kind), distance, query, False
         if isinstance(op, Recommend):
             pos = [ex.prepared(v, f"{path}.recommend.positive[{i}]") for i, v in enumerate(op.positive)]
             neg = [ex.prepared(v, f"{path}.recommend.negative[{i}]") for i, v in enumerate(op.negative)]
-            return ExampleScorer(ex.using, op.strategy, pos, neg), None, None
+            return ExampleScorer(ex.using, op.strategy, pos, neg), None, None, False
         if isinstance(op, Feedback):
             target = ex.prepared(op.target, f"{path}.relevance_feedback.target")
             examples = [ex.prepared(v, f"{path}.relevance_feedback.feedback[{i}].example")
                         for i, v in enumerate(op.examples)]
-            return ExampleScorer(ex.using, "feedback", examples, [], target, op.scores, (op.a, op.b, op.c)), None, None
+            return ExampleScorer(ex.using, "feedback", examples, [], target, op.scores, (op.a, op.b, op.c)), None, None, False
         where = f"{path}.discover.context" if isinstance(op, Discover) else f"{path}.context"
         pos = [ex.prepared(p, f"{where}[{i}].positive") for i, (p, _) in enumerate(op.pairs)]
         neg = [ex.prepared(n, f"{where}[{i}].negative") for i, (_, n) in enumerate(op.pairs)]
         if isinstance(op, Context):
-            return ExampleScorer(ex.using, "context", pos, neg), None, None
+            return ExampleScorer(ex.using, "context", pos, neg), None, None, False
         target = ex.prepared(op.target, f"{path}.discover.target")
-        return ExampleScorer(ex.using, "discover", pos, neg, target), None, None
+        return ExampleScorer(ex.using, "discover", pos, neg, target), None, None, False
 
     def _add(self, **fields: Any) -> Leaf:
         leaf = Leaf(index=len(self.leaves), **fields)
@@ -343,11 +425,10 @@ class _Planner:
         if isinstance(op, (OrderBy, Bm25, Sample)):
             kind = {OrderBy: "order_by", Bm25: "bm25", Sample: "sample"}[type(op)]
             return self._add(op=kind, using=None, query=None if isinstance(op, Sample) else op, limit=limit, **common)
-        scorer, distance, query = vector
+        scorer, distance, query, idf = vector
         if query is None:
             return self._add(op="scored", using=scorer.using, query=scorer, limit=limit, distance=distance, **common)
         mmr = op.mmr if isinstance(op, Nearest) else None
-        idf = isinstance(query, tuple) and self.c.schema.sparse[scorer.using].idf
         want = limit if mmr is None or mmr.candidates_limit is None else mmr.candidates_limit
         leaf = self._add(op="nearest", using=scorer.using, query=query, limit=want, distance=distance, idf=idf,
                          **common)
@@ -369,11 +450,11 @@ class _Planner:
             return Merge("sample", None, sources, limit, None, path=path, branches=branches)
         if isinstance(op, Bm25):
             return Merge("bm25", op, sources, limit, threshold, coordinator=False, path=path, branches=branches)
-        scorer, distance, _ = vector
+        scorer, distance, _, idf = vector
         mmr = op.mmr if isinstance(op, Nearest) else None
         want = limit if mmr is None or mmr.candidates_limit is None else mmr.candidates_limit
         node = Merge("rescore", scorer, sources, want, threshold, distance, (f"vector:{scorer.using}",), path=path,
-                     branches=branches)
+                     branches=branches, idf=idf)
         return node if mmr is None else _mmr(node, mmr, scorer, distance, limit, path)
 
 

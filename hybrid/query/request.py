@@ -39,13 +39,6 @@ class QueryGroupsRequest(QueryRequest):
     with_lookup: Any = None
 
 
-def check_paging(req: QueryRequest) -> None:
-    if req.limit < 0:
-        raise ValidationError("limit", "must be non-negative")
-    if req.offset < 0:
-        raise ValidationError("offset", "must be non-negative")
-
-
 def query_response(c: "CollectionView", req: QueryRequest, infer: Any = None,
                    lookup: Optional[Callable[[str], "CollectionView"]] = None) -> m.QueryResponse:
     """Plan and run one query request; `lookup(name)` gives other collections (`lookup_from`)."""
@@ -78,20 +71,6 @@ def run_groups(c: "CollectionView", req: QueryGroupsRequest, infer: Any = None,
         if complete or seen < p.limit:
             return result
         want = p.limit * 4
-
-
-def check_groups(req: QueryGroupsRequest) -> None:
-    check_paging(req)
-    if req.limit < 1 or req.group_size < 1:
-        raise ValidationError("limit" if req.limit < 1 else "group_size", "must be at least 1")
-    if not isinstance(req.group_by, str) or not req.group_by:
-        raise ValidationError("group_by", "expected a payload key")
-    try:
-        from indexes.payload.jsonpath import parse_path
-
-        parse_path(req.group_by)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("group_by", str(exc)) from None
 
 
 def group_response(p: Any, ranked: Any, c: Any, lookup: Any) -> tuple[m.GroupsResult, bool, int]:

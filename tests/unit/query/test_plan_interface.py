@@ -57,6 +57,8 @@ REQUESTS = [
     dict(prefetch=[{"query": [0.1, 0.2, -0.3, 0.4], "using": "d", "limit": 30}],
          query={"formula": {"sum": ["$score", {"mult": [0.5, "n"]}]}}, limit=6),
     dict(query={"order_by": {"key": "n", "direction": "desc"}}, limit=9),
+    dict(prefetch=[{"query": [0.2, -0.1, 0.3, 0.0], "using": "d", "limit": 40}],
+         query={"indices": [0, 6, 11], "values": [0.7, 1.0, 0.4]}, using="s", limit=6),
     dict(query=None, limit=12, filter={"must": [{"key": "tag", "match": {"value": "b"}}]}),
 ]
 
@@ -79,7 +81,7 @@ def test_shards_then_coordinator_equal_the_whole_collection(shards, raw):
         records = [r for k in range(3) for r in shards.retrieve(f"shard{k}", ids, with_payload=True, with_vectors=True)]
         return records_candidates(whole.schema, records)
 
-    got = finish(p, gathered, fetch)
+    got = finish(p, gathered, fetch, stats=stats)  # no view: the coordinator has only the statistics
     want = execute(p, whole)
     assert [(q.id, q.payload) for q in got.points] == [(q.id, q.payload) for q in want.points]
     np.testing.assert_allclose([q.score for q in got.points], [q.score for q in want.points], rtol=1e-5, atol=1e-6)
