@@ -257,10 +257,9 @@ class AdminMixin(SnapshotMixin):
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
               consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> FacetResponse:
         """Distinct values of `key` among points matching the filter, by count desc then value asc."""
-        from hybrid.client import _single_node
         from hybrid.filters import facet as facet_values
 
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
 
         if not isinstance(key, str) or not key:
             raise ValidationError("key", "must be a non-empty string")

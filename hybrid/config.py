@@ -14,6 +14,7 @@ import msgspec
 
 from hybrid import models as m
 from hybrid.errors import ValidationError
+from hybrid.multivector_index import index_config
 
 DEFAULT_VECTOR = ""  # Qdrant's unnamed vector
 
@@ -103,8 +104,6 @@ def build_schema(config: m.CollectionConfig) -> CollectionSchema:
         )
     for name, spec in dense.items():
         if spec.multivector:
-            from hybrid.storage.multivectors import index_config
-
             try:
                 index_config(spec)
             except (ValueError, TypeError) as exc:

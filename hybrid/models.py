@@ -277,3 +277,14 @@ def convert(obj: Any, type_: type[T], field: str = "") -> T:
             text, _, at = text.partition(" - at `$")
             path = at.rstrip("`")
         raise ValidationError(f"{field}{path}" if field else path.lstrip("."), text) from None
+
+
+def single_node(shard_key_selector: Any, **unsupported: Any) -> None:
+    """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
+    (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are
+    accepted: one node answers consistently, in order, and before returning.)"""
+    if shard_key_selector is not None:
+        raise ValidationError("shard_key_selector", "collections here have no custom sharding")
+    for name, value in unsupported.items():
+        if value is not None:
+            raise ValidationError(name, "not supported")

@@ -29,10 +29,11 @@ from hybrid import models as m
 from hybrid.ids import id_of_key
 from hybrid.query import ordering
 from hybrid.query.allowed import allowed_points, search_allowed, use_graph
+from hybrid.query.hydrate import group_response, scored_points
 from hybrid.query.merge import Ranked, run_merge
 from hybrid.query.plan import Leaf, Merge, Plan
 from hybrid.query.scoring import NearestScorer, score_collection
-from hybrid.query.search import Candidates, all_matching, hydrate, merge_hits, search_args, search_leaf
+from hybrid.query.search import Candidates, all_matching, merge_hits, search_args, search_leaf
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -278,8 +279,6 @@ def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
     """QueryResponse (or GroupsResult for a groups plan) of the leaves' results."""
     ranked = finish_ranked(plan, results, fetch, view, stats)
     if plan.groups is not None:
-        from hybrid.query.request import group_response
-
         return group_response(plan, ranked, view, lookup)[0]
     rows = np.arange(min(plan.offset, len(ranked.cand)), len(ranked.cand))
     points = scored_points(ranked, rows, plan.with_payload, plan.with_vector, plan.explain)
@@ -289,24 +288,6 @@ def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
 def execute(plan: Plan, view: "CollectionView", lookup: Any = None) -> Any:
     """Run a plan on one view: leaves, the merge tree, hydration."""
     return finish(plan, execute_leaves(plan, view), view=view, lookup=lookup)
-
-
-def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vector: Any,
-                  explain: bool = False) -> list[m.ScoredPoint]:
-    """Hydrate the given rows of a ranked result (payload, vectors, order values, explain)."""
-    cand = ranked.cand.take(rows) if rows.size != len(ranked.cand) else ranked.cand
-    points = hydrate(cand, with_payload, with_vector, ranked.distance)
-    if ranked.order_values is not None:
-        from hybrid.query.ordering import order_value_output
-
-        for point, value in zip(points, ranked.order_values[rows].tolist()):
-            point.order_value = order_value_output(value)
-    if explain:
-        from hybrid.query.explain import explain_entries
-
-        for point, entry in zip(points, explain_entries(cand, [p.score for p in points], ranked.sources)):
-            point.explain = entry
-    return points
 
 
 # ---------------------------------------------------------------------- batches

@@ -39,6 +39,7 @@ from hybrid.query.parse import (
     VECTOR_OPERATIONS, parse_query, shallow,
 )
 from hybrid.query.scoring import ExampleScorer, NearestScorer, Scorer
+from hybrid.query.hydrate import with_lookup
 from hybrid.query.search import internal_threshold, parse
 from hybrid.query.vectors import Examples
 from indexes.payload.jsonpath import parse_path
@@ -240,8 +241,6 @@ def plan(request: Any, view: "CollectionView", infer: Any = None,
     skips the direct build of the commonest one-leaf plan (tests compare both)."""
     groups = None
     if getattr(request, "group_by", None) is not None:
-        from hybrid.query.request import with_lookup
-
         check_groups(request)
         with_lookup(view, request.with_lookup, lookup)
         groups = Groups(request.group_by, request.group_size, request.limit, request.with_lookup)
