@@ -216,6 +216,44 @@ class GroupsResult(Model):
     groups: list[PointGroup]
 
 
+# ---------------------------------------------------------------- admin responses
+class AliasDescription(Model):
+    alias_name: str
+    collection_name: str
+
+
+class CollectionsAliasesResponse(Model):
+    aliases: list[AliasDescription]
+
+
+class FacetValueHit(Model):
+    value: Any
+    count: int
+
+
+class FacetResponse(Model):
+    hits: list[FacetValueHit]
+
+
+class VectorParamsDiff(Model):
+    hnsw_config: Optional[HnswConfigDiff] = None
+    quantization_config: Any = None
+    on_disk: Optional[bool] = None
+
+
+class CollectionParamsDiff(Model):
+    replication_factor: Optional[int] = None
+    write_consistency_factor: Optional[int] = None
+    on_disk_payload: Optional[bool] = None
+
+
+class SnapshotDescription(Model):
+    name: str
+    size: int
+    creation_time: Optional[str] = None
+    checksum: Optional[str] = None
+
+
 class UpdateResult(Model):
     status: Literal["acknowledged", "completed"]
     operation_id: Optional[int] = None
