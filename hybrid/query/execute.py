@@ -96,11 +96,17 @@ Stats = dict  # {node.stats_key: TermStats}: leaves by index, rescore merges by 
 
 
 def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
-    """The view's (one shard's) TermStats of every IDF-weighted sparse query of the plan
-    (`plan.weighted()`: nearest leaves and sparse rescore merges)."""
-    return {node.stats_key: local_stats(view, node.query[0] if isinstance(node, Leaf) else node.query.query[0],
-                                        node.query.using if isinstance(node, Merge) else node.using)
-            for node in plan.weighted()}
+    """The view's (one shard's) TermStats of every node of the plan that weighs terms by IDF
+    (`plan.weighted()`: IDF sparse leaves and rescore merges, BM25 leaves)."""
+    out: Stats = {}
+    for node in plan.weighted():
+        if isinstance(node, Merge):
+            out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
+        elif node.op == "bm25":  # tantivy's counts: documents, documents per unique query token
+            out[node.stats_key] = TermStats(*view.text.term_stats(node.query.field, node.query.text))
+        else:
+            out[node.stats_key] = local_stats(view, node.query[0], node.using)
+    return out
 
 
 def local_stats(view: "CollectionView", terms: np.ndarray, using: str) -> TermStats:
@@ -144,7 +150,8 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
         cand = ordering.sample(c, flt, None, limit)
     elif op == "bm25":
         q = leaf.query
-        cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25")
+        cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25",
+                             None if stats is None else stats.idf())
     else:  # scored: recommend, discover, context, relevance feedback
         cand = score_collection(c, leaf.query, limit, flt)
     if leaf.threshold is not None:

@@ -177,8 +177,9 @@ class Plan:
     groups: Optional[Groups] = None
 
     def weighted(self) -> list:
-        """Every node whose sparse query takes IDF weights from statistics (`idf`)."""
-        return [node for node in _nodes(self.root) if node.idf]
+        """Every node whose scores take IDF from statistics: IDF-weighted sparse queries
+        (`idf`) and BM25 leaves."""
+        return [node for node in _nodes(self.root) if node.idf or (isinstance(node, Leaf) and node.op == "bm25")]
 
     def __str__(self) -> str:
         head = f"plan limit={self.limit} offset={self.offset}"
