@@ -1,7 +1,7 @@
 """Running a plan (hybrid.query.plan): leaves per segment, the merge tree once, then hydration.
 
 The work splits in two, so that a coordinator can run it over several shards (DESIGN.md
-section 9; /work/notes/s3/plan-interface.md):
+section 9):
 
 - `execute_leaves(plan, view, stats)`: every leaf over the view's segments with the one
   exact-vs-graph decision (`hybrid.query.allowed.use_graph`), segments merged by top-k (ties by
