@@ -239,8 +239,7 @@ def _fetched(plan: Plan, results: LeafResults, fetch: Optional[Fetch]) -> LeafRe
     if fetch is None:
         raise ValueError("results gathered from shards need a fetch callable")
     keys = np.unique(np.concatenate([hits.keys for hits in results]))
-    needs = tuple(sorted({need for node in _merges(plan.root) for need in node.needs}))
-    cand = fetch(keys, needs)
+    cand = fetch(keys, plan.needs())
     found = cand.keys()
     order = np.argsort(found, kind="stable")
     found_sorted = found[order]
@@ -273,12 +272,6 @@ def records_candidates(schema: Any, records: list) -> Candidates:
     seg.write(offsets, batch, 0, True)
     seg.versions[offsets] = [r.get("version") or 0 for r in rows]
     return Candidates([seg], np.zeros(len(rows), np.int32), offsets, np.zeros(len(rows), np.float32))
-
-
-def _merges(node: Any) -> list[Merge]:
-    if isinstance(node, Leaf):
-        return []
-    return [node] + [m_ for child in node.sources for m_ in _merges(child)]
 
 
 def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,

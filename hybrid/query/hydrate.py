@@ -61,7 +61,7 @@ def with_lookup(c: "CollectionView", with_lookup: Any, lookup: Any) -> tuple[Any
     if not isinstance(spec, dict) or not isinstance(spec.get("collection"), str):
         raise ValidationError("with_lookup", "expected a collection name or {collection, with_payload, with_vectors}")
     name = spec["collection"]
-    if name == c.name:
+    if c is not None and name == c.name:
         target = c
     elif lookup is None:
         raise ValidationError("with_lookup.collection", "looking up another collection needs the client")

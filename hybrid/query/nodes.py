@@ -141,10 +141,18 @@ class Plan:
     explain: bool = False
     groups: Optional[Groups] = None
 
+    def nodes(self) -> list:
+        """Every node, root first (depth first, in request order)."""
+        return _nodes(self.root)
+
     def weighted(self) -> list:
         """Every node whose scores take IDF from statistics: IDF-weighted sparse queries
         (`idf`) and BM25 leaves."""
-        return [node for node in _nodes(self.root) if node.idf or (isinstance(node, Leaf) and node.op == "bm25")]
+        return [node for node in self.nodes() if node.idf or (isinstance(node, Leaf) and node.op == "bm25")]
+
+    def needs(self) -> tuple:
+        """What the merges need fetched for gathered candidates ("payload", "vector:<name>")."""
+        return tuple(sorted({need for node in self.nodes() if isinstance(node, Merge) for need in node.needs}))
 
     def __str__(self) -> str:
         head = f"plan limit={self.limit} offset={self.offset}"

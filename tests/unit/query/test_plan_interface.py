@@ -109,3 +109,23 @@ def test_summed_bm25_statistics_give_the_whole_collections_idf(shards):
     both = [k for k in summed.keys.tolist() if k in by_key]
     assert both and np.allclose([dict(zip(summed.keys.tolist(), summed.scores.tolist()))[k] for k in both],
                                 [by_key[k] for k in both], rtol=1e-5)
+
+
+def test_groups_finish_at_the_coordinator(shards):
+    from hybrid.query.request import QueryGroupsRequest
+
+    whole = shards._view("all")
+    views = [shards._view(f"shard{k}") for k in range(3)]
+    p = plan(QueryGroupsRequest(query=[0.1, 0.2, -0.3, 0.4], using="d", group_by="tag", limit=2, group_size=3,
+                                with_payload=True), whole)
+    gathered = gather(p, [execute_leaves(p, v) for v in views])
+
+    def fetch(keys, needs):
+        assert needs == ()
+        records = [r for k in range(3) for r in shards.retrieve(f"shard{k}", [id_of_key(x) for x in keys.tolist()],
+                                                                with_payload=True, with_vectors=True)]
+        return records_candidates(whole.schema, records)
+
+    got, want = finish(p, gathered, fetch), execute(p, whole)
+    assert [(g.id, [h.id for h in g.hits]) for g in got.groups] == [(g.id, [h.id for h in g.hits]) for g in want.groups]
+    assert len(got.groups) == 2
