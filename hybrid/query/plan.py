@@ -33,6 +33,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
+from hybrid.points import validate_sparse
 from hybrid.query.parse import (
     Bm25, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
     VECTOR_OPERATIONS, parse_query, shallow,
@@ -105,7 +106,7 @@ def plan(request: Any, view: "CollectionView", infer: Any = None,
     else:
         want = request.limit + request.offset
     payload = True if request.with_payload is None else request.with_payload
-    leaf = _plain_dense(request, view, want) if fast and groups is None else None
+    leaf = _plain_vector(request, view, want) if fast and groups is None else None
     if leaf is not None:
         return Plan(leaf, (leaf,), want, request.offset, payload, request.with_vector, bool(request.explain))
     planner = _Planner(view, infer, lookup)
@@ -117,12 +118,17 @@ def plan(request: Any, view: "CollectionView", infer: Any = None,
                 bool(request.explain), groups)
 
 
-def _plain_dense(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
-    """The one-leaf plan of the commonest request (a plain dense vector on a dense name,
-    without prefetch or lookup_from) built directly: the general parse costs more than the
-    graph walk. The same leaf, errors and messages as the general planner (tests compare)."""
+def _plain_vector(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
+    """The one-leaf plan of the commonest requests (a plain dense vector on a dense name, a
+    plain `{indices, values}` on a sparse name; no prefetch, no lookup_from) built directly: the
+    general parse costs more than the search. The same leaf, errors and messages as the
+    general planner (tests compare)."""
     query = request.query
-    if request.prefetch is not None or request.lookup_from is not None or not isinstance(query, _PLAIN_VECTOR):
+    if request.prefetch is not None or request.lookup_from is not None:
+        return None
+    if type(query) is dict:
+        return _plain_sparse(request, view, limit)
+    if not isinstance(query, _PLAIN_VECTOR):
         return None
     if len(query) == 0 or (isinstance(query, list) and type(query[0]) not in (float, int)):
         return None
@@ -150,6 +156,20 @@ def _plain_dense(request: Any, view: "CollectionView", limit: int) -> Optional[L
 
 
 _PLAIN_VECTOR = (list, np.ndarray)
+
+
+def _plain_sparse(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
+    query, using = request.query, request.using
+    spec = view.schema.sparse.get(using)
+    if spec is None or len(query) != 2 or "indices" not in query or "values" not in query:
+        return None
+    idx, values = validate_sparse(query["indices"], query["values"], "query")
+    _check_limit(limit, "limit")
+    params = request.params
+    if params is not None and not isinstance(params, m.SearchParams):
+        params = m.convert(shallow(params), m.SearchParams, "params")
+    return Leaf(0, "nearest", using, (idx, np.asarray(values, np.float32)), parse(request.filter, "filter"), params,
+                limit, internal_threshold(request.score_threshold, None), None, bool(spec.idf))
 
 
 def check_paging(req: Any) -> None:

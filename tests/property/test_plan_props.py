@@ -5,7 +5,8 @@
 - the same queries as one batch (`execute_batch`: one graph walk per segment) and one by one;
 - the one-leaf plan run as the distributed split (`execute_leaves` per shard, `gather`,
   `finish` over fetched points) with a single shard;
-- a sparse query alone and as a prefetch rescored by itself (leaf vs merge tree).
+- a sparse query planned directly and through the general parse, alone and as a prefetch
+  rescored by itself (leaf vs merge tree).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def test_fast_cases_equal_the_general_plan(client, queries, limit, flt, search, 
 def test_a_sparse_leaf_equals_its_rescored_prefetch(client, dims, limit, flt) -> None:
     view = client._view("c")
     query = {"indices": dims, "values": [1.0] * len(dims)}
-    alone = execute(plan(QueryRequest(query=query, using="s", limit=limit, filter=flt), view), view)
+    single = QueryRequest(query=query, using="s", limit=limit, filter=flt)
+    alone = execute(plan(single, view), view)
+    general = plan(single, view, fast=False)
+    assert str(general) == str(plan(single, view)) and _rows(execute(general, view)) == _rows(alone)
     tree = QueryRequest(prefetch=[{"query": query, "using": "s", "limit": limit, "filter": flt}], query=query,
                         using="s", limit=limit)
     assert _rows(execute(plan(tree, view), view)) == _rows(alone)
