@@ -45,7 +45,7 @@ class Leaf:
         return self.index
 
     def describe(self) -> str:
-        what = {"nearest": _vector_text, "scored": lambda leaf: f"{type(leaf.query).__name__} {leaf.using!r}",
+        what = {"nearest": _vector_text, "scored": lambda leaf: f"{leaf.query.method} {leaf.using!r} exact",
                 "bm25": lambda leaf: f"bm25 {leaf.query.field!r} {leaf.query.text!r}",
                 "order_by": lambda leaf: f"order_by {leaf.query.key!r} {'desc' if leaf.query.descending else 'asc'}",
                 }.get(self.op, lambda leaf: leaf.op)(self)
