@@ -331,7 +331,7 @@ class Client(QueryMixin, AdminMixin):
         """Every request is planned (and so validated) before any runs; plain dense ones share
         one graph walk per segment (hybrid.query.execute.execute_batch)."""
         c = self._view(collection_name)
-        plans = [plan(m.convert(_request_json(raw), QueryRequest, f"searches[{i}]"), c, self.infer, self._lookup)
+        plans = [plan(_query_request(raw, f"searches[{i}]"), c, self.infer, self._lookup)
                  for i, raw in enumerate(requests)]
         return execute_batch(plans, c, self._lookup)
 
@@ -358,11 +358,17 @@ class Client(QueryMixin, AdminMixin):
             pass
 
 
-def _request_json(raw: Any) -> dict:
-    data = m.to_builtins(raw)
-    if isinstance(data, dict) and "with_vectors" in data and "with_vector" not in data:
-        data["with_vector"] = data.pop("with_vectors")
-    return data
+def _query_request(raw: Any, where: str) -> QueryRequest:
+    """One batch entry as a QueryRequest: its vectors (query, prefetch) are kept as given, for
+    the planner reads them once (a conversion would walk every number); the rest is checked."""
+    data = raw if isinstance(raw, dict) else m.to_builtins(raw)
+    if not isinstance(data, dict):
+        return m.convert(data, QueryRequest, where)
+    rest = {k: v for k, v in data.items() if k not in ("query", "prefetch")}
+    if "with_vectors" in rest and "with_vector" not in rest:
+        rest["with_vector"] = rest.pop("with_vectors")
+    req = m.convert(rest, QueryRequest, where)
+    return msgspec.structs.replace(req, query=data.get("query"), prefetch=shallow(data.get("prefetch")))
 
 
 def _payload_arg(payload: Any) -> dict:
