@@ -131,7 +131,7 @@ def weighted(query: tuple, stats: TermStats) -> tuple:
 # ---------------------------------------------------------------------- leaves
 def execute_leaves(plan: Plan, view: "CollectionView", stats: Optional[Stats] = None) -> LeafResults:
     """Every leaf of the plan over the view's segments."""
-    return tuple(run_leaf(leaf, view, None if stats is None else stats.get(leaf.index)) for leaf in plan.leaves)
+    return tuple([run_leaf(leaf, view, None if stats is None else stats.get(leaf.index)) for leaf in plan.leaves])
 
 
 def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None) -> LeafHits:
@@ -204,7 +204,7 @@ def finish_ranked(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = Non
                   view: Optional["CollectionView"] = None, stats: Optional[Stats] = None) -> Ranked:
     """The root's ranked list (offset + limit entries) from the leaves' results; `stats` weight
     sparse rescore merges (default: the view's own statistics)."""
-    if any(hits.cand is None for hits in results):
+    if not all(hits.cand is not None for hits in results):
         results = _fetched(plan, results, fetch)
     return _run(plan.root, results, view, stats)
 
@@ -277,17 +277,25 @@ def records_candidates(schema: Any, records: list) -> Candidates:
 def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
            view: Optional["CollectionView"] = None, lookup: Any = None, stats: Optional[Stats] = None) -> Any:
     """QueryResponse (or GroupsResult for a groups plan) of the leaves' results."""
-    ranked = finish_ranked(plan, results, fetch, view, stats)
+    return respond(plan, finish_ranked(plan, results, fetch, view, stats), view, lookup)
+
+
+def execute(plan: Plan, view: "CollectionView", lookup: Any = None) -> Any:
+    """Run a plan on one view: leaves, the merge tree, hydration."""
+    root = plan.root
+    if isinstance(root, Leaf):  # the one-leaf plan: its list is the answer
+        hits = run_leaf(root, view)
+        return respond(plan, Ranked(hits.cand, root.distance, hits.order_values), view, lookup)
+    return finish(plan, execute_leaves(plan, view), view=view, lookup=lookup)
+
+
+def respond(plan: Plan, ranked: Ranked, view: Optional["CollectionView"] = None, lookup: Any = None) -> Any:
+    """The response of the root's ranked list: paging and hydration, or groups."""
     if plan.groups is not None:
         return group_response(plan, ranked, view, lookup)[0]
     rows = np.arange(min(plan.offset, len(ranked.cand)), len(ranked.cand))
     points = scored_points(ranked, rows, plan.with_payload, plan.with_vector, plan.explain)
     return m.QueryResponse(points=points, plan=str(plan) if plan.explain else None)
-
-
-def execute(plan: Plan, view: "CollectionView", lookup: Any = None) -> Any:
-    """Run a plan on one view: leaves, the merge tree, hydration."""
-    return finish(plan, execute_leaves(plan, view), view=view, lookup=lookup)
 
 
 # ---------------------------------------------------------------------- batches
@@ -299,7 +307,7 @@ def execute_batch(plans: list[Plan], view: "CollectionView", lookup: Any = None)
         return [execute(p, view, lookup) for p in plans]
     leaves = [p.root for p in plans]
     results = _nearest_batch(view, leaves)
-    return [finish(p, (hits,), view=view, lookup=lookup) for p, hits in zip(plans, results)]
+    return [respond(p, Ranked(hits.cand, p.root.distance), view, lookup) for p, hits in zip(plans, results)]
 
 
 def batchable(plans: list[Plan]) -> Optional[Leaf]:
