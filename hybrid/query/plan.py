@@ -35,7 +35,7 @@ from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
 from hybrid.points import validate_sparse
 from hybrid.query.parse import (
-    Bm25, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
+    Bm25, bm25_query, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
     VECTOR_OPERATIONS, parse_query, shallow,
 )
 from hybrid.query.nodes import Groups, Leaf, Merge, Node, Plan
@@ -126,7 +126,9 @@ def _plain_vector(request: Any, view: "CollectionView", limit: int) -> Optional[
     query = request.query
     if request.prefetch is not None or request.lookup_from is not None:
         return None
-    if type(query) is dict:
+    if type(query) is dict and len(query) == 1 and "bm25" in query and request.using is None:
+        return _plain_bm25(request, view, limit)
+    if type(query) is dict or type(query).__name__ == "SparseVector":  # hybrid's or qdrant-client's model
         return _plain_sparse(request, view, limit)
     if not isinstance(query, _PLAIN_VECTOR):
         return None
@@ -148,9 +150,7 @@ def _plain_vector(request: Any, view: "CollectionView", limit: int) -> Optional[
     if not math.isfinite(float(np.dot(q, q))) and not np.isfinite(q).all():  # a finite square: finite terms
         raise ValidationError("query", "query vector contains NaN or inf")
     _check_limit(limit, "limit")
-    params = request.params
-    if params is not None and not isinstance(params, m.SearchParams):
-        params = m.convert(shallow(params), m.SearchParams, "params")
+    params = _params(request.params, "")
     return Leaf(0, "nearest", name, view.appendable.vectors[name].prepare_query(q), parse(request.filter, "filter"),
                 params, limit, internal_threshold(request.score_threshold, spec.distance), spec.distance)
 
@@ -158,16 +158,46 @@ def _plain_vector(request: Any, view: "CollectionView", limit: int) -> Optional[
 _PLAIN_VECTOR = (list, np.ndarray)
 
 
+def _plain_bm25(request: Any, view: "CollectionView", limit: int) -> Leaf:
+    op = bm25_query(request.query, "query.bm25")
+    check_bm25(view, op, "")
+    _check_limit(limit, "limit")
+    return Leaf(0, "bm25", None, op, parse(request.filter, "filter"), _params(request.params, ""), limit,
+                internal_threshold(request.score_threshold, None))
+
+
+def check_bm25(view: "CollectionView", op: Bm25, path: str) -> None:
+    """The field has a text index; k1 and b are what tantivy computes."""
+    from indexes.text.index import BM25_B, BM25_K1, _check_bm25
+
+    view.text.index_of(op.field, f"{path}query.bm25.field")
+    try:
+        _check_bm25("k1", op.k1, BM25_K1)
+        _check_bm25("b", op.b, BM25_B)
+    except ValueError as exc:
+        raise ValidationError(f"{path}query.bm25", str(exc)) from None
+
+
+def _params(params: Any, path: str) -> Optional[m.SearchParams]:
+    if params is None or isinstance(params, m.SearchParams):
+        return params
+    return m.convert(shallow(params), m.SearchParams, f"{path}params")
+
+
 def _plain_sparse(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
     query, using = request.query, request.using
     spec = view.schema.sparse.get(using)
-    if spec is None or len(query) != 2 or "indices" not in query or "values" not in query:
+    if spec is None:
         return None
-    idx, values = validate_sparse(query["indices"], query["values"], "query")
+    if type(query) is dict:
+        if len(query) != 2 or "indices" not in query or "values" not in query:
+            return None
+        indices, values = query["indices"], query["values"]
+    else:
+        indices, values = query.indices, query.values
+    idx, values = validate_sparse(indices, values, "query")
     _check_limit(limit, "limit")
-    params = request.params
-    if params is not None and not isinstance(params, m.SearchParams):
-        params = m.convert(shallow(params), m.SearchParams, "params")
+    params = _params(request.params, "")
     return Leaf(0, "nearest", using, (idx, np.asarray(values, np.float32)), parse(request.filter, "filter"), params,
                 limit, internal_threshold(request.score_threshold, None), None, bool(spec.idf))
 
@@ -214,7 +244,7 @@ class _Planner:
         threshold = node.get("score_threshold")
         _check_node(op, using, children, threshold, path)
         if isinstance(op, Bm25):
-            self._check_bm25(op, path)
+            check_bm25(self.c, op, path)
         distance = vector[1] if vector is not None else None
         internal = None if isinstance(op, Sample) else internal_threshold(threshold, distance)
         if not children:
@@ -233,16 +263,6 @@ class _Planner:
         name = DEFAULT_VECTOR if using is None else using
         self.c.schema.kind_of(name)
         return name
-
-    def _check_bm25(self, op: Bm25, path: str) -> None:
-        from indexes.text.index import BM25_B, BM25_K1, _check_bm25
-
-        self.c.text.index_of(op.field, f"{path}query.bm25.field")
-        try:
-            _check_bm25("k1", op.k1, BM25_K1)
-            _check_bm25("b", op.b, BM25_B)
-        except ValueError as exc:
-            raise ValidationError(f"{path}query.bm25", str(exc)) from None
 
     def _resolve(self, op: Any, ex: Examples, path: str) -> tuple[Scorer, Optional[str], Any, bool]:
         """(scorer, display distance, nearest query, whether it still needs IDF weights) of a
@@ -285,8 +305,7 @@ class _Planner:
 
     def leaf(self, op: Any, vector: Any, flt: Any, params: Any, limit: int, threshold: Any, path: str) -> Node:
         flt = parse(flt, f"{path}filter")
-        if params is not None and not isinstance(params, m.SearchParams):
-            params = m.convert(shallow(params), m.SearchParams, f"{path}params")
+        params = _params(params, path)
         common = dict(filter=flt, params=params, threshold=threshold, path=path)
         if op is None:
             return self._add(op="scan", using=None, query=None, limit=limit, **common)

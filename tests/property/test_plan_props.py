@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hybrid import Client
+from hybrid import models as m
 from hybrid.ids import id_of_key
 from hybrid.query.execute import execute, execute_batch, execute_leaves, finish, gather, records_candidates
 from hybrid.query.plan import plan
@@ -90,6 +91,8 @@ def test_a_sparse_leaf_equals_its_rescored_prefetch(client, dims, limit, flt) ->
     alone = execute(plan(single, view), view)
     general = plan(single, view, fast=False)
     assert str(general) == str(plan(single, view)) and _rows(execute(general, view)) == _rows(alone)
+    model = QueryRequest(query=m.SparseVector(indices=dims, values=[1.0] * len(dims)), using="s", limit=limit, filter=flt)
+    assert str(plan(model, view)) == str(general) and _rows(execute(plan(model, view), view)) == _rows(alone)
     tree = QueryRequest(prefetch=[{"query": query, "using": "s", "limit": limit, "filter": flt}], query=query,
                         using="s", limit=limit)
     assert _rows(execute(plan(tree, view), view)) == _rows(alone)

@@ -8,6 +8,7 @@ import pytest
 from hybrid import Client
 from hybrid.errors import ValidationError
 from hybrid.query import execute as execute_module
+from hybrid.query.execute import execute
 from hybrid.query.plan import plan
 from hybrid.query.request import QueryGroupsRequest, QueryRequest
 
@@ -136,3 +137,17 @@ def test_explain_adds_the_printed_plan(client) -> None:
     assert explained.plan.startswith("plan limit=3") and "leaf#1 nearest sparse 's'" in explained.plan
     assert [p.id for p in plain.points] == [p.id for p in explained.points]
     assert all(len(p.explain["prefetch"]) == 2 for p in explained.points)
+
+
+@pytest.mark.parametrize("raw", [
+    dict(query=DENSE, using="d", limit=4, offset=1, score_threshold=0.2),
+    dict(query=np.array(DENSE, np.float32), using="d", filter={"must": [{"key": "n", "range": {"lt": 20}}]}),
+    dict(query={"indices": [1, 9], "values": [0.5, 1.0]}, using="s", limit=3),
+    dict(query={"bm25": {"text": "word1 common", "field": "text"}}, limit=5, filter={"must": [{"key": "n", "range": {"gte": 4}}]}),
+    dict(query={"bm25": {"text": "word3", "field": "text"}}, score_threshold=0.1),
+])
+def test_one_leaf_plans_built_directly_equal_the_general_parse(client, raw) -> None:
+    view = client._view("c")
+    fast, general = plan(QueryRequest(**raw), view), plan(QueryRequest(**raw), view, fast=False)
+    assert str(fast) == str(general)
+    assert [(p.id, p.score) for p in execute(fast, view).points] == [(p.id, p.score) for p in execute(general, view).points]
