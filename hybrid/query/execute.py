@@ -20,9 +20,10 @@ through each segment's graph in one kernel call (the same decision, the same res
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+import msgspec
 import numpy as np
 
 from hybrid import models as m
@@ -223,7 +224,7 @@ def _run(node: Any, results: LeafResults, view: Any, stats: Optional[Stats]) -> 
             if view is None:
                 raise ValueError(f"{node.stats_key} needs summed statistics (leaf_statistics) or a view")
             found = local_stats(view, node.query.query[0], node.query.using)
-        node = replace(node, query=NearestScorer(node.query.using, weighted(node.query.query, found), "sparse"),
+        node = msgspec.structs.replace(node, query=NearestScorer(node.query.using, weighted(node.query.query, found), "sparse"),
                        idf=False)
     ranked = run_merge(node, sources, view)
     branches = node.branches if node.op == "mmr" else node.sources

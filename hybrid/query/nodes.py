@@ -1,5 +1,5 @@
 """The plan as a value (built by hybrid.query.plan, run by hybrid.query.execute): frozen nodes
-that print as a tree.
+that print as a tree. Frozen msgspec Structs: built on every query, they must cost little.
 
 - `Leaf`: one search of the (filtered) collection, run per segment (and per shard);
 - `Merge`: combines its sources' lists once, over their gathered candidates;
@@ -8,17 +8,16 @@ that print as a tree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
+import msgspec
 import numpy as np
 
 from hybrid import models as m
 from hybrid.query.parse import Fusion, OrderBy
 
 
-@dataclass(frozen=True, eq=False)
-class Leaf:
+class Leaf(msgspec.Struct, frozen=True, eq=False):
     """A search of the collection (per segment, per shard). `query` by `op`: nearest: the
     prepared vector (dense / multivector float32; sparse `(indices, values)`, raw values when
     `idf`, weighted at execution with local or summed statistics); scored: a Scorer; bm25: Bm25;
@@ -67,8 +66,7 @@ def _vector_text(leaf: Leaf) -> str:
     return f"nearest {'multivector' if np.ndim(q) == 2 else 'dense'} {leaf.using!r} [{shape}]"
 
 
-@dataclass(frozen=True, eq=False)
-class Merge:
+class Merge(msgspec.Struct, frozen=True, eq=False):
     """Combines `sources` once over their gathered candidates. `query` by `op`: rrf / dbsf /
     linear: Fusion; formula: FormulaQuery; rescore: Scorer; mmr: (Mmr, using, kind);
     order_by: OrderBy; bm25: Bm25; sample: None. `needs` names what a coordinator must fetch
@@ -117,8 +115,7 @@ class Merge:
 Node = Leaf | Merge
 
 
-@dataclass(frozen=True)
-class Groups:
+class Groups(msgspec.Struct, frozen=True):
     """query_points_groups: group the ranked list by payload `key`."""
 
     key: str
@@ -127,8 +124,7 @@ class Groups:
     lookup: Any = None  # with_lookup as given
 
 
-@dataclass(frozen=True, eq=False)
-class Plan:
+class Plan(msgspec.Struct, frozen=True, eq=False):
     """A validated request: the node tree, its leaves (in `Leaf.index` order), paging and what to
     hydrate. `root.limit` is offset + limit (groups: the ranked entries to group)."""
 
