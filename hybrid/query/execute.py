@@ -20,7 +20,6 @@ through each segment's graph in one kernel call (the same decision, the same res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import msgspec
@@ -77,8 +76,7 @@ LeafResults = tuple  # of LeafHits, one per plan.leaves entry
 
 
 # ---------------------------------------------------------------------- statistics
-@dataclass(frozen=True)
-class TermStats:
+class TermStats(msgspec.Struct, frozen=True, eq=False):
     """What an IDF-weighted leaf needs, summable over shards: `docs` points having the vector
     (or text field), `df[i]` of them having the leaf's term i."""
 
@@ -161,22 +159,22 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
 
 
 def nearest(c: "CollectionView", using: str, query: Any, limit: int, flt: Any, params: Any, threshold: Any) -> Candidates:
-    """Index search for the top `limit`, exact about ties at the cut: they go by point id.
+    """Index search for the top `limit`, ties at the cut by point id.
 
-    Segments break ties by offset, so extra hits are asked for; when the last hit returned
-    scores strictly below the cut (or fewer hits than asked came back), every point tied at the
-    cut is among them, else ask more. Sparse scores tie often (BM25-like weights), dense rarely.
+    Sparse scores tie often (BM25-like weights) and segments break ties by offset, so sparse
+    leaves ask for extra hits: when the last hit returned scores strictly below the cut (or
+    fewer hits than asked came back), every point tied at the cut is among them, else ask
+    more. Dense leaves ask for `limit`: an exact scan returns every tie at its cut
+    (`top_k(ties=True)`), and a graph walk is approximate anyway.
     """
-    ask = limit + (max(limit, 16) if using in c.schema.sparse else 1)
+    if using not in c.schema.sparse:
+        return search_leaf(c, using, query, limit, flt, params, threshold)
+    ask = limit + max(limit, 16)
     while True:
         cand = search_leaf(c, using, query, ask, flt, params, threshold)
-        if _settled(cand, ask, limit):
+        if len(cand) < ask or limit == 0 or cand.score[-1] < cand.score[limit - 1]:
             return cand.head(limit)
         ask *= 2
-
-
-def _settled(cand: Candidates, ask: int, limit: int) -> bool:
-    return len(cand) < ask or limit == 0 or cand.score[-1] < cand.score[limit - 1]
 
 
 def gather(plan: Plan, per_shard: list[LeafResults]) -> LeafResults:
@@ -329,10 +327,9 @@ def batchable(plans: list[Plan]) -> Optional[Leaf]:
 
 def _nearest_batch(c: "CollectionView", leaves: list[Leaf]) -> list[LeafHits]:
     """`nearest` of each leaf, the segments' graph walks batched: the same per-segment decision
-    (`use_graph`), the same ask (limit + 1) and tie rule, so the same results."""
+    (`use_graph`), the same limit, so the same results."""
     first = leaves[0]
     name, limit = first.using, first.limit
-    ask = limit + 1
     matrix = np.stack([leaf.query for leaf in leaves])
     args = search_args(first.params)
     graph_args = {k: v for k, v in args.items() if k != "exact"}
@@ -344,13 +341,8 @@ def _nearest_batch(c: "CollectionView", leaves: list[Leaf]) -> list[LeafHits]:
         store = seg.vectors[name]
         if allowed.count >= seg.size and use_graph(store, allowed.count, seg.size, args.get("exact", False),
                                                    args.get("ef")):
-            per_segment.append((seg, store.index.search_batch(matrix, ask, None, **graph_args)))
+            per_segment.append((seg, store.index.search_batch(matrix, limit, None, **graph_args)))
         elif allowed.count:  # the single query's path, query by query
-            per_segment.append((seg, [search_allowed(store, q, ask, allowed, seg.size, **args) for q in matrix]))
-    out = []
-    for i, leaf in enumerate(leaves):
-        cand = merge_hits([(seg, hits[i]) for seg, hits in per_segment]).ranked(ask)
-        if not _settled(cand, ask, limit):  # a tie at the cut: the single query settles it
-            cand = nearest(c, name, leaf.query, limit, None, leaf.params, None)
-        out.append(LeafHits.local(cand.head(limit)))
-    return out
+            per_segment.append((seg, [search_allowed(store, q, limit, allowed, seg.size, **args) for q in matrix]))
+    return [LeafHits.local(merge_hits([(seg, hits[i]) for seg, hits in per_segment]).ranked(limit))
+            for i in range(len(leaves))]

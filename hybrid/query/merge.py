@@ -13,9 +13,9 @@ Its sources' lists become one `Pool` (each point once); then:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+import msgspec
 import numpy as np
 
 from hybrid.errors import ValidationError
@@ -29,14 +29,13 @@ if TYPE_CHECKING:
     from hybrid.view import CollectionView
 
 
-@dataclass
-class Ranked:
+class Ranked(msgspec.Struct):
     """One node's result: candidates in final order, how to show their scores, its inputs."""
 
     cand: Candidates
     distance: Optional[str] = None  # display conversion of cand.score (Euclid/Manhattan)
     order_values: Optional[np.ndarray] = None  # order_by results: float64 per candidate
-    sources: list["Ranked"] = field(default_factory=list)  # the request's prefetch results (explain)
+    sources: list = msgspec.field(default_factory=list)  # the request's prefetch results (explain)
 
     def shown(self) -> np.ndarray:
         return display(self.cand.score, self.distance)

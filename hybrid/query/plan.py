@@ -44,6 +44,7 @@ from hybrid.query.hydrate import with_lookup
 from hybrid.query.search import internal_threshold, parse
 from hybrid.query.vectors import Examples
 from indexes.payload.jsonpath import parse_path
+from indexes.plain import normalize_rows
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -151,7 +152,8 @@ def _plain_vector(request: Any, view: "CollectionView", limit: int) -> Optional[
         raise ValidationError("query", "query vector contains NaN or inf")
     _check_limit(limit, "limit")
     params = _params(request.params, "")
-    return Leaf(0, "nearest", name, view.appendable.vectors[name].prepare_query(q), parse(request.filter, "filter"),
+    prepared = normalize_rows(q) if spec.distance == "Cosine" else q  # DenseStore.prepare_query
+    return Leaf(0, "nearest", name, prepared, parse(request.filter, "filter"),
                 params, limit, internal_threshold(request.score_threshold, spec.distance), spec.distance)
 
 

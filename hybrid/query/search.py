@@ -8,7 +8,6 @@ converts them to Qdrant's reported values once, at the edge.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import msgspec
@@ -27,9 +26,9 @@ if TYPE_CHECKING:
     from hybrid.view import CollectionView
 
 
-@dataclass
-class Candidates:
-    """A ranked list of points: parallel arrays, best first (ties by point id)."""
+class Candidates(msgspec.Struct):
+    """A ranked list of points: parallel arrays, best first (ties by point id). A Struct: a
+    query builds several."""
 
     segs: list[Segment]  # segment table; `seg` indexes into it
     seg: np.ndarray  # int32
