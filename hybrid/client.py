@@ -7,6 +7,7 @@ folder. Arguments may be `hybrid.models` objects, Qdrant-shaped dicts, or `qdran
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -360,15 +361,31 @@ class Client(QueryMixin, AdminMixin):
 
 def _query_request(raw: Any, where: str) -> QueryRequest:
     """One batch entry as a QueryRequest: its vectors (query, prefetch) are kept as given, for
-    the planner reads them once (a conversion would walk every number); the rest is checked."""
+    the planner reads them once (a conversion would walk every number); the rest is checked,
+    once per distinct JSON (a batch repeats its limit, params and filters)."""
     data = raw if isinstance(raw, dict) else m.to_builtins(raw)
     if not isinstance(data, dict):
         return m.convert(data, QueryRequest, where)
     rest = {k: v for k, v in data.items() if k not in ("query", "prefetch")}
     if "with_vectors" in rest and "with_vector" not in rest:
         rest["with_vector"] = rest.pop("with_vectors")
-    req = m.convert(rest, QueryRequest, where)
+    try:
+        key = msgspec.json.encode(rest)
+    except (TypeError, msgspec.EncodeError):
+        key = b"null"
+    try:
+        req = _checked_request(key) if b"null" not in key else None  # NaN and inf encode as null too
+    except ValidationError:
+        req = None
+    if req is None:
+        req = m.convert(rest, QueryRequest, where)  # (an error names the entry)
     return msgspec.structs.replace(req, query=data.get("query"), prefetch=shallow(data.get("prefetch")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_request(key: bytes) -> QueryRequest:
+    """The QueryRequest of a JSON request without its vectors (callers copy it: Structs are mutable)."""
+    return m.convert(msgspec.json.decode(key), QueryRequest)
 
 
 def _payload_arg(payload: Any) -> dict:
