@@ -20,7 +20,7 @@ from hybrid.names import check_name
 from hybrid.ids import normalize_ids
 from hybrid.optimizations import OptimizationsResponse
 from hybrid.points import batch_from_points
-from hybrid.search import filter_mask, parse
+from hybrid.query.search import filter_mask, parse
 from indexes.payload.jsonpath import parse_path
 from hybrid.snapshot_sets import SnapshotSetsMixin
 from hybrid.snapshots import SnapshotMixin
@@ -42,36 +42,6 @@ class AliasNotFound(NotFound):
 
 class NameConflict(BadRequest):
     """An alias would shadow a collection (or the reverse): Qdrant's 400 "Wrong input"."""
-
-
-class AliasDescription(m.Model):
-    alias_name: str
-    collection_name: str
-
-
-class CollectionsAliasesResponse(m.Model):
-    aliases: list[AliasDescription]
-
-
-class FacetValueHit(m.Model):
-    value: Any
-    count: int
-
-
-class FacetResponse(m.Model):
-    hits: list[FacetValueHit]
-
-
-class VectorParamsDiff(m.Model):
-    hnsw_config: Optional[m.HnswConfigDiff] = None
-    quantization_config: Any = None
-    on_disk: Optional[bool] = None
-
-
-class CollectionParamsDiff(m.Model):
-    replication_factor: Optional[int] = None
-    write_consistency_factor: Optional[int] = None
-    on_disk_payload: Optional[bool] = None
 
 
 def _patch(base: Any, diff: Any) -> Any:
@@ -157,13 +127,13 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
                 raise NameConflict(f"Alias `{text['new_alias_name']}` conflicts with a collection of that name")
             table[text["new_alias_name"]] = table.pop(text["old_alias_name"])
 
-    def get_aliases(self) -> CollectionsAliasesResponse:
+    def get_aliases(self) -> m.CollectionsAliasesResponse:
         live = {a: c for a, c in self._alias_table().items() if c in self._collections}
-        return CollectionsAliasesResponse([AliasDescription(a, c) for a, c in sorted(live.items())])
+        return m.CollectionsAliasesResponse([m.AliasDescription(a, c) for a, c in sorted(live.items())])
 
-    def get_collection_aliases(self, collection_name: str) -> CollectionsAliasesResponse:
+    def get_collection_aliases(self, collection_name: str) -> m.CollectionsAliasesResponse:
         self._get(collection_name)
-        return CollectionsAliasesResponse([a for a in self.get_aliases().aliases if a.collection_name == collection_name])
+        return m.CollectionsAliasesResponse([a for a in self.get_aliases().aliases if a.collection_name == collection_name])
 
     def drop_aliases_of(self, collection_name: str) -> None:
         """Forget the aliases of a deleted collection (so a new one of that name does not inherit them)."""
@@ -235,7 +205,7 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
                 changes["quantization_config"] = _quantization(quantization_config, "quantization_config")
             params = cfg.params
             if collection_params is not None:
-                params = _patch(params, m.convert(collection_params, CollectionParamsDiff, "params"))
+                params = _patch(params, m.convert(collection_params, m.CollectionParamsDiff, "params"))
             if vectors_config is not None:
                 current = {n: spec.params for n, spec in c.schema.dense.items()}
                 params = msgspec.structs.replace(params, vectors=_vectors_update(current, vectors_config))
@@ -254,12 +224,11 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
 
     # ------------------------------------------------------------------ facet
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
-              consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> FacetResponse:
+              consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> m.FacetResponse:
         """Distinct values of `key` among points matching the filter, by count desc then value asc."""
-        from hybrid.client import _single_node
         from hybrid.filters import facet as facet_values
 
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
 
         if not isinstance(key, str) or not key:
             raise ValidationError("key", "must be a non-empty string")
@@ -278,7 +247,7 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
                     kind = 0 if isinstance(value, bool) else 1 if isinstance(value, (int, float)) else 2
                     counts[(kind, value)] = counts.get((kind, value), 0) + int(n)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return FacetResponse([FacetValueHit(value, n) for (_, value), n in ranked])
+        return m.FacetResponse([m.FacetValueHit(value, n) for (_, value), n in ranked])
 
     # ------------------------------------------------------------------ batched updates
     def batch_update_points(self, collection_name: str, update_operations: Sequence[Any], wait: bool = True,
@@ -379,7 +348,7 @@ def _vectors_update(current: dict, diff: Any) -> dict:
         where = f"vectors.{name}" if name else "vectors"
         if name not in out:
             raise ValidationError(where, f"no dense vector named {name or '(default)'!r} in this collection")
-        d = m.convert(change, VectorParamsDiff, where)
+        d = m.convert(change, m.VectorParamsDiff, where)
         p = out[name]
         if d.hnsw_config is not None:
             p = msgspec.structs.replace(p, hnsw_config=_patch(p.hnsw_config or m.HnswConfigDiff(), d.hnsw_config))

@@ -7,6 +7,7 @@ folder. Arguments may be `hybrid.models` objects, Qdrant-shaped dicts, or `qdran
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -17,24 +18,25 @@ import msgspec
 
 from hybrid import models as m
 from hybrid import operations as ops
-from hybrid import text_query
 from hybrid.admin import AdminMixin
 from hybrid.checkpoint import open_collection
 from hybrid.collection import Collection
 from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
-from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.names import check_name
 from hybrid.points import batch_from_points
-from hybrid.query import QueryRequest, run_query
-from hybrid.queries.parse import shallow
-from hybrid.query_client import QueryMixin
+from hybrid.query.execute import execute, execute_batch
+from hybrid.query.plan import plan
+from hybrid.query.request import QueryRequest
+from hybrid.query.parse import shallow
+from hybrid.query.client import QueryMixin
+from hybrid.query.search import count as count_points
+from hybrid.query.ordering import scroll_ordered
+from hybrid.query.search import parse, record
+from hybrid.query.search import scroll as scroll_points
 from hybrid.matrix import MatrixMixin
 from hybrid.service import ServiceMixin
-from hybrid.search import count as count_points
-from hybrid.search import parse, record, scroll_ordered
-from hybrid.search import scroll as scroll_points
 from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
 from hybrid.storage.health import read_config, remove_data_orphans
 from hybrid.view import CollectionView
@@ -197,14 +199,14 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
     # ------------------------------------------------------------------ points: writes
     def upsert(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
                update_filter: Any = None, update_mode: Any = None) -> m.UpdateResult:
-        _single_node(shard_key_selector, update_filter=update_filter, update_mode=update_mode)
+        m.single_node(shard_key_selector, update_filter=update_filter, update_mode=update_mode)
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer)
         return _completed(c.upsert(batch))
 
     def _selected_ids(self, c: Collection, selector: Any, field: str) -> list:
         """Ids from a points selector: a list of ids, {"points": [...]}, {"filter": ...} or a Filter."""
-        from hybrid.search import all_matching
+        from hybrid.query.search import all_matching
 
         selector = m.to_builtins(selector)
         if isinstance(selector, dict) and "points" in selector:
@@ -217,7 +219,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
         raise ValidationError(field, "expected a list of point ids or a filter")
 
     def delete(self, collection_name: str, points_selector: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         return _completed(c.commit(lambda: ops.Delete(self._selected_ids(c, points_selector, "points"))))
 
@@ -227,31 +229,31 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
 
     def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
                     wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         payload = _payload_arg(payload)
         return self._payload_op(collection_name, points, lambda ids: ops.SetPayload(ids, payload, key))
 
     def overwrite_payload(self, collection_name: str, payload: Any, points: Any, wait: bool = True,
                           ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         payload = _payload_arg(payload)
         return self._payload_op(collection_name, points, lambda ids: ops.OverwritePayload(ids, payload))
 
     def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, wait: bool = True,
                        ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
             raise ValidationError("keys", "expected a list of payload keys")
         return self._payload_op(collection_name, points, lambda ids: ops.DeletePayload(ids, list(keys)))
 
     def clear_payload(self, collection_name: str, points_selector: Any, wait: bool = True,
                       ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         return self._payload_op(collection_name, points_selector, lambda ids: ops.ClearPayload(ids))
 
     def update_vectors(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
                        update_filter: Any = None) -> m.UpdateResult:
-        _single_node(shard_key_selector, update_filter=update_filter)
+        m.single_node(shard_key_selector, update_filter=update_filter)
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer, with_payload=False)
         def make() -> ops.Operation:
@@ -264,7 +266,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
 
     def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, wait: bool = True,
                        ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         for i, name in enumerate(vectors):
             c.schema.kind_of(name) if isinstance(name, str) else None
@@ -275,7 +277,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
     # ------------------------------------------------------------------ points: reads
     def retrieve(self, collection_name: str, ids: Sequence[Any], with_payload: Any = True, with_vectors: Any = False,
                  consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> list[m.Record]:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         wanted = normalize_ids(ids, "ids")
         out = []
@@ -291,7 +293,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
                consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> tuple[list[m.Record], Any]:
         """Points in id order from `offset`, or ordered by a payload value (`order_by`: a key
         or {key, direction, start_from}; it needs a range index and takes no `offset`)."""
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         if limit is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
@@ -307,7 +309,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
 
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
               timeout: Optional[int] = None) -> m.CountResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         flt = parse(count_filter)
         return m.CountResult(count=count_points(self._view(collection_name), flt))
 
@@ -316,34 +318,25 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.QueryResponse:
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._view(collection_name)
-        query, using, prefetch = text_query.rewrite(query, using, prefetch, c.field_indexes)
-        if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
-            points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))
-            if points is not None:
-                return m.QueryResponse(points=points)
         req = QueryRequest(
-            query=query, using=using, prefetch=shallow(prefetch), filter=m.to_builtins(query_filter),
+            query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
             score_threshold=score_threshold, limit=limit, offset=offset or 0,
             with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
             lookup_from=m.to_builtins(lookup_from), explain=explain,
         )
-        return m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup))
+        return execute(plan(req, c, self.infer, self._lookup), c, self._lookup)
 
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], consistency: Any = None,
                            timeout: Optional[int] = None) -> list[m.QueryResponse]:
+        """Every request is planned (and so validated) before any runs; plain dense ones share
+        one graph walk per segment (hybrid.query.execute.execute_batch)."""
         c = self._view(collection_name)
-        requests = [text_query.rewrite_request(_request_json(raw), c.field_indexes) for raw in requests]
-        fast = nearest_batch(c, requests)
-        if fast is not None:
-            return [m.QueryResponse(points=points) for points in fast]
-        out = []
-        for i, raw in enumerate(requests):
-            req = m.convert(_request_json(raw), QueryRequest, f"searches[{i}]")
-            out.append(m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup)))
-        return out
+        plans = [plan(_query_request(raw, f"searches[{i}]"), c, self.infer, self._lookup)
+                 for i, raw in enumerate(requests)]
+        return execute_batch(plans, c, self._lookup)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self, grpc_grace: Optional[float] = None) -> None:
@@ -368,22 +361,33 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
             pass
 
 
-def _single_node(shard_key_selector: Any, **unsupported: Any) -> None:
-    """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
-    (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are
-    accepted: one node answers consistently, in order, and before returning.)"""
-    if shard_key_selector is not None:
-        raise ValidationError("shard_key_selector", "collections here have no custom sharding")
-    for name, value in unsupported.items():
-        if value is not None:
-            raise ValidationError(name, "not supported")
+def _query_request(raw: Any, where: str) -> QueryRequest:
+    """One batch entry as a QueryRequest: its vectors (query, prefetch) are kept as given, for
+    the planner reads them once (a conversion would walk every number); the rest is checked,
+    once per distinct JSON (a batch repeats its limit, params and filters)."""
+    data = raw if isinstance(raw, dict) else m.to_builtins(raw)
+    if not isinstance(data, dict):
+        return m.convert(data, QueryRequest, where)
+    rest = {k: v for k, v in data.items() if k not in ("query", "prefetch")}
+    if "with_vectors" in rest and "with_vector" not in rest:
+        rest["with_vector"] = rest.pop("with_vectors")
+    try:
+        key = msgspec.json.encode(rest)
+    except (TypeError, msgspec.EncodeError):
+        key = b"null"
+    try:
+        req = _checked_request(key) if b"null" not in key else None  # NaN and inf encode as null too
+    except ValidationError:
+        req = None
+    if req is None:
+        req = m.convert(rest, QueryRequest, where)  # (an error names the entry)
+    return msgspec.structs.replace(req, query=data.get("query"), prefetch=shallow(data.get("prefetch")))
 
 
-def _request_json(raw: Any) -> dict:
-    data = m.to_builtins(raw)
-    if isinstance(data, dict) and "with_vectors" in data and "with_vector" not in data:
-        data["with_vector"] = data.pop("with_vectors")
-    return data
+@functools.lru_cache(maxsize=1024)
+def _checked_request(key: bytes) -> QueryRequest:
+    """The QueryRequest of a JSON request without its vectors (callers copy it: Structs are mutable)."""
+    return m.convert(msgspec.json.decode(key), QueryRequest)
 
 
 def _payload_arg(payload: Any) -> dict:

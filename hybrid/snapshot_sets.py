@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import msgspec
 
 from hybrid.errors import NotFound, ValidationError
-from hybrid.snapshots import (SUFFIX, SnapshotDescription, SnapshotNotFound, atomic_write, delete_file, describe,
+from hybrid import models as m
+from hybrid.snapshots import (SUFFIX, SnapshotNotFound, atomic_write, delete_file, describe,
                               file_in, list_folder, sha256_of, write_snapshot)
 from hybrid.service import LOCAL_SHARD
 
@@ -45,7 +46,7 @@ class SnapshotSetsMixin:
 
         def _get(self, name: str) -> "Collection": ...
         def _snapshot_folder(self, collection_name: str) -> Path: ...
-        def _snapshot_into(self, c: "Collection", folder: Path, prefix: str) -> SnapshotDescription: ...
+        def _snapshot_into(self, c: "Collection", folder: Path, prefix: str) -> m.SnapshotDescription: ...
         def _alias_table(self) -> dict[str, str]: ...
         def get_collections(self) -> Any: ...
         def recover_snapshot(self, collection_name: str, location: str, **kw: Any) -> bool: ...
@@ -60,7 +61,7 @@ class SnapshotSetsMixin:
         return folder / "shards" / str(LOCAL_SHARD)
 
     def create_shard_snapshot(self, collection_name: str, shard_id: int, wait: bool = True,
-                              **_: Any) -> SnapshotDescription:
+                              **_: Any) -> m.SnapshotDescription:
         folder = self._shard_folder(collection_name, shard_id)
         c = self._get(collection_name)
         return self._snapshot_into(c, folder, f"{c.name}-shard-{LOCAL_SHARD}")
@@ -73,7 +74,7 @@ class SnapshotSetsMixin:
         folder = self.snapshots_path / ".streams"
         return folder / self._snapshot_into(c, folder, f"{c.name}-shard-{LOCAL_SHARD}").name
 
-    def list_shard_snapshots(self, collection_name: str, shard_id: int, **_: Any) -> list[SnapshotDescription]:
+    def list_shard_snapshots(self, collection_name: str, shard_id: int, **_: Any) -> list[m.SnapshotDescription]:
         return list_folder(self._shard_folder(collection_name, shard_id))
 
     def shard_snapshot_file(self, collection_name: str, shard_id: int, snapshot_name: str) -> Path:
@@ -96,7 +97,7 @@ class SnapshotSetsMixin:
         self.restore_snapshot(collection_name, archive, checksum)
 
     # ------------------------------------------------------------------ full snapshots
-    def create_full_snapshot(self, wait: bool = True, **_: Any) -> SnapshotDescription:
+    def create_full_snapshot(self, wait: bool = True, **_: Any) -> m.SnapshotDescription:
         """Snapshot every collection and the alias table into one file."""
         root = self.snapshots_path
         root.mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,7 @@ class SnapshotSetsMixin:
         atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
         return describe(dest)
 
-    def list_full_snapshots(self, **_: Any) -> list[SnapshotDescription]:
+    def list_full_snapshots(self, **_: Any) -> list[m.SnapshotDescription]:
         return [d for d in list_folder(self.snapshots_path) if d.name.startswith(FULL_PREFIX)]
 
     def full_snapshot_file(self, snapshot_name: str) -> Path:

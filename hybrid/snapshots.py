@@ -57,13 +57,6 @@ class SnapshotNotFound(NotFound):
         super().__init__(f"Snapshot `{name}` not found")
 
 
-class SnapshotDescription(m.Model):
-    name: str
-    size: int
-    creation_time: Optional[str] = None
-    checksum: Optional[str] = None
-
-
 class SnapshotMeta(msgspec.Struct):
     format: int
     collection: str
@@ -220,11 +213,11 @@ class SnapshotMixin:
         never reaches the file system unchecked (`..` would leave the snapshots folder)."""
         return self.snapshots_path / self._get(collection_name).name
 
-    def create_snapshot(self, collection_name: str, wait: bool = True, **_: Any) -> SnapshotDescription:
+    def create_snapshot(self, collection_name: str, wait: bool = True) -> m.SnapshotDescription:
         c = self._get(collection_name)
         return self._snapshot_into(c, self._snapshot_folder(c.name), c.name)
 
-    def _snapshot_into(self, c: "Collection", folder: Path, prefix: str) -> SnapshotDescription:
+    def _snapshot_into(self, c: "Collection", folder: Path, prefix: str) -> m.SnapshotDescription:
         """Write a snapshot of `c` into `folder` (named `<prefix>-<number>-<time>.snapshot`) and
         its sha256 beside it."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -235,18 +228,18 @@ class SnapshotMixin:
         atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
         return describe(dest)
 
-    def list_snapshots(self, collection_name: str, **_: Any) -> list[SnapshotDescription]:
+    def list_snapshots(self, collection_name: str) -> list[m.SnapshotDescription]:
         return list_folder(self._snapshot_folder(collection_name))
 
     def snapshot_file(self, collection_name: str, snapshot_name: str) -> Path:
         """The file of one snapshot (for downloads); NotFound when there is none of that name."""
         return file_in(self._snapshot_folder(collection_name), snapshot_name)
 
-    def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True, **_: Any) -> bool:
+    def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True) -> bool:
         return delete_file(self.snapshot_file(collection_name, snapshot_name))
 
     def recover_snapshot(self, collection_name: str, location: str, api_key: Optional[str] = None,
-                         checksum: Optional[str] = None, priority: Any = None, wait: bool = True, **_: Any) -> bool:
+                         checksum: Optional[str] = None, priority: Any = None, wait: bool = True) -> bool:
         """Replace (or create) `collection_name` from a snapshot: `location` is a file inside the
         snapshots folder (`file:///...` or a path), or an http(s) URL it is downloaded from (with
         `api_key` as the `api-key` header, as Qdrant sends it), then checked against `checksum`."""
@@ -348,7 +341,7 @@ def download(url: str, dest: Path, api_key: Optional[str], max_bytes: int) -> Pa
     return dest
 
 
-def list_folder(folder: Path) -> list[SnapshotDescription]:
+def list_folder(folder: Path) -> list[m.SnapshotDescription]:
     """The snapshots in `folder`, oldest first."""
     found = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
     return [describe(p) for p in found if p.is_file()]
@@ -372,11 +365,11 @@ def delete_file(file: Path) -> bool:
     return True
 
 
-def describe(file: Path) -> SnapshotDescription:
+def describe(file: Path) -> m.SnapshotDescription:
     stat = file.stat()
     checksum_file = file.with_name(file.name + ".checksum")
     created = datetime.fromtimestamp(stat.st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     checksum = checksum_file.read_text().strip() if checksum_file.exists() else None
-    return SnapshotDescription(name=file.name, size=stat.st_size, creation_time=created, checksum=checksum)
+    return m.SnapshotDescription(name=file.name, size=stat.st_size, creation_time=created, checksum=checksum)
 
 

@@ -22,8 +22,9 @@ from api.auth import READ, WRITE, access
 from api.responses import Envelope, ok
 from api.routes.params import CollectionName, PathName, QueryText, Rt, Wait
 from api.runtime import Runtime
+from hybrid import models as m
 from hybrid.errors import ValidationError
-from hybrid.snapshots import SnapshotDescription, delete_file
+from hybrid.snapshots import delete_file
 
 TAGS = ["Snapshots"]
 SNAPSHOTS = "/collections/{collection_name:str}/snapshots"
@@ -31,13 +32,13 @@ SNAPSHOTS = "/collections/{collection_name:str}/snapshots"
 
 @post(SNAPSHOTS, opt=access(WRITE), tags=TAGS, summary="Create a snapshot", status_code=200)
 async def create_snapshot(rt: Rt, collection_name: CollectionName,
-                          wait: Wait = None) -> Envelope[SnapshotDescription]:
+                          wait: Wait = None) -> Envelope[m.SnapshotDescription]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.create_snapshot, rt.resolve(collection_name)), t0)
 
 
 @get(SNAPSHOTS, opt=access(READ), tags=TAGS, summary="List snapshots")
-async def list_snapshots(rt: Rt, collection_name: CollectionName) -> Envelope[list[SnapshotDescription]]:
+async def list_snapshots(rt: Rt, collection_name: CollectionName) -> Envelope[list[m.SnapshotDescription]]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.list_snapshots, rt.resolve(collection_name)), t0)
 
@@ -110,14 +111,14 @@ ShardId = Annotated[int, PathParameter(ge=0, description="Id of the shard (0: a 
 
 @post(f"{SHARD}/snapshots", opt=access(WRITE), tags=TAGS, summary="Create a shard snapshot", status_code=200)
 async def create_shard_snapshot(rt: Rt, collection_name: CollectionName, shard_id: ShardId,
-                                wait: Wait = None) -> Envelope[SnapshotDescription]:
+                                wait: Wait = None) -> Envelope[m.SnapshotDescription]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.create_shard_snapshot, rt.resolve(collection_name), shard_id), t0)
 
 
 @get(f"{SHARD}/snapshots", opt=access(READ), tags=TAGS, summary="List shard snapshots")
 async def list_shard_snapshots(rt: Rt, collection_name: CollectionName,
-                               shard_id: ShardId) -> Envelope[list[SnapshotDescription]]:
+                               shard_id: ShardId) -> Envelope[list[m.SnapshotDescription]]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.list_shard_snapshots, rt.resolve(collection_name), shard_id), t0)
 
@@ -169,13 +170,13 @@ async def recover_shard_from_uploaded_snapshot(rt: Rt, collection_name: Collecti
 
 
 @post("/snapshots", opt=access(WRITE), tags=TAGS, summary="Snapshot every collection and alias", status_code=200)
-async def create_full_snapshot(rt: Rt, wait: Wait = None) -> Envelope[SnapshotDescription]:
+async def create_full_snapshot(rt: Rt, wait: Wait = None) -> Envelope[m.SnapshotDescription]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.create_full_snapshot), t0)
 
 
 @get("/snapshots", opt=access(READ), tags=TAGS, summary="List full snapshots")
-async def list_full_snapshots(rt: Rt) -> Envelope[list[SnapshotDescription]]:
+async def list_full_snapshots(rt: Rt) -> Envelope[list[m.SnapshotDescription]]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.list_full_snapshots), t0)
 

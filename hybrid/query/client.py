@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hybrid import models as m
-from hybrid import text_query
-from hybrid.queries.parse import shallow
-from hybrid.query import QueryGroupsRequest, run_groups
+from hybrid.query.parse import shallow
+from hybrid.query.request import QueryGroupsRequest, run_groups
 
 
 class QueryMixin:
@@ -26,11 +25,7 @@ class QueryMixin:
                             shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.GroupsResult:
         """Best `limit` groups (distinct values of payload `group_by`), `group_size` hits each;
         `with_lookup` attaches the point whose id is the group id from another collection."""
-        from hybrid.client import _single_node
-
-        _single_node(shard_key_selector)
-        view = self._view(collection_name)
-        query, using, prefetch = text_query.rewrite(query, using, prefetch, view.field_indexes)
+        m.single_node(shard_key_selector)
         req = QueryGroupsRequest(
             query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,

@@ -8,7 +8,6 @@ converts them to Qdrant's reported values once, at the edge.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import msgspec
@@ -17,7 +16,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
-from hybrid.filtering.allowed import filtered_hits
+from hybrid.query.allowed import filtered_hits
 from hybrid.filtering.parse import parse_filter
 from hybrid.ids import ID_KEY_DTYPE, KeyIds, PointId, id_key_bytes, ids_at
 from hybrid.payload import select_payload
@@ -27,9 +26,9 @@ if TYPE_CHECKING:
     from hybrid.view import CollectionView
 
 
-@dataclass
-class Candidates:
-    """A ranked list of points: parallel arrays, best first (ties by point id)."""
+class Candidates(msgspec.Struct):
+    """A ranked list of points: parallel arrays, best first (ties by point id). A Struct: a
+    query builds several."""
 
     segs: list[Segment]  # segment table; `seg` indexes into it
     seg: np.ndarray  # int32
@@ -294,33 +293,6 @@ def scroll(c: "CollectionView", flt: Any, limit: int, offset: Optional[PointId],
                for s, o in zip(page.seg[:limit].tolist(), page.off[:limit].tolist())]
     nxt = page.segs[int(page.seg[limit])].ids[int(page.off[limit])] if len(page) > limit else None
     return records, nxt
-
-
-#: Payload index types that serve ranges, so scroll `order_by` can use them (Qdrant's rule).
-RANGE_INDEXES = ("integer", "float", "datetime")
-
-
-def scroll_ordered(c: "CollectionView", flt: Any, limit: int, order_by: Any, with_payload: Any,
-                   with_vectors: Any) -> tuple[list[m.Record], None]:
-    """Scroll by a payload value, as Qdrant's server: the key needs a range-capable payload
-    index; a point appears once per distinct value (ties by point id), values from
-    `start_from` on; each record carries its `order_value`; there is no next page offset
-    (page with `start_from` and a filter)."""
-    from hybrid.errors import BadRequest
-    from hybrid.queries.ordering import order_by as ordered, order_value_output
-    from hybrid.queries.parse import parse_order_by
-
-    order = parse_order_by(m.to_builtins(order_by))
-    schema = c.field_indexes.get(order.key)
-    if not isinstance(schema, dict) or schema.get("type") not in RANGE_INDEXES or schema.get("range") is False:
-        raise BadRequest(f"No range index for `order_by` key: `{order.key}`. Please create one to use `order_by`: "
-                         f"a payload index of type {', '.join(RANGE_INDEXES)} (integer with range enabled)")
-    cand, values = ordered(c, order, flt, None, limit)
-    records = [record(cand.segs[s], o, with_payload, with_vectors)
-               for s, o in zip(cand.seg.tolist(), cand.off.tolist())]
-    for rec, value in zip(records, values.tolist()):
-        rec.order_value = order_value_output(value)
-    return records, None
 
 
 def count(c: "CollectionView", flt: Any) -> int:

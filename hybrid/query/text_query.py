@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hybrid.errors import ValidationError
-from hybrid.queries.parse import shallow
+from hybrid.query.parse import shallow
 
 
 def is_text_query(query: Any) -> bool:
