@@ -23,23 +23,6 @@ if TYPE_CHECKING:
 DEFAULT_SAMPLE, DEFAULT_LIMIT = 10, 3
 
 
-class SearchMatrixPair(m.Model):
-    a: Any
-    b: Any
-    score: float
-
-
-class SearchMatrixPairsResponse(m.Model):
-    pairs: list[SearchMatrixPair]
-
-
-class SearchMatrixOffsetsResponse(m.Model):
-    offsets_row: list[int]
-    offsets_col: list[int]
-    scores: list[float]
-    ids: list[Any]
-
-
 def scores_matrix(vectors: np.ndarray, distance: str) -> tuple[np.ndarray, bool]:
     """(n x n scores, larger_is_nearer) in Qdrant's score convention for `distance`."""
     if distance == "Cosine":
@@ -74,9 +57,7 @@ class MatrixMixin:
 
     def _sample_matrix(self, collection_name: str, query_filter: Any, limit: int, sample: int,
                        using: Optional[str], shard_key_selector: Any) -> tuple[list, np.ndarray, np.ndarray]:
-        from hybrid.client import _single_node
-
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         if not isinstance(sample, int) or isinstance(sample, bool) or sample < 2:
             raise ValidationError("sample", "must be an integer of at least 2")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -97,19 +78,17 @@ class MatrixMixin:
 
     def search_matrix_pairs(self, collection_name: str, query_filter: Any = None, limit: int = DEFAULT_LIMIT,
                             sample: int = DEFAULT_SAMPLE, using: Optional[str] = None, consistency: Any = None,
-                            timeout: Optional[int] = None, shard_key_selector: Any = None,
-                            **_: Any) -> SearchMatrixPairsResponse:
+                            timeout: Optional[int] = None, shard_key_selector: Any = None) -> m.SearchMatrixPairsResponse:
         ids, cols, scores = self._sample_matrix(collection_name, query_filter, limit, sample, using, shard_key_selector)
         rows = np.repeat(np.arange(len(ids)), cols.shape[1] if len(ids) else 0)
         a, b = [ids[i] for i in rows], [ids[j] for j in cols.ravel()]
-        return SearchMatrixPairsResponse(pairs=[SearchMatrixPair(a=x, b=y, score=s)
+        return m.SearchMatrixPairsResponse(pairs=[m.SearchMatrixPair(a=x, b=y, score=s)
                                                 for x, y, s in zip(a, b, scores.ravel().tolist())])
 
     def search_matrix_offsets(self, collection_name: str, query_filter: Any = None, limit: int = DEFAULT_LIMIT,
                               sample: int = DEFAULT_SAMPLE, using: Optional[str] = None, consistency: Any = None,
-                              timeout: Optional[int] = None, shard_key_selector: Any = None,
-                              **_: Any) -> SearchMatrixOffsetsResponse:
+                              timeout: Optional[int] = None, shard_key_selector: Any = None) -> m.SearchMatrixOffsetsResponse:
         ids, cols, scores = self._sample_matrix(collection_name, query_filter, limit, sample, using, shard_key_selector)
         rows = np.repeat(np.arange(len(ids)), cols.shape[1] if len(ids) else 0)
-        return SearchMatrixOffsetsResponse(offsets_row=rows.tolist(), offsets_col=cols.ravel().tolist(),
+        return m.SearchMatrixOffsetsResponse(offsets_row=rows.tolist(), offsets_col=cols.ravel().tolist(),
                                            scores=scores.ravel().tolist(), ids=ids)

@@ -281,6 +281,50 @@ class SearchParams(Model):
             raise ValueError("idf: only \"global\" IDF statistics are supported (not a corpus filter)")
 
 
+# ---------------------------------------------------------------- service, cluster and matrix responses
+class ClusterStatusDisabled(Model):
+    status: str  # "disabled"
+
+
+class LocalShardInfo(Model):
+    shard_id: int
+    points_count: int
+    state: str  # "Active"
+
+
+class CollectionClusterInfo(Model):
+    peer_id: int
+    shard_count: int
+    local_shards: list[LocalShardInfo]
+    remote_shards: list[Any]
+    shard_transfers: list[Any]
+
+
+class ShardKeysResponse(Model):
+    shard_keys: Optional[list[Any]] = None  # only collections with custom sharding have keys
+
+
+class IssuesReport(Model):
+    issues: list[Any]
+
+
+class SearchMatrixPair(Model):
+    a: Any
+    b: Any
+    score: float
+
+
+class SearchMatrixPairsResponse(Model):
+    pairs: list[SearchMatrixPair]
+
+
+class SearchMatrixOffsetsResponse(Model):
+    offsets_row: list[int]
+    offsets_col: list[int]
+    scores: list[float]
+    ids: list[Any]
+
+
 # ---------------------------------------------------------------- conversion helpers
 def with_defaults(value: Any) -> Any:
     """JSON builtins of a Struct tree keeping fields equal to their defaults (the wire models omit

@@ -22,32 +22,6 @@ if TYPE_CHECKING:
 LOCAL_SHARD = 0
 
 
-class ClusterStatusDisabled(m.Model):
-    status: str  # "disabled"
-
-
-class LocalShardInfo(m.Model):
-    shard_id: int
-    points_count: int
-    state: str  # "Active"
-
-
-class CollectionClusterInfo(m.Model):
-    peer_id: int
-    shard_count: int
-    local_shards: list[LocalShardInfo]
-    remote_shards: list[Any]
-    shard_transfers: list[Any]
-
-
-class ShardKeysResponse(m.Model):
-    shard_keys: Optional[list[Any]] = None  # only collections with custom sharding have keys
-
-
-class IssuesReport(m.Model):
-    issues: list[Any]
-
-
 class ServiceMixin:
     """Single-node answers to Qdrant's cluster, shard-key, telemetry and issues operations."""
 
@@ -65,35 +39,38 @@ class ServiceMixin:
             self.__dict__["_started"] = datetime.now(timezone.utc)
         return self.__dict__["_peer_id"]
 
-    def cluster_status(self) -> ClusterStatusDisabled:
-        return ClusterStatusDisabled(status="disabled")
+    def cluster_status(self) -> m.ClusterStatusDisabled:
+        return m.ClusterStatusDisabled(status="disabled")
 
-    def collection_cluster_info(self, collection_name: str) -> CollectionClusterInfo:
+    def collection_cluster_info(self, collection_name: str) -> m.CollectionClusterInfo:
         self._get(collection_name)
         points = self.count(collection_name, exact=True).count
-        return CollectionClusterInfo(peer_id=self.peer_id, shard_count=1, remote_shards=[], shard_transfers=[],
-                                     local_shards=[LocalShardInfo(shard_id=LOCAL_SHARD, points_count=points, state="Active")])
+        return m.CollectionClusterInfo(peer_id=self.peer_id, shard_count=1, remote_shards=[], shard_transfers=[],
+                                     local_shards=[m.LocalShardInfo(shard_id=LOCAL_SHARD, points_count=points, state="Active")])
 
-    def list_shard_keys(self, collection_name: str, **_: Any) -> ShardKeysResponse:
+    def list_shard_keys(self, collection_name: str, timeout: Optional[int] = None) -> m.ShardKeysResponse:
         self._get(collection_name)
-        return ShardKeysResponse()
+        return m.ShardKeysResponse()
 
-    def create_shard_key(self, collection_name: str, shard_key: Any, **_: Any) -> bool:
+    def create_shard_key(self, collection_name: str, shard_key: Any, shards_number: Optional[int] = None,
+                         replication_factor: Optional[int] = None, placement: Optional[list[int]] = None,
+                         initial_state: Any = None, timeout: Optional[int] = None) -> bool:
         raise StandaloneMode()
 
-    def delete_shard_key(self, collection_name: str, shard_key: Any, **_: Any) -> bool:
+    def delete_shard_key(self, collection_name: str, shard_key: Any, timeout: Optional[int] = None) -> bool:
         raise StandaloneMode()
 
-    def cluster_collection_update(self, collection_name: str, cluster_operation: Any, **_: Any) -> bool:
+    def cluster_collection_update(self, collection_name: str, cluster_operation: Any,
+                                  timeout: Optional[int] = None) -> bool:
         raise StandaloneMode()
 
     def recover_current_peer(self) -> bool:
         raise StandaloneMode()
 
-    def remove_peer(self, peer_id: int, force: Optional[bool] = None, **_: Any) -> bool:
+    def remove_peer(self, peer_id: int, force: Optional[bool] = None, timeout: Optional[int] = None) -> bool:
         raise StandaloneMode()
 
-    def cluster_telemetry(self, **_: Any) -> Any:
+    def cluster_telemetry(self, details_level: Optional[int] = None, timeout: Optional[int] = None) -> Any:
         raise StandaloneMode()
 
     def telemetry(self, details_level: int = 0, version: Optional[str] = None) -> dict:
@@ -112,9 +89,9 @@ class ServiceMixin:
         return {"vectors": info.points_count or 0, "optimizers_status": info.optimizer_status,
                 "params": m.with_defaults(info.config.params)}
 
-    def get_issues(self) -> IssuesReport:
+    def get_issues(self) -> m.IssuesReport:
         """Performance issues found (Qdrant's beta /issues): this engine reports none yet."""
-        return IssuesReport(issues=[])
+        return m.IssuesReport(issues=[])
 
     def clear_issues(self) -> bool:
         return True

@@ -61,7 +61,7 @@ class SnapshotSetsMixin:
         return folder / "shards" / str(LOCAL_SHARD)
 
     def create_shard_snapshot(self, collection_name: str, shard_id: int, wait: bool = True,
-                              **_: Any) -> m.SnapshotDescription:
+                              timeout: Optional[int] = None) -> m.SnapshotDescription:
         folder = self._shard_folder(collection_name, shard_id)
         c = self._get(collection_name)
         return self._snapshot_into(c, folder, f"{c.name}-shard-{LOCAL_SHARD}")
@@ -74,19 +74,20 @@ class SnapshotSetsMixin:
         folder = self.snapshots_path / ".streams"
         return folder / self._snapshot_into(c, folder, f"{c.name}-shard-{LOCAL_SHARD}").name
 
-    def list_shard_snapshots(self, collection_name: str, shard_id: int, **_: Any) -> list[m.SnapshotDescription]:
+    def list_shard_snapshots(self, collection_name: str, shard_id: int,
+                             timeout: Optional[int] = None) -> list[m.SnapshotDescription]:
         return list_folder(self._shard_folder(collection_name, shard_id))
 
     def shard_snapshot_file(self, collection_name: str, shard_id: int, snapshot_name: str) -> Path:
         return file_in(self._shard_folder(collection_name, shard_id), snapshot_name)
 
     def delete_shard_snapshot(self, collection_name: str, shard_id: int, snapshot_name: str, wait: bool = True,
-                              **_: Any) -> bool:
+                              timeout: Optional[int] = None) -> bool:
         return delete_file(self.shard_snapshot_file(collection_name, shard_id, snapshot_name))
 
     def recover_shard_snapshot(self, collection_name: str, shard_id: int, location: str, api_key: Optional[str] = None,
                                checksum: Optional[str] = None, priority: Any = None, wait: bool = True,
-                               **_: Any) -> bool:
+                               timeout: Optional[int] = None) -> bool:
         self._shard_folder(collection_name, shard_id)
         return self.recover_snapshot(collection_name, location, api_key=api_key, checksum=checksum)
 
@@ -97,7 +98,7 @@ class SnapshotSetsMixin:
         self.restore_snapshot(collection_name, archive, checksum)
 
     # ------------------------------------------------------------------ full snapshots
-    def create_full_snapshot(self, wait: bool = True, **_: Any) -> m.SnapshotDescription:
+    def create_full_snapshot(self, wait: bool = True, timeout: Optional[int] = None) -> m.SnapshotDescription:
         """Snapshot every collection and the alias table into one file."""
         root = self.snapshots_path
         root.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,7 @@ class SnapshotSetsMixin:
         atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
         return describe(dest)
 
-    def list_full_snapshots(self, **_: Any) -> list[m.SnapshotDescription]:
+    def list_full_snapshots(self, timeout: Optional[int] = None) -> list[m.SnapshotDescription]:
         return [d for d in list_folder(self.snapshots_path) if d.name.startswith(FULL_PREFIX)]
 
     def full_snapshot_file(self, snapshot_name: str) -> Path:
@@ -128,7 +129,7 @@ class SnapshotSetsMixin:
             raise SnapshotNotFound(str(snapshot_name))
         return file_in(self.snapshots_path, snapshot_name)
 
-    def delete_full_snapshot(self, snapshot_name: str, wait: bool = True, **_: Any) -> bool:
+    def delete_full_snapshot(self, snapshot_name: str, wait: bool = True, timeout: Optional[int] = None) -> bool:
         return delete_file(self.full_snapshot_file(snapshot_name))
 
     def recover_full_snapshot(self, archive: Path, checksum: Optional[str] = None) -> list[str]:

@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from api.auth import READ, WRITE, access
 from api.responses import Envelope, ok
 from api.routes.params import CollectionName, DetailsLevel, Rt, Timeout
-from hybrid.service import ClusterStatusDisabled, CollectionClusterInfo, ShardKeysResponse
+from hybrid import models as m
 
 TAGS = ["Distributed"]
 NAME = "/collections/{collection_name:str}"
@@ -23,7 +23,7 @@ Body = JSONBody[dict[str, Any]]
 
 
 @get("/cluster", opt=access(READ), tags=TAGS, summary="Cluster status")
-async def cluster_status(rt: Rt) -> Envelope[ClusterStatusDisabled]:
+async def cluster_status(rt: Rt) -> Envelope[m.ClusterStatusDisabled]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.cluster_status), t0)
 
@@ -47,7 +47,7 @@ async def remove_peer(rt: Rt, peer_id: PeerId, force: Force = None, timeout: Tim
 
 
 @get(f"{NAME}/cluster", opt=access(READ), tags=TAGS, summary="Shards of a collection")
-async def collection_cluster_info(rt: Rt, collection_name: CollectionName) -> Envelope[CollectionClusterInfo]:
+async def collection_cluster_info(rt: Rt, collection_name: CollectionName) -> Envelope[m.CollectionClusterInfo]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.collection_cluster_info, rt.resolve(collection_name)), t0)
 
@@ -60,7 +60,7 @@ async def update_collection_cluster(rt: Rt, collection_name: CollectionName, dat
 
 
 @get(f"{NAME}/shards", opt=access(READ), tags=TAGS, summary="Shard keys of a collection")
-async def list_shard_keys(rt: Rt, collection_name: CollectionName) -> Envelope[ShardKeysResponse]:
+async def list_shard_keys(rt: Rt, collection_name: CollectionName) -> Envelope[m.ShardKeysResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.list_shard_keys, rt.resolve(collection_name)), t0)
 

@@ -16,7 +16,7 @@ from api.responses import Envelope, ok
 from api.routes.params import CollectionName, Rt
 from api.runtime import Runtime
 from hybrid import models as m
-from hybrid.matrix import DEFAULT_LIMIT, DEFAULT_SAMPLE, SearchMatrixOffsetsResponse, SearchMatrixPairsResponse
+from hybrid.matrix import DEFAULT_LIMIT, DEFAULT_SAMPLE
 
 TAGS = ["Search"]
 POINTS = "/collections/{collection_name:str}/points"
@@ -65,7 +65,7 @@ def _matrix_args(data: s.SearchMatrix) -> dict[str, Any]:
 @post(f"{POINTS}/search/matrix/pairs", opt=access(READ), tags=TAGS, summary="Distance matrix of a sample, as pairs",
       status_code=200)
 async def search_matrix_pairs(rt: Rt, collection_name: CollectionName,
-                              data: JSONBody[s.SearchMatrix]) -> Envelope[SearchMatrixPairsResponse]:
+                              data: JSONBody[s.SearchMatrix]) -> Envelope[m.SearchMatrixPairsResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.search_matrix_pairs, rt.resolve(collection_name), **_matrix_args(data)), t0)
 
@@ -73,7 +73,7 @@ async def search_matrix_pairs(rt: Rt, collection_name: CollectionName,
 @post(f"{POINTS}/search/matrix/offsets", opt=access(READ), tags=TAGS,
       summary="Distance matrix of a sample, as offsets", status_code=200)
 async def search_matrix_offsets(rt: Rt, collection_name: CollectionName,
-                                data: JSONBody[s.SearchMatrix]) -> Envelope[SearchMatrixOffsetsResponse]:
+                                data: JSONBody[s.SearchMatrix]) -> Envelope[m.SearchMatrixOffsetsResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.search_matrix_offsets, rt.resolve(collection_name), **_matrix_args(data)), t0)
 

@@ -9,7 +9,7 @@ from litestar.response import Response
 from api.auth import PUBLIC, READ, WRITE, access
 from api.responses import Envelope, ok
 from api.routes.params import DetailsLevel, Flag, Rt, Timeout
-from hybrid.service import IssuesReport
+from hybrid import models as m
 
 TITLE = "hybrid - vector search engine (Qdrant-compatible REST API)"
 
@@ -49,7 +49,7 @@ async def telemetry(rt: Rt, details_level: DetailsLevel = None, anonymize: Flag 
 
 
 @get("/issues", opt=access(READ), tags=["Beta"], summary="Performance issues found")
-async def get_issues(rt: Rt) -> Envelope[IssuesReport]:
+async def get_issues(rt: Rt) -> Envelope[m.IssuesReport]:
     t0 = perf_counter()
     return ok(rt.client.get_issues(), t0)
 

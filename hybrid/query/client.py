@@ -33,4 +33,4 @@ class QueryMixin:
             with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), explain=explain,
             group_by=group_by, group_size=group_size, with_lookup=m.to_builtins(with_lookup),
         )
-        return run_groups(view, req, self.infer, self._lookup)
+        return run_groups(self._view(collection_name), req, self.infer, self._lookup)
