@@ -11,12 +11,13 @@ damage before the end is reported, not skipped.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Optional
 
 from hybrid.errors import DataDamaged
 from hybrid.storage.files import fsync, fsync_dir
@@ -43,7 +44,18 @@ class OpLog:
         self.entries.append(entry)
 
     def since(self, seq: int) -> list[Entry]:
-        return [e for e in self.entries if e[0] > seq]
+        return self.entries[seq:]  # entries are 1, 2, 3, ... (applied only in order)
+
+    def digest(self, seq: int) -> Optional[str]:
+        """A fingerprint of operation `seq` (None when absent): equal logs agree on it."""
+        if not 0 < seq <= len(self.entries):
+            return None
+        return hashlib.blake2b(pickle.dumps(self.entries[seq - 1], protocol=5), digest_size=16).hexdigest()
+
+    def clear(self) -> None:
+        os.ftruncate(self._fd, 0)
+        fsync(self._fd, self.path)
+        self.entries = []
 
     def close(self) -> None:
         os.close(self._fd)

@@ -37,6 +37,7 @@ class Replica:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         self.collection = collection
+        self.config = config
         self.client = Client(path=path / "data")
         if not self.client.collection_exists(collection):
             self.client.create_collection(collection, **config)
@@ -73,8 +74,17 @@ class Replica:
                     self._apply(entry)
             return self.log.last_seq
 
-    def ops_since(self, seq: int) -> list[Entry]:
-        return self.log.since(seq)
+    def position(self) -> tuple[int, Optional[str]]:
+        """(last sequence number, digest of that operation): where a catch-up may start."""
+        return self.log.last_seq, self.log.digest(self.log.last_seq)
+
+    def reset(self) -> None:
+        """Forget everything (this replica diverged: it holds an operation no one acknowledged)."""
+        with self._write_lock:
+            config = self.config
+            self.client.delete_collection(self.collection)
+            self.client.create_collection(self.collection, **config)
+            self.log.clear()
 
     def write(self, method: str, kwargs: dict, peers: list[str], namespace: str) -> dict:
         """As the primary: sequence, apply, forward to `peers` (actor names); count replicas
@@ -96,9 +106,9 @@ class Replica:
                 try:
                     if ref is None:
                         raise RuntimeError("no such actor")
-                    status, last = ray.get(ref, timeout=FORWARD_TIMEOUT_S)
+                    status, _ = ray.get(ref, timeout=FORWARD_TIMEOUT_S)
                     if status == "gap":  # it missed operations: send them, in order, then this one
-                        ray.get(actor.catch_up.remote(self.log.since(last)), timeout=FORWARD_TIMEOUT_S)
+                        self._sync(actor)
                     acked += 1
                 except Exception as exc:  # noqa: BLE001 - any failure of a peer: it is not acknowledged
                     _log.warning("replica %s missed operation %d: %r", name, seq, exc)
@@ -110,9 +120,20 @@ class Replica:
         import ray
 
         with self._write_lock:
-            peer = ray.get_actor(name, namespace=namespace)
-            last = ray.get(peer.last_seq.remote(), timeout=FORWARD_TIMEOUT_S)
-            return ray.get(peer.catch_up.remote(self.log.since(last)), timeout=FORWARD_TIMEOUT_S)
+            return self._sync(ray.get_actor(name, namespace=namespace))
+
+    def _sync(self, peer: Any) -> int:
+        """The operations the peer lacks, from its last one on; a peer whose last operation is
+        not ours at that number (it was primary and died before forwarding it, so no one
+        acknowledged it) is rebuilt from our whole log (the snapshot path)."""
+        import ray
+
+        last, digest = ray.get(peer.position.remote(), timeout=FORWARD_TIMEOUT_S)
+        if last and (last > self.log.last_seq or self.log.digest(last) != digest):
+            _log.warning("a returning replica diverged after operation %d: rebuilt from the primary's log", last)
+            ray.get(peer.reset.remote(), timeout=FORWARD_TIMEOUT_S)
+            last = 0
+        return ray.get(peer.catch_up.remote(self.log.since(last)), timeout=FORWARD_TIMEOUT_S)
 
     # ------------------------------------------------------------------ reads
     def read(self, method: str, kwargs: dict) -> Any:

@@ -16,13 +16,17 @@ def ray_cluster(tmp_path_factory):
 
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "resources": {"hybrid_slot_0": 1}, "object_store_memory": OBJECT_STORE,
-        "include_dashboard": False})
-    nodes = [cluster.head_node] + [cluster.add_node(num_cpus=1, resources={f"hybrid_slot_{i}": 1},
-                                                    object_store_memory=OBJECT_STORE)
-                                   for i in (1, 2)]
+        "include_dashboard": False,
+        # a killed node is noticed in ~2 s rather than Ray's default ~30 s
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4}})
+
+    def add_node(slot: int):
+        return cluster.add_node(num_cpus=1, resources={f"hybrid_slot_{slot}": 1}, object_store_memory=OBJECT_STORE)
+
+    nodes = [cluster.head_node, add_node(1), add_node(2)]
     ray.init(address=cluster.address, namespace="hybrid", include_dashboard=False, log_to_driver=False)
     try:
-        yield cluster, nodes
+        yield cluster, nodes, add_node
     finally:
         ray.shutdown()
         cluster.shutdown()
