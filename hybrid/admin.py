@@ -20,7 +20,7 @@ from hybrid.names import check_name
 from hybrid.ids import normalize_ids
 from hybrid.optimizations import OptimizationsResponse
 from hybrid.points import batch_from_points
-from hybrid.search import filter_mask, parse
+from hybrid.query.search import filter_mask, parse
 from indexes.payload.jsonpath import parse_path
 from hybrid.snapshots import SnapshotMixin
 from hybrid.storage.files import read_checked, write_checked

@@ -22,16 +22,17 @@ from hybrid.checkpoint import open_collection
 from hybrid.collection import Collection
 from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
-from hybrid.fastpath import nearest, nearest_batch
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.names import check_name
 from hybrid.points import batch_from_points
-from hybrid.query import QueryRequest, run_query
-from hybrid.queries.parse import shallow
-from hybrid.query_client import QueryMixin
-from hybrid.search import count as count_points
-from hybrid.search import parse, record, scroll_ordered
-from hybrid.search import scroll as scroll_points
+from hybrid.query.execute import execute, execute_batch
+from hybrid.query.plan import plan
+from hybrid.query.request import QueryRequest
+from hybrid.query.parse import shallow
+from hybrid.query.client import QueryMixin
+from hybrid.query.search import count as count_points
+from hybrid.query.search import parse, record, scroll_ordered
+from hybrid.query.search import scroll as scroll_points
 from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
 from hybrid.storage.health import read_config, remove_data_orphans
 from hybrid.view import CollectionView
@@ -201,7 +202,7 @@ class Client(QueryMixin, AdminMixin):
 
     def _selected_ids(self, c: Collection, selector: Any, field: str) -> list:
         """Ids from a points selector: a list of ids, {"points": [...]}, {"filter": ...} or a Filter."""
-        from hybrid.search import all_matching
+        from hybrid.query.search import all_matching
 
         selector = m.to_builtins(selector)
         if isinstance(selector, dict) and "points" in selector:
@@ -315,30 +316,23 @@ class Client(QueryMixin, AdminMixin):
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
         _single_node(shard_key_selector)
         c = self._view(collection_name)
-        if prefetch is None and not offset and score_threshold is None and lookup_from is None and not explain:
-            points = nearest(c, query, using, limit, search_params, with_payload, with_vectors, parse(query_filter))
-            if points is not None:
-                return m.QueryResponse(points=points)
         req = QueryRequest(
-            query=query, using=using, prefetch=shallow(prefetch), filter=m.to_builtins(query_filter),
+            query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
             score_threshold=score_threshold, limit=limit, offset=offset or 0,
             with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
             lookup_from=m.to_builtins(lookup_from), explain=explain,
         )
-        return m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup))
+        return execute(plan(req, c, self.infer, self._lookup), c, self._lookup)
 
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], consistency: Any = None,
                            timeout: Optional[int] = None) -> list[m.QueryResponse]:
+        """Every request is planned (and so validated) before any runs; plain dense ones share
+        one graph walk per segment (hybrid.query.execute.execute_batch)."""
         c = self._view(collection_name)
-        fast = nearest_batch(c, list(requests))
-        if fast is not None:
-            return [m.QueryResponse(points=points) for points in fast]
-        out = []
-        for i, raw in enumerate(requests):
-            req = m.convert(_request_json(raw), QueryRequest, f"searches[{i}]")
-            out.append(m.QueryResponse(points=run_query(c, req, self.infer, lookup=self._lookup)))
-        return out
+        plans = [plan(m.convert(_request_json(raw), QueryRequest, f"searches[{i}]"), c, self.infer, self._lookup)
+                 for i, raw in enumerate(requests)]
+        return execute_batch(plans, c, self._lookup)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self, grpc_grace: Optional[float] = None) -> None:

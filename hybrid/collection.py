@@ -3,7 +3,7 @@
 Write path (DESIGN.md section 4): validate -> WAL append -> apply to segments -> fsync (group
 commit) -> acknowledge. Every write is an `operations.Operation`; `_apply` is the only code
 that changes segments, used both live and when replaying the WAL, so recovery is exact.
-Reads live in hybrid/search.py; sealing and checkpoints in hybrid/optimizer.py.
+Reads live in hybrid/query/; sealing and checkpoints in hybrid/optimizer.py.
 """
 
 from __future__ import annotations

@@ -203,6 +203,7 @@ class ScoredPoint(Model):
 
 class QueryResponse(Model):
     points: list[ScoredPoint]
+    plan: Optional[str] = None  # our extension, with explain=True: the printed query plan
 
 
 class PointGroup(Model):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from hybrid.errors import ValidationError
-from hybrid.search import Candidates, filter_mask
+from hybrid.query.search import Candidates, filter_mask
 from indexes.payload.jsonpath import parse_path, values_at
 
 if TYPE_CHECKING:

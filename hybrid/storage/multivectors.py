@@ -6,7 +6,7 @@ normalised when scored, and uint8 queries are cast like the rows (`indexes.multi
 A sealed segment loads its token matrix as an `np.memmap` when the name is `on_disk`.
 
 Scores are plain.py's internal units: MaxSim for Cosine and Dot, and for Euclid minus the sum
-of the best squared token distances (`hybrid.search.display` takes the root at the edge).
+of the best squared token distances (`hybrid.query.search.display` takes the root at the edge).
 
 Search:
 - appendable segments, `exact` requests, and allowed sets whose tokens weigh less than the

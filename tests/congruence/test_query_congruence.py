@@ -222,7 +222,7 @@ def test_groups_over_fused_prefetch(pair, same_up_to_ties) -> None:
 
 
 def test_lookup_from_and_batch(pair, same_up_to_ties) -> None:
-    from hybrid.query import QueryRequest, run_query
+    from hybrid.query.request import QueryRequest, run_query
 
     ours, ref = pair
     rng = np.random.default_rng(13)

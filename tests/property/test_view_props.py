@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hybrid import Client
-from hybrid.query import QueryRequest, run_query
-from hybrid.search import count, parse, scroll
+from hybrid.query.request import QueryRequest, run_query
+from hybrid.query.search import count, parse, scroll
 
 IDS = st.lists(st.integers(0, 11), min_size=1, max_size=4, unique=True)
 OPS = st.one_of(

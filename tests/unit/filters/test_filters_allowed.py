@@ -1,4 +1,4 @@
-"""hybrid.filtering.allowed: the allowed set of a filtered search (offsets from a payload index
+"""hybrid.query.allowed: the allowed set of a filtered search (offsets from a payload index
 when small, a bitset otherwise) and the exact-or-graph search over it, against brute force."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hybrid import Client
-from hybrid.filtering.allowed import Allowed, allowed_points, filtered_hits, search_allowed
+from hybrid.query.allowed import Allowed, allowed_points, filtered_hits, search_allowed
 from hybrid.filters import parse_filter
 
 N, DIM = 2400, 8

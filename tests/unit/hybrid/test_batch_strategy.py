@@ -1,5 +1,5 @@
 """A batch of plain dense queries takes, segment by segment, the same exact-vs-graph decision
-as each query alone (`hybrid.filtering.allowed.use_graph`), so it returns the same points."""
+as each query alone (`hybrid.query.allowed.use_graph`), so it returns the same points."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pytest
 
 from hybrid import Client
 from hybrid.errors import PointNotFound, ValidationError
-from hybrid.query import QueryRequest, run_query
+from hybrid.query.request import QueryRequest, run_query
 
 N = 120
 EXACT = {"exact": True}

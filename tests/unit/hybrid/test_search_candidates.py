@@ -1,4 +1,4 @@
-"""hybrid.search: Candidates ordering (score, then point id) and the shared filter parse."""
+"""hybrid.query.search: Candidates ordering (score, then point id) and the shared filter parse."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hybrid import search
+from hybrid.query import search
 from hybrid.ids import KeyIds, id_keys
-from hybrid.search import Candidates
+from hybrid.query.search import Candidates
 
 
 def _candidates(ids_per_segment: list[list], scores: np.ndarray, seg: np.ndarray, off: np.ndarray) -> Candidates:

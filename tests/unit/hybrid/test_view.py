@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hybrid import Client
-from hybrid.query import QueryRequest, run_query
-from hybrid.search import count, scroll
+from hybrid.query.request import QueryRequest, run_query
+from hybrid.query.search import count, scroll
 
 FILTER = None
 
@@ -56,7 +56,7 @@ def snapshot_reads(view) -> dict:
 
 
 def _parse(flt):
-    from hybrid.search import parse
+    from hybrid.query.search import parse
 
     return parse(flt)
 

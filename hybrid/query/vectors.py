@@ -17,7 +17,7 @@ import numpy as np
 from hybrid.errors import PointNotFound, ValidationError
 from hybrid.ids import PointId, normalize_id
 from hybrid.points import validate_sparse
-from hybrid.queries.parse import shallow
+from hybrid.query.parse import shallow
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hybrid.search import Candidates, display
+from hybrid.query.search import Candidates, display
 
 
 def explain_entries(final: Candidates, final_scores: Sequence[float], sources: Sequence) -> list[dict]:

@@ -17,7 +17,7 @@ Accepted shapes (Qdrant's `QueryInterface`, plus our `linear` fusion):
   field (hybrid.text).
 
 `parse_query` only checks shapes; vector inputs stay as written (ids and documents are
-resolved by `hybrid.queries.vectors`). Errors are `ValidationError`s naming the field.
+resolved by `hybrid.query.vectors`). Errors are `ValidationError`s naming the field.
 """
 
 from __future__ import annotations

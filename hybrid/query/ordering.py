@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from hybrid.queries.parse import OrderBy
-from hybrid.search import Candidates, filter_mask
+from hybrid.query.parse import OrderBy
+from hybrid.query.search import Candidates, filter_mask
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView

@@ -17,7 +17,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
-from hybrid.filtering.allowed import filtered_hits
+from hybrid.query.allowed import filtered_hits
 from hybrid.filtering.parse import parse_filter
 from hybrid.ids import ID_KEY_DTYPE, KeyIds, PointId, id_key_bytes, ids_at
 from hybrid.payload import select_payload
@@ -307,8 +307,8 @@ def scroll_ordered(c: "CollectionView", flt: Any, limit: int, order_by: Any, wit
     `start_from` on; each record carries its `order_value`; there is no next page offset
     (page with `start_from` and a filter)."""
     from hybrid.errors import BadRequest
-    from hybrid.queries.ordering import order_by as ordered, order_value_output
-    from hybrid.queries.parse import parse_order_by
+    from hybrid.query.ordering import order_by as ordered, order_value_output
+    from hybrid.query.parse import parse_order_by
 
     order = parse_order_by(m.to_builtins(order_by))
     schema = c.field_indexes.get(order.key)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import numpy as np
 
-from hybrid.search import Candidates, filter_mask
+from hybrid.query.search import Candidates, filter_mask
 from hybrid.segment import Segment
 from indexes.base import concatenated_ranges
 

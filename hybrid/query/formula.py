@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from hybrid.search import Candidates
+from hybrid.query.search import Candidates
 
 
 class CandidateContext:

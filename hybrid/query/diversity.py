@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from hybrid.search import Candidates
-from hybrid.queries.scoring import row_ranges
+from hybrid.query.search import Candidates
+from hybrid.query.scoring import row_ranges
 
 
 def mmr_rerank(cand: Candidates, using: str, kind: str, distance: Optional[str], limit: int,

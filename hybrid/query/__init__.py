@@ -1,4 +1,4 @@
-"""Building blocks of the Universal Query API (used by hybrid.planner and hybrid.query).
+"""Building blocks of the Universal Query API (used by hybrid.query.plan and hybrid.query).
 
 - `parse`: a query as written (Qdrant JSON / qdrant-client model) -> a typed operation;
 - `vectors`: example inputs (vectors, point ids, documents, lookup_from) -> prepared queries;

@@ -1,22 +1,18 @@
-"""Query requests: Qdrant's QueryRequest shape, run against a collection (hybrid.planner).
+"""Query requests: Qdrant's QueryRequest shape, run against a collection (hybrid.query.plan).
 
-A query may be any of Qdrant's Universal Query API forms (see hybrid.queries.parse): a vector
+A query may be any of Qdrant's Universal Query API forms (see hybrid.query.parse): a vector
 input (dense, multivector, sparse, point id, document) or `{"nearest": ..}`, recommend,
 discover, context, relevance feedback, order_by, sample, fusion, formula; with nested
 `prefetch` trees. `explain` (our extension) adds per-prefetch ranks and scores to each point
-(hybrid.queries.explain).
+(hybrid.query.explain).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import numpy as np
-
 from hybrid import models as m
 from hybrid.errors import ValidationError
-from hybrid.planner import Env, Ranked, run_tree
-from hybrid.search import hydrate
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -50,48 +46,41 @@ def check_paging(req: QueryRequest) -> None:
         raise ValidationError("offset", "must be non-negative")
 
 
-def run_ranked(c: "CollectionView", req: QueryRequest, limit: int, infer: Any = None,
-               lookup: Optional[Callable[[str], "CollectionView"]] = None) -> Ranked:
-    """The request's top `limit` entries, before offset and hydration."""
-    return run_tree(Env(c, infer, lookup), req, limit)
+def query_response(c: "CollectionView", req: QueryRequest, infer: Any = None,
+                   lookup: Optional[Callable[[str], "CollectionView"]] = None) -> m.QueryResponse:
+    """Plan and run one query request; `lookup(name)` gives other collections (`lookup_from`)."""
+    from hybrid.query.execute import execute
+    from hybrid.query.plan import plan
+
+    return execute(plan(req, c, infer, lookup), c, lookup)
 
 
 def run_query(c: "CollectionView", req: QueryRequest, infer: Any = None,
               lookup: Optional[Callable[[str], "CollectionView"]] = None) -> list[m.ScoredPoint]:
-    """Run one query request; `lookup(name)` gives other collections (for `lookup_from`)."""
-    check_paging(req)
-    ranked = run_ranked(c, req, req.limit + req.offset, infer, lookup)
-    rows = np.arange(min(req.offset, len(ranked.cand)), len(ranked.cand))
-    return scored_points(ranked, rows, req.with_payload, req.with_vector, req.explain)
-
-
-def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vector: Any,
-                  explain: bool = False) -> list[m.ScoredPoint]:
-    """Hydrate the given rows of a ranked result (payload, vectors, order values, explain)."""
-    cand = ranked.cand.take(rows)
-    points = hydrate(cand, True if with_payload is None else with_payload, with_vector, ranked.distance)
-    if ranked.order_values is not None:
-        from hybrid.queries.ordering import order_value_output
-
-        for point, value in zip(points, ranked.order_values[rows].tolist()):
-            point.order_value = order_value_output(value)
-    if explain:
-        from hybrid.queries.explain import explain_entries
-
-        for point, entry in zip(points, explain_entries(cand, [p.score for p in points], ranked.sources)):
-            point.explain = entry
-    return points
+    return query_response(c, req, infer, lookup).points
 
 
 def run_groups(c: "CollectionView", req: QueryGroupsRequest, infer: Any = None,
                lookup: Optional[Callable[[str], "CollectionView"]] = None) -> m.GroupsResult:
-    """query_points_groups: the best `limit` groups of `group_size` hits (hybrid.queries.groups).
+    """query_points_groups: the best `limit` groups of `group_size` hits (hybrid.query.groups).
 
-    The ranked list is fetched with a growing limit until the best groups are all full or
-    the list is exhausted, so the answer equals grouping the complete ranking.
+    The ranked list is planned and run with a growing limit until the best groups are all
+    full or the list is exhausted, so the answer equals grouping the complete ranking.
     """
-    from hybrid.queries.groups import first_occurrences, group
+    from hybrid.query.execute import execute_leaves, finish_ranked
+    from hybrid.query.plan import plan
 
+    want = None
+    while True:
+        p = plan(req, c, infer, lookup, limit=want)
+        ranked = finish_ranked(p, execute_leaves(p, c), view=c)
+        result, complete, seen = group_response(p, ranked, c, lookup)
+        if complete or seen < p.limit:
+            return result
+        want = p.limit * 4
+
+
+def check_groups(req: QueryGroupsRequest) -> None:
     check_paging(req)
     if req.limit < 1 or req.group_size < 1:
         raise ValidationError("limit" if req.limit < 1 else "group_size", "must be at least 1")
@@ -103,28 +92,29 @@ def run_groups(c: "CollectionView", req: QueryGroupsRequest, infer: Any = None,
         parse_path(req.group_by)
     except (TypeError, ValueError) as exc:
         raise ValidationError("group_by", str(exc)) from None
-    want = max(2 * req.limit * req.group_size, 16)
-    while True:
-        ranked = run_ranked(c, req, want, infer, lookup)
-        rows = first_occurrences(ranked.cand)
-        ranked = Ranked(ranked.cand.take(rows), ranked.distance,
-                        None if ranked.order_values is None else ranked.order_values[rows], ranked.sources)
-        names, members, complete = group(ranked.cand, req.group_by, req.limit, req.group_size)
-        if complete or len(rows) < want:
-            break
-        want *= 4
-    lookup_in, lookup_payload, lookup_vectors = _with_lookup(c, req.with_lookup, lookup)
+
+
+def group_response(p: Any, ranked: Any, c: Any, lookup: Any) -> tuple[m.GroupsResult, bool, int]:
+    """(the best `p.limit` groups of a ranked list, whether they are all full, points seen)."""
+    from hybrid.query.execute import scored_points
+    from hybrid.query.groups import first_occurrences, group
+
+    rows = first_occurrences(ranked.cand)
+    ranked = ranked.take(rows)
+    spec = p.groups
+    names, members, complete = group(ranked.cand, spec.key, spec.limit, spec.size)
+    lookup_in, lookup_payload, lookup_vectors = with_lookup(c, spec.lookup, lookup)
     groups = []
     for name, hits in zip(names, members):  # hydration of the returned groups only
         found = None
         if lookup_in is not None:
             found = _record(lookup_in, name, lookup_payload, lookup_vectors)
-        points = scored_points(ranked, hits, req.with_payload, req.with_vector, req.explain)
+        points = scored_points(ranked, hits, p.with_payload, p.with_vector, p.explain)
         groups.append(m.PointGroup(hits=points, id=name, lookup=found))
-    return m.GroupsResult(groups=groups)
+    return m.GroupsResult(groups=groups), complete, len(rows)
 
 
-def _with_lookup(c: "CollectionView", with_lookup: Any, lookup: Any) -> tuple[Any, Any, Any]:
+def with_lookup(c: "CollectionView", with_lookup: Any, lookup: Any) -> tuple[Any, Any, Any]:
     """(collection, with_payload, with_vectors) of `with_lookup` (a name or an object)."""
     spec = m.to_builtins(with_lookup)
     if spec is None:
@@ -147,7 +137,7 @@ def _with_lookup(c: "CollectionView", with_lookup: Any, lookup: Any) -> tuple[An
 def _record(target: "CollectionView", group_id: Any, with_payload: Any, with_vectors: Any) -> Optional[m.Record]:
     from hybrid.errors import HybridError
     from hybrid.ids import normalize_id
-    from hybrid.search import record
+    from hybrid.query.search import record
 
     try:
         loc = target.where.get(normalize_id(group_id))

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hybrid import models as m
-from hybrid.queries.parse import shallow
-from hybrid.query import QueryGroupsRequest, run_groups
+from hybrid.query.parse import shallow
+from hybrid.query.request import QueryGroupsRequest, run_groups
 
 
 class QueryMixin:

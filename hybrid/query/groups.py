@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.search import Candidates
+from hybrid.query.search import Candidates
 
 
 def first_occurrences(cand: Candidates) -> np.ndarray:

@@ -1,0 +1,344 @@
+"""Running a plan (hybrid.query.plan): leaves per segment, the merge tree once, then hydration.
+
+The work splits in two, so that a coordinator can run it over several shards (DESIGN.md
+section 9; /work/notes/s3/plan-interface.md):
+
+- `execute_leaves(plan, view, stats)`: every leaf over the view's segments with the one
+  exact-vs-graph decision (`hybrid.query.allowed.use_graph`), segments merged by top-k (ties by
+  point id). Each `LeafHits` holds at most `leaf.limit` entries: what one shard must return.
+  IDF-weighted sparse leaves use `stats` (summed over shards by `sum_statistics`) when given,
+  else the view's own (`leaf_statistics`).
+- `gather(plan, per_shard)`: one LeafResults from several shards' (same order rules, cut).
+- `finish(plan, results, fetch)`: the merge tree bottom-up (fusion, formula, rescore, MMR,
+  order_by, sample), score threshold, offset/limit or groups, then hydration. Results gathered
+  from shards carry no local rows: `fetch(keys, needs)` returns them as Candidates (e.g. over a
+  small segment built from records fetched from the shards).
+
+`execute(plan, view)` is the local composition; `execute_batch` runs many one-leaf dense plans
+through each segment's graph in one kernel call (the same decision, the same results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import numpy as np
+
+from hybrid import models as m
+from hybrid.ids import id_of_key
+from hybrid.query import ordering
+from hybrid.query.allowed import allowed_points, search_allowed, use_graph
+from hybrid.query.merge import Ranked, run_merge
+from hybrid.query.plan import Leaf, Merge, Plan
+from hybrid.query.scoring import score_collection
+from hybrid.query.search import Candidates, all_matching, hydrate, merge_hits, search_args, search_leaf
+
+if TYPE_CHECKING:
+    from hybrid.view import CollectionView
+
+#: fetch(keys, needs) -> Candidates of those points (any order; missing points left out).
+Fetch = Callable[[np.ndarray, tuple], Candidates]
+
+
+class LeafHits:
+    """One leaf's answer, best first: sortable point-id keys (`hybrid.ids`, S17), internal
+    scores, order values (order_by leaves); `cand` are the local rows (None once gathered)."""
+
+    __slots__ = ("scores", "order_values", "cand", "_keys")
+
+    def __init__(self, scores: np.ndarray, keys: Optional[np.ndarray] = None,
+                 order_values: Optional[np.ndarray] = None, cand: Optional[Candidates] = None) -> None:
+        self.scores = scores
+        self.order_values = order_values
+        self.cand = cand
+        self._keys = keys
+
+    @classmethod
+    def local(cls, cand: Candidates, order_values: Optional[np.ndarray] = None) -> "LeafHits":
+        return cls(cand.score, None, order_values, cand)
+
+    @property
+    def keys(self) -> np.ndarray:
+        if self._keys is None:
+            self._keys = self.cand.keys()
+        return self._keys
+
+    def ids(self) -> list:
+        return self.cand.ids() if self.cand is not None else [id_of_key(k) for k in self.keys.tolist()]
+
+    def __len__(self) -> int:
+        return int(self.scores.size)
+
+
+LeafResults = tuple  # of LeafHits, one per plan.leaves entry
+
+
+# ---------------------------------------------------------------------- statistics
+@dataclass(frozen=True)
+class TermStats:
+    """What an IDF-weighted leaf needs, summable over shards: `docs` points having the vector
+    (or text field), `df[i]` of them having the leaf's term i."""
+
+    docs: int
+    df: np.ndarray  # float64, aligned with the leaf's query terms
+
+    def __add__(self, other: "TermStats") -> "TermStats":
+        return TermStats(self.docs + other.docs, self.df + other.df)
+
+    def idf(self) -> np.ndarray:
+        """Qdrant's IDF: ln(1 + (N - df + 0.5) / (df + 0.5))."""
+        return np.log1p((self.docs - self.df + 0.5) / (self.df + 0.5)).astype(np.float32)
+
+
+def leaf_statistics(plan: Plan, view: "CollectionView") -> dict[int, TermStats]:
+    """{leaf index: TermStats} of the view (one shard) for every IDF-weighted sparse leaf."""
+    return {leaf.index: TermStats(view.docs_with(leaf.using), view.df[leaf.using].df(leaf.query[0]))
+            for leaf in plan.leaves if leaf.idf}
+
+
+def sum_statistics(parts: list[dict[int, TermStats]]) -> dict[int, TermStats]:
+    """Collection-wide statistics from every shard's `leaf_statistics`."""
+    out: dict[int, TermStats] = {}
+    for part in parts:
+        for index, stats in part.items():
+            out[index] = stats if index not in out else out[index] + stats
+    return out
+
+
+# ---------------------------------------------------------------------- leaves
+def execute_leaves(plan: Plan, view: "CollectionView", stats: Optional[dict[int, TermStats]] = None) -> LeafResults:
+    """Every leaf of the plan over the view's segments."""
+    return tuple(run_leaf(leaf, view, None if stats is None else stats.get(leaf.index)) for leaf in plan.leaves)
+
+
+def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None) -> LeafHits:
+    op, flt, limit = leaf.op, leaf.filter, leaf.limit
+    if op == "nearest":
+        query = leaf.query
+        if leaf.idf:
+            idx, values = query
+            weights = (stats if stats is not None else TermStats(c.docs_with(leaf.using), c.df[leaf.using].df(idx))).idf()
+            query = (idx, (values * weights).astype(np.float32, copy=False))
+        cand = nearest(c, leaf.using, query, limit, flt, leaf.params, leaf.threshold)
+    elif op == "scan":
+        cand = all_matching(c, flt).head(limit)
+    elif op == "order_by":
+        cand, values = ordering.order_by(c, leaf.query, flt, None, limit)
+        return LeafHits.local(cand, values)
+    elif op == "sample":
+        cand = ordering.sample(c, flt, None, limit)
+    elif op == "bm25":
+        q = leaf.query
+        cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25")
+    else:  # scored: recommend, discover, context, relevance feedback
+        cand = score_collection(c, leaf.query, limit, flt)
+    if leaf.threshold is not None:
+        cand = cand.take(np.flatnonzero(cand.score >= leaf.threshold))
+    return LeafHits.local(cand)
+
+
+def nearest(c: "CollectionView", using: str, query: Any, limit: int, flt: Any, params: Any, threshold: Any) -> Candidates:
+    """Index search for the top `limit`, exact about ties at the cut: they go by point id.
+
+    Segments break ties by offset, so extra hits are asked for; when the last hit returned
+    scores strictly below the cut (or fewer hits than asked came back), every point tied at the
+    cut is among them, else ask more. Sparse scores tie often (BM25-like weights), dense rarely.
+    """
+    ask = limit + (max(limit, 16) if using in c.schema.sparse else 1)
+    while True:
+        cand = search_leaf(c, using, query, ask, flt, params, threshold)
+        if _settled(cand, ask, limit):
+            return cand.head(limit)
+        ask *= 2
+
+
+def _settled(cand: Candidates, ask: int, limit: int) -> bool:
+    return len(cand) < ask or limit == 0 or cand.score[-1] < cand.score[limit - 1]
+
+
+def gather(plan: Plan, per_shard: list[LeafResults]) -> LeafResults:
+    """One LeafResults from several shards': each leaf's lists joined and cut to its limit in
+    the leaf's order (score, then point id; scan: id; order_by: value, then id; sample: random)."""
+    out = []
+    for leaf, parts in zip(plan.leaves, zip(*per_shard)):
+        keys = np.concatenate([p.keys for p in parts])
+        scores = np.concatenate([p.scores for p in parts]).astype(np.float32, copy=False)
+        values = None if leaf.op != "order_by" else np.concatenate([p.order_values for p in parts])
+        if leaf.op == "scan":
+            order = np.argsort(keys, kind="stable")
+        elif leaf.op == "order_by":
+            order = np.lexsort((keys, -values if leaf.query.descending else values))
+        elif leaf.op == "sample":
+            order = np.random.default_rng().permutation(keys.size)
+        else:
+            order = np.lexsort((keys, -scores))
+        order = order[: leaf.limit]
+        out.append(LeafHits(scores[order], keys[order], None if values is None else values[order]))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- the merge tree
+def finish_ranked(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
+                  view: Optional["CollectionView"] = None) -> Ranked:
+    """The root's ranked list (offset + limit entries) from the leaves' results."""
+    if any(hits.cand is None for hits in results):
+        results = _fetched(plan, results, fetch)
+    return _run(plan.root, results, view)
+
+
+def _run(node: Any, results: LeafResults, view: Any) -> Ranked:
+    if isinstance(node, Leaf):
+        hits = results[node.index]
+        cand = hits.cand
+        if cand.score is not hits.scores:
+            cand = Candidates(cand.segs, cand.seg, cand.off, hits.scores)
+        return Ranked(cand, node.distance, hits.order_values)
+    sources = [_run(child, results, view) for child in node.sources]
+    ranked = run_merge(node, sources, view)
+    branches = node.branches if node.op == "mmr" else node.sources
+    if branches is node.sources:
+        ranked.sources = sources
+    elif branches:
+        ranked.sources = sources[0].sources
+    return ranked
+
+
+def _fetched(plan: Plan, results: LeafResults, fetch: Optional[Fetch]) -> LeafResults:
+    """Results gathered from shards, given local rows through one `fetch` of their points."""
+    if fetch is None:
+        raise ValueError("results gathered from shards need a fetch callable")
+    keys = np.unique(np.concatenate([hits.keys for hits in results]))
+    needs = tuple(sorted({need for node in _merges(plan.root) for need in node.needs}))
+    cand = fetch(keys, needs)
+    found = cand.keys()
+    order = np.argsort(found, kind="stable")
+    found_sorted = found[order]
+    out = []
+    for hits in results:
+        at = np.searchsorted(found_sorted, hits.keys)
+        ok = (at < found_sorted.size) & (found_sorted[np.minimum(at, max(found_sorted.size - 1, 0))] == hits.keys) \
+            if found_sorted.size else np.zeros(hits.keys.size, bool)
+        rows = order[at[ok]]
+        local = cand.take(rows)
+        local.score = hits.scores[ok]
+        values = None if hits.order_values is None else hits.order_values[ok]
+        out.append(LeafHits(hits.scores[ok], hits.keys[ok], values, local))
+    return tuple(out)
+
+
+def records_candidates(schema: Any, records: list) -> Candidates:
+    """Candidates over a small in-memory segment holding fetched points (Records or dicts with
+    id, version, payload, vector): what a coordinator's `fetch` can return."""
+    from hybrid.points import batch_from_points
+    from hybrid.segment import Segment
+
+    seg = Segment(schema)
+    if not records:
+        return Candidates.empty()
+    rows = [r if isinstance(r, dict) else m.to_builtins(r) for r in records]
+    batch = batch_from_points([{"id": r["id"], "vector": r.get("vector") or {}, "payload": r.get("payload")}
+                               for r in rows], schema)
+    offsets = seg.allocate(list(batch.ids), np.arange(len(rows), dtype=np.int64))
+    seg.write(offsets, batch, 0, True)
+    seg.versions[offsets] = [r.get("version") or 0 for r in rows]
+    return Candidates([seg], np.zeros(len(rows), np.int32), offsets, np.zeros(len(rows), np.float32))
+
+
+def _merges(node: Any) -> list[Merge]:
+    if isinstance(node, Leaf):
+        return []
+    return [node] + [m_ for child in node.sources for m_ in _merges(child)]
+
+
+def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
+           view: Optional["CollectionView"] = None, lookup: Any = None) -> Any:
+    """QueryResponse (or GroupsResult for a groups plan) of the leaves' results."""
+    ranked = finish_ranked(plan, results, fetch, view)
+    if plan.groups is not None:
+        from hybrid.query.request import group_response
+
+        return group_response(plan, ranked, view, lookup)[0]
+    rows = np.arange(min(plan.offset, len(ranked.cand)), len(ranked.cand))
+    points = scored_points(ranked, rows, plan.with_payload, plan.with_vector, plan.explain)
+    return m.QueryResponse(points=points, plan=str(plan) if plan.explain else None)
+
+
+def execute(plan: Plan, view: "CollectionView", lookup: Any = None) -> Any:
+    """Run a plan on one view: leaves, the merge tree, hydration."""
+    return finish(plan, execute_leaves(plan, view), view=view, lookup=lookup)
+
+
+def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vector: Any,
+                  explain: bool = False) -> list[m.ScoredPoint]:
+    """Hydrate the given rows of a ranked result (payload, vectors, order values, explain)."""
+    cand = ranked.cand.take(rows) if rows.size != len(ranked.cand) else ranked.cand
+    points = hydrate(cand, with_payload, with_vector, ranked.distance)
+    if ranked.order_values is not None:
+        from hybrid.query.ordering import order_value_output
+
+        for point, value in zip(points, ranked.order_values[rows].tolist()):
+            point.order_value = order_value_output(value)
+    if explain:
+        from hybrid.query.explain import explain_entries
+
+        for point, entry in zip(points, explain_entries(cand, [p.score for p in points], ranked.sources)):
+            point.explain = entry
+    return points
+
+
+# ---------------------------------------------------------------------- batches
+def execute_batch(plans: list[Plan], view: "CollectionView", lookup: Any = None) -> list[Any]:
+    """Many plans; one-leaf dense plans on one name with one limit and params share one kernel
+    call per segment (`batchable`), every other plan runs alone."""
+    shared = batchable(plans)
+    if shared is None:
+        return [execute(p, view, lookup) for p in plans]
+    leaves = [p.root for p in plans]
+    results = _nearest_batch(view, leaves)
+    return [finish(p, (hits,), view=view, lookup=lookup) for p, hits in zip(plans, results)]
+
+
+def batchable(plans: list[Plan]) -> Optional[Leaf]:
+    """The shared leaf shape when every plan is a plain one-leaf dense nearest query without
+    filter, threshold, offset, groups or explain, on one name with one limit and params."""
+    if len(plans) < 2:
+        return None
+    first = plans[0].root
+    for p in plans:
+        leaf = p.root
+        if (not isinstance(leaf, Leaf) or leaf.op != "nearest" or leaf.filter is not None or leaf.threshold is not None
+                or p.offset or p.groups is not None or p.explain or not isinstance(leaf.query, np.ndarray)
+                or leaf.query.ndim != 1 or leaf.using != first.using or leaf.limit != first.limit
+                or leaf.params != first.params):
+            return None
+    return first
+
+
+def _nearest_batch(c: "CollectionView", leaves: list[Leaf]) -> list[LeafHits]:
+    """`nearest` of each leaf, the segments' graph walks batched: the same per-segment decision
+    (`use_graph`), the same ask (limit + 1) and tie rule, so the same results."""
+    first = leaves[0]
+    name, limit = first.using, first.limit
+    ask = limit + 1
+    matrix = np.stack([leaf.query for leaf in leaves])
+    args = search_args(first.params)
+    graph_args = {k: v for k, v in args.items() if k != "exact"}
+    per_segment = []
+    for seg in c.segments:
+        if seg.size == 0:
+            continue
+        allowed = allowed_points(seg, name, None)
+        store = seg.vectors[name]
+        if allowed.count >= seg.size and use_graph(store, allowed.count, seg.size, args.get("exact", False),
+                                                   args.get("ef")):
+            per_segment.append((seg, store.index.search_batch(matrix, ask, None, **graph_args)))
+        elif allowed.count:  # the single query's path, query by query
+            per_segment.append((seg, [search_allowed(store, q, ask, allowed, seg.size, **args) for q in matrix]))
+    out = []
+    for i, leaf in enumerate(leaves):
+        cand = merge_hits([(seg, hits[i]) for seg, hits in per_segment]).ranked(ask)
+        if not _settled(cand, ask, limit):  # a tie at the cut: the single query settles it
+            cand = nearest(c, name, leaf.query, limit, None, leaf.params, None)
+        out.append(LeafHits.local(cand.head(limit)))
+    return out

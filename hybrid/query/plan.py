@@ -1,0 +1,399 @@
+"""The pure planner: a whole query request -> a frozen, printable `Plan`, before anything runs.
+
+A request is a tree of nodes `{query, using, filter, params, score_threshold, limit,
+lookup_from, prefetch}` at most `MAX_DEPTH` levels deep (Qdrant's Universal Query API).
+`plan(request, view)` parses and validates all of it (names, kinds, vector sizes, depth,
+filters, fusion parameters, limits) and resolves example inputs (point ids, documents) into
+prepared vectors, so nothing is searched before the whole request is known to be valid.
+
+A plan is a tree of two kinds of nodes:
+
+- `Leaf`: one search of the (filtered) collection: `nearest` (vector index), `scored`
+  (recommend / discover / context / relevance feedback: exact scoring of allowed points),
+  `bm25`, `order_by`, `sample`, `scan` (no query: id order, score 0). A leaf runs per segment
+  (and per shard); its `limit` is what each segment/shard must return.
+- `Merge`: combines its sources' lists once, over their gathered candidates: `rrf`, `dbsf`,
+  `linear` fusion, `formula`, `rescore` (a vector query over the pool, e.g. a ColBERT MaxSim
+  rerank), `mmr`, `order_by`, `sample`, and `bm25` (restricted to the pool; needs the text
+  index, so it is the one merge that is not `coordinator`-safe).
+
+Each node's filter is merged into its children's (Qdrant's `Filter::merge_opts`) and point ids
+used as examples are excluded the same way, so prefetch limits apply to filtered points.
+Scores are internal (higher is better); `distance` says how to display them. Execution lives in
+hybrid.query.execute; `str(plan)` prints the tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import numpy as np
+
+from hybrid import models as m
+from hybrid.config import DEFAULT_VECTOR
+from hybrid.errors import ValidationError
+from hybrid.query.parse import (
+    Bm25, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
+    VECTOR_OPERATIONS, parse_query, shallow,
+)
+from hybrid.query.scoring import ExampleScorer, NearestScorer, Scorer
+from hybrid.query.search import internal_threshold, parse
+from hybrid.query.vectors import Examples
+
+if TYPE_CHECKING:
+    from hybrid.view import CollectionView
+
+MAX_DEPTH = 8
+#: Prefetch limit when a prefetch does not give one (Qdrant's default).
+DEFAULT_PREFETCH_LIMIT = 10
+
+
+@dataclass(frozen=True, eq=False)
+class Leaf:
+    """A search of the collection (per segment, per shard). `query` by `op`: nearest: the
+    prepared vector (dense / multivector float32; sparse `(indices, values)`, raw values when
+    `idf`, weighted at execution with local or summed statistics); scored: a Scorer; bm25: Bm25;
+    order_by: OrderBy; sample / scan: None."""
+
+    index: int  # position in Plan.leaves
+    op: str
+    using: Optional[str]
+    query: Any
+    filter: Any  # parsed filter (None: every live point)
+    params: Optional[m.SearchParams]
+    limit: int
+    threshold: Optional[float]  # internal units, applied by the search
+    distance: Optional[str] = None
+    idf: bool = False
+    path: str = ""  # where in the request (errors, printing)
+
+    @property
+    def sources(self) -> tuple:
+        return ()
+
+    def describe(self) -> str:
+        what = {"nearest": _vector_text, "scored": lambda leaf: f"{type(leaf.query).__name__} {leaf.using!r}",
+                "bm25": lambda leaf: f"bm25 {leaf.query.field!r} {leaf.query.text!r}",
+                "order_by": lambda leaf: f"order_by {leaf.query.key!r} {'desc' if leaf.query.descending else 'asc'}",
+                }.get(self.op, lambda leaf: leaf.op)(self)
+        extra = [f"limit={self.limit}"]
+        if self.filter is not None:
+            extra.append("filtered")
+        if self.threshold is not None:
+            extra.append(f"threshold={self.threshold:g}")
+        if self.params is not None:
+            extra.append("params=" + ",".join(f"{k}={v}" for k, v in m.to_builtins(self.params).items()))
+        return f"leaf#{self.index} {what} {' '.join(extra)}"
+
+
+def _vector_text(leaf: Leaf) -> str:
+    q = leaf.query
+    if isinstance(q, tuple):
+        return f"nearest sparse {leaf.using!r} nnz={q[0].size}{' idf' if leaf.idf else ''}"
+    shape = "x".join(str(n) for n in np.shape(q))
+    return f"nearest {'multivector' if np.ndim(q) == 2 else 'dense'} {leaf.using!r} [{shape}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Merge:
+    """Combines `sources` once over their gathered candidates. `query` by `op`: rrf / dbsf /
+    linear: Fusion; formula: FormulaQuery; rescore: Scorer; mmr: (Mmr, using, kind);
+    order_by: OrderBy; bm25: Bm25; sample: None. `needs` names what a coordinator must fetch
+    for the candidates before running it ("payload", "vector:<name>"); `coordinator` is False
+    when the node needs a shard's index (bm25 over the pool)."""
+
+    op: str
+    query: Any
+    sources: tuple
+    limit: int
+    threshold: Optional[float] = None  # internal units, applied after the merge
+    distance: Optional[str] = None
+    needs: tuple = ()
+    coordinator: bool = True
+    path: str = ""
+    branches: Optional[tuple] = None  # the request's prefetch results explain reports (mmr: its input's)
+
+    def describe(self) -> str:
+        q = self.query
+        text = self.op
+        if isinstance(q, Fusion) and q.method == "rrf" and q.k is not None:
+            text += f"(k={q.k})"
+        if isinstance(q, Fusion) and q.weights is not None:
+            text += f" weights={list(q.weights)}"
+        if self.op in ("rescore", "mmr"):
+            text += f" {q.using!r}" if self.op == "rescore" else f" {q[1]!r} diversity={q[0].diversity}"
+        if isinstance(q, OrderBy):
+            text += f" {q.key!r} {'desc' if q.descending else 'asc'}"
+        extra = [f"limit={self.limit}"]
+        if self.threshold is not None:
+            extra.append(f"threshold={self.threshold:g}")
+        if self.needs:
+            extra.append("needs=" + ",".join(self.needs))
+        if not self.coordinator:
+            extra.append("shard-only")
+        return f"{text} {' '.join(extra)}"
+
+
+Node = Leaf | Merge
+
+
+@dataclass(frozen=True)
+class Groups:
+    """query_points_groups: group the ranked list by payload `key`."""
+
+    key: str
+    size: int
+    limit: int  # groups returned
+    lookup: Any = None  # with_lookup as given
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A validated request: the node tree, its leaves (in `Leaf.index` order), paging and what to
+    hydrate. `root.limit` is offset + limit (groups: the ranked entries to group)."""
+
+    root: Node
+    leaves: tuple
+    limit: int
+    offset: int = 0
+    with_payload: Any = True
+    with_vector: Any = None
+    explain: bool = False
+    groups: Optional[Groups] = None
+
+    def __str__(self) -> str:
+        head = f"plan limit={self.limit} offset={self.offset}"
+        if self.groups is not None:
+            head += f" group_by={self.groups.key!r} group_size={self.groups.size}"
+        lines = [head]
+        _draw(self.root, "", True, lines)
+        return "\n".join(lines)
+
+
+def _draw(node: Node, prefix: str, last: bool, lines: list) -> None:
+    lines.append(f"{prefix}{'└─ ' if last else '├─ '}{node.describe()}")
+    inner = prefix + ("   " if last else "│  ")
+    for i, child in enumerate(node.sources):
+        _draw(child, inner, i == len(node.sources) - 1, lines)
+
+
+# ---------------------------------------------------------------------- filters
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def merge_filters(outer: Any, inner: Any) -> Any:
+    """Qdrant's `Filter::merge_opts`: clauses concatenated field-wise (so `should` clauses of
+    both become alternatives); min_should keeps both condition lists and the larger count."""
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    outer, inner = shallow(outer), shallow(inner)
+    merged = {key: as_list(outer.get(key)) + as_list(inner.get(key)) for key in ("must", "should", "must_not")}
+    merged = {key: value for key, value in merged.items() if value}
+    a, b = outer.get("min_should"), inner.get("min_should")
+    if a and b:
+        merged["min_should"] = {"conditions": as_list(a["conditions"]) + as_list(b["conditions"]),
+                                "min_count": max(a["min_count"], b["min_count"])}
+    elif a or b:
+        merged["min_should"] = a or b
+    return merged
+
+
+def exclude_ids(flt: Any, ids: list) -> Any:
+    if not ids:
+        return flt
+    return merge_filters(flt, {"must_not": [{"has_id": list(dict.fromkeys(ids))}]})
+
+
+# ---------------------------------------------------------------------- the planner
+def plan(request: Any, view: "CollectionView", infer: Any = None,
+         lookup: Optional[Callable[[str], "CollectionView"]] = None, limit: Optional[int] = None) -> Plan:
+    """The validated plan of a QueryRequest-shaped request (hybrid.query.request); nothing runs.
+    `limit` overrides the ranked entries the root returns (groups ask for more)."""
+    from hybrid.query.request import check_groups, check_paging, with_lookup
+
+    groups = None
+    if getattr(request, "group_by", None) is not None:
+        check_groups(request)
+        with_lookup(view, request.with_lookup, lookup)
+        groups = Groups(request.group_by, request.group_size, request.limit, request.with_lookup)
+    else:
+        check_paging(request)
+    if limit is not None:
+        want = limit
+    elif groups is not None:  # more entries than groups x size: a group may repeat a point's value
+        want = max(2 * request.limit * request.group_size, 16)
+    else:
+        want = request.limit + request.offset
+    planner = _Planner(view, infer, lookup)
+    node = {"prefetch": shallow(request.prefetch), "query": request.query, "using": request.using,
+            "filter": shallow(request.filter), "score_threshold": request.score_threshold,
+            "params": request.params, "lookup_from": request.lookup_from}
+    root = planner.node(node, want, None, "", 0)
+    payload = request.with_payload
+    return Plan(root, tuple(planner.leaves), want, request.offset, True if payload is None else payload,
+                request.with_vector, bool(request.explain), groups)
+
+
+class _Planner:
+    def __init__(self, view: "CollectionView", infer: Any, lookup: Any) -> None:
+        self.c = view
+        self.infer = infer
+        self.lookup = lookup
+        self.leaves: list[Leaf] = []
+
+    def node(self, node: dict, limit: int, propagated: Any, path: str, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"{path}prefetch", f"prefetch nesting is deeper than {MAX_DEPTH} levels")
+        _check_limit(limit, f"{path}limit")
+        op = parse_query(node.get("query"), f"{path}query")
+        flt = merge_filters(propagated, node.get("filter"))
+        using = node.get("using")
+        vector = None  # (scorer, distance, prepared nearest query or None)
+        if isinstance(op, VECTOR_OPERATIONS):
+            examples = Examples(self.c, self._using(using, path), self.infer, node.get("lookup_from"), self.lookup, path)
+            vector = self._resolve(op, examples, f"{path}query")
+            flt = exclude_ids(flt, examples.mentioned)
+        children = as_list(node.get("prefetch"))
+        threshold = node.get("score_threshold")
+        _check_node(op, using, children, threshold, path)
+        if isinstance(op, Bm25):
+            self._check_bm25(op, path)
+        distance = vector[1] if vector is not None else None
+        internal = None if isinstance(op, Sample) else internal_threshold(threshold, distance)
+        if not children:
+            return self.leaf(op, vector, flt, node.get("params"), limit, internal, path)
+        sources = []
+        for i, child in enumerate(children):
+            child = shallow(child)
+            if not isinstance(child, dict):
+                raise ValidationError(f"{path}prefetch[{i}]", "expected a prefetch object")
+            child_limit = child.get("limit")
+            sources.append(self.node(child, DEFAULT_PREFETCH_LIMIT if child_limit is None else child_limit,
+                                     flt, f"{path}prefetch[{i}].", depth + 1))
+        return self.merge(op, vector, tuple(sources), limit, internal, path)
+
+    def _using(self, using: Optional[str], path: str) -> str:
+        name = DEFAULT_VECTOR if using is None else using
+        self.c.schema.kind_of(name)
+        return name
+
+    def _check_bm25(self, op: Bm25, path: str) -> None:
+        from indexes.text.index import BM25_B, BM25_K1, _check_bm25
+
+        self.c.text.index_of(op.field, f"{path}query.bm25.field")
+        try:
+            _check_bm25("k1", op.k1, BM25_K1)
+            _check_bm25("b", op.b, BM25_B)
+        except ValueError as exc:
+            raise ValidationError(f"{path}query.bm25", str(exc)) from None
+
+    def _resolve(self, op: Any, ex: Examples, path: str) -> tuple[Scorer, Optional[str], Any]:
+        """(scorer, display distance, prepared nearest query) of a vector operation."""
+        spec = ex.c.schema.dense.get(ex.using)
+        distance = spec.distance if spec is not None else None
+        if isinstance(op, Nearest) or (isinstance(op, Recommend) and op.strategy == "average_vector"):
+            if isinstance(op, Nearest):
+                where = f"{path}.nearest" if op.mmr else path
+                if ex.kind == "sparse":  # raw values: IDF weights come at execution (summable statistics)
+                    query = ex.raw(op.example, where)
+                    query = (query[0], np.asarray(query[1], np.float32))
+                else:
+                    query = ex.prepared(op.example, where)
+            else:
+                query = ex.average(op.positive, op.negative, f"{path}.recommend")
+            return NearestScorer(ex.using, query, ex.kind), distance, query
+        if isinstance(op, Recommend):
+            pos = [ex.prepared(v, f"{path}.recommend.positive[{i}]") for i, v in enumerate(op.positive)]
+            neg = [ex.prepared(v, f"{path}.recommend.negative[{i}]") for i, v in enumerate(op.negative)]
+            return ExampleScorer(ex.using, op.strategy, pos, neg), None, None
+        if isinstance(op, Feedback):
+            target = ex.prepared(op.target, f"{path}.relevance_feedback.target")
+            examples = [ex.prepared(v, f"{path}.relevance_feedback.feedback[{i}].example")
+                        for i, v in enumerate(op.examples)]
+            return ExampleScorer(ex.using, "feedback", examples, [], target, op.scores, (op.a, op.b, op.c)), None, None
+        where = f"{path}.discover.context" if isinstance(op, Discover) else f"{path}.context"
+        pos = [ex.prepared(p, f"{where}[{i}].positive") for i, (p, _) in enumerate(op.pairs)]
+        neg = [ex.prepared(n, f"{where}[{i}].negative") for i, (_, n) in enumerate(op.pairs)]
+        if isinstance(op, Context):
+            return ExampleScorer(ex.using, "context", pos, neg), None, None
+        target = ex.prepared(op.target, f"{path}.discover.target")
+        return ExampleScorer(ex.using, "discover", pos, neg, target), None, None
+
+    def _add(self, **fields: Any) -> Leaf:
+        leaf = Leaf(index=len(self.leaves), **fields)
+        self.leaves.append(leaf)
+        return leaf
+
+    def leaf(self, op: Any, vector: Any, flt: Any, params: Any, limit: int, threshold: Any, path: str) -> Node:
+        flt = parse(flt, f"{path}filter")
+        if params is not None and not isinstance(params, m.SearchParams):
+            params = m.convert(shallow(params), m.SearchParams, f"{path}params")
+        common = dict(filter=flt, params=params, threshold=threshold, path=path)
+        if op is None:
+            return self._add(op="scan", using=None, query=None, limit=limit, **common)
+        if isinstance(op, (Fusion, FormulaQuery)):
+            raise ValidationError(f"{path}query", f"{'fusion' if isinstance(op, Fusion) else 'a formula'} "
+                                                  "needs prefetches to merge")
+        if isinstance(op, (OrderBy, Bm25, Sample)):
+            kind = {OrderBy: "order_by", Bm25: "bm25", Sample: "sample"}[type(op)]
+            return self._add(op=kind, using=None, query=None if isinstance(op, Sample) else op, limit=limit, **common)
+        scorer, distance, query = vector
+        if query is None:
+            return self._add(op="scored", using=scorer.using, query=scorer, limit=limit, distance=distance, **common)
+        mmr = op.mmr if isinstance(op, Nearest) else None
+        idf = isinstance(query, tuple) and self.c.schema.sparse[scorer.using].idf
+        want = limit if mmr is None or mmr.candidates_limit is None else mmr.candidates_limit
+        leaf = self._add(op="nearest", using=scorer.using, query=query, limit=want, distance=distance, idf=idf,
+                         **common)
+        if mmr is None:
+            return leaf
+        return _mmr(leaf, mmr, scorer, distance, limit, path)
+
+    def merge(self, op: Any, vector: Any, sources: tuple, limit: int, threshold: Any, path: str) -> Merge:
+        branches = sources
+        if isinstance(op, Fusion):
+            if op.weights is not None and len(op.weights) != len(sources):
+                raise ValidationError(f"{path}query", f"{len(op.weights)} weights for {len(sources)} prefetches")
+            return Merge(op.method, op, sources, limit, threshold, path=path, branches=branches)
+        if isinstance(op, FormulaQuery):
+            return Merge("formula", op, sources, limit, threshold, needs=("payload",), path=path, branches=branches)
+        if isinstance(op, OrderBy):
+            return Merge("order_by", op, sources, limit, None, needs=("payload",), path=path, branches=branches)
+        if isinstance(op, Sample):
+            return Merge("sample", None, sources, limit, None, path=path, branches=branches)
+        if isinstance(op, Bm25):
+            return Merge("bm25", op, sources, limit, threshold, coordinator=False, path=path, branches=branches)
+        scorer, distance, _ = vector
+        mmr = op.mmr if isinstance(op, Nearest) else None
+        want = limit if mmr is None or mmr.candidates_limit is None else mmr.candidates_limit
+        node = Merge("rescore", scorer, sources, want, threshold, distance, (f"vector:{scorer.using}",), path=path,
+                     branches=branches)
+        return node if mmr is None else _mmr(node, mmr, scorer, distance, limit, path)
+
+
+def _mmr(source: Node, mmr: Any, scorer: Scorer, distance: Optional[str], limit: int, path: str) -> Merge:
+    """MMR over the `candidates_limit` nearest: it needs their vectors, so it runs where they
+    are gathered (scores stay the query similarities)."""
+    return Merge("mmr", (mmr, scorer.using, scorer.kind), (source,), limit, None, distance,
+                 (f"vector:{scorer.using}",), path=path, branches=getattr(source, "branches", None))
+
+
+def _check_limit(limit: Any, path: str) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise ValidationError(path, "expected a non-negative integer")
+
+
+def _check_node(op: Any, using: Any, children: list, threshold: Any, path: str) -> None:
+    """Requests Qdrant rejects before running anything."""
+    if children and op is None:
+        raise ValidationError(f"{path}query", "a query is needed to merge the prefetches")
+    if threshold is not None and (op is None or isinstance(op, OrderBy)):
+        raise ValidationError(f"{path}score_threshold", "needs a scoring query (not none, not order_by)")
+    if isinstance(op, Fusion) and using is not None:
+        raise ValidationError(f"{path}using", "fusion queries cannot be combined with 'using'")
