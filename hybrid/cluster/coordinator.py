@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from hybrid import models as m
 from hybrid.cluster import scatter
+from hybrid.cluster.reads import PlanningViews
 from hybrid.cluster.meta import ACTIVE, DEAD, PARTIAL, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
 from hybrid.cluster.replica import Replica
 from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
@@ -46,6 +47,7 @@ class ClusterClient(scatter.ReadMixin):
         self.infer = inference
         self.remote_replica = ray.remote(num_cpus=0, max_concurrency=8, max_restarts=0)(Replica)
         self._handles: dict[str, Any] = {}
+        self.planning = PlanningViews()
         self._stop = threading.Event()
         self._health = None
         if health_interval > 0:
@@ -317,8 +319,23 @@ class ClusterClient(scatter.ReadMixin):
                              field_type: Any = None, **_unused: Any) -> m.UpdateResult:
         layout = self.layout(collection_name)
         schema = m.to_builtins(field_schema if field_schema is not None else field_type)
-        return self.write(layout, {s.shard_id: {"field_name": field_name, "field_schema": schema} for s in layout.shards},
-                          "create_payload_index")
+        self.planning_index(layout, field_name, schema)  # validated by the engine before any shard sees it
+        result = self.write(layout, {s.shard_id: {"field_name": field_name, "field_schema": schema}
+                                     for s in layout.shards}, "create_payload_index")
+        layout.field_indexes[field_name] = schema
+        self.meta.put(layout)
+        return result
+
+    def delete_payload_index(self, collection_name: str, field_name: str, **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        result = self.write(layout, {s.shard_id: {"field_name": field_name} for s in layout.shards},
+                            "delete_payload_index")
+        layout.field_indexes.pop(field_name, None)
+        self.meta.put(layout)
+        return result
+
+    def planning_index(self, layout: Layout, field_name: str, schema: Any) -> None:
+        self.planning.client.create_payload_index(self.planning.view(layout).name, field_name, schema)
 
     # ------------------------------------------------------------------ failures
     def recover(self) -> int:

@@ -39,6 +39,7 @@ class Layout(msgspec.Struct):
     write_consistency_factor: int = 1
     sharding_method: str = "auto"
     shards: list[ShardInfo] = msgspec.field(default_factory=list)
+    field_indexes: dict = msgspec.field(default_factory=dict)  # payload indexes: every shard has them
 
     def actor_name(self, shard_id: int, replica_id: int) -> str:
         return f"hybrid/{self.name}/{self.uid}/{shard_id}/{replica_id}"

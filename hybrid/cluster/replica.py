@@ -10,8 +10,8 @@ durable, so the coordinator can acknowledge at `write_consistency_factor`.
 
 from __future__ import annotations
 
-import copy
 import logging
+import pickle
 import threading
 from pathlib import Path
 from typing import Any, Optional
@@ -141,31 +141,20 @@ class Replica:
             raise ValueError(f"not a shard read: {method}")
         return m.to_builtins(getattr(self.client, method)(self.collection, **kwargs))
 
-    def term_stats(self, using: str, query: Any) -> tuple[int, dict[int, int]]:
-        """(points having `using`, {term: document frequency}) for a sparse query's terms:
-        summed over shards they give collection-wide IDF."""
-        from hybrid.queries.parse import parse_query
-        from hybrid.queries.vectors import Examples
+    def leaf_statistics(self, shipped: bytes) -> dict:
+        """This shard's summable statistics of the (pickled) plan's IDF-weighted leaves."""
+        from hybrid.query.execute import leaf_statistics
 
-        view = self.client._view(self.collection)
-        op = parse_query(query, "query")
-        idx, _ = Examples(view, using, self.client.infer).raw(op.example, "query")
-        idx = np.asarray(idx, dtype=np.int64)
-        return view.docs_with(using), dict(zip(idx.tolist(), view.df[using].df(idx).astype(np.int64).tolist()))
+        return leaf_statistics(pickle.loads(shipped), self.client._view(self.collection))
 
-    def leaf(self, node: dict, limit: int, stats: Optional[dict] = None) -> dict:
-        """A plan leaf (a node without prefetch, its filter already merged) over this shard:
-        ids, sortable id keys and internal scores, best first, ties by id."""
-        from hybrid.planner import Env, execute
+    def execute_leaves(self, shipped: bytes) -> list[tuple]:
+        """The leaves of a pickled (plan, collection-wide statistics) over this shard: per leaf
+        (id keys, internal scores, order values), best first, ties by id."""
+        from hybrid.query.execute import execute_leaves
 
-        view = self.client._view(self.collection)
-        if stats:
-            view = _with_term_stats(view, stats)
-        ranked = execute(Env(view, self.client.infer), node, limit)
-        cand = ranked.cand
-        return {"ids": cand.ids(), "keys": cand.keys() if len(cand) else np.empty(0, "S17"),
-                "score": np.asarray(cand.score, np.float32), "distance": ranked.distance,
-                "order_values": ranked.order_values}
+        plan, stats = pickle.loads(shipped)
+        results = execute_leaves(plan, self.client._view(self.collection), stats)
+        return [(hits.keys, np.asarray(hits.scores, np.float32), hits.order_values) for hits in results]
 
     def drop(self) -> None:
         """The collection is deleted: close and remove this replica's folder."""
@@ -176,13 +165,3 @@ class Replica:
         self.client.close()
         shutil.rmtree(folder, ignore_errors=True)
 
-
-def _with_term_stats(view: Any, stats: dict) -> Any:
-    """The view with collection-wide document frequencies for the given sparse names."""
-    from hybrid.view import FrozenTermStats
-
-    out = copy.copy(view)
-    out.df = dict(view.df)
-    for using, (docs, df) in stats.items():
-        out.df[using] = FrozenTermStats(df, {}, docs)
-    return out

@@ -1,24 +1,20 @@
-"""Reads on a cluster: plan leaves run on one replica per shard, everything above them here.
+"""Reads on a cluster: scatter to one replica per shard (or more, by read `consistency`),
+merge at the coordinator.
 
-A query tree's leaves (nodes without prefetch, their filters merged from above) are what a
-shard can answer alone: each shard returns its top `limit` (ties by id) and the union's top
-`limit` is exactly one node's answer. Fusion (RRF, DBSF, linear) then runs once over the
-gathered lists, and a vector query over prefetches (a rescore) scores the pooled ids on the
-shards that hold them, so scores never depend on `shard_number` (unlike Qdrant, which fuses
-per shard: qdrant#10640). Sparse vectors with IDF are scored with collection-wide statistics:
-a first round sums every shard's document frequencies of the query's terms.
+count sums; retrieve routes ids to their shards; scroll merges every shard's first
+`limit + 1` ids from the offset (id order, so paging is exact); facet sums every shard's
+counts of every value before taking the top `limit`; queries run the plan's leaves on the
+shards and its merge tree here (hybrid.cluster.reads).
 
 Read `consistency`: an integer n, "majority" or "quorum" (more than half of a shard's
 replicas) or "all" read that many replicas of each shard and keep the answer of the one that
-has applied the most operations (so a majority read sees every write acknowledged at a
-majority). Not distributed yet (refused by name): MMR, formula, order_by and sample queries,
-BM25 over a prefetch pool, point ids as query examples other than `nearest`.
+has applied the most operations, so a majority read sees every write acknowledged at a
+majority.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -26,39 +22,15 @@ import numpy as np
 from hybrid import models as m
 from hybrid.cluster.meta import ACTIVE, DEAD, Layout, ShardInfo
 from hybrid.errors import Unavailable, ValidationError
+from hybrid.client import _request_json
 from hybrid.ids import id_keys, normalize_id, normalize_ids
-from hybrid.planner import MAX_DEPTH, as_list, exclude_ids, merge_filters
-from hybrid.queries.parse import Fusion, Nearest, VECTOR_OPERATIONS, parse_query, shallow
-from hybrid.search import display, internal_threshold
+from hybrid.query.parse import shallow
+from hybrid.query.request import QueryGroupsRequest, QueryRequest
 
 if TYPE_CHECKING:
     from hybrid.cluster.coordinator import ClusterClient
 
 FACET_ALL = 2**31 - 1  # shards return every value: counts are summed before the top `limit`
-
-
-@dataclass
-class Hits:
-    """A ranked list at the coordinator: ids, sortable id keys, internal scores."""
-
-    ids: list
-    keys: np.ndarray
-    score: np.ndarray
-    distance: Optional[str] = None
-
-    @staticmethod
-    def gather(parts: list[dict]) -> "Hits":
-        ids = [i for p in parts for i in p["ids"]]
-        keys = np.concatenate([p["keys"] for p in parts]) if parts else np.empty(0, "S17")
-        score = np.concatenate([p["score"] for p in parts]) if parts else np.empty(0, np.float32)
-        return Hits(ids, keys.astype("S17"), score.astype(np.float32), parts[0]["distance"] if parts else None)
-
-    def take(self, rows: np.ndarray) -> "Hits":
-        return Hits([self.ids[i] for i in rows.tolist()], self.keys[rows], self.score[rows], self.distance)
-
-    def ranked(self, limit: int) -> "Hits":
-        """Descending score, ties by ascending id (as Candidates.ranked), cut to `limit`."""
-        return self.take(np.lexsort((self.keys, -self.score))[:limit])
 
 
 def read_count(consistency: Any, replicas: int) -> int:
@@ -192,34 +164,34 @@ class ReadMixin:
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, consistency: Any = None,
                      shard_key_selector: Any = None, **_unused: Any) -> m.QueryResponse:
-        from hybrid.cluster.tree import Tree
+        req = QueryRequest(
+            query=m.to_builtins(query), using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
+            params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
+            score_threshold=score_threshold, limit=limit, offset=offset or 0,
+            with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
+            lookup_from=m.to_builtins(lookup_from), explain=explain)
+        return self._query(collection_name, req, shard_key_selector, consistency)
 
-        if explain:
-            raise ValidationError("explain", "explain is not distributed yet")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0 or (offset or 0) < 0:
-            raise ValidationError("limit" if not isinstance(limit, int) or limit < 0 else "offset", "must be non-negative")
+    def query_points_groups(self, collection_name: str, group_by: str, query: Any = None, using: Optional[str] = None,
+                            prefetch: Any = None, query_filter: Any = None, search_params: Any = None, limit: int = 10,
+                            group_size: int = 3, with_payload: Any = True, with_vectors: Any = False,
+                            score_threshold: Optional[float] = None, with_lookup: Any = None, lookup_from: Any = None,
+                            consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> m.GroupsResult:
+        req = QueryGroupsRequest(
+            query=m.to_builtins(query), using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
+            params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
+            score_threshold=score_threshold, limit=limit, with_payload=m.to_builtins(with_payload),
+            with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), group_by=group_by,
+            group_size=group_size, with_lookup=m.to_builtins(with_lookup))
+        return self._query(collection_name, req, shard_key_selector, consistency)
+
+    def query_batch_points(self, collection_name: str, requests: Any, consistency: Any = None,
+                           **_unused: Any) -> list[m.QueryResponse]:
+        reqs = [m.convert(_request_json(raw), QueryRequest, f"searches[{i}]") for i, raw in enumerate(requests)]
+        return [self._query(collection_name, req, None, consistency) for req in reqs]
+
+    def _query(self: "ClusterClient", collection_name: str, req: Any, shard_key_selector: Any, consistency: Any) -> Any:
+        from hybrid.cluster.reads import run_query
+
         layout = self.layout(collection_name)
-        tree = Tree(self, layout, self.target_shards(layout, shard_key_selector), consistency)
-        node = {"prefetch": shallow(prefetch), "query": m.to_builtins(query), "using": using,
-                "filter": m.to_builtins(query_filter), "score_threshold": score_threshold,
-                "params": m.to_builtins(search_params), "lookup_from": m.to_builtins(lookup_from)}
-        hits = tree.run(node, limit + (offset or 0))
-        hits = hits.take(np.arange(min(offset or 0, len(hits.ids)), len(hits.ids)))
-        return m.QueryResponse(points=self.hydrate(layout, tree.shards, hits, with_payload, with_vectors, consistency))
-
-    def hydrate(self, layout: Layout, shards: list[ShardInfo], hits: Hits, with_payload: Any, with_vectors: Any,
-                consistency: Any) -> list[m.ScoredPoint]:
-        """Payload and vectors of the final points only, fetched from their shards."""
-        records = {}
-        if len(hits.ids) and (with_payload or with_vectors):
-            kwargs = {"with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
-            selector = [s.shard_key for s in shards] if layout.sharding_method == "custom" else None
-            for part in self._by_id(layout, list(hits.ids), selector, "retrieve", kwargs, "ids", consistency):
-                for rec in part:
-                    records[normalize_id(rec["id"])] = rec
-        shown = display(hits.score, hits.distance).tolist()
-        out = []
-        for pid, score in zip(hits.ids, shown):
-            rec = records.get(pid, {})
-            out.append(m.ScoredPoint(id=pid, version=0, score=score, payload=rec.get("payload"), vector=rec.get("vector")))
-        return out
+        return run_query(self, layout, self.target_shards(layout, shard_key_selector), req, consistency)

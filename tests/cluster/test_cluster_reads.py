@@ -71,6 +71,10 @@ def _requests(rng):
         dict(prefetch=[{"prefetch": [{"query": q(), "using": "d", "limit": 40}], "query": q(), "using": "e", "limit": 20}],
              query=rng.normal(size=(2, 4)).tolist(), using="mv", limit=10, query_filter={"must": [{"key": "n", "range": {"gte": 2}}]}),
         dict(query=None, limit=10, query_filter=flt),
+        dict(prefetch=[{"query": q(), "using": "d", "limit": 30}, {"query": 11, "using": "e", "limit": 30}],
+             query={"formula": {"sum": ["$score[0]", {"mult": [0.01, "n"]}]}}, limit=8),
+        dict(query={"nearest": q(), "mmr": {"diversity": 0.5, "candidates_limit": 30}}, using="d", limit=6),
+        dict(query={"order_by": {"key": "n", "direction": "desc"}}, limit=9, query_filter=flt),
     ]
 
 
@@ -82,6 +86,16 @@ def test_queries_equal_one_node(pair):
         assert [p.id for p in ours] == [p.id for p in ref], request
         np.testing.assert_allclose([p.score for p in ours], [p.score for p in ref], rtol=1e-5, atol=1e-6)
         assert [p.payload for p in ours] == [p.payload for p in ref]
+        assert [p.order_value for p in ours] == [p.order_value for p in ref]
+
+
+def test_groups_equal_one_node(pair):
+    single, cluster, rng = pair
+    query = rng.normal(size=DIM).tolist()
+    ours = cluster.query_points_groups("c", "tag", query=query, using="d", limit=3, group_size=4).groups
+    ref = single.query_points_groups("c", "tag", query=query, using="d", limit=3, group_size=4).groups
+    assert [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ours] == \
+        [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ref]
 
 
 def test_count_scroll_facet_retrieve(pair):
