@@ -51,7 +51,7 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
 
     app = Litestar(
         route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES,
-                        snapshots.router(settings.max_snapshot_bytes), docs_assets_router()],
+                        snapshots.router(settings.max_snapshot_bytes), docs_assets_router(), *_cluster_routes(rt.client)],
         dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
         guards=[KeyGuard(settings)] if settings.auth_enabled else [],
         exception_handlers={Exception: handle_exception},
@@ -64,6 +64,15 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
     )
     app.state.runtime = rt
     return app
+
+
+def _cluster_routes(client: Any) -> list:
+    """The Distributed routes, when the client is a cluster coordinator (hybrid.cluster)."""
+    if not hasattr(client, "collection_cluster_info"):
+        return []
+    from api.routes import cluster
+
+    return cluster.ROUTES
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -79,7 +88,7 @@ def limit_blas_threads(threads: int) -> None:
 
 def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional[str | Path] = None,
           api_key: Optional[str] = None, read_only_api_key: Optional[str] = None,
-          settings: Optional[Settings] = None, **options: Any) -> None:
+          settings: Optional[Settings] = None, client: Any = None, **options: Any) -> None:
     """Run the server until SIGINT/SIGTERM (then finish requests in flight and close the Client).
 
     Without `settings`, unset arguments fall back to `HYBRID_*` environment variables, then to
@@ -100,7 +109,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional
     limit_blas_threads(settings.blas_threads)
     start = time.perf_counter()
     log.info("opening %s ...", settings.data or "in-memory data")
-    client = open_client(settings)
+    client = client if client is not None else open_client(settings)  # given: a cluster coordinator
     log.info("%d collection(s) open in %.1f s", len(client.get_collections().collections), time.perf_counter() - start)
     if client.infer.cache is not None:
         log.info(client.infer.cache.describe())

@@ -20,6 +20,7 @@ from hybrid.cluster import scatter
 from hybrid.cluster.reads import PlanningViews
 from hybrid.cluster.meta import ACTIVE, DEAD, PARTIAL, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
 from hybrid.cluster.replica import Replica
+from hybrid.cluster.status import StatusMixin
 from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
 from hybrid.config import schema_from_request
 from hybrid.errors import AlreadyExists, CollectionNotFound, HybridError, Unavailable, ValidationError
@@ -33,7 +34,7 @@ CALL_TIMEOUT_S = 120.0
 DEFAULT_READ_TIMEOUT_S = 60.0
 
 
-class ClusterClient(scatter.ReadMixin):
+class ClusterClient(scatter.ReadMixin, StatusMixin):
     def __init__(self, address: Optional[str] = None, data_root: str = "cluster_data", health_interval: float = 2.0,
                  inference: Any = None) -> None:
         import ray
