@@ -152,3 +152,19 @@ def test_custom_shard_keys_route_as_qdrant(coordinator):
     coordinator.delete_shard_key("k", "us")
     assert coordinator.count("k").count == 10
     coordinator.delete_collection("k")
+
+
+def test_a_second_coordinator_sees_the_same_collections(pair, coordinator):
+    """Layouts live in the GCS: a restarted or additional coordinator serves the same data."""
+    from hybrid.cluster.coordinator import ClusterClient
+
+    single, _, rng = pair
+    second = ClusterClient(data_root=coordinator.root, health_interval=0)
+    try:
+        assert "c" in [d.name for d in second.get_collections().collections]
+        query = rng.normal(size=DIM).tolist()
+        ours = second.query_points("c", query, using="d", limit=5).points
+        assert [p.id for p in ours] == [p.id for p in single.query_points("c", query, using="d", limit=5).points]
+        assert second.count("c").count == single.count("c").count
+    finally:
+        second.close()
