@@ -18,8 +18,9 @@ from typing import Any, Callable, Optional, Sequence
 from hybrid import models as m
 from hybrid.cluster import scatter
 from hybrid.cluster.reads import PlanningViews
-from hybrid.cluster.meta import ACTIVE, DEAD, PARTIAL, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
+from hybrid.cluster.meta import ACTIVE, DEAD, NAMESPACE, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
 from hybrid.cluster.replica import Replica
+from hybrid.cluster.health import HealthMixin
 from hybrid.cluster.status import StatusMixin
 from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
 from hybrid.config import schema_from_request
@@ -28,13 +29,12 @@ from hybrid.ids import normalize_id
 from hybrid.names import check_name
 
 _log = logging.getLogger("hybrid.cluster")
-NAMESPACE = "hybrid"
 SLOT_PREFIX = "hybrid_slot_"
 CALL_TIMEOUT_S = 120.0
 DEFAULT_READ_TIMEOUT_S = 60.0
 
 
-class ClusterClient(scatter.ReadMixin, StatusMixin):
+class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
     def __init__(self, address: Optional[str] = None, data_root: str = "cluster_data", health_interval: float = 2.0,
                  inference: Any = None) -> None:
         import ray
@@ -316,6 +316,21 @@ class ClusterClient(scatter.ReadMixin, StatusMixin):
         return self._ids_or_filter(layout, "clear_payload", points_selector, shard_key_selector, "points",
                                    lambda sel: {"points_selector": sel})
 
+    def update_vectors(self, collection_name: str, points: Any, shard_key_selector: Any = None,
+                       **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        rows = point_rows(points)
+        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
+        routed = self.route(layout, ids, shard_key_selector)
+        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()},
+                          "update_vectors")
+
+    def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, shard_key_selector: Any = None,
+                       **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        return self._ids_or_filter(layout, "delete_vectors", points, shard_key_selector, "points",
+                                   lambda sel: {"vectors": list(vectors), "points": sel})
+
     def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
                              field_type: Any = None, **_unused: Any) -> m.UpdateResult:
         layout = self.layout(collection_name)
@@ -337,54 +352,6 @@ class ClusterClient(scatter.ReadMixin, StatusMixin):
 
     def planning_index(self, layout: Layout, field_name: str, schema: Any) -> None:
         self.planning.client.create_payload_index(self.planning.view(layout).name, field_name, schema)
-
-    # ------------------------------------------------------------------ failures
-    def recover(self) -> int:
-        """Probe every replica; mark the unreachable dead; bring back those whose node is
-        alive again: respawn on its slot (same folder), catch up from the primary's operation
-        log, then active. Returns how many replicas turned active."""
-        back = 0
-        slots = set(self.slots())
-        for name in self.meta.names():
-            layout = self.meta.get(name)
-            if layout is None:
-                continue
-            for shard in layout.shards:
-                for r in shard.replicas:
-                    if r.state != DEAD:
-                        try:
-                            self.get(self.handle(layout, shard.shard_id, r.replica_id).last_seq.remote(), timeout=10)
-                        except self.dead_errors():
-                            self.mark(layout, shard.shard_id, r.replica_id, DEAD)
-                for r in shard.replicas:
-                    if r.state == DEAD and r.slot in slots and self._revive(layout, shard, r):
-                        back += 1
-        return back
-
-    def _revive(self, layout: Layout, shard: ShardInfo, replica: ReplicaInfo) -> bool:
-        primary = next((r for r in shard.replicas if r.state == ACTIVE), None)
-        try:
-            handle = self._spawn(layout, shard.shard_id, replica)
-            self.get(handle.last_seq.remote(), timeout=60)
-            self.mark(layout, shard.shard_id, replica.replica_id, PARTIAL)
-            if primary is not None:
-                self.get(self.handle(layout, shard.shard_id, primary.replica_id).sync_peer.remote(
-                    layout.actor_name(shard.shard_id, replica.replica_id), NAMESPACE))
-            self.mark(layout, shard.shard_id, replica.replica_id, ACTIVE)
-            _log.info("replica %d of shard %d of %r is active again", replica.replica_id, shard.shard_id, layout.name)
-            return True
-        except self.dead_errors() + (self.ray.exceptions.RayTaskError,) as exc:
-            _log.warning("replica %d of shard %d of %r did not come back: %r", replica.replica_id, shard.shard_id,
-                         layout.name, exc)
-            self.mark(layout, shard.shard_id, replica.replica_id, DEAD)
-            return False
-
-    def _health_loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.recover()
-            except Exception:  # noqa: BLE001 - the loop must outlive one failed round
-                _log.exception("cluster health round failed")
 
     def close(self, **_unused: Any) -> None:
         self._stop.set()

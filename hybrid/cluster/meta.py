@@ -15,6 +15,7 @@ from typing import Optional, Protocol, Union
 import msgspec
 
 ACTIVE, DEAD, PARTIAL = "Active", "Dead", "Partial"  # Qdrant's ReplicaState names
+NAMESPACE = "hybrid"  # the Ray namespace of the replica actors (named, detached)
 PREFIX = b"hybrid/cluster/collections/"
 
 
