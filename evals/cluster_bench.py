@@ -6,7 +6,8 @@ next to one node (the embedded engine, `hybrid.Client`, on the same data, same p
 
 Every configuration gets the same points (random normal, Cosine, a keyword payload) upserted
 in batches of 500 through the coordinator, then the same queries: plain dense top-10 and a
-hybrid prefetch (dense + filtered dense) fused with RRF. Sequential queries give p50/p99
+hybrid prefetch (dense + filtered dense) fused with RRF, once the collection is green (no
+optimization pending or running, so no index build competes with the queries). Sequential queries give p50/p99
 (`ms`); `qps` is measured with --threads concurrent callers. `ratio` = qps / one node's qps.
 `rss_mb` is the mean resident memory of a replica's process after ingest (`base_mb`: a replica
 of an empty collection); `in_kb`/`out_kb` are the pickled bytes a query receives from / sends to
@@ -54,6 +55,9 @@ def _measure(target: Any, name: str, points: list[dict], requests: list[dict], t
     for start in range(0, len(points), 500):
         target.upsert(name, points[start: start + 500])
     ingest = time.perf_counter() - t0
+    deadline = time.monotonic() + 600  # queries run once the optimizers are idle (green), on one node and shards alike
+    while target.get_collection(name).status != "green" and time.monotonic() < deadline:
+        time.sleep(0.5)
     for req in requests[:10]:  # warm-up: kernels compiled, caches filled
         target.query_points(name, **req)
     lat = []

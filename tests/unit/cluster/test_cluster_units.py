@@ -68,3 +68,10 @@ def test_single_node_server_never_imports_ray():
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_ray_address_needs_cluster(capsys):
+    from hybrid.cli import main
+
+    assert main(["serve", "--port", "0", "--ray-address", "127.0.0.1:6379"]) == 2
+    assert "--ray-address needs --cluster" in capsys.readouterr().err
