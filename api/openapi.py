@@ -27,7 +27,8 @@ Extensions of this engine:
 - **Linear fusion**: `{"query": {"linear": {"weights": [0.7, 0.3], "normalization": "minmax"}}}`
   fuses the prefetches' normalised scores (`minmax` or `zscore`) with convex weights.
 - **RRF parameters**: `{"query": {"rrf": {"k": 60, "weights": [1, 2]}}}`.
-- **explain**: `"explain": true` on a query adds per-branch scores and ranks to each point.
+- **explain**: `"explain": true` on a query adds per-branch scores and ranks to each point, and
+  the printed query plan (leaf searches and merges) as `result.plan`.
 
 Authentication (when the server has keys): `api-key: <key>` or `Authorization: Bearer <key>`.
 The read-only key may call every read route (including POST searches), not writes.

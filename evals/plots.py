@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from evals.report import EvalReport
+if TYPE_CHECKING:  # report.py imports this module to draw its plots
+    from evals.report import EvalReport
 
 
 def _pyplot() -> Any:

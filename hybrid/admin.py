@@ -45,36 +45,6 @@ class NameConflict(HybridError):
     status_code = 409
 
 
-class AliasDescription(m.Model):
-    alias_name: str
-    collection_name: str
-
-
-class CollectionsAliasesResponse(m.Model):
-    aliases: list[AliasDescription]
-
-
-class FacetValueHit(m.Model):
-    value: Any
-    count: int
-
-
-class FacetResponse(m.Model):
-    hits: list[FacetValueHit]
-
-
-class VectorParamsDiff(m.Model):
-    hnsw_config: Optional[m.HnswConfigDiff] = None
-    quantization_config: Any = None
-    on_disk: Optional[bool] = None
-
-
-class CollectionParamsDiff(m.Model):
-    replication_factor: Optional[int] = None
-    write_consistency_factor: Optional[int] = None
-    on_disk_payload: Optional[bool] = None
-
-
 def _patch(base: Any, diff: Any) -> Any:
     """`base` (a Struct) with the fields `diff` sets (not None) replaced."""
     changes = {k: v for k, v in msgspec.structs.asdict(diff).items() if v is not None}
@@ -158,13 +128,13 @@ class AdminMixin(SnapshotMixin):
                 raise NameConflict(f"Alias `{text['new_alias_name']}` conflicts with a collection of that name")
             table[text["new_alias_name"]] = table.pop(text["old_alias_name"])
 
-    def get_aliases(self) -> CollectionsAliasesResponse:
+    def get_aliases(self) -> m.CollectionsAliasesResponse:
         live = {a: c for a, c in self._alias_table().items() if c in self._collections}
-        return CollectionsAliasesResponse([AliasDescription(a, c) for a, c in sorted(live.items())])
+        return m.CollectionsAliasesResponse([m.AliasDescription(a, c) for a, c in sorted(live.items())])
 
-    def get_collection_aliases(self, collection_name: str) -> CollectionsAliasesResponse:
+    def get_collection_aliases(self, collection_name: str) -> m.CollectionsAliasesResponse:
         self._get(collection_name)
-        return CollectionsAliasesResponse([a for a in self.get_aliases().aliases if a.collection_name == collection_name])
+        return m.CollectionsAliasesResponse([a for a in self.get_aliases().aliases if a.collection_name == collection_name])
 
     def drop_aliases_of(self, collection_name: str) -> None:
         """Forget the aliases of a deleted collection (so a new one of that name does not inherit them)."""
@@ -236,7 +206,7 @@ class AdminMixin(SnapshotMixin):
                 changes["quantization_config"] = _quantization(quantization_config, "quantization_config")
             params = cfg.params
             if collection_params is not None:
-                params = _patch(params, m.convert(collection_params, CollectionParamsDiff, "params"))
+                params = _patch(params, m.convert(collection_params, m.CollectionParamsDiff, "params"))
             if vectors_config is not None:
                 current = {n: spec.params for n, spec in c.schema.dense.items()}
                 params = msgspec.structs.replace(params, vectors=_vectors_update(current, vectors_config))
@@ -255,12 +225,11 @@ class AdminMixin(SnapshotMixin):
 
     # ------------------------------------------------------------------ facet
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
-              consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> FacetResponse:
+              consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> m.FacetResponse:
         """Distinct values of `key` among points matching the filter, by count desc then value asc."""
-        from hybrid.client import _single_node
         from hybrid.filters import facet as facet_values
 
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
 
         if not isinstance(key, str) or not key:
             raise ValidationError("key", "must be a non-empty string")
@@ -279,7 +248,7 @@ class AdminMixin(SnapshotMixin):
                     kind = 0 if isinstance(value, bool) else 1 if isinstance(value, (int, float)) else 2
                     counts[(kind, value)] = counts.get((kind, value), 0) + int(n)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return FacetResponse([FacetValueHit(value, n) for (_, value), n in ranked])
+        return m.FacetResponse([m.FacetValueHit(value, n) for (_, value), n in ranked])
 
     # ------------------------------------------------------------------ batched updates
     def batch_update_points(self, collection_name: str, update_operations: Sequence[Any], wait: bool = True,
@@ -380,7 +349,7 @@ def _vectors_update(current: dict, diff: Any) -> dict:
         where = f"vectors.{name}" if name else "vectors"
         if name not in out:
             raise ValidationError(where, f"no dense vector named {name or '(default)'!r} in this collection")
-        d = m.convert(change, VectorParamsDiff, where)
+        d = m.convert(change, m.VectorParamsDiff, where)
         p = out[name]
         if d.hnsw_config is not None:
             p = msgspec.structs.replace(p, hnsw_config=_patch(p.hnsw_config or m.HnswConfigDiff(), d.hnsw_config))

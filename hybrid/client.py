@@ -31,7 +31,8 @@ from hybrid.query.request import QueryRequest
 from hybrid.query.parse import shallow
 from hybrid.query.client import QueryMixin
 from hybrid.query.search import count as count_points
-from hybrid.query.search import parse, record, scroll_ordered
+from hybrid.query.ordering import scroll_ordered
+from hybrid.query.search import parse, record
 from hybrid.query.search import scroll as scroll_points
 from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
 from hybrid.storage.health import read_config, remove_data_orphans
@@ -195,7 +196,7 @@ class Client(QueryMixin, AdminMixin):
     # ------------------------------------------------------------------ points: writes
     def upsert(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
                update_filter: Any = None, update_mode: Any = None) -> m.UpdateResult:
-        _single_node(shard_key_selector, update_filter=update_filter, update_mode=update_mode)
+        m.single_node(shard_key_selector, update_filter=update_filter, update_mode=update_mode)
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer)
         return _completed(c.upsert(batch))
@@ -215,7 +216,7 @@ class Client(QueryMixin, AdminMixin):
         raise ValidationError(field, "expected a list of point ids or a filter")
 
     def delete(self, collection_name: str, points_selector: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         return _completed(c.commit(lambda: ops.Delete(self._selected_ids(c, points_selector, "points"))))
 
@@ -225,31 +226,31 @@ class Client(QueryMixin, AdminMixin):
 
     def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
                     wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         payload = _payload_arg(payload)
         return self._payload_op(collection_name, points, lambda ids: ops.SetPayload(ids, payload, key))
 
     def overwrite_payload(self, collection_name: str, payload: Any, points: Any, wait: bool = True,
                           ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         payload = _payload_arg(payload)
         return self._payload_op(collection_name, points, lambda ids: ops.OverwritePayload(ids, payload))
 
     def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, wait: bool = True,
                        ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
             raise ValidationError("keys", "expected a list of payload keys")
         return self._payload_op(collection_name, points, lambda ids: ops.DeletePayload(ids, list(keys)))
 
     def clear_payload(self, collection_name: str, points_selector: Any, wait: bool = True,
                       ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         return self._payload_op(collection_name, points_selector, lambda ids: ops.ClearPayload(ids))
 
     def update_vectors(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
                        update_filter: Any = None) -> m.UpdateResult:
-        _single_node(shard_key_selector, update_filter=update_filter)
+        m.single_node(shard_key_selector, update_filter=update_filter)
         c = self._get(collection_name)
         batch = batch_from_points(points, c.schema, self.infer, with_payload=False)
         def make() -> ops.Operation:
@@ -262,7 +263,7 @@ class Client(QueryMixin, AdminMixin):
 
     def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, wait: bool = True,
                        ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         for i, name in enumerate(vectors):
             c.schema.kind_of(name) if isinstance(name, str) else None
@@ -273,7 +274,7 @@ class Client(QueryMixin, AdminMixin):
     # ------------------------------------------------------------------ points: reads
     def retrieve(self, collection_name: str, ids: Sequence[Any], with_payload: Any = True, with_vectors: Any = False,
                  consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> list[m.Record]:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         wanted = normalize_ids(ids, "ids")
         out = []
@@ -289,7 +290,7 @@ class Client(QueryMixin, AdminMixin):
                consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> tuple[list[m.Record], Any]:
         """Points in id order from `offset`, or ordered by a payload value (`order_by`: a key
         or {key, direction, start_from}; it needs a range index and takes no `offset`)."""
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._get(collection_name)
         if limit is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
@@ -305,7 +306,7 @@ class Client(QueryMixin, AdminMixin):
 
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
               timeout: Optional[int] = None) -> m.CountResult:
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         flt = parse(count_filter)
         return m.CountResult(count=count_points(self._view(collection_name), flt))
 
@@ -314,7 +315,7 @@ class Client(QueryMixin, AdminMixin):
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.QueryResponse:
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
-        _single_node(shard_key_selector)
+        m.single_node(shard_key_selector)
         c = self._view(collection_name)
         req = QueryRequest(
             query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
@@ -355,17 +356,6 @@ class Client(QueryMixin, AdminMixin):
             self.close()
         except Exception:
             pass
-
-
-def _single_node(shard_key_selector: Any, **unsupported: Any) -> None:
-    """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
-    (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are
-    accepted: one node answers consistently, in order, and before returning.)"""
-    if shard_key_selector is not None:
-        raise ValidationError("shard_key_selector", "collections here have no custom sharding")
-    for name, value in unsupported.items():
-        if value is not None:
-            raise ValidationError(name, "not supported")
 
 
 def _request_json(raw: Any) -> dict:

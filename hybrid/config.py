@@ -14,6 +14,7 @@ import msgspec
 
 from hybrid import models as m
 from hybrid.errors import ValidationError
+from hybrid.multivector_index import index_config
 
 DEFAULT_VECTOR = ""  # Qdrant's unnamed vector
 
@@ -103,8 +104,6 @@ def build_schema(config: m.CollectionConfig) -> CollectionSchema:
         )
     for name, spec in dense.items():
         if spec.multivector:
-            from hybrid.storage.multivectors import index_config
-
             try:
                 index_config(spec)
             except (ValueError, TypeError) as exc:
@@ -135,9 +134,34 @@ def schema_from_request(
     quantization_config: Any = None,
     on_disk_payload: Optional[bool] = None,
     metadata: Optional[dict] = None,
-    **ignored: Any,
+    shard_number: Optional[int] = None,
+    replication_factor: Optional[int] = None,
+    write_consistency_factor: Optional[int] = None,
+    wal_config: Any = None,
+    timeout: Optional[int] = None,
+    sharding_method: Any = None,
+    strict_mode_config: Any = None,
+    init_from: Any = None,
+    payload: Any = None,
+    id_tracker: Any = None,
 ) -> CollectionSchema:
-    """create_collection's keyword arguments (qdrant-client names) -> CollectionSchema."""
+    """create_collection's keyword arguments (qdrant-client's names) -> CollectionSchema.
+
+    One node answers for every shard and replica: shard_number, replication_factor,
+    write_consistency_factor (positive integers), the WAL's tuning and timeout change no result
+    and are accepted;
+    arguments that would change behaviour we do not have are refused by name; any other name
+    is a TypeError (no catch-all)."""
+    for name, value in (("shard_number", shard_number), ("replication_factor", replication_factor),
+                        ("write_consistency_factor", write_consistency_factor)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValidationError(name, "expected a positive integer")
+    if m.to_builtins(sharding_method) not in (None, "auto"):
+        raise ValidationError("sharding_method", "custom sharding is not supported")
+    for name, value in (("strict_mode_config", strict_mode_config), ("init_from", init_from), ("payload", payload),
+                        ("id_tracker", id_tracker)):
+        if value is not None:
+            raise ValidationError(name, "not supported")
     vectors = m.to_builtins(vectors_config)
     sparse = m.to_builtins(sparse_vectors_config)
     if sparse is not None and not isinstance(sparse, dict):

@@ -216,6 +216,44 @@ class GroupsResult(Model):
     groups: list[PointGroup]
 
 
+# ---------------------------------------------------------------- admin responses
+class AliasDescription(Model):
+    alias_name: str
+    collection_name: str
+
+
+class CollectionsAliasesResponse(Model):
+    aliases: list[AliasDescription]
+
+
+class FacetValueHit(Model):
+    value: Any
+    count: int
+
+
+class FacetResponse(Model):
+    hits: list[FacetValueHit]
+
+
+class VectorParamsDiff(Model):
+    hnsw_config: Optional[HnswConfigDiff] = None
+    quantization_config: Any = None
+    on_disk: Optional[bool] = None
+
+
+class CollectionParamsDiff(Model):
+    replication_factor: Optional[int] = None
+    write_consistency_factor: Optional[int] = None
+    on_disk_payload: Optional[bool] = None
+
+
+class SnapshotDescription(Model):
+    name: str
+    size: int
+    creation_time: Optional[str] = None
+    checksum: Optional[str] = None
+
+
 class UpdateResult(Model):
     status: Literal["acknowledged", "completed"]
     operation_id: Optional[int] = None
@@ -277,3 +315,14 @@ def convert(obj: Any, type_: type[T], field: str = "") -> T:
             text, _, at = text.partition(" - at `$")
             path = at.rstrip("`")
         raise ValidationError(f"{field}{path}" if field else path.lstrip("."), text) from None
+
+
+def single_node(shard_key_selector: Any, **unsupported: Any) -> None:
+    """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
+    (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are
+    accepted: one node answers consistently, in order, and before returning.)"""
+    if shard_key_selector is not None:
+        raise ValidationError("shard_key_selector", "collections here have no custom sharding")
+    for name, value in unsupported.items():
+        if value is not None:
+            raise ValidationError(name, "not supported")

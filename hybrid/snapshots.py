@@ -50,13 +50,6 @@ class SnapshotNotFound(NotFound):
         super().__init__(f"Snapshot `{name}` not found")
 
 
-class SnapshotDescription(m.Model):
-    name: str
-    size: int
-    creation_time: Optional[str] = None
-    checksum: Optional[str] = None
-
-
 class SnapshotMeta(msgspec.Struct):
     format: int
     collection: str
@@ -182,7 +175,7 @@ class SnapshotMixin:
         never reaches the file system unchecked (`..` would leave the snapshots folder)."""
         return self.snapshots_path / self._get(collection_name).name
 
-    def create_snapshot(self, collection_name: str, wait: bool = True, **_: Any) -> SnapshotDescription:
+    def create_snapshot(self, collection_name: str, wait: bool = True) -> m.SnapshotDescription:
         c = self._get(collection_name)
         folder = self._snapshot_folder(c.name)
         folder.mkdir(parents=True, exist_ok=True)
@@ -193,7 +186,7 @@ class SnapshotMixin:
         atomic_write(dest.with_name(dest.name + ".checksum"), sha256_of(dest).encode())
         return _describe(dest)
 
-    def list_snapshots(self, collection_name: str, **_: Any) -> list[SnapshotDescription]:
+    def list_snapshots(self, collection_name: str) -> list[m.SnapshotDescription]:
         folder = self._snapshot_folder(collection_name)
         files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.exists() else []
         return [_describe(p) for p in files]
@@ -208,14 +201,14 @@ class SnapshotMixin:
             raise SnapshotNotFound(snapshot_name)
         return file
 
-    def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True, **_: Any) -> bool:
+    def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True) -> bool:
         file = self.snapshot_file(collection_name, snapshot_name)
         file.unlink()
         file.with_name(file.name + ".checksum").unlink(missing_ok=True)
         return True
 
     def recover_snapshot(self, collection_name: str, location: str, api_key: Optional[str] = None,
-                         checksum: Optional[str] = None, priority: Any = None, wait: bool = True, **_: Any) -> bool:
+                         checksum: Optional[str] = None, priority: Any = None, wait: bool = True) -> bool:
         """Replace (or create) `collection_name` from a snapshot file inside the snapshots folder.
 
         `location` is `file:///...` or a path; remote URLs are refused (upload the file instead)."""
@@ -289,11 +282,11 @@ def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -
         raise ValidationError("snapshot", f"the snapshot cannot be opened: {type(exc).__name__}: {exc}") from None
 
 
-def _describe(file: Path) -> SnapshotDescription:
+def _describe(file: Path) -> m.SnapshotDescription:
     stat = file.stat()
     checksum_file = file.with_name(file.name + ".checksum")
     created = datetime.fromtimestamp(stat.st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     checksum = checksum_file.read_text().strip() if checksum_file.exists() else None
-    return SnapshotDescription(name=file.name, size=stat.st_size, creation_time=created, checksum=checksum)
+    return m.SnapshotDescription(name=file.name, size=stat.st_size, creation_time=created, checksum=checksum)
 
 

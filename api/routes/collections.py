@@ -15,7 +15,6 @@ from api.routes.params import CollectionName, PathName, Rt, Wait
 from api.routes.points import acknowledged
 from api.runtime import Runtime
 from hybrid import models as m
-from hybrid.admin import CollectionsAliasesResponse
 from hybrid.optimizations import OptimizationsResponse
 from hybrid.errors import ValidationError
 
@@ -94,13 +93,13 @@ async def update_aliases(rt: Rt, data: JSONBody[s.ChangeAliases]) -> Envelope[bo
 
 
 @get(f"{NAME}/aliases", opt=access(READ), tags=["Aliases"], summary="Aliases of a collection")
-async def collection_aliases(rt: Rt, collection_name: CollectionName) -> Envelope[CollectionsAliasesResponse]:
+async def collection_aliases(rt: Rt, collection_name: CollectionName) -> Envelope[m.CollectionsAliasesResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.get_collection_aliases, rt.resolve(collection_name)), t0)
 
 
 @get("/aliases", opt=access(READ), tags=["Aliases"], summary="All aliases")
-async def all_aliases(rt: Rt) -> Envelope[CollectionsAliasesResponse]:
+async def all_aliases(rt: Rt) -> Envelope[m.CollectionsAliasesResponse]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.get_aliases), t0)
 

@@ -16,7 +16,6 @@ from api.responses import Envelope, ok
 from api.routes.params import CollectionName, Rt
 from api.runtime import Runtime
 from hybrid import models as m
-from hybrid.admin import FacetResponse
 
 TAGS = ["Search"]
 POINTS = "/collections/{collection_name:str}/points"
@@ -115,7 +114,7 @@ async def discover_batch(rt: Rt, collection_name: CollectionName,
 
 @post("/collections/{collection_name:str}/facet", opt=access(READ), tags=TAGS,
       summary="Counts of the distinct values of a payload key", status_code=200)
-async def facet(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Facet]) -> Envelope[FacetResponse]:
+async def facet(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Facet]) -> Envelope[m.FacetResponse]:
     t0 = perf_counter()
     result = await rt.call(rt.client.facet, rt.resolve(collection_name), data.key, facet_filter=data.filter,
                            limit=10 if data.limit is None else data.limit, exact=bool(data.exact))

@@ -19,8 +19,8 @@ from api.auth import READ, WRITE, access
 from api.responses import Envelope, ok
 from api.routes.params import CollectionName, PathName, QueryText, Rt, Wait
 from api.runtime import Runtime
+from hybrid import models as m
 from hybrid.errors import ValidationError
-from hybrid.snapshots import SnapshotDescription
 
 TAGS = ["Snapshots"]
 SNAPSHOTS = "/collections/{collection_name:str}/snapshots"
@@ -28,13 +28,13 @@ SNAPSHOTS = "/collections/{collection_name:str}/snapshots"
 
 @post(SNAPSHOTS, opt=access(WRITE), tags=TAGS, summary="Create a snapshot", status_code=200)
 async def create_snapshot(rt: Rt, collection_name: CollectionName,
-                          wait: Wait = None) -> Envelope[SnapshotDescription]:
+                          wait: Wait = None) -> Envelope[m.SnapshotDescription]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.create_snapshot, rt.resolve(collection_name)), t0)
 
 
 @get(SNAPSHOTS, opt=access(READ), tags=TAGS, summary="List snapshots")
-async def list_snapshots(rt: Rt, collection_name: CollectionName) -> Envelope[list[SnapshotDescription]]:
+async def list_snapshots(rt: Rt, collection_name: CollectionName) -> Envelope[list[m.SnapshotDescription]]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.list_snapshots, rt.resolve(collection_name)), t0)
 

@@ -1,9 +1,12 @@
-"""Building blocks of the Universal Query API (used by hybrid.query.plan and hybrid.query).
+"""The read path of a query, one room each, walked in this order:
 
-- `parse`: a query as written (Qdrant JSON / qdrant-client model) -> a typed operation;
-- `vectors`: example inputs (vectors, point ids, documents, lookup_from) -> prepared queries;
-- `scoring`: vectorised scorers (nearest, recommend, discover, context) over segments;
-- `diversity`: MMR re-ranking with pairwise candidate similarities;
-- `formula`: the FormulaContext of `fusion.Formula` over prefetched candidates;
-- `ordering`: order_by and random sampling; `groups`: group_by; `explain`: per-branch scores.
+- `request`: Qdrant's QueryRequest shape; `run_query` / `run_groups` = plan + execute;
+- `plan` (with `parse`, `vectors`): the whole request validated into a frozen `nodes.Plan`
+  (leaves and merges) before anything runs; `str(plan)` prints it;
+- `execute`: leaves per segment (`search`, `allowed`: the one exact-vs-graph decision;
+  `scoring`, `ordering`, BM25 in hybrid.text), then the merge tree once (`merge`: fusion,
+  `formula`, rescore, `diversity` (MMR), order_by, sample), then `hydrate` (payload, vectors,
+  `explain`, `groups`). `execute_leaves` / `gather` / `finish` split it for distributed
+  execution (DESIGN.md sections 5 and 9);
+- `client`: the Client's query methods beyond query_points (groups).
 """

@@ -1,7 +1,7 @@
 """Running a plan (hybrid.query.plan): leaves per segment, the merge tree once, then hydration.
 
 The work splits in two, so that a coordinator can run it over several shards (DESIGN.md
-section 9; /work/notes/s3/plan-interface.md):
+section 9):
 
 - `execute_leaves(plan, view, stats)`: every leaf over the view's segments with the one
   exact-vs-graph decision (`hybrid.query.allowed.use_graph`), segments merged by top-k (ties by
@@ -20,7 +20,7 @@ through each segment's graph in one kernel call (the same decision, the same res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
@@ -29,10 +29,11 @@ from hybrid import models as m
 from hybrid.ids import id_of_key
 from hybrid.query import ordering
 from hybrid.query.allowed import allowed_points, search_allowed, use_graph
+from hybrid.query.hydrate import group_response, scored_points
 from hybrid.query.merge import Ranked, run_merge
 from hybrid.query.plan import Leaf, Merge, Plan
-from hybrid.query.scoring import score_collection
-from hybrid.query.search import Candidates, all_matching, hydrate, merge_hits, search_args, search_leaf
+from hybrid.query.scoring import NearestScorer, score_collection
+from hybrid.query.search import Candidates, all_matching, merge_hits, search_args, search_leaf
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -91,23 +92,44 @@ class TermStats:
         return np.log1p((self.docs - self.df + 0.5) / (self.df + 0.5)).astype(np.float32)
 
 
-def leaf_statistics(plan: Plan, view: "CollectionView") -> dict[int, TermStats]:
-    """{leaf index: TermStats} of the view (one shard) for every IDF-weighted sparse leaf."""
-    return {leaf.index: TermStats(view.docs_with(leaf.using), view.df[leaf.using].df(leaf.query[0]))
-            for leaf in plan.leaves if leaf.idf}
+Stats = dict  # {node.stats_key: TermStats}: leaves by index, rescore merges by "rescore@<path>"
 
 
-def sum_statistics(parts: list[dict[int, TermStats]]) -> dict[int, TermStats]:
-    """Collection-wide statistics from every shard's `leaf_statistics`."""
-    out: dict[int, TermStats] = {}
-    for part in parts:
-        for index, stats in part.items():
-            out[index] = stats if index not in out else out[index] + stats
+def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
+    """The view's (one shard's) TermStats of every node of the plan that weighs terms by IDF
+    (`plan.weighted()`: IDF sparse leaves and rescore merges, BM25 leaves)."""
+    out: Stats = {}
+    for node in plan.weighted():
+        if isinstance(node, Merge):
+            out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
+        elif node.op == "bm25":  # tantivy's counts: documents, documents per unique query token
+            out[node.stats_key] = TermStats(*view.text.term_stats(node.query.field, node.query.text))
+        else:
+            out[node.stats_key] = local_stats(view, node.query[0], node.using)
     return out
 
 
+def local_stats(view: "CollectionView", terms: np.ndarray, using: str) -> TermStats:
+    return TermStats(view.docs_with(using), view.df[using].df(terms))
+
+
+def sum_statistics(parts: list[Stats]) -> Stats:
+    """Collection-wide statistics from every shard's `leaf_statistics`."""
+    out: Stats = {}
+    for part in parts:
+        for key, stats in part.items():
+            out[key] = stats if key not in out else out[key] + stats
+    return out
+
+
+def weighted(query: tuple, stats: TermStats) -> tuple:
+    """A raw sparse query with its values times the terms' IDF."""
+    idx, values = query
+    return idx, (values * stats.idf()).astype(np.float32, copy=False)
+
+
 # ---------------------------------------------------------------------- leaves
-def execute_leaves(plan: Plan, view: "CollectionView", stats: Optional[dict[int, TermStats]] = None) -> LeafResults:
+def execute_leaves(plan: Plan, view: "CollectionView", stats: Optional[Stats] = None) -> LeafResults:
     """Every leaf of the plan over the view's segments."""
     return tuple(run_leaf(leaf, view, None if stats is None else stats.get(leaf.index)) for leaf in plan.leaves)
 
@@ -117,9 +139,7 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
     if op == "nearest":
         query = leaf.query
         if leaf.idf:
-            idx, values = query
-            weights = (stats if stats is not None else TermStats(c.docs_with(leaf.using), c.df[leaf.using].df(idx))).idf()
-            query = (idx, (values * weights).astype(np.float32, copy=False))
+            query = weighted(query, stats if stats is not None else local_stats(c, query[0], leaf.using))
         cand = nearest(c, leaf.using, query, limit, flt, leaf.params, leaf.threshold)
     elif op == "scan":
         cand = all_matching(c, flt).head(limit)
@@ -130,7 +150,8 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
         cand = ordering.sample(c, flt, None, limit)
     elif op == "bm25":
         q = leaf.query
-        cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25")
+        cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25",
+                             None if stats is None else stats.idf())
     else:  # scored: recommend, discover, context, relevance feedback
         cand = score_collection(c, leaf.query, limit, flt)
     if leaf.threshold is not None:
@@ -180,21 +201,30 @@ def gather(plan: Plan, per_shard: list[LeafResults]) -> LeafResults:
 
 # ---------------------------------------------------------------------- the merge tree
 def finish_ranked(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
-                  view: Optional["CollectionView"] = None) -> Ranked:
-    """The root's ranked list (offset + limit entries) from the leaves' results."""
+                  view: Optional["CollectionView"] = None, stats: Optional[Stats] = None) -> Ranked:
+    """The root's ranked list (offset + limit entries) from the leaves' results; `stats` weight
+    sparse rescore merges (default: the view's own statistics)."""
     if any(hits.cand is None for hits in results):
         results = _fetched(plan, results, fetch)
-    return _run(plan.root, results, view)
+    return _run(plan.root, results, view, stats)
 
 
-def _run(node: Any, results: LeafResults, view: Any) -> Ranked:
+def _run(node: Any, results: LeafResults, view: Any, stats: Optional[Stats]) -> Ranked:
     if isinstance(node, Leaf):
         hits = results[node.index]
         cand = hits.cand
         if cand.score is not hits.scores:
             cand = Candidates(cand.segs, cand.seg, cand.off, hits.scores)
         return Ranked(cand, node.distance, hits.order_values)
-    sources = [_run(child, results, view) for child in node.sources]
+    sources = [_run(child, results, view, stats) for child in node.sources]
+    if node.idf:  # a sparse rescore: the query takes its IDF weights now
+        found = stats.get(node.stats_key) if stats is not None else None
+        if found is None:
+            if view is None:
+                raise ValueError(f"{node.stats_key} needs summed statistics (leaf_statistics) or a view")
+            found = local_stats(view, node.query.query[0], node.query.using)
+        node = replace(node, query=NearestScorer(node.query.using, weighted(node.query.query, found), "sparse"),
+                       idf=False)
     ranked = run_merge(node, sources, view)
     branches = node.branches if node.op == "mmr" else node.sources
     if branches is node.sources:
@@ -209,8 +239,7 @@ def _fetched(plan: Plan, results: LeafResults, fetch: Optional[Fetch]) -> LeafRe
     if fetch is None:
         raise ValueError("results gathered from shards need a fetch callable")
     keys = np.unique(np.concatenate([hits.keys for hits in results]))
-    needs = tuple(sorted({need for node in _merges(plan.root) for need in node.needs}))
-    cand = fetch(keys, needs)
+    cand = fetch(keys, plan.needs())
     found = cand.keys()
     order = np.argsort(found, kind="stable")
     found_sorted = found[order]
@@ -245,19 +274,11 @@ def records_candidates(schema: Any, records: list) -> Candidates:
     return Candidates([seg], np.zeros(len(rows), np.int32), offsets, np.zeros(len(rows), np.float32))
 
 
-def _merges(node: Any) -> list[Merge]:
-    if isinstance(node, Leaf):
-        return []
-    return [node] + [m_ for child in node.sources for m_ in _merges(child)]
-
-
 def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
-           view: Optional["CollectionView"] = None, lookup: Any = None) -> Any:
+           view: Optional["CollectionView"] = None, lookup: Any = None, stats: Optional[Stats] = None) -> Any:
     """QueryResponse (or GroupsResult for a groups plan) of the leaves' results."""
-    ranked = finish_ranked(plan, results, fetch, view)
+    ranked = finish_ranked(plan, results, fetch, view, stats)
     if plan.groups is not None:
-        from hybrid.query.request import group_response
-
         return group_response(plan, ranked, view, lookup)[0]
     rows = np.arange(min(plan.offset, len(ranked.cand)), len(ranked.cand))
     points = scored_points(ranked, rows, plan.with_payload, plan.with_vector, plan.explain)
@@ -267,24 +288,6 @@ def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
 def execute(plan: Plan, view: "CollectionView", lookup: Any = None) -> Any:
     """Run a plan on one view: leaves, the merge tree, hydration."""
     return finish(plan, execute_leaves(plan, view), view=view, lookup=lookup)
-
-
-def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vector: Any,
-                  explain: bool = False) -> list[m.ScoredPoint]:
-    """Hydrate the given rows of a ranked result (payload, vectors, order values, explain)."""
-    cand = ranked.cand.take(rows) if rows.size != len(ranked.cand) else ranked.cand
-    points = hydrate(cand, with_payload, with_vector, ranked.distance)
-    if ranked.order_values is not None:
-        from hybrid.query.ordering import order_value_output
-
-        for point, value in zip(points, ranked.order_values[rows].tolist()):
-            point.order_value = order_value_output(value)
-    if explain:
-        from hybrid.query.explain import explain_entries
-
-        for point, entry in zip(points, explain_entries(cand, [p.score for p in points], ranked.sources)):
-            point.explain = entry
-    return points
 
 
 # ---------------------------------------------------------------------- batches

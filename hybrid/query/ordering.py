@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from hybrid.query.parse import OrderBy
-from hybrid.query.search import Candidates, filter_mask
+from hybrid import models as m
+from hybrid.errors import BadRequest
+from hybrid.query.parse import OrderBy, parse_order_by
+from hybrid.query.search import Candidates, filter_mask, record
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -67,3 +69,26 @@ def sample(c: "CollectionView", flt: Any, pool: Optional[Candidates], limit: int
 def order_value_output(value: float) -> int | float:
     """Qdrant reports integer order values (ints, datetime microseconds) as integers."""
     return int(value) if float(value).is_integer() and abs(value) < 2**63 else float(value)
+
+
+#: Payload index types that serve ranges, so scroll `order_by` can use them (Qdrant's rule).
+RANGE_INDEXES = ("integer", "float", "datetime")
+
+
+def scroll_ordered(c: "CollectionView", flt: Any, limit: int, spec: Any, with_payload: Any,
+                   with_vectors: Any) -> tuple[list[m.Record], None]:
+    """Scroll by a payload value, as Qdrant's server: the key needs a range-capable payload
+    index; a point appears once per distinct value (ties by point id), values from
+    `start_from` on; each record carries its `order_value`; there is no next page offset
+    (page with `start_from` and a filter)."""
+    order = parse_order_by(m.to_builtins(spec))
+    schema = c.field_indexes.get(order.key)
+    if not isinstance(schema, dict) or schema.get("type") not in RANGE_INDEXES or schema.get("range") is False:
+        raise BadRequest(f"No range index for `order_by` key: `{order.key}`. Please create one to use `order_by`: "
+                         f"a payload index of type {', '.join(RANGE_INDEXES)} (integer with range enabled)")
+    cand, values = order_by(c, order, flt, None, limit)
+    records = [record(cand.segs[s], o, with_payload, with_vectors)
+               for s, o in zip(cand.seg.tolist(), cand.off.tolist())]
+    for rec, value in zip(records, values.tolist()):
+        rec.order_value = order_value_output(value)
+    return records, None

@@ -25,7 +25,7 @@ hybrid.query.execute; `str(plan)` prints the tree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
@@ -33,13 +33,17 @@ import numpy as np
 from hybrid import models as m
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import ValidationError
+from hybrid.points import validate_sparse
 from hybrid.query.parse import (
     Bm25, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
     VECTOR_OPERATIONS, parse_query, shallow,
 )
+from hybrid.query.nodes import Groups, Leaf, Merge, Node, Plan
 from hybrid.query.scoring import ExampleScorer, NearestScorer, Scorer
+from hybrid.query.hydrate import with_lookup
 from hybrid.query.search import internal_threshold, parse
 from hybrid.query.vectors import Examples
+from indexes.payload.jsonpath import parse_path
 
 if TYPE_CHECKING:
     from hybrid.view import CollectionView
@@ -47,135 +51,6 @@ if TYPE_CHECKING:
 MAX_DEPTH = 8
 #: Prefetch limit when a prefetch does not give one (Qdrant's default).
 DEFAULT_PREFETCH_LIMIT = 10
-
-
-@dataclass(frozen=True, eq=False)
-class Leaf:
-    """A search of the collection (per segment, per shard). `query` by `op`: nearest: the
-    prepared vector (dense / multivector float32; sparse `(indices, values)`, raw values when
-    `idf`, weighted at execution with local or summed statistics); scored: a Scorer; bm25: Bm25;
-    order_by: OrderBy; sample / scan: None."""
-
-    index: int  # position in Plan.leaves
-    op: str
-    using: Optional[str]
-    query: Any
-    filter: Any  # parsed filter (None: every live point)
-    params: Optional[m.SearchParams]
-    limit: int
-    threshold: Optional[float]  # internal units, applied by the search
-    distance: Optional[str] = None
-    idf: bool = False
-    path: str = ""  # where in the request (errors, printing)
-
-    @property
-    def sources(self) -> tuple:
-        return ()
-
-    def describe(self) -> str:
-        what = {"nearest": _vector_text, "scored": lambda leaf: f"{type(leaf.query).__name__} {leaf.using!r}",
-                "bm25": lambda leaf: f"bm25 {leaf.query.field!r} {leaf.query.text!r}",
-                "order_by": lambda leaf: f"order_by {leaf.query.key!r} {'desc' if leaf.query.descending else 'asc'}",
-                }.get(self.op, lambda leaf: leaf.op)(self)
-        extra = [f"limit={self.limit}"]
-        if self.filter is not None:
-            extra.append("filtered")
-        if self.threshold is not None:
-            extra.append(f"threshold={self.threshold:g}")
-        if self.params is not None:
-            extra.append("params=" + ",".join(f"{k}={v}" for k, v in m.to_builtins(self.params).items()))
-        return f"leaf#{self.index} {what} {' '.join(extra)}"
-
-
-def _vector_text(leaf: Leaf) -> str:
-    q = leaf.query
-    if isinstance(q, tuple):
-        return f"nearest sparse {leaf.using!r} nnz={q[0].size}{' idf' if leaf.idf else ''}"
-    shape = "x".join(str(n) for n in np.shape(q))
-    return f"nearest {'multivector' if np.ndim(q) == 2 else 'dense'} {leaf.using!r} [{shape}]"
-
-
-@dataclass(frozen=True, eq=False)
-class Merge:
-    """Combines `sources` once over their gathered candidates. `query` by `op`: rrf / dbsf /
-    linear: Fusion; formula: FormulaQuery; rescore: Scorer; mmr: (Mmr, using, kind);
-    order_by: OrderBy; bm25: Bm25; sample: None. `needs` names what a coordinator must fetch
-    for the candidates before running it ("payload", "vector:<name>"); `coordinator` is False
-    when the node needs a shard's index (bm25 over the pool)."""
-
-    op: str
-    query: Any
-    sources: tuple
-    limit: int
-    threshold: Optional[float] = None  # internal units, applied after the merge
-    distance: Optional[str] = None
-    needs: tuple = ()
-    coordinator: bool = True
-    path: str = ""
-    branches: Optional[tuple] = None  # the request's prefetch results explain reports (mmr: its input's)
-
-    def describe(self) -> str:
-        q = self.query
-        text = self.op
-        if isinstance(q, Fusion) and q.method == "rrf" and q.k is not None:
-            text += f"(k={q.k})"
-        if isinstance(q, Fusion) and q.weights is not None:
-            text += f" weights={list(q.weights)}"
-        if self.op in ("rescore", "mmr"):
-            text += f" {q.using!r}" if self.op == "rescore" else f" {q[1]!r} diversity={q[0].diversity}"
-        if isinstance(q, OrderBy):
-            text += f" {q.key!r} {'desc' if q.descending else 'asc'}"
-        extra = [f"limit={self.limit}"]
-        if self.threshold is not None:
-            extra.append(f"threshold={self.threshold:g}")
-        if self.needs:
-            extra.append("needs=" + ",".join(self.needs))
-        if not self.coordinator:
-            extra.append("shard-only")
-        return f"{text} {' '.join(extra)}"
-
-
-Node = Leaf | Merge
-
-
-@dataclass(frozen=True)
-class Groups:
-    """query_points_groups: group the ranked list by payload `key`."""
-
-    key: str
-    size: int
-    limit: int  # groups returned
-    lookup: Any = None  # with_lookup as given
-
-
-@dataclass(frozen=True, eq=False)
-class Plan:
-    """A validated request: the node tree, its leaves (in `Leaf.index` order), paging and what to
-    hydrate. `root.limit` is offset + limit (groups: the ranked entries to group)."""
-
-    root: Node
-    leaves: tuple
-    limit: int
-    offset: int = 0
-    with_payload: Any = True
-    with_vector: Any = None
-    explain: bool = False
-    groups: Optional[Groups] = None
-
-    def __str__(self) -> str:
-        head = f"plan limit={self.limit} offset={self.offset}"
-        if self.groups is not None:
-            head += f" group_by={self.groups.key!r} group_size={self.groups.size}"
-        lines = [head]
-        _draw(self.root, "", True, lines)
-        return "\n".join(lines)
-
-
-def _draw(node: Node, prefix: str, last: bool, lines: list) -> None:
-    lines.append(f"{prefix}{'└─ ' if last else '├─ '}{node.describe()}")
-    inner = prefix + ("   " if last else "│  ")
-    for i, child in enumerate(node.sources):
-        _draw(child, inner, i == len(node.sources) - 1, lines)
 
 
 # ---------------------------------------------------------------------- filters
@@ -212,11 +87,11 @@ def exclude_ids(flt: Any, ids: list) -> Any:
 
 # ---------------------------------------------------------------------- the planner
 def plan(request: Any, view: "CollectionView", infer: Any = None,
-         lookup: Optional[Callable[[str], "CollectionView"]] = None, limit: Optional[int] = None) -> Plan:
+         lookup: Optional[Callable[[str], "CollectionView"]] = None, limit: Optional[int] = None,
+         fast: bool = True) -> Plan:
     """The validated plan of a QueryRequest-shaped request (hybrid.query.request); nothing runs.
-    `limit` overrides the ranked entries the root returns (groups ask for more)."""
-    from hybrid.query.request import check_groups, check_paging, with_lookup
-
+    `limit` overrides the ranked entries the root returns (groups ask for more); `fast=False`
+    skips the direct build of the commonest one-leaf plan (tests compare both)."""
     groups = None
     if getattr(request, "group_by", None) is not None:
         check_groups(request)
@@ -230,14 +105,90 @@ def plan(request: Any, view: "CollectionView", infer: Any = None,
         want = max(2 * request.limit * request.group_size, 16)
     else:
         want = request.limit + request.offset
+    payload = True if request.with_payload is None else request.with_payload
+    leaf = _plain_vector(request, view, want) if fast and groups is None else None
+    if leaf is not None:
+        return Plan(leaf, (leaf,), want, request.offset, payload, request.with_vector, bool(request.explain))
     planner = _Planner(view, infer, lookup)
     node = {"prefetch": shallow(request.prefetch), "query": request.query, "using": request.using,
             "filter": shallow(request.filter), "score_threshold": request.score_threshold,
             "params": request.params, "lookup_from": request.lookup_from}
     root = planner.node(node, want, None, "", 0)
-    payload = request.with_payload
-    return Plan(root, tuple(planner.leaves), want, request.offset, True if payload is None else payload,
-                request.with_vector, bool(request.explain), groups)
+    return Plan(root, tuple(planner.leaves), want, request.offset, payload, request.with_vector,
+                bool(request.explain), groups)
+
+
+def _plain_vector(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
+    """The one-leaf plan of the commonest requests (a plain dense vector on a dense name, a
+    plain `{indices, values}` on a sparse name; no prefetch, no lookup_from) built directly: the
+    general parse costs more than the search. The same leaf, errors and messages as the
+    general planner (tests compare)."""
+    query = request.query
+    if request.prefetch is not None or request.lookup_from is not None:
+        return None
+    if type(query) is dict:
+        return _plain_sparse(request, view, limit)
+    if not isinstance(query, _PLAIN_VECTOR):
+        return None
+    if len(query) == 0 or (isinstance(query, list) and type(query[0]) not in (float, int)):
+        return None
+    name = DEFAULT_VECTOR if request.using is None else request.using
+    spec = view.schema.dense.get(name)
+    if spec is None or spec.multivector:
+        return None
+    try:
+        q = np.asarray(query, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if q.ndim != 1:
+        return None
+    if q.shape[0] != spec.size:
+        raise ValidationError("query", f"Wrong input: Vector dimension error: expected dim: {spec.size}, "
+                                       f"got {q.shape[0]}")
+    if not math.isfinite(float(np.dot(q, q))) and not np.isfinite(q).all():  # a finite square: finite terms
+        raise ValidationError("query", "query vector contains NaN or inf")
+    _check_limit(limit, "limit")
+    params = request.params
+    if params is not None and not isinstance(params, m.SearchParams):
+        params = m.convert(shallow(params), m.SearchParams, "params")
+    return Leaf(0, "nearest", name, view.appendable.vectors[name].prepare_query(q), parse(request.filter, "filter"),
+                params, limit, internal_threshold(request.score_threshold, spec.distance), spec.distance)
+
+
+_PLAIN_VECTOR = (list, np.ndarray)
+
+
+def _plain_sparse(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
+    query, using = request.query, request.using
+    spec = view.schema.sparse.get(using)
+    if spec is None or len(query) != 2 or "indices" not in query or "values" not in query:
+        return None
+    idx, values = validate_sparse(query["indices"], query["values"], "query")
+    _check_limit(limit, "limit")
+    params = request.params
+    if params is not None and not isinstance(params, m.SearchParams):
+        params = m.convert(shallow(params), m.SearchParams, "params")
+    return Leaf(0, "nearest", using, (idx, np.asarray(values, np.float32)), parse(request.filter, "filter"), params,
+                limit, internal_threshold(request.score_threshold, None), None, bool(spec.idf))
+
+
+def check_paging(req: Any) -> None:
+    if req.limit < 0:
+        raise ValidationError("limit", "must be non-negative")
+    if req.offset < 0:
+        raise ValidationError("offset", "must be non-negative")
+
+
+def check_groups(req: Any) -> None:
+    check_paging(req)
+    if req.limit < 1 or req.group_size < 1:
+        raise ValidationError("limit" if req.limit < 1 else "group_size", "must be at least 1")
+    if not isinstance(req.group_by, str) or not req.group_by:
+        raise ValidationError("group_by", "expected a payload key")
+    try:
+        parse_path(req.group_by)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("group_by", str(exc)) from None
 
 
 class _Planner:
@@ -293,37 +244,39 @@ class _Planner:
         except ValueError as exc:
             raise ValidationError(f"{path}query.bm25", str(exc)) from None
 
-    def _resolve(self, op: Any, ex: Examples, path: str) -> tuple[Scorer, Optional[str], Any]:
-        """(scorer, display distance, prepared nearest query) of a vector operation."""
+    def _resolve(self, op: Any, ex: Examples, path: str) -> tuple[Scorer, Optional[str], Any, bool]:
+        """(scorer, display distance, nearest query, whether it still needs IDF weights) of a
+        vector operation."""
         spec = ex.c.schema.dense.get(ex.using)
         distance = spec.distance if spec is not None else None
         if isinstance(op, Nearest) or (isinstance(op, Recommend) and op.strategy == "average_vector"):
             if isinstance(op, Nearest):
                 where = f"{path}.nearest" if op.mmr else path
-                if ex.kind == "sparse":  # raw values: IDF weights come at execution (summable statistics)
-                    query = ex.raw(op.example, where)
-                    query = (query[0], np.asarray(query[1], np.float32))
-                else:
-                    query = ex.prepared(op.example, where)
+                if ex.kind == "sparse" and ex.c.schema.sparse[ex.using].idf:
+                    # raw values: IDF weights come at execution, from summable statistics
+                    idx, values = ex.raw(op.example, where)
+                    query = (idx, np.asarray(values, np.float32))
+                    return NearestScorer(ex.using, query, ex.kind), distance, query, True
+                query = ex.prepared(op.example, where)
             else:
                 query = ex.average(op.positive, op.negative, f"{path}.recommend")
-            return NearestScorer(ex.using, query, ex.kind), distance, query
+            return NearestScorer(ex.using, query, ex.kind), distance, query, False
         if isinstance(op, Recommend):
             pos = [ex.prepared(v, f"{path}.recommend.positive[{i}]") for i, v in enumerate(op.positive)]
             neg = [ex.prepared(v, f"{path}.recommend.negative[{i}]") for i, v in enumerate(op.negative)]
-            return ExampleScorer(ex.using, op.strategy, pos, neg), None, None
+            return ExampleScorer(ex.using, op.strategy, pos, neg), None, None, False
         if isinstance(op, Feedback):
             target = ex.prepared(op.target, f"{path}.relevance_feedback.target")
             examples = [ex.prepared(v, f"{path}.relevance_feedback.feedback[{i}].example")
                         for i, v in enumerate(op.examples)]
-            return ExampleScorer(ex.using, "feedback", examples, [], target, op.scores, (op.a, op.b, op.c)), None, None
+            return ExampleScorer(ex.using, "feedback", examples, [], target, op.scores, (op.a, op.b, op.c)), None, None, False
         where = f"{path}.discover.context" if isinstance(op, Discover) else f"{path}.context"
         pos = [ex.prepared(p, f"{where}[{i}].positive") for i, (p, _) in enumerate(op.pairs)]
         neg = [ex.prepared(n, f"{where}[{i}].negative") for i, (_, n) in enumerate(op.pairs)]
         if isinstance(op, Context):
-            return ExampleScorer(ex.using, "context", pos, neg), None, None
+            return ExampleScorer(ex.using, "context", pos, neg), None, None, False
         target = ex.prepared(op.target, f"{path}.discover.target")
-        return ExampleScorer(ex.using, "discover", pos, neg, target), None, None
+        return ExampleScorer(ex.using, "discover", pos, neg, target), None, None, False
 
     def _add(self, **fields: Any) -> Leaf:
         leaf = Leaf(index=len(self.leaves), **fields)
@@ -343,11 +296,10 @@ class _Planner:
         if isinstance(op, (OrderBy, Bm25, Sample)):
             kind = {OrderBy: "order_by", Bm25: "bm25", Sample: "sample"}[type(op)]
             return self._add(op=kind, using=None, query=None if isinstance(op, Sample) else op, limit=limit, **common)
-        scorer, distance, query = vector
+        scorer, distance, query, idf = vector
         if query is None:
             return self._add(op="scored", using=scorer.using, query=scorer, limit=limit, distance=distance, **common)
         mmr = op.mmr if isinstance(op, Nearest) else None
-        idf = isinstance(query, tuple) and self.c.schema.sparse[scorer.using].idf
         want = limit if mmr is None or mmr.candidates_limit is None else mmr.candidates_limit
         leaf = self._add(op="nearest", using=scorer.using, query=query, limit=want, distance=distance, idf=idf,
                          **common)
@@ -369,11 +321,11 @@ class _Planner:
             return Merge("sample", None, sources, limit, None, path=path, branches=branches)
         if isinstance(op, Bm25):
             return Merge("bm25", op, sources, limit, threshold, coordinator=False, path=path, branches=branches)
-        scorer, distance, _ = vector
+        scorer, distance, _, idf = vector
         mmr = op.mmr if isinstance(op, Nearest) else None
         want = limit if mmr is None or mmr.candidates_limit is None else mmr.candidates_limit
         node = Merge("rescore", scorer, sources, want, threshold, distance, (f"vector:{scorer.using}",), path=path,
-                     branches=branches)
+                     branches=branches, idf=idf)
         return node if mmr is None else _mmr(node, mmr, scorer, distance, limit, path)
 
 

@@ -296,33 +296,6 @@ def scroll(c: "CollectionView", flt: Any, limit: int, offset: Optional[PointId],
     return records, nxt
 
 
-#: Payload index types that serve ranges, so scroll `order_by` can use them (Qdrant's rule).
-RANGE_INDEXES = ("integer", "float", "datetime")
-
-
-def scroll_ordered(c: "CollectionView", flt: Any, limit: int, order_by: Any, with_payload: Any,
-                   with_vectors: Any) -> tuple[list[m.Record], None]:
-    """Scroll by a payload value, as Qdrant's server: the key needs a range-capable payload
-    index; a point appears once per distinct value (ties by point id), values from
-    `start_from` on; each record carries its `order_value`; there is no next page offset
-    (page with `start_from` and a filter)."""
-    from hybrid.errors import BadRequest
-    from hybrid.query.ordering import order_by as ordered, order_value_output
-    from hybrid.query.parse import parse_order_by
-
-    order = parse_order_by(m.to_builtins(order_by))
-    schema = c.field_indexes.get(order.key)
-    if not isinstance(schema, dict) or schema.get("type") not in RANGE_INDEXES or schema.get("range") is False:
-        raise BadRequest(f"No range index for `order_by` key: `{order.key}`. Please create one to use `order_by`: "
-                         f"a payload index of type {', '.join(RANGE_INDEXES)} (integer with range enabled)")
-    cand, values = ordered(c, order, flt, None, limit)
-    records = [record(cand.segs[s], o, with_payload, with_vectors)
-               for s, o in zip(cand.seg.tolist(), cand.off.tolist())]
-    for rec, value in zip(records, values.tolist()):
-        rec.order_value = order_value_output(value)
-    return records, None
-
-
 def count(c: "CollectionView", flt: Any) -> int:
     segments = c.segments
     return sum(int(np.count_nonzero(filter_mask(seg, flt))) for seg in segments)

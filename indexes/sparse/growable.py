@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +30,6 @@ from indexes.sparse.arrays import (
 )
 from indexes.sparse.vectors import validate_sparse
 
-if TYPE_CHECKING:
-    from indexes.sparse.index import SparseIndex
 
 
 class _Buffer:
@@ -213,13 +211,6 @@ class GrowableSparseIndex:
         positions = gather_rows(starts, stops)
         indptr = np.concatenate(([0], np.cumsum(stops - starts))).astype(np.int64)
         return indptr, self._terms.data[positions], self._values.data[positions], present
-
-    def seal(self) -> "SparseIndex":
-        """Immutable copy of the live vectors, for the optimizer."""
-        from indexes.sparse.index import SparseIndex
-
-        indptr, indices, values, _ = self.to_csr()
-        return SparseIndex.build(indptr, indices, values, self.n_points)
 
     @classmethod
     def from_csr(cls, indptr: Any, indices: Any, values: Any, n_points: int, present: Any = None,

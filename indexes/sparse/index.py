@@ -76,6 +76,12 @@ class SparseIndex:
         self.term_column, self.columns = dense_columns(self.term_ptr, self.post_offsets, self.post_values, self.n_points)
 
     @classmethod
+    def sealed(cls, growable: GrowableSparseIndex) -> "SparseIndex":
+        """Immutable copy of a growable index's live vectors, for the optimizer."""
+        indptr, indices, values, _ = growable.to_csr()
+        return cls.build(indptr, indices, values, growable.n_points)
+
+    @classmethod
     def build(cls, indptr: Any, indices: Any, values: Any, n_points: int) -> "SparseIndex":
         """Build from row-major CSR input: row `o` (offset o) is `indices/values[indptr[o]:indptr[o+1]]`.
 

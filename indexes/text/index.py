@@ -232,12 +232,15 @@ class TextIndex:
         b: float | None = None,
         ties: bool = False,
         searcher: tantivy.Searcher | None = None,
+        idf: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top `limit` documents by BM25 of `text` (see `queries.bm25_query`), restricted to
         `allowed_pids` when given: (pids int64, scores float32), descending score, ties by
         ascending pid. Documents matching no query token are never returned. With `ties=True`
         every document tied with the `limit`-th is returned too (so possibly more than `limit`),
-        for a caller that breaks ties by something else than pid (the engine: point id)."""
+        for a caller that breaks ties by something else than pid (the engine: point id).
+        `idf` (one per unique query token, see `term_stats`) replaces this index's IDF, e.g.
+        collection-wide IDF summed over shards (the length norm stays this index's)."""
         if not isinstance(text, str):
             raise TypeError(f"text: expected a string, got {type(text).__name__}")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
@@ -248,7 +251,11 @@ class TextIndex:
         searcher = self._searcher() if searcher is None else searcher
         if not tokens or limit == 0:
             return _empty()
-        query = q.bm25_query(self._schema, tokens)
+        boosts = None
+        if idf is not None:
+            docs, df = self.term_stats(tokens, searcher)
+            boosts = np.asarray(idf, np.float64) / np.log1p((docs - df + 0.5) / (df + 0.5))
+        query = q.bm25_query(self._schema, tokens, boosts)
         if allowed_pids is None:
             return self._ranked(searcher, query, int(limit), None, ties)
         allowed = _as_pids(allowed_pids, "allowed_pids")
@@ -293,6 +300,17 @@ class TextIndex:
         if ties and order.size > limit:  # the hits after the limit-th that tie with it
             cut += int(np.count_nonzero(scores[order[limit:]] >= scores[order[limit - 1]]))
         return pids[order[:cut]], scores[order[:cut]]
+
+    def query_terms(self, text: str) -> list[str]:
+        """The unique analysed tokens of a BM25 query, in order (what `term_stats` counts)."""
+        return list(dict.fromkeys(self._analysis.tokens(text)))
+
+    def term_stats(self, tokens: list[str], searcher: tantivy.Searcher | None = None) -> tuple[int, np.ndarray]:
+        """(documents, documents holding each unique token) as this index's BM25 counts them:
+        summable over indexes holding disjoint documents (one tantivy lookup per query token)."""
+        searcher = self._searcher() if searcher is None else searcher
+        unique = list(dict.fromkeys(tokens))
+        return searcher.num_docs, np.array([searcher.doc_freq(q.TEXT, t) for t in unique], dtype=np.float64)
 
     @staticmethod
     def _unpack(searcher: tantivy.Searcher, hits: list) -> tuple[np.ndarray, np.ndarray]:

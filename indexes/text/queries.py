@@ -42,12 +42,16 @@ def _term(schema: tantivy.Schema, token: str, prefix: bool) -> tantivy.Query:
     return tantivy.Query.term_query(schema, TEXT, token)
 
 
-def bm25_query(schema: tantivy.Schema, tokens: Sequence[str]) -> tantivy.Query:
+def bm25_query(schema: tantivy.Schema, tokens: Sequence[str], boosts: Sequence[float] | None = None) -> tantivy.Query:
     """Disjunction of the unique query tokens: score = sum over them of tantivy's BM25
     `idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))`, k1=1.2, b=0.75, as
-    tantivy's query parser builds it (it also de-duplicates terms)."""
-    unique = dict.fromkeys(tokens)
-    return tantivy.Query.boolean_query([(_Should, _term(schema, t, False)) for t in unique])
+    tantivy's query parser builds it (it also de-duplicates terms). `boosts` (one per unique
+    token) multiply each term's score: `idf_wanted / idf_local` puts other statistics in."""
+    unique = list(dict.fromkeys(tokens))
+    terms = [_term(schema, t, False) for t in unique]
+    if boosts is not None:
+        terms = [tantivy.Query.boost_query(term, float(boost)) for term, boost in zip(terms, boosts)]
+    return tantivy.Query.boolean_query([(_Should, term) for term in terms])
 
 
 def all_of(schema: tantivy.Schema, tokens: Sequence[str], prefix: bool) -> tantivy.Query:

@@ -106,3 +106,14 @@ def test_facet(remote, shared_twin, plain):
         key="group", match=qm.MatchAny(any=[0, 1]))]), limit=2)
     want = local.facet(NAME, "tag", facet_filter={"must": [{"key": "group", "match": {"any": [0, 1]}}]}, limit=2)
     assert len(got.hits) == 2 and plain(got) == plain(want)
+
+
+def test_explain_returns_the_plan_only_when_asked(server, shared_twin):
+    shared_twin(NAME)
+    plain_answer = post(server, "points/query", {"prefetch": FUSED, "query": {"fusion": "rrf"}, "limit": 3}).json()
+    assert "plan" not in plain_answer["result"]
+    explained = post(server, "points/query", {"prefetch": FUSED, "query": {"fusion": "rrf"}, "limit": 3,
+                                              "explain": True}).json()["result"]
+    assert explained["plan"].splitlines()[1] == "└─ rrf limit=3"
+    assert [p["id"] for p in explained["points"]] == [p["id"] for p in plain_answer["result"]["points"]]
+    assert all(len(p["explain"]["prefetch"]) == 2 for p in explained["points"])

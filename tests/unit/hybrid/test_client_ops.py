@@ -173,3 +173,17 @@ def test_sparse_query_indices_in_any_order_give_the_same_hits():
         assert [(p.id, p.score) for p in ordered] == [(p.id, p.score) for p in shuffled] and ordered
         with pytest.raises(ValidationError, match="indices"):
             client.query_points("s", query={"indices": [5, 1, 5], "values": [1.0, 2.0, 3.0]}, using="t")
+
+
+def test_create_collection_names_unknown_and_unsupported_arguments() -> None:
+    with Client() as c:
+        with pytest.raises(TypeError):
+            c.create_collection("a", vectors_config={"size": 2, "distance": "Dot"}, shard_nuber=2)
+        with pytest.raises(ValidationError, match="sharding_method"):
+            c.create_collection("a", vectors_config={"size": 2, "distance": "Dot"}, sharding_method="custom")
+        with pytest.raises(ValidationError, match="shard_number"):
+            c.create_collection("a", vectors_config={"size": 2, "distance": "Dot"}, shard_number=0)
+        assert c.create_collection("a", vectors_config={"size": 2, "distance": "Dot"}, shard_number=2,
+                                   replication_factor=1, timeout=5, sharding_method="auto")
+        with pytest.raises(TypeError):
+            c.list_snapshots("a", bogus=True)

@@ -117,7 +117,7 @@ def test_seal_save_load_and_from_csr_preserve_results(tmp_path):
         rows.pop(offset)
     index.add(5, [], [])  # a point whose vector is empty
     rows[5] = (np.zeros(0, np.uint32), np.zeros(0, np.float32))
-    sealed = index.seal()
+    sealed = SparseIndex.sealed(index)
     assert isinstance(sealed, SparseIndex) and sealed.n_points == index.n_points
     index.save(tmp_path / "appendable")
     loaded = GrowableSparseIndex.load(tmp_path / "appendable")
