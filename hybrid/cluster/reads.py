@@ -63,37 +63,35 @@ def run_query(client: "ClusterClient", layout: Layout, shards: list[ShardInfo], 
     req = msgspec.structs.replace(req, **_resolved(client, layout, shards, req, consistency))
     view = client.planning.view(layout)
     p = plan(req, view, client.infer)
-    leaves = _leaves(client, layout, shards, p, consistency)
+    leaves, stats = _leaves(client, layout, shards, p, consistency)
     fetch = _fetcher(client, layout, shards, view.schema, p, consistency)
     if p.groups is None:
-        return finish(p, leaves, fetch)
+        return finish(p, leaves, fetch, stats=stats)
     while True:  # as hybrid.query.request.run_groups: more entries until the best groups are full
-        result, complete, seen = group_response(p, finish_ranked(p, leaves, fetch), view, None)
+        result, complete, seen = group_response(p, finish_ranked(p, leaves, fetch, stats=stats), view, None)
         if complete or seen < p.limit:
             return result
         p = plan(req, view, client.infer, limit=p.limit * 4)
-        leaves = _leaves(client, layout, shards, p, consistency)
+        leaves, stats = _leaves(client, layout, shards, p, consistency)
 
 
 def _leaves(client: "ClusterClient", layout: Layout, shards: list[ShardInfo], p: Any, consistency: Any) -> tuple:
+    """(the gathered leaf results, the collection-wide statistics or None)."""
     from hybrid.query.execute import LeafHits, gather, sum_statistics
-    from hybrid.query.plan import Leaf
+    from hybrid.query.nodes import Merge
 
-    def merges(node: Any) -> list:
-        return [] if isinstance(node, Leaf) else [node] + [x for child in node.sources for x in merges(child)]
-
-    for node in merges(p.root):
-        if not node.coordinator:
+    for node in p.nodes():
+        if isinstance(node, Merge) and not node.coordinator:
             raise ValidationError("query", f"{node.op} over prefetched points is not distributed yet")
     # Sent pickled in-band: Ray's zero-copy arrays would arrive read-only, which the kernels refuse.
     stats = None
-    if any(leaf.idf for leaf in p.leaves):
+    if p.weighted():  # IDF sparse queries and BM25: statistics summed over every shard
         shipped = pickle.dumps(p)
         stats = sum_statistics(client.on_shards(layout, shards, lambda h, _: h.leaf_statistics.remote(shipped),
                                                 consistency))
     shipped = pickle.dumps((p, stats))
     parts = client.on_shards(layout, shards, lambda h, _: h.execute_leaves.remote(shipped), consistency)
-    return gather(p, [tuple(LeafHits(scores, keys, values) for keys, scores, values in part) for part in parts])
+    return gather(p, [tuple(LeafHits(scores, keys, values) for keys, scores, values in part) for part in parts]), stats
 
 
 def _fetcher(client: "ClusterClient", layout: Layout, shards: list[ShardInfo], schema: Any, p: Any,

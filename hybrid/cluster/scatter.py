@@ -141,7 +141,7 @@ class ReadMixin:
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
               consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> Any:
         """Every shard's counts of every value, summed, then the top `limit` (count desc, value asc)."""
-        from hybrid.admin import FacetResponse, FacetValueHit
+        from hybrid.models import FacetResponse, FacetValueHit
 
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")

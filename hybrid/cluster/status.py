@@ -73,10 +73,8 @@ class StatusMixin:
     def resolve_alias(self: "ClusterClient", name: str) -> str:
         return name  # aliases are not distributed yet
 
-    def get_aliases(self: "ClusterClient", **_unused: Any) -> Any:
-        from hybrid.admin import CollectionsAliasesResponse
-
-        return CollectionsAliasesResponse(aliases=[])
+    def get_aliases(self: "ClusterClient", **_unused: Any) -> m.CollectionsAliasesResponse:
+        return m.CollectionsAliasesResponse(aliases=[])
 
     def drop_aliases_of(self: "ClusterClient", collection_name: str) -> None:
         pass  # no aliases to drop

@@ -1,6 +1,8 @@
 """A collection sharded 3 ways answers exactly as one node with the same data (points and
-scores): dense, sparse (with IDF: collection-wide statistics), multivector, prefetch with RRF,
-DBSF, linear fusion and rescoring, filters, count, scroll, facet; custom shard keys route."""
+scores): dense, sparse (with IDF: collection-wide statistics), BM25 (collection-wide IDF; every
+document has one length, so every shard has the same average length), multivector, prefetch with
+RRF, DBSF, linear fusion, rescoring, formula, MMR, order_by, groups, filters, count, scroll,
+facet; custom shard keys route."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def _points(rng):
                        "mv": rng.normal(size=(3, 4)).tolist(),
                        "s": {"indices": idx.tolist(), "values": rng.random(5).round(3).tolist()},
                        "idf": {"indices": idx.tolist(), "values": [1.0] * 5}},
-            "payload": {"n": int(i % 17), "tag": TAGS[i % 4]},
+            "payload": {"n": int(i % 17), "tag": TAGS[i % 4],
+                        "text": " ".join(f"w{k}" for k in rng.integers(0, 30, size=8))},  # one length: one avgdl
         })
     return points
 
@@ -43,6 +46,7 @@ def pair(coordinator):
     for target in (single, coordinator):
         target.create_payload_index("c", "n", "integer")
         target.create_payload_index("c", "tag", "keyword")
+        target.create_payload_index("c", "text", "text")
         for start in range(0, N, 60):
             target.upsert("c", points[start: start + 60])
     yield single, coordinator, rng
@@ -75,6 +79,7 @@ def _requests(rng):
              query={"formula": {"sum": ["$score[0]", {"mult": [0.01, "n"]}]}}, limit=8),
         dict(query={"nearest": q(), "mmr": {"diversity": 0.5, "candidates_limit": 30}}, using="d", limit=6),
         dict(query={"order_by": {"key": "n", "direction": "desc"}}, limit=9, query_filter=flt),
+        dict(query={"bm25": {"field": "text", "text": "w3 w17 w25"}}, limit=12),
     ]
 
 
