@@ -100,3 +100,20 @@ class StatusMixin:
                       replication_factor=layout.replication_factor,
                       write_consistency_factor=layout.write_consistency_factor, sharding_method=layout.sharding_method)
         return m.convert(info, m.CollectionInfo, "collection")
+
+
+def _not_distributed(name: str) -> Any:
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise BadRequest(f"{name} is not available on a cluster collection yet")
+
+    refuse.__name__ = name
+    return refuse
+
+
+#: Client methods the REST routes call that a cluster does not offer yet: refused by name (400),
+#: never a 500 for a missing attribute.
+NOT_DISTRIBUTED = ("update_collection_aliases", "update_collection", "batch_update_points", "get_optimizations",
+                   "create_snapshot", "list_snapshots", "delete_snapshot", "recover_snapshot", "restore_snapshot",
+                   "snapshot_file", "snapshots_path", "create_full_snapshot", "list_full_snapshots")
+for _name in NOT_DISTRIBUTED:
+    setattr(StatusMixin, _name, _not_distributed(_name))
