@@ -31,7 +31,6 @@ from hybrid.names import check_name
 _log = logging.getLogger("hybrid.cluster")
 SLOT_PREFIX = "hybrid_slot_"
 CALL_TIMEOUT_S = 120.0
-DEFAULT_READ_TIMEOUT_S = 60.0
 
 
 class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
