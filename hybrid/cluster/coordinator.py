@@ -38,9 +38,10 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
                  inference: Any = None) -> None:
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=None if address else 200 * 1024**2)
+        if not ray.is_initialized():  # no address: a new local cluster, never one found lying around
+            local = {"object_store_memory": 200 * 1024**2} if not address else {}
+            ray.init(address=address or "local", namespace=NAMESPACE, include_dashboard=False, log_to_driver=False,
+                     **local)
         self.ray = ray
         self.meta = Metadata(RayKV())
         self.root = str(data_root)
