@@ -93,7 +93,7 @@ def limit_blas_threads(threads: int) -> None:
 
 def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional[str | Path] = None,
           api_key: Optional[str] = None, read_only_api_key: Optional[str] = None,
-          settings: Optional[Settings] = None, **options: Any) -> None:
+          settings: Optional[Settings] = None, client: Any = None, **options: Any) -> None:
     """Run the server until SIGINT/SIGTERM (then finish requests in flight and close the Client).
 
     Without `settings`, unset arguments fall back to `HYBRID_*` environment variables, then to
@@ -114,7 +114,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None, data: Optional
     limit_blas_threads(settings.blas_threads)
     start = time.perf_counter()
     log.info("opening %s ...", settings.data or "in-memory data")
-    client = open_client(settings)
+    client = client if client is not None else open_client(settings)  # given: a cluster coordinator
     log.info("%d collection(s) open in %.1f s", len(client.get_collections().collections), time.perf_counter() - start)
     if client.infer.cache is not None:
         log.info(client.infer.cache.describe())

@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=None, help="worker threads for engine calls (HYBRID_THREADS)")
     s.add_argument("--log-level", default=None, choices=["critical", "error", "warning", "info", "debug", "trace"],
                    help="log level (default: info; HYBRID_LOG_LEVEL)")
+    s.add_argument("--cluster", action="store_true",
+                   help="serve as a coordinator of a Ray cluster: collections sharded and replicated over its "
+                   "nodes (replica data under --data on each node; needs the `cluster` extra)")
+    s.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --cluster: the Ray cluster to join (default: RAY_ADDRESS, else start a local one)")
     s.add_argument("--no-warm-up", action="store_true",
                    help="do not load the text models at start-up (the first text query then loads them)")
     c = sub.add_parser("check", help="verify a data folder offline (checksums and references); exit 1 on damage",
@@ -112,8 +117,24 @@ def _run(argv: list[str]) -> int:
                                      log_level=args.log_level, warm_up=False if args.no_warm_up else None)
         check_port_free(settings.host, settings.port)
         check_port_free(settings.host, settings.grpc_port, "--grpc-port")
-        serve(settings=settings)
+        if args.ray_address and not args.cluster:
+            raise UsageError("--ray-address needs --cluster")
+        serve(settings=settings, client=_coordinator(settings, args.ray_address) if args.cluster else None)
     return 0
+
+
+def _coordinator(settings: object, address: Optional[str]) -> object:
+    """A cluster coordinator (Ray is imported only here, in cluster mode)."""
+    try:
+        from hybrid.cluster.coordinator import ClusterClient
+        from hybrid.embed import open_default_cache
+        from hybrid.inference import Inference
+
+        return ClusterClient(address=address or os.environ.get("RAY_ADDRESS"),
+                             data_root=str(Path(getattr(settings, "data", None) or "cluster_data").resolve()),
+                             inference=Inference(open_default_cache()))
+    except ImportError as exc:
+        raise UsageError(f"--cluster needs Ray (pip install 'hybrid-vecsearch[cluster]'): {exc}") from None
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -127,6 +127,12 @@ class PayloadTooLarge(HybridError):
     label = "Payload too large"
 
 
+class Unavailable(HybridError):
+    """Too few replicas are reachable for the requested consistency (cluster mode)."""
+
+    status_code = 503
+
+
 class ModelUnavailable(BadRequest):
     """An embedding model cannot be loaded (e.g. it must be downloaded and we are offline)."""
 

@@ -69,7 +69,9 @@ async def list_shard_keys(rt: Rt, collection_name: CollectionName) -> Envelope[m
 async def create_shard_key(rt: Rt, collection_name: CollectionName, data: Body,
                            timeout: Timeout = None) -> Envelope[bool]:
     t0 = perf_counter()
-    return ok(await rt.call(rt.client.create_shard_key, rt.resolve(collection_name), data.get("shard_key")), t0)
+    return ok(await rt.call(rt.client.create_shard_key, rt.resolve(collection_name), data.get("shard_key"),
+                            shards_number=data.get("shards_number"), replication_factor=data.get("replication_factor"),
+                            placement=data.get("placement")), t0)
 
 
 @post(f"{NAME}/shards/delete", opt=access(WRITE), tags=TAGS, summary="Delete a shard key", status_code=200)

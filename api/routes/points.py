@@ -41,7 +41,8 @@ async def _write(rt: Runtime, wait: Optional[bool], method: Any, collection_name
 @put(POINTS, opt=access(WRITE), tags=TAGS, summary="Upsert points (list or batch form)", status_code=200)
 async def upsert_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.UpsertPoints],
                         wait: Wait = None) -> Envelope[m.UpdateResult]:
-    return await _write(rt, wait, rt.client.upsert, collection_name, data.data())
+    return await _write(rt, wait, rt.client.upsert, collection_name, data.data(),
+                        **({"shard_key_selector": data.shard_key} if data.shard_key is not None else {}))
 
 
 @post(f"{POINTS}/delete", opt=access(WRITE), tags=TAGS, summary="Delete points by ids or filter", status_code=200)

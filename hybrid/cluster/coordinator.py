@@ -1,0 +1,385 @@
+"""The coordinator: qdrant-client's method names over a Ray cluster of shard replicas.
+
+`ClusterClient` keeps no state of its own besides handles: the layout of every collection is in
+the GCS (hybrid.cluster.meta), the data in the replica actors (hybrid.cluster.replica), so any
+number of coordinators can serve one cluster and a restarted one carries on. Writes are split
+by shard (hybrid.cluster.routing) and sent to each shard's primary; reads scatter to one replica
+per shard (or more, by read `consistency`) and merge here (hybrid.cluster.scatter).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from typing import Any, Callable, Optional, Sequence
+
+from hybrid import models as m
+from hybrid.cluster import scatter
+from hybrid.cluster.reads import PlanningViews
+from hybrid.cluster.meta import ACTIVE, DEAD, NAMESPACE, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
+from hybrid.cluster.replica import Replica
+from hybrid.cluster.health import HealthMixin
+from hybrid.cluster.status import StatusMixin
+from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
+from hybrid.config import schema_from_request
+from hybrid.errors import AlreadyExists, CollectionNotFound, HybridError, Unavailable, ValidationError
+from hybrid.ids import normalize_id
+from hybrid.names import check_name
+
+_log = logging.getLogger("hybrid.cluster")
+SLOT_PREFIX = "hybrid_slot_"
+CALL_TIMEOUT_S = 120.0
+
+
+class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
+    def __init__(self, address: Optional[str] = None, data_root: str = "cluster_data", health_interval: float = 2.0,
+                 inference: Any = None) -> None:
+        import ray
+
+        if not ray.is_initialized():  # no address: a new local cluster, never one found lying around
+            local = {"object_store_memory": 200 * 1024**2} if not address else {}
+            ray.init(address=address or "local", namespace=NAMESPACE, include_dashboard=False, log_to_driver=False,
+                     **local)
+        self.ray = ray
+        self.meta = Metadata(RayKV())
+        self.root = str(data_root)
+        self.infer = inference
+        self.remote_replica = ray.remote(num_cpus=0, max_concurrency=8, max_restarts=0)(Replica)
+        self._handles: dict[str, Any] = {}
+        self.planning = PlanningViews()
+        self._stop = threading.Event()
+        self._health = None
+        if health_interval > 0:
+            self._health = threading.Thread(target=self._health_loop, args=(health_interval,), daemon=True,
+                                            name="hybrid-cluster-health")
+            self._health.start()
+
+    # ------------------------------------------------------------------ nodes and actors
+    def slots(self) -> list[str]:
+        """Where replicas can go: each alive node's `hybrid_slot_*` resource (a name that stays
+        with the machine across restarts), else its Ray node id."""
+        out = []
+        for node in self.ray.nodes():
+            if node.get("Alive"):
+                named = sorted(k for k in node.get("Resources", {}) if k.startswith(SLOT_PREFIX))
+                out.extend(named or [f"node:{node['NodeID']}"])
+        return sorted(out)
+
+    def _spawn(self, layout: Layout, shard_id: int, replica: ReplicaInfo) -> Any:
+        name = layout.actor_name(shard_id, replica.replica_id)
+        options: dict[str, Any] = dict(name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True)
+        if replica.slot.startswith("node:"):
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(replica.slot[5:], soft=False)
+        else:
+            options["resources"] = {replica.slot: 0.001}
+        handle = self.remote_replica.options(**options).remote(
+            layout.folder(self.root, shard_id, replica.replica_id), layout.name, layout.config)
+        self._handles[name] = handle
+        return handle
+
+    def handle(self, layout: Layout, shard_id: int, replica_id: int) -> Any:
+        name = layout.actor_name(shard_id, replica_id)
+        if name not in self._handles:
+            self._handles[name] = self.ray.get_actor(name, namespace=NAMESPACE)
+        return self._handles[name]
+
+    def mark(self, layout: Layout, shard_id: int, replica_id: int, state: str) -> None:
+        if state == DEAD:
+            self._handles.pop(layout.actor_name(shard_id, replica_id), None)
+            _log.warning("replica %d of shard %d of %r is dead", replica_id, shard_id, layout.name)
+        self.meta.set_state(layout.name, shard_id, replica_id, state)
+        for r in layout.shard(shard_id).replicas:
+            if r.replica_id == replica_id:
+                r.state = state
+
+    def get(self, ref: Any, timeout: float = CALL_TIMEOUT_S) -> Any:
+        """ray.get that re-raises the engine's own errors (4xx) as themselves."""
+        try:
+            return self.ray.get(ref, timeout=timeout)
+        except self.ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, HybridError):
+                raise exc.cause from None
+            raise
+
+    def dead_errors(self) -> tuple:
+        e = self.ray.exceptions
+        return (e.RayActorError, e.GetTimeoutError, ValueError)  # ValueError: a named actor that is gone
+
+    # ------------------------------------------------------------------ collections
+    def layout(self, name: str) -> Layout:
+        layout = self.meta.get(name)
+        if layout is None:
+            raise CollectionNotFound(name)
+        return layout
+
+    def create_collection(self, collection_name: str, vectors_config: Any = None, sparse_vectors_config: Any = None,
+                          shard_number: Optional[int] = None, replication_factor: Optional[int] = None,
+                          write_consistency_factor: Optional[int] = None, sharding_method: Any = None,
+                          **kwargs: Any) -> bool:
+        check_name(collection_name)
+        config = {"vectors_config": m.to_builtins(vectors_config), "sparse_vectors_config": m.to_builtins(sparse_vectors_config),
+                  **{k: m.to_builtins(v) for k, v in kwargs.items() if v is not None and k not in ("timeout", "init_from")}}
+        schema_from_request(**config)  # the engine's validation, before anything is placed
+        method = m.to_builtins(sharding_method) or "auto"
+        if method not in ("auto", "custom"):
+            raise ValidationError("sharding_method", "expected 'auto' or 'custom'")
+        layout = Layout(collection_name, uuid.uuid4().hex[:12], config, _positive(shard_number, 1, "shard_number"),
+                        _positive(replication_factor, 1, "replication_factor"),
+                        _positive(write_consistency_factor, 1, "write_consistency_factor"), method)
+        if self.meta.get(collection_name) is not None:
+            raise AlreadyExists(collection_name)
+        if method == "auto":
+            self._add_shards(layout, layout.shard_number, layout.replication_factor, None)
+        self.meta.put(layout)
+        return True
+
+    def _add_shards(self, layout: Layout, count: int, replication: int, key: Any) -> list[ShardInfo]:
+        """New shards with replicas spread over the slots (replica r of shard s on slot s+r)."""
+        slots = self.slots()
+        if replication > len(slots):
+            raise ValidationError("replication_factor", f"{replication} replicas need as many nodes; {len(slots)} are alive")
+        first = max((s.shard_id for s in layout.shards), default=-1) + 1
+        added = []
+        for shard_id in range(first, first + count):
+            replicas = [ReplicaInfo(r, slots[(shard_id + r) % len(slots)]) for r in range(replication)]
+            added.append(ShardInfo(shard_id, replicas, key))
+        handles = [self._spawn(layout, s.shard_id, r) for s in added for r in s.replicas]
+        self.get([h.last_seq.remote() for h in handles])  # every replica opened its folder
+        layout.shards.extend(added)
+        return added
+
+    def delete_collection(self, collection_name: str, timeout: Optional[int] = None) -> bool:
+        layout = self.meta.get(collection_name)
+        if layout is None:
+            return False
+        self.meta.delete(collection_name)
+        for shard in layout.shards:
+            self._drop_replicas(layout, shard)
+        return True
+
+    def _drop_replicas(self, layout: Layout, shard: ShardInfo) -> None:
+        for r in shard.replicas:
+            try:
+                handle = self.handle(layout, shard.shard_id, r.replica_id)
+                self.get(handle.drop.remote(), timeout=30)
+                self.ray.kill(handle)
+            except self.dead_errors():
+                pass  # a dead replica's folder stays on its node
+            self._handles.pop(layout.actor_name(shard.shard_id, r.replica_id), None)
+
+    def collection_exists(self, collection_name: str) -> bool:
+        return self.meta.get(collection_name) is not None
+
+    def get_collections(self) -> m.CollectionsResponse:
+        return m.CollectionsResponse([m.CollectionDescription(n) for n in self.meta.names()])
+
+    def create_shard_key(self, collection_name: str, shard_key: Any, shards_number: Optional[int] = None,
+                         replication_factor: Optional[int] = None, placement: Any = None, **_unused: Any) -> bool:
+        layout = self.layout(collection_name)
+        key = normalize_shard_key(m.to_builtins(shard_key))
+        if layout.sharding_method != "custom":
+            raise ValidationError("shard_key", "shard keys need a collection created with sharding_method 'custom'")
+        if any(s.shard_key == key for s in layout.shards):
+            raise AlreadyExists(f"shard key {key!r}")
+        self._add_shards(layout, _positive(shards_number, 1, "shards_number"),
+                         _positive(replication_factor, layout.replication_factor, "replication_factor"), key)
+        self.meta.put(layout)
+        return True
+
+    def delete_shard_key(self, collection_name: str, shard_key: Any, **_unused: Any) -> bool:
+        layout = self.layout(collection_name)
+        key = normalize_shard_key(m.to_builtins(shard_key))
+        gone = [s for s in layout.shards if s.shard_key == key]
+        if not gone:
+            raise ValidationError("shard_key", f"no shard key {key!r}")
+        layout.shards = [s for s in layout.shards if s.shard_key != key]
+        self.meta.put(layout)
+        for shard in gone:
+            self._drop_replicas(layout, shard)
+        return True
+
+    # ------------------------------------------------------------------ routing
+    def target_shards(self, layout: Layout, selector: Any, field: str = "shard_key_selector") -> list[ShardInfo]:
+        if selector is None:
+            return list(layout.shards)
+        if layout.sharding_method != "custom":
+            raise ValidationError(field, "shard keys need a collection created with sharding_method 'custom'")
+        keys = selector_keys(selector, field)
+        missing = [k for k in keys if not any(s.shard_key == k for s in layout.shards)]
+        if missing:
+            raise ValidationError(field, f"no shard key {missing[0]!r} in collection {layout.name!r}")
+        return [s for s in layout.shards if s.shard_key in keys]
+
+    def route(self, layout: Layout, ids: Sequence[Any], selector: Any) -> dict[int, list[int]]:
+        """{shard id: positions in `ids`}: by the ring of the targeted shards (per shard key)."""
+        shards = self.target_shards(layout, selector)
+        if layout.sharding_method == "custom" and selector is None:
+            raise ValidationError("shard_key_selector", "writes to a custom-sharded collection need a shard key")
+        out: dict[int, list[int]] = defaultdict(list)
+        by_key: dict[Any, list[int]] = defaultdict(list)
+        for s in shards:
+            by_key[s.shard_key].append(s.shard_id)
+        for shard_ids in by_key.values():  # with several keys a point goes to each key's shards
+            for pos, shard_id in enumerate(HashRing(shard_ids).route(ids).tolist()):
+                out[shard_id].append(pos)
+        return out
+
+    # ------------------------------------------------------------------ writes
+    def write(self, layout: Layout, per_shard: dict[int, dict], method: str) -> m.UpdateResult:
+        """Send one operation per shard to its primary; acknowledged at write_consistency_factor."""
+        submitted = {sid: self._submit(layout, sid, method, kwargs) for sid, kwargs in per_shard.items()}
+        seq = 0
+        for sid, (replica_id, ref) in submitted.items():
+            seq = max(seq, self._settle(layout, sid, method, per_shard[sid], replica_id, ref))
+        return m.UpdateResult(status="completed", operation_id=seq)
+
+    def _submit(self, layout: Layout, shard_id: int, method: str, kwargs: dict) -> tuple[int, Any]:
+        shard = layout.shard(shard_id)
+        alive = [r for r in shard.replicas if r.state != DEAD]
+        if len([r for r in alive if r.state == ACTIVE]) == 0 or len(alive) < layout.write_consistency_factor:
+            raise Unavailable(f"shard {shard_id} of {layout.name!r}: {len(alive)} of {len(shard.replicas)} replicas "
+                              f"alive, write_consistency_factor is {layout.write_consistency_factor}")
+        primary = next(r for r in alive if r.state == ACTIVE)
+        peers = [layout.actor_name(shard_id, r.replica_id) for r in alive if r is not primary]
+        try:
+            handle = self.handle(layout, shard_id, primary.replica_id)
+            return primary.replica_id, handle.write.remote(method, kwargs, peers, NAMESPACE)
+        except self.dead_errors():
+            self.mark(layout, shard_id, primary.replica_id, DEAD)
+            return self._submit(layout, shard_id, method, kwargs)
+
+    def _settle(self, layout: Layout, shard_id: int, method: str, kwargs: dict, replica_id: int, ref: Any) -> int:
+        try:
+            result = self.get(ref)
+        except self.dead_errors():  # the primary died: the next replica takes over (writes are idempotent)
+            self.mark(layout, shard_id, replica_id, DEAD)
+            replica_id, ref = self._submit(layout, shard_id, method, kwargs)
+            return self._settle(layout, shard_id, method, kwargs, replica_id, ref)
+        for name in result["failed"]:
+            self.mark(layout, shard_id, int(name.rsplit("/", 1)[1]), DEAD)
+        if result["acked"] < layout.write_consistency_factor:
+            raise Unavailable(f"shard {shard_id} of {layout.name!r}: the operation is durable on {result['acked']} "
+                              f"replicas, write_consistency_factor is {layout.write_consistency_factor}")
+        return result["seq"]
+
+    def _ids_or_filter(self, layout: Layout, method: str, selector: Any, shard_key_selector: Any, field: str,
+                       make: Callable[[Any], dict]) -> m.UpdateResult:
+        """A write selecting points by ids (routed) or by a filter (every targeted shard)."""
+        sel = m.to_builtins(selector)
+        if isinstance(sel, dict) and "points" in sel:
+            sel = sel["points"]
+        if isinstance(sel, list) and layout.sharding_method == "auto":
+            ids = [normalize_id(v, f"{field}[{i}]") for i, v in enumerate(sel)]
+            routed = self.route(layout, ids, shard_key_selector)
+            return self.write(layout, {sid: make([ids[p] for p in pos]) for sid, pos in routed.items()}, method)
+        shards = self.target_shards(layout, shard_key_selector)
+        return self.write(layout, {s.shard_id: make(sel) for s in shards}, method)
+
+    def upsert(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None,
+               shard_key_selector: Any = None, timeout: Optional[int] = None, **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        rows = point_rows(points)
+        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
+        routed = self.route(layout, ids, shard_key_selector)
+        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()}, "upsert")
+
+    def delete(self, collection_name: str, points_selector: Any, shard_key_selector: Any = None, **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        return self._ids_or_filter(layout, "delete", points_selector, shard_key_selector, "points",
+                                   lambda sel: {"points_selector": sel})
+
+    def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
+                    shard_key_selector: Any = None, **_unused: Any) -> m.UpdateResult:
+        layout, payload = self.layout(collection_name), m.to_builtins(payload)
+        return self._ids_or_filter(layout, "set_payload", points, shard_key_selector, "points",
+                                   lambda sel: {"payload": payload, "points": sel, "key": key})
+
+    def overwrite_payload(self, collection_name: str, payload: Any, points: Any, shard_key_selector: Any = None,
+                          **_unused: Any) -> m.UpdateResult:
+        layout, payload = self.layout(collection_name), m.to_builtins(payload)
+        return self._ids_or_filter(layout, "overwrite_payload", points, shard_key_selector, "points",
+                                   lambda sel: {"payload": payload, "points": sel})
+
+    def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, shard_key_selector: Any = None,
+                       **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        return self._ids_or_filter(layout, "delete_payload", points, shard_key_selector, "points",
+                                   lambda sel: {"keys": list(keys), "points": sel})
+
+    def clear_payload(self, collection_name: str, points_selector: Any, shard_key_selector: Any = None,
+                      **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        return self._ids_or_filter(layout, "clear_payload", points_selector, shard_key_selector, "points",
+                                   lambda sel: {"points_selector": sel})
+
+    def update_vectors(self, collection_name: str, points: Any, shard_key_selector: Any = None,
+                       **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        rows = point_rows(points)
+        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
+        routed = self.route(layout, ids, shard_key_selector)
+        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()},
+                          "update_vectors")
+
+    def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, shard_key_selector: Any = None,
+                       **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        return self._ids_or_filter(layout, "delete_vectors", points, shard_key_selector, "points",
+                                   lambda sel: {"vectors": list(vectors), "points": sel})
+
+    def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
+                             field_type: Any = None, **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        schema = m.to_builtins(field_schema if field_schema is not None else field_type)
+        self.planning_index(layout, field_name, schema)  # validated by the engine before any shard sees it
+        result = self.write(layout, {s.shard_id: {"field_name": field_name, "field_schema": schema}
+                                     for s in layout.shards}, "create_payload_index")
+        layout.field_indexes[field_name] = schema
+        self.meta.put(layout)
+        return result
+
+    def delete_payload_index(self, collection_name: str, field_name: str, **_unused: Any) -> m.UpdateResult:
+        layout = self.layout(collection_name)
+        result = self.write(layout, {s.shard_id: {"field_name": field_name} for s in layout.shards},
+                            "delete_payload_index")
+        layout.field_indexes.pop(field_name, None)
+        self.meta.put(layout)
+        return result
+
+    def planning_index(self, layout: Layout, field_name: str, schema: Any) -> None:
+        self.planning.client.create_payload_index(self.planning.view(layout).name, field_name, schema)
+
+    def close(self, **_unused: Any) -> None:
+        self._stop.set()
+        if self._health is not None:
+            self._health.join(timeout=30)
+
+
+def _positive(value: Any, default: int, field: str) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(field, "must be a positive integer")
+    return value
+
+
+def point_rows(points: Any) -> list[dict]:
+    """Points as [{id, vector, payload}] builtins, from a list of points or a Batch."""
+    data = m.to_builtins(points)
+    if isinstance(data, dict) and "ids" in data:
+        ids, vectors, payloads = data["ids"], data.get("vectors"), data.get("payloads")
+        rows = []
+        for i, pid in enumerate(ids):
+            if isinstance(vectors, dict):
+                vector = {name: values[i] for name, values in vectors.items()}
+            else:
+                vector = None if vectors is None else vectors[i]
+            rows.append({"id": pid, "vector": vector, "payload": None if payloads is None else payloads[i]})
+        return rows
+    if not isinstance(data, list) or not all(isinstance(p, dict) for p in data):
+        raise ValidationError("points", "expected a list of points or a batch")
+    return data

@@ -1,0 +1,83 @@
+"""A replica's log of applied shard operations: (shard sequence number, method, arguments).
+
+Each record is `<length u32><crc32 u32><pickle>` appended and fsynced before the replica
+acknowledges the operation; it is what a returning peer is caught up from (the WAL delta). A
+record is written after the embedded collection applied (and fsynced) the operation, so a crash
+between the two leaves the operation applied but unlogged: the peer then receives it again on
+catch-up, and every shard operation is idempotent (upsert/delete/payload writes by id or filter).
+A torn record at the end of the file is an operation that was never acknowledged: it is dropped;
+damage before the end is reported, not skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import struct
+import zlib
+from pathlib import Path
+from typing import Optional
+
+from hybrid.errors import DataDamaged
+from hybrid.storage.files import fsync, fsync_dir
+
+_HEAD = struct.Struct("<II")
+Entry = tuple[int, str, dict]  # (seq, Client method, keyword arguments as builtins)
+
+
+class OpLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: list[Entry] = _read(path)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fsync_dir(path.parent)
+
+    @property
+    def last_seq(self) -> int:
+        return self.entries[-1][0] if self.entries else 0
+
+    def append(self, entry: Entry) -> None:
+        body = pickle.dumps(entry, protocol=5)
+        os.write(self._fd, _HEAD.pack(len(body), zlib.crc32(body)) + body)
+        fsync(self._fd, self.path)
+        self.entries.append(entry)
+
+    def since(self, seq: int) -> list[Entry]:
+        return self.entries[seq:]  # entries are 1, 2, 3, ... (applied only in order)
+
+    def digest(self, seq: int) -> Optional[str]:
+        """A fingerprint of operation `seq` (None when absent): equal logs agree on it."""
+        if not 0 < seq <= len(self.entries):
+            return None
+        return hashlib.blake2b(pickle.dumps(self.entries[seq - 1], protocol=5), digest_size=16).hexdigest()
+
+    def clear(self) -> None:
+        os.ftruncate(self._fd, 0)
+        fsync(self._fd, self.path)
+        self.entries = []
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _read(path: Path) -> list[Entry]:
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    entries, pos = [], 0
+    while pos + _HEAD.size <= len(data):
+        length, crc = _HEAD.unpack_from(data, pos)
+        body = data[pos + _HEAD.size: pos + _HEAD.size + length]
+        if len(body) < length:
+            break  # torn tail: never acknowledged
+        if zlib.crc32(body) != crc:
+            if pos + _HEAD.size + length == len(data):
+                break  # torn last record
+            raise DataDamaged(path, f"operation record at byte {pos} fails its checksum")
+        entries.append(pickle.loads(body))
+        pos += _HEAD.size + length
+    if pos != len(data):
+        with open(path, "r+b") as f:  # cut the unacknowledged tail before appending after it
+            f.truncate(pos)
+    return entries

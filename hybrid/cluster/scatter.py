@@ -1,0 +1,197 @@
+"""Reads on a cluster: scatter to one replica per shard (or more, by read `consistency`),
+merge at the coordinator.
+
+count sums; retrieve routes ids to their shards; scroll merges every shard's first
+`limit + 1` ids from the offset (id order, so paging is exact); facet sums every shard's
+counts of every value before taking the top `limit`; queries run the plan's leaves on the
+shards and its merge tree here (hybrid.cluster.reads).
+
+Read `consistency`: an integer n, "majority" or "quorum" (more than half of a shard's
+replicas) or "all" read that many replicas of each shard and keep the answer of the one that
+has applied the most operations, so a majority read sees every write acknowledged at a
+majority.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from hybrid import models as m
+from hybrid.cluster.meta import ACTIVE, DEAD, Layout, ShardInfo
+from hybrid.errors import Unavailable, ValidationError
+from hybrid.client import _request_json
+from hybrid.ids import id_keys, normalize_id, normalize_ids
+from hybrid.query.parse import shallow
+from hybrid.query.request import QueryGroupsRequest, QueryRequest
+
+if TYPE_CHECKING:
+    from hybrid.cluster.coordinator import ClusterClient
+
+FACET_ALL = 2**31 - 1  # shards return every value: counts are summed before the top `limit`
+
+
+def read_count(consistency: Any, replicas: int) -> int:
+    value = m.to_builtins(consistency)
+    if value is None:
+        return 1
+    if isinstance(value, dict) and "type" in value:
+        value = value["type"]
+    if value == "all":
+        return replicas
+    if value in ("majority", "quorum"):
+        return replicas // 2 + 1
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return min(value, replicas)
+    raise ValidationError("consistency", "expected a number of replicas, 'majority', 'quorum' or 'all'")
+
+
+class ReadMixin:
+    _turn = itertools.count()
+
+    # ------------------------------------------------------------------ scatter
+    def on_shards(self: "ClusterClient", layout: Layout, shards: list[ShardInfo], call: Any,
+                  consistency: Any = None) -> list[Any]:
+        """`call(handle, shard_id)` on `consistency` active replicas of every shard, in parallel; a dead
+        replica is marked and the next one asked. One answer per shard."""
+        pending = [self._ask(layout, s, call, read_count(consistency, len(s.replicas)), set()) for s in shards]
+        return [self._answer(layout, s, call, consistency, asked) for s, asked in zip(shards, pending)]
+
+    def _ask(self: "ClusterClient", layout: Layout, shard: ShardInfo, call: Any, n: int, skip: set) -> list:
+        active = [r for r in shard.replicas if r.state == ACTIVE and r.replica_id not in skip]
+        if len(active) < n:
+            raise Unavailable(f"shard {shard.shard_id} of {layout.name!r}: {len(active)} active replicas, "
+                              f"the read needs {n}")
+        start = next(self._turn) % len(active)  # spread reads over the replicas
+        chosen = (active[start:] + active[:start])[:n]
+        out = []
+        for r in chosen:
+            try:
+                handle = self.handle(layout, shard.shard_id, r.replica_id)
+                out.append((r.replica_id, call(handle, shard.shard_id), handle.last_seq.remote() if n > 1 else None))
+            except self.dead_errors():
+                out.append((r.replica_id, None, None))
+        return out
+
+    def _answer(self: "ClusterClient", layout: Layout, shard: ShardInfo, call: Any, consistency: Any, asked: list) -> Any:
+        answers = []
+        for replica_id, ref, seq_ref in asked:
+            try:
+                if ref is None:
+                    raise ValueError("unreachable")
+                answers.append((self.get(seq_ref) if seq_ref is not None else 0, self.get(ref)))
+            except self.dead_errors():
+                self.mark(layout, shard.shard_id, replica_id, DEAD)
+                retry = self._ask(layout, shard, call, 1, {a[0] for a in asked})
+                answers.append((0, self._answer(layout, shard, call, consistency, retry)))
+        return max(answers, key=lambda a: a[0])[1]
+
+    # ------------------------------------------------------------------ point reads
+    def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
+              consistency: Any = None, **_unused: Any) -> m.CountResult:
+        layout = self.layout(collection_name)
+        kwargs = {"count_filter": m.to_builtins(count_filter), "exact": exact}
+        parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
+                               lambda h, _: h.read.remote("count", kwargs), consistency)
+        return m.CountResult(count=sum(p["count"] for p in parts))
+
+    def retrieve(self, collection_name: str, ids: Any, with_payload: Any = True, with_vectors: Any = False,
+                 consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> list[m.Record]:
+        layout = self.layout(collection_name)
+        wanted = list(dict.fromkeys(normalize_ids(ids, "ids")))
+        kwargs = {"with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
+        found = {}
+        for part in self._by_id(layout, wanted, shard_key_selector, "retrieve", kwargs, "ids", consistency):
+            for rec in part:
+                found[normalize_id(rec["id"])] = rec
+        return [m.convert(found[i], m.Record, "record") for i in wanted if i in found]
+
+    def _by_id(self: "ClusterClient", layout: Layout, ids: list, selector: Any, method: str, kwargs: dict,
+               field: str, consistency: Any) -> list:
+        """`method` on the shards holding `ids` (routed by id; every targeted shard when custom)."""
+        if layout.sharding_method == "auto":
+            routed = self.route(layout, ids, selector)
+            per = {sid: {**kwargs, field: [ids[p] for p in pos]} for sid, pos in routed.items()}
+        else:
+            per = {s.shard_id: {**kwargs, field: ids} for s in self.target_shards(layout, selector)}
+        return self.on_shards(layout, [layout.shard(sid) for sid in per],
+                              lambda h, sid: h.read.remote(method, per[sid]), consistency)
+
+    def scroll(self, collection_name: str, scroll_filter: Any = None, limit: int = 10, offset: Any = None,
+               with_payload: Any = True, with_vectors: Any = False, order_by: Any = None, consistency: Any = None,
+               shard_key_selector: Any = None, **_unused: Any) -> tuple[list[m.Record], Any]:
+        """Id order across shards: every shard's first `limit + 1` from `offset`, merged."""
+        if order_by is not None:
+            raise ValidationError("order_by", "scroll with order_by is not distributed yet")
+        if limit is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValidationError("limit", "must be a non-negative integer")
+        layout = self.layout(collection_name)
+        kwargs = {"scroll_filter": m.to_builtins(scroll_filter), "limit": limit + 1, "offset": m.to_builtins(offset),
+                  "with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
+        parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
+                               lambda h, _: h.read.remote("scroll", kwargs), consistency)
+        records = [rec for records, _ in parts for rec in records]
+        order = np.argsort(id_keys([normalize_id(r["id"]) for r in records]), kind="stable") if records else []
+        records = [records[i] for i in order]
+        page = [m.convert(r, m.Record, "record") for r in records[:limit]]
+        return page, (records[limit]["id"] if len(records) > limit else None)
+
+    def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
+              consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> Any:
+        """Every shard's counts of every value, summed, then the top `limit` (count desc, value asc)."""
+        from hybrid.models import FacetResponse, FacetValueHit
+
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ValidationError("limit", "must be a non-negative integer")
+        layout = self.layout(collection_name)
+        kwargs = {"key": key, "facet_filter": m.to_builtins(facet_filter), "limit": FACET_ALL, "exact": exact}
+        parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
+                               lambda h, _: h.read.remote("facet", kwargs), consistency)
+        counts: dict[tuple[int, Any], int] = {}
+        for part in parts:
+            for hit in part["hits"]:
+                value = hit["value"]
+                kind = 0 if isinstance(value, bool) else 1 if isinstance(value, (int, float)) else 2
+                counts[(kind, value)] = counts.get((kind, value), 0) + int(hit["count"])
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return FacetResponse([FacetValueHit(value, n) for (_, value), n in ranked])
+
+    # ------------------------------------------------------------------ queries
+    def query_points(self, collection_name: str, query: Any = None, using: Optional[str] = None, prefetch: Any = None,
+                     query_filter: Any = None, search_params: Any = None, limit: int = 10, offset: Optional[int] = None,
+                     with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
+                     lookup_from: Any = None, explain: bool = False, consistency: Any = None,
+                     shard_key_selector: Any = None, **_unused: Any) -> m.QueryResponse:
+        req = QueryRequest(
+            query=m.to_builtins(query), using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
+            params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
+            score_threshold=score_threshold, limit=limit, offset=offset or 0,
+            with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
+            lookup_from=m.to_builtins(lookup_from), explain=explain)
+        return self._query(collection_name, req, shard_key_selector, consistency)
+
+    def query_points_groups(self, collection_name: str, group_by: str, query: Any = None, using: Optional[str] = None,
+                            prefetch: Any = None, query_filter: Any = None, search_params: Any = None, limit: int = 10,
+                            group_size: int = 3, with_payload: Any = True, with_vectors: Any = False,
+                            score_threshold: Optional[float] = None, with_lookup: Any = None, lookup_from: Any = None,
+                            consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> m.GroupsResult:
+        req = QueryGroupsRequest(
+            query=m.to_builtins(query), using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
+            params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
+            score_threshold=score_threshold, limit=limit, with_payload=m.to_builtins(with_payload),
+            with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), group_by=group_by,
+            group_size=group_size, with_lookup=m.to_builtins(with_lookup))
+        return self._query(collection_name, req, shard_key_selector, consistency)
+
+    def query_batch_points(self, collection_name: str, requests: Any, consistency: Any = None,
+                           **_unused: Any) -> list[m.QueryResponse]:
+        reqs = [m.convert(_request_json(raw), QueryRequest, f"searches[{i}]") for i, raw in enumerate(requests)]
+        return [self._query(collection_name, req, None, consistency) for req in reqs]
+
+    def _query(self: "ClusterClient", collection_name: str, req: Any, shard_key_selector: Any, consistency: Any) -> Any:
+        from hybrid.cluster.reads import run_query
+
+        layout = self.layout(collection_name)
+        return run_query(self, layout, self.target_shards(layout, shard_key_selector), req, consistency)

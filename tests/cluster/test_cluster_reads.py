@@ -1,0 +1,175 @@
+"""A collection sharded 3 ways answers exactly as one node with the same data (points and
+scores): dense, sparse (with IDF: collection-wide statistics), BM25 (collection-wide IDF; every
+document has one length, so every shard has the same average length), multivector, prefetch with
+RRF, DBSF, linear fusion, rescoring, formula, MMR, order_by, groups, filters, count, scroll,
+facet; custom shard keys route."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hybrid import Client
+
+N, DIM = 240, 8
+CONFIG = dict(
+    vectors_config={"d": {"size": DIM, "distance": "Cosine"}, "e": {"size": DIM, "distance": "Euclid"},
+                    "mv": {"size": 4, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}}},
+    sparse_vectors_config={"s": {}, "idf": {"modifier": "idf"}},
+)
+TAGS = ["red", "green", "blue", "amber"]
+
+
+def _points(rng):
+    points = []
+    for i in range(N):
+        idx = np.sort(rng.choice(40, size=5, replace=False))
+        points.append({
+            "id": i if i % 5 else f"00000000-0000-0000-0000-{i:012d}",
+            "vector": {"d": rng.normal(size=DIM).tolist(), "e": rng.normal(size=DIM).tolist(),
+                       "mv": rng.normal(size=(3, 4)).tolist(),
+                       "s": {"indices": idx.tolist(), "values": rng.random(5).round(3).tolist()},
+                       "idf": {"indices": idx.tolist(), "values": [1.0] * 5}},
+            "payload": {"n": int(i % 17), "tag": TAGS[i % 4],
+                        "text": " ".join(f"w{k}" for k in rng.integers(0, 30, size=8))},  # one length: one avgdl
+        })
+    return points
+
+
+@pytest.fixture(scope="module")
+def pair(coordinator):
+    rng = np.random.default_rng(21)
+    points = _points(rng)
+    single = Client()
+    single.create_collection("c", **CONFIG)
+    coordinator.create_collection("c", shard_number=3, replication_factor=2, **CONFIG)
+    for target in (single, coordinator):
+        target.create_payload_index("c", "n", "integer")
+        target.create_payload_index("c", "tag", "keyword")
+        target.create_payload_index("c", "text", "text")
+        for start in range(0, N, 60):
+            target.upsert("c", points[start: start + 60])
+    yield single, coordinator, rng
+    coordinator.delete_collection("c")
+    single.close()
+
+
+def _requests(rng):
+    q = lambda: rng.normal(size=DIM).tolist()  # noqa: E731
+    sparse = {"indices": [1, 3, 5, 7, 11, 13], "values": [0.5, 1.0, 0.2, 0.7, 0.9, 0.4]}
+    flt = {"must": [{"key": "n", "range": {"gte": 3, "lt": 12}}], "must_not": [{"key": "tag", "match": {"value": "red"}}]}
+    return [
+        dict(query=q(), using="d", limit=15),
+        dict(query=q(), using="e", limit=10, query_filter=flt),
+        dict(query=q(), using="d", limit=5, offset=4, score_threshold=0.1),
+        dict(query=sparse, using="s", limit=20),
+        dict(query=sparse, using="idf", limit=20),
+        dict(query=rng.normal(size=(2, 4)).tolist(), using="mv", limit=10),
+        dict(query=7, using="d", limit=8),
+        dict(prefetch=[{"query": q(), "using": "d", "limit": 30}, {"query": sparse, "using": "idf", "limit": 30}],
+             query={"fusion": "rrf"}, limit=12),
+        dict(prefetch=[{"query": q(), "using": "d", "limit": 25, "filter": flt}, {"query": sparse, "using": "s", "limit": 25}],
+             query={"fusion": "dbsf"}, limit=12),
+        dict(prefetch=[{"query": q(), "using": "e", "limit": 20}, {"query": q(), "using": "d", "limit": 20}],
+             query={"linear": {"weights": [0.3, 0.7]}}, limit=10),
+        dict(prefetch=[{"prefetch": [{"query": q(), "using": "d", "limit": 40}], "query": q(), "using": "e", "limit": 20}],
+             query=rng.normal(size=(2, 4)).tolist(), using="mv", limit=10, query_filter={"must": [{"key": "n", "range": {"gte": 2}}]}),
+        dict(query=None, limit=10, query_filter=flt),
+        dict(prefetch=[{"query": q(), "using": "d", "limit": 30}, {"query": 11, "using": "e", "limit": 30}],
+             query={"formula": {"sum": ["$score[0]", {"mult": [0.01, "n"]}]}}, limit=8),
+        dict(query={"nearest": q(), "mmr": {"diversity": 0.5, "candidates_limit": 30}}, using="d", limit=6),
+        dict(query={"order_by": {"key": "n", "direction": "desc"}}, limit=9, query_filter=flt),
+        dict(query={"bm25": {"field": "text", "text": "w3 w17 w25"}}, limit=12),
+    ]
+
+
+def test_queries_equal_one_node(pair):
+    single, cluster, rng = pair
+    for request in _requests(rng):
+        ours = cluster.query_points("c", with_payload=True, **request).points
+        ref = single.query_points("c", with_payload=True, **request).points
+        assert [p.id for p in ours] == [p.id for p in ref], request
+        np.testing.assert_allclose([p.score for p in ours], [p.score for p in ref], rtol=1e-5, atol=1e-6)
+        assert [p.payload for p in ours] == [p.payload for p in ref]
+        assert [p.order_value for p in ours] == [p.order_value for p in ref]
+
+
+def test_groups_equal_one_node(pair):
+    single, cluster, rng = pair
+    query = rng.normal(size=DIM).tolist()
+    ours = cluster.query_points_groups("c", "tag", query=query, using="d", limit=3, group_size=4).groups
+    ref = single.query_points_groups("c", "tag", query=query, using="d", limit=3, group_size=4).groups
+    assert [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ours] == \
+        [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ref]
+
+
+def test_count_scroll_facet_retrieve(pair):
+    single, cluster, _ = pair
+    flt = {"must": [{"key": "tag", "match": {"any": ["red", "blue"]}}]}
+    for f in (None, flt):
+        assert cluster.count("c", f).count == single.count("c", f).count
+        assert cluster.facet("c", "n", f, limit=7) == single.facet("c", "n", f, limit=7)
+        pages, offset = [], None
+        while True:
+            page, offset = cluster.scroll("c", f, limit=37, offset=offset, with_payload=True)
+            pages.extend(page)
+            if offset is None:
+                break
+        ref, _ = single.scroll("c", f, limit=N)
+        assert [(r.id, r.payload) for r in pages] == [(r.id, r.payload) for r in ref]
+    ids = [5, 3, "00000000-0000-0000-0000-000000000010", 999]
+    assert [r.id for r in cluster.retrieve("c", ids)] == [r.id for r in single.retrieve("c", ids)]
+
+
+def test_writes_by_filter_and_ids_reach_every_shard(pair):
+    single, cluster, _ = pair
+    for target in (single, cluster):
+        target.set_payload("c", {"seen": True}, {"filter": {"must": [{"key": "n", "match": {"value": 4}}]}})
+        target.delete("c", [1, 2, 3])
+        target.delete("c", {"filter": {"must": [{"key": "n", "match": {"value": 16}}]}})
+    seen = {"must": [{"key": "seen", "match": {"value": True}}]}
+    assert cluster.count("c", seen).count == single.count("c", seen).count > 0
+    assert cluster.count("c").count == single.count("c").count
+    assert cluster.count("c", consistency="all").count == single.count("c").count
+
+
+def test_custom_shard_keys_route_as_qdrant(coordinator):
+    from hybrid.errors import ValidationError
+
+    coordinator.create_collection("k", vectors_config={"size": 4, "distance": "Dot"}, sharding_method="custom")
+    coordinator.create_shard_key("k", "eu", shards_number=2)
+    coordinator.create_shard_key("k", "us")
+    coordinator.upsert("k", [{"id": i, "vector": [1.0, i, 0, 0]} for i in range(10)], shard_key_selector="eu")
+    coordinator.upsert("k", [{"id": 100 + i, "vector": [1.0, i, 0, 0]} for i in range(4)], shard_key_selector="us")
+    assert coordinator.count("k").count == 14
+    assert coordinator.count("k", shard_key_selector="us").count == 4
+    assert coordinator.count("k", shard_key_selector=["eu", "us"]).count == 14
+    hits = coordinator.query_points("k", [0.0, 1.0, 0, 0], limit=3, shard_key_selector="us").points
+    assert [p.id for p in hits] == [103, 102, 101]
+    layout = coordinator.layout("k")
+    eu = [s for s in layout.shards if s.shard_key == "eu"]
+    per_shard = [coordinator.get(coordinator.handle(layout, s.shard_id, 0).read.remote("count", {})) for s in eu]
+    assert sorted(c["count"] for c in per_shard) != [0, 10] and sum(c["count"] for c in per_shard) == 10
+    with pytest.raises(ValidationError):
+        coordinator.upsert("k", [{"id": 1, "vector": [1.0, 0, 0, 0]}])  # no shard key on a custom collection
+    with pytest.raises(ValidationError):
+        coordinator.count("k", shard_key_selector="asia")
+    coordinator.delete_shard_key("k", "us")
+    assert coordinator.count("k").count == 10
+    coordinator.delete_collection("k")
+
+
+def test_a_second_coordinator_sees_the_same_collections(pair, coordinator):
+    """Layouts live in the GCS: a restarted or additional coordinator serves the same data."""
+    from hybrid.cluster.coordinator import ClusterClient
+
+    single, _, rng = pair
+    second = ClusterClient(data_root=coordinator.root, health_interval=0)
+    try:
+        assert "c" in [d.name for d in second.get_collections().collections]
+        query = rng.normal(size=DIM).tolist()
+        ours = second.query_points("c", query, using="d", limit=5).points
+        assert [p.id for p in ours] == [p.id for p in single.query_points("c", query, using="d", limit=5).points]
+        assert second.count("c").count == single.count("c").count
+    finally:
+        second.close()

@@ -1,0 +1,77 @@
+"""The parts of cluster mode that need no Ray: routing, the operation log, and that the
+single-node server never imports Ray."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from hybrid.cluster.oplog import OpLog
+from hybrid.cluster.routing import HashRing, selector_keys
+from hybrid.errors import DataDamaged, ValidationError
+
+
+def test_ring_spreads_points_and_moves_few_when_a_shard_is_added():
+    ids = list(range(6000)) + [f"00000000-0000-0000-0000-{i:012d}" for i in range(300)]
+    three = HashRing([0, 1, 2]).route(ids)
+    counts = Counter(three.tolist())
+    assert set(counts) == {0, 1, 2} and min(counts.values()) > len(ids) / 3 * 0.7
+    four = HashRing([0, 1, 2, 3]).route(ids)
+    moved = three != four
+    assert (four[moved] == 3).all() and moved.mean() < 0.4  # only to the new shard, about a quarter
+    assert (HashRing([0, 1, 2]).route(ids) == three).all()  # stable across processes: no salted hash
+
+
+def test_shard_key_selectors():
+    assert selector_keys("eu") == ["eu"]
+    assert selector_keys(["eu", 7]) == ["eu", 7]
+    assert selector_keys({"shard_key": "eu", "fallback": "default"}) == ["eu"]
+    with pytest.raises(ValidationError):
+        selector_keys([1.5])
+
+
+def test_oplog_survives_reopen_and_drops_a_torn_tail(tmp_path):
+    log = OpLog(tmp_path / "ops.log")
+    for seq in (1, 2, 3):
+        log.append((seq, "upsert", {"points": [{"id": seq}]}))
+    digest = log.digest(2)
+    log.close()
+    with open(tmp_path / "ops.log", "ab") as f:
+        f.write(b"\x40\x00\x00\x00torn")  # a record whose write never finished
+    again = OpLog(tmp_path / "ops.log")
+    assert again.last_seq == 3 and again.digest(2) == digest and [e[0] for e in again.since(1)] == [2, 3]
+    again.append((4, "delete", {"points_selector": [1]}))
+    again.close()
+    assert OpLog(tmp_path / "ops.log").last_seq == 4
+
+
+def test_oplog_damage_before_the_end_is_reported(tmp_path):
+    log = OpLog(tmp_path / "ops.log")
+    log.append((1, "upsert", {"points": []}))
+    log.append((2, "upsert", {"points": []}))
+    log.close()
+    data = bytearray((tmp_path / "ops.log").read_bytes())
+    data[10] ^= 0xFF
+    (tmp_path / "ops.log").write_bytes(bytes(data))
+    with pytest.raises(DataDamaged):
+        OpLog(tmp_path / "ops.log")
+
+
+def test_single_node_server_never_imports_ray():
+    code = ("import sys; from hybrid.cli import _parser; from api.app import create_app; from hybrid import Client;"
+            "create_app(Client()); _parser().parse_args(['serve']); import hybrid.cluster.coordinator;"
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_ray_address_needs_cluster(capsys):
+    from hybrid.cli import main
+
+    assert main(["serve", "--port", "0", "--ray-address", "127.0.0.1:6379"]) == 2
+    assert "--ray-address needs --cluster" in capsys.readouterr().err
