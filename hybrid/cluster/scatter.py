@@ -22,7 +22,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.cluster.meta import ACTIVE, DEAD, Layout, ShardInfo
 from hybrid.errors import Unavailable, ValidationError
-from hybrid.client import _request_json
+from hybrid.client import _query_request
 from hybrid.ids import id_keys, normalize_id, normalize_ids
 from hybrid.query.parse import shallow
 from hybrid.query.request import QueryGroupsRequest, QueryRequest
@@ -187,7 +187,7 @@ class ReadMixin:
 
     def query_batch_points(self, collection_name: str, requests: Any, consistency: Any = None,
                            **_unused: Any) -> list[m.QueryResponse]:
-        reqs = [m.convert(_request_json(raw), QueryRequest, f"searches[{i}]") for i, raw in enumerate(requests)]
+        reqs = [_query_request(raw, f"searches[{i}]") for i, raw in enumerate(requests)]
         return [self._query(collection_name, req, None, consistency) for req in reqs]
 
     def _query(self: "ClusterClient", collection_name: str, req: Any, shard_key_selector: Any, consistency: Any) -> Any:
