@@ -271,5 +271,7 @@ class Segment(FilterViewMethods):
             index_dir = directory / f"{stem}.index"
             if index_dir.exists():
                 store.index = load_index(store, index_dir)
+            elif isinstance(store, SparseStore):  # a plain copy (hybrid.checkpoint): a sealed sparse
+                store.build_index()  # store is searched only through its postings, never saved for it
             seg.vectors[name] = store
         return seg

@@ -132,3 +132,24 @@ def test_locations_outside_the_snapshots_folder_are_refused(client, tmp_path):
             client.recover_snapshot("c", location)
     with pytest.raises(ValidationError, match="checksum"):
         client.recover_snapshot("c", str(client.snapshot_file("c", snap.name)), checksum="ab" * 32)
+
+
+def test_restore_keeps_the_appendable_points_in_sparse_search(client):
+    """The last batch, still in the appendable segment when the snapshot is taken, is written
+    as a plain (index-less) sealed segment: it must stay in sparse search after a restore (it
+    used to vanish from it while scroll still had it, whenever the optimizer had not sealed
+    that batch yet). The optimizer is kept off so the batch stays appendable, deterministically."""
+    client.create_collection("a", vectors_config={}, sparse_vectors_config={"s": {"modifier": "idf"}},
+                             optimizers_config={"max_optimization_threads": 0})
+    client.upsert("a", [{"id": i, "vector": {"s": {"indices": [i % 10, 10 + i % 3], "values": [1.0, 0.5]}}}
+                        for i in range(40)])
+    assert [s.appendable for s in client.collection("a").segments] == [True]
+    query = {"indices": [3, 11], "values": [1.0, 1.0]}
+    before = client.query_points("a", query=query, using="s", limit=10)
+    assert len(before.points) == 10
+    snap = client.create_snapshot("a")
+    client.recover_snapshot("a", str(client.snapshot_file("a", snap.name)))
+    if client.path is None:  # written as a plain sealed segment (a persistent one replays its WAL)
+        assert not client.collection("a").segments[0].appendable
+    assert client.query_points("a", query=query, using="s", limit=10) == before
+
