@@ -10,7 +10,8 @@ Restoring extracts into a staging folder (tar "data" filter: no links out, no ab
 `ExpansionLimits` bound what a compressed or crafted archive may unpack to, checked on the
 headers before anything is written),
 opens it, and only then replaces the collection (a persistent one is moved aside first and put
-back if the new one does not open). `SnapshotMixin` holds the Client methods (qdrant-client
+back if the new one does not open; an in-memory one is loaded whole into RAM, since the staging
+folder is removed afterwards). `SnapshotMixin` holds the Client methods (qdrant-client
 names); snapshot files live in `Client.snapshots_path/<collection>/`.
 """
 
@@ -196,7 +197,7 @@ class SnapshotMixin:
 
     if TYPE_CHECKING:
         def _get(self, name: str) -> "Collection": ...
-        def _open(self, cdir: Path) -> "Collection": ...
+        def _open(self, cdir: Path, in_memory: bool = False) -> "Collection": ...
 
     @property
     def snapshots_path(self) -> Path:
@@ -282,9 +283,7 @@ class SnapshotMixin:
         with tempfile.TemporaryDirectory(dir=self._staging_root()) as tmp:
             folder, meta = extract_snapshot(archive, Path(tmp), collection_name, self.expansion_limits)
             if self.path is None:
-                restored = _open_or_reject(self._open, folder)
-                restored.wal.close()  # an in-memory collection keeps nothing on disk
-                restored.wal, restored.path = None, None
+                restored = _open_or_reject(lambda d: self._open(d, in_memory=True), folder)
                 with self._lock:
                     old = self._collections.pop(collection_name, None)
                     self._collections[collection_name] = restored

@@ -153,3 +153,45 @@ def test_restore_keeps_the_appendable_points_in_sparse_search(client):
         assert not client.collection("a").segments[0].appendable
     assert client.query_points("a", query=query, using="s", limit=10) == before
 
+
+def test_in_memory_restore_keeps_nothing_in_the_staging_folder():
+    """A text index restored into an in-memory collection lives in RAM: the restore used to open
+    it inside the staging folder, whose removal then failed (`Directory not empty: 'tantivy'`)."""
+    with Client() as client:
+        client.create_collection("t", vectors_config={"d": {"size": 2, "distance": "Cosine"}})
+        client.create_payload_index("t", "body", field_schema={"type": "text", "tokenizer": "word"})
+        client.upsert("t", [{"id": i, "vector": {"d": [1.0, i]}, "payload": {"body": f"hello world {i}"}}
+                            for i in range(5)])
+        hits = {"must": [{"key": "body", "match": {"text": "world 3"}}]}
+        before = client.scroll("t", scroll_filter=hits, limit=10)
+        snap = client.create_snapshot("t")
+        client.recover_snapshot("t", str(client.snapshot_file("t", snap.name)))
+        assert client.scroll("t", scroll_filter=hits, limit=10) == before
+        assert not any((client.snapshots_path / ".staging").iterdir())
+        assert all(index._path is None for index in client.collection("t").text.indexes.values())
+
+
+def test_in_memory_restore_of_a_persistent_snapshot_loads_everything_into_ram(tmp_path):
+    """A persistent collection's snapshot (sealed on_disk segments, writes still in its WAL, a
+    text index on disk) restored into an in-memory client: every acknowledged write is there,
+    and nothing is read from the removed staging folder (no memmap, text index in RAM)."""
+    with Client(path=tmp_path / "data") as disk:
+        disk.create_collection("p", vectors_config={"d": {"size": 2, "distance": "Dot", "on_disk": True}},
+                               optimizers_config={"indexing_threshold": 1, "default_segment_number": 100})
+        disk.create_payload_index("p", "body", field_schema={"type": "text", "tokenizer": "word"})
+        disk.upsert("p", [{"id": i, "vector": {"d": [1.0, i]}, "payload": {"body": f"word{i}"}} for i in range(200)])
+        disk.collection("p").optimizer.wait()
+        disk.upsert("p", [{"id": 500, "vector": {"d": [0.0, 1.0]}, "payload": {"body": "late"}}])  # in the WAL only
+        snap = disk.snapshot_file("p", disk.create_snapshot("p").name)
+        expected = disk.scroll("p", limit=1000, with_vectors=True)
+    with Client() as memory:
+        memory.restore_snapshot("p", snap)
+        assert memory.scroll("p", limit=1000, with_vectors=True) == expected
+        late = memory.scroll("p", scroll_filter={"must": [{"key": "body", "match": {"text": "late"}}]})[0]
+        assert [p.id for p in late] == [500]
+        c = memory.collection("p")
+        assert c.path is None and c.wal is None
+        assert not any(isinstance(s.vectors["d"].data, np.memmap) for s in c.segments)
+        assert any(not s.appendable and s.size for s in c.segments)  # a sealed on_disk segment was loaded
+        assert not any((memory.snapshots_path / ".staging").iterdir())
+
