@@ -3,7 +3,8 @@
 Layout of the tar: `snapshot.json` (format, source collection, next internal key) and
 `collection/`, a collection folder as `Client(path=...)` opens it (config.json, manifest.json,
 segments/, wal/). A persistent collection is tarred as it is on disk, under the collection lock
-(the WAL is written unbuffered, so the files are the durable state). An in-memory collection is
+(the WAL is written unbuffered, so the files are the durable state): the manifest's segments,
+the WAL and the config, not the text indexes (rebuilt on restore). An in-memory collection is
 first written in the same layout: its sealed segments as they are, the appendable segment
 compacted into one more sealed segment, an empty WAL and a manifest at the current sequence.
 Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths;
@@ -36,7 +37,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.errors import DataDamaged, HybridError, NotFound, ValidationError
-from hybrid.checkpoint import MANIFEST, Manifest
+from hybrid.checkpoint import MANIFEST, QUARANTINE, Manifest, read_manifest
 from hybrid.names import check_name
 from hybrid.segment import Segment
 from hybrid.storage import files
@@ -101,6 +102,24 @@ def _skip_transient(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return info
 
 
+def add_durable_state(tar: tarfile.TarFile, root: Path) -> None:
+    """Add what a persistent collection's folder holds durably (call under the collection lock):
+    config, manifest, the segment folders the manifest names, the WAL and kept-aside damage.
+    Left out, as nothing in them is a state while the lock is held: the text indexes (tantivy's
+    merge threads add and delete their files at any moment; a restore rebuilds them from the
+    segments and the log) and the folders the optimizer writes outside the lock."""
+    def add(relative: str, recursive: bool = True) -> None:
+        if (root / relative).exists():
+            tar.add(root / relative, arcname=f"{DATA_NAME}/{relative}", recursive=recursive, filter=_skip_transient)
+
+    tar.add(root, arcname=DATA_NAME, recursive=False)
+    for name in ("config.json", MANIFEST, "wal", QUARANTINE):
+        add(name)
+    add("segments", recursive=False)
+    for name in read_manifest(root).segments:
+        add(f"segments/{name}")
+
+
 def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
     """Write the snapshot of `c` to `dest` (atomically: via `dest`.part). `staging` is scratch."""
     meta = msgspec.json.encode(SnapshotMeta(FORMAT, c.name, int(c.next_pid)))
@@ -112,7 +131,7 @@ def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
             tar.add(meta_file, arcname=META_NAME)
             with c.lock:
                 if c.path is not None:
-                    tar.add(c.path, arcname=DATA_NAME, filter=_skip_transient)
+                    add_durable_state(tar, c.path)
                 else:
                     dump_collection(c, staging / DATA_NAME)
             if c.path is None:
