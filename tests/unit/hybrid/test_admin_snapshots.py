@@ -220,3 +220,24 @@ def test_persistent_snapshot_holds_only_the_durable_state(tmp_path):
         expected = client.scroll("p", scroll_filter=w1, limit=1000)
         client.recover_snapshot("copy", str(snap))
         assert client.scroll("copy", scroll_filter=w1, limit=1000) == expected
+
+
+def test_plain_checkpoint_copy_stays_in_sparse_search_after_reopen(tmp_path):
+    """The same load path as a restore: a checkpoint writes the appendable segment as a plain
+    (index-less) copy and drops the log it covers; after a reopen its points must still be found
+    by sparse search (the optimizer is off, so nothing indexes that copy later)."""
+    from hybrid.checkpoint import write_checkpoint
+
+    query = {"indices": [3, 11], "values": [1.0, 1.0]}
+    with Client(path=tmp_path / "data") as client:
+        client.create_collection("a", vectors_config={}, sparse_vectors_config={"s": {"modifier": "idf"}},
+                                 optimizers_config={"max_optimization_threads": 0})
+        client.upsert("a", [{"id": i, "vector": {"s": {"indices": [i % 10, 10 + i % 3], "values": [1.0, 0.5]}}}
+                            for i in range(40)])
+        before = client.query_points("a", query=query, using="s", limit=10)
+        c = client.collection("a")
+        with c.lock:
+            write_checkpoint(c, c.optimizer.saved, set)
+    with Client(path=tmp_path / "data") as client:
+        assert not client.collection("a").segments[0].appendable  # the plain copy, nothing replayed
+        assert client.query_points("a", query=query, using="s", limit=10) == before
