@@ -112,13 +112,15 @@ def read_manifest(root: Path) -> Manifest:
         raise DataDamaged(path, f"not a manifest: {exc}") from None
 
 
-def open_collection(collection: "Collection", load_index: Callable[[Any, Path], Any]) -> None:
-    """Load sealed segments from the manifest, then replay the WAL after its checkpoint.
+def open_collection(collection: "Collection", load_index: Callable[[Any, Path], Any], root: Path) -> None:
+    """Load sealed segments from the manifest in folder `root`, then replay the WAL after its
+    checkpoint. An in-memory collection (`c.path` None) is loaded whole into RAM: nothing of it
+    stays mapped or open in `root` (its text indexes are rebuilt in RAM, its WAL is closed).
 
     Damaged files raise DataDamaged naming them; a damaged WAL is kept aside and the
     collection opens with what precedes the damage, red (`c.damage`), refusing writes."""
     c = collection
-    root: Path = c.path
+    in_ram = c.path is None
     for folder in (root, root / "segments", root / "wal", *(root / "segments").glob("*")):
         for orphan in remove_orphans(folder):
             _log.info("removed %s (left by an interrupted write)", orphan)
@@ -129,10 +131,11 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
         if not directory.is_dir():
             raise DataDamaged(directory, f"the segment folder named by {root / MANIFEST} is missing")
         deleted = load_checked_npy(directory / f"deleted-{manifest.checkpoint_seq}.npy")
-        seg = Segment.load(c.schema, directory, deleted, load_index)
+        seg = Segment.load(c.schema, directory, deleted, load_index, in_ram=in_ram)
         c._attach(seg)
         sealed.append(seg)
-        c.optimizer.saved.add(name)
+        if not in_ram:
+            c.optimizer.saved.add(name)
         if name not in manifest.plain and seg.size * c.optimizer.bytes_per_point() \
                 >= c.optimizer.thresholds().indexing_bytes:
             c.optimizer.indexed.add(name)
@@ -144,17 +147,21 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
             c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
         c._stats(seg, live, +1)
     c.seq = manifest.checkpoint_seq
-    c.wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
+    wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
     for field, schema in c.field_indexes.items():
         if schema.get("type") == "text":
-            c.text.create(field, schema, rebuild=False)
+            c.text.create(field, schema, rebuild=False)  # in RAM: empty (last_seq -1), rebuilt below
             # older than the segments, or ahead of the log (its tail was damaged and kept aside):
             # rebuilt from the segments, then the log replays into it
-            if not manifest.checkpoint_seq <= c.text.replay_after[field] <= c.wal.last_seq:
+            if not manifest.checkpoint_seq <= c.text.replay_after[field] <= wal.last_seq:
                 c.text.drop(field)
                 c.text.create(field, schema, rebuild=True)
                 c.text.replay_after[field] = manifest.checkpoint_seq
-    for seq, body in c.wal.replay(manifest.checkpoint_seq):
+    for seq, body in wal.replay(manifest.checkpoint_seq):
         c._apply(ops.decode(body), seq)
+    if in_ram:
+        wal.close()
+    else:
+        c.wal = wal
     if (root / QUARANTINE).exists():
         c.damage = quarantine_report(root / QUARANTINE)

@@ -81,12 +81,14 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
                        exc_info=not isinstance(exc, DataDamaged))
             self._unopened[cdir.name] = damage
 
-    def _open(self, cdir: Path) -> Collection:
+    def _open(self, cdir: Path, in_memory: bool = False) -> Collection:
+        """The collection in folder `cdir`; `in_memory`: loaded whole into RAM, keeping nothing
+        open, mapped or written in `cdir` (an in-memory restore removes the folder afterwards)."""
         meta = read_config(cdir)
         schema = CollectionSchema.from_json(msgspec.json.encode(meta["config"]))
-        coll = Collection(cdir.name, schema, cdir)
+        coll = Collection(cdir.name, schema, None if in_memory else cdir)
         coll.field_indexes = meta.get("field_indexes", {})
-        open_collection(coll, self._load_index)
+        open_collection(coll, self._load_index, cdir)
         return coll
 
     @staticmethod
@@ -136,7 +138,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
                 write_dir_atomically(cdir, lambda d: write_checked(d / "config.json", meta))
             coll = Collection(collection_name, schema, cdir)
             if cdir is not None:
-                open_collection(coll, self._load_index)
+                open_collection(coll, self._load_index, cdir)
             self._collections[collection_name] = coll
         return True
 

@@ -240,16 +240,18 @@ class Segment(FilterViewMethods):
 
     @classmethod
     def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
-             load_index: Callable[[Store, Path], Any]) -> "Segment":
+             load_index: Callable[[Store, Path], Any], in_ram: bool = False) -> "Segment":
+        """The segment saved in `directory`; `in_ram`: on_disk vectors are read into RAM too (an
+        in-memory collection keeps nothing mapped from a folder that may be removed)."""
         verify_folder(directory)  # DataDamaged names the file; nothing below reads unverified bytes
         try:
-            return cls._load_verified(schema, directory, deleted, load_index)
+            return cls._load_verified(schema, directory, deleted, load_index, in_ram)
         except (OSError, ValueError, msgspec.DecodeError) as exc:
             raise DataDamaged(directory, f"cannot be loaded: {type(exc).__name__}: {exc}") from None
 
     @classmethod
     def _load_verified(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
-                       load_index: Callable[[Store, Path], Any]) -> "Segment":
+                       load_index: Callable[[Store, Path], Any], in_ram: bool) -> "Segment":
         seg = cls(schema, appendable=False, name=directory.name)
         seg.keys = np.load(directory / "keys.npy")
         seg.ids = KeyIds(seg.keys)
@@ -263,13 +265,15 @@ class Segment(FilterViewMethods):
         for i, (name, spec_store) in enumerate(list(seg.vectors.items())):
             stem = f"vec{i}"
             if isinstance(spec_store, DenseStore):
-                store: Store = DenseStore.load(spec_store.spec, directory, stem)
+                store: Store = DenseStore.load(spec_store.spec, directory, stem, mmap=not in_ram)
             elif isinstance(spec_store, MultiStore):
-                store = MultiStore.load(spec_store.spec, directory, stem)
+                store = MultiStore.load(spec_store.spec, directory, stem, mmap=not in_ram)
             else:
                 store = SparseStore.load(spec_store.spec, directory, stem)
             index_dir = directory / f"{stem}.index"
             if index_dir.exists():
                 store.index = load_index(store, index_dir)
+            elif isinstance(store, SparseStore):  # a plain copy (hybrid.checkpoint): a sealed sparse
+                store.build_index()  # store is searched only through its postings, never saved for it
             seg.vectors[name] = store
         return seg

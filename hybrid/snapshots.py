@@ -3,14 +3,16 @@
 Layout of the tar: `snapshot.json` (format, source collection, next internal key) and
 `collection/`, a collection folder as `Client(path=...)` opens it (config.json, manifest.json,
 segments/, wal/). A persistent collection is tarred as it is on disk, under the collection lock
-(the WAL is written unbuffered, so the files are the durable state). An in-memory collection is
+(the WAL is written unbuffered, so the files are the durable state): the manifest's segments,
+the WAL and the config, not the text indexes (rebuilt on restore). An in-memory collection is
 first written in the same layout: its sealed segments as they are, the appendable segment
 compacted into one more sealed segment, an empty WAL and a manifest at the current sequence.
 Restoring extracts into a staging folder (tar "data" filter: no links out, no absolute paths;
 `ExpansionLimits` bound what a compressed or crafted archive may unpack to, checked on the
 headers before anything is written),
 opens it, and only then replaces the collection (a persistent one is moved aside first and put
-back if the new one does not open). `SnapshotMixin` holds the Client methods (qdrant-client
+back if the new one does not open; an in-memory one is loaded whole into RAM, since the staging
+folder is removed afterwards). `SnapshotMixin` holds the Client methods (qdrant-client
 names); snapshot files live in `Client.snapshots_path/<collection>/`.
 """
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.errors import DataDamaged, HybridError, NotFound, ValidationError
-from hybrid.checkpoint import MANIFEST, Manifest
+from hybrid.checkpoint import MANIFEST, QUARANTINE, Manifest, read_manifest
 from hybrid.names import check_name
 from hybrid.segment import Segment
 from hybrid.storage import files
@@ -93,6 +95,24 @@ def _skip_transient(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return info
 
 
+def add_durable_state(tar: tarfile.TarFile, root: Path) -> None:
+    """Add what a persistent collection's folder holds durably (call under the collection lock):
+    config, manifest, the segment folders the manifest names, the WAL and kept-aside damage.
+    Left out, as nothing in them is a state while the lock is held: the text indexes (tantivy's
+    merge threads add and delete their files at any moment; a restore rebuilds them from the
+    segments and the log) and the folders the optimizer writes outside the lock."""
+    def add(relative: str, recursive: bool = True) -> None:
+        if (root / relative).exists():
+            tar.add(root / relative, arcname=f"{DATA_NAME}/{relative}", recursive=recursive, filter=_skip_transient)
+
+    tar.add(root, arcname=DATA_NAME, recursive=False)
+    for name in ("config.json", MANIFEST, "wal", QUARANTINE):
+        add(name)
+    add("segments", recursive=False)
+    for name in read_manifest(root).segments:
+        add(f"segments/{name}")
+
+
 def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
     """Write the snapshot of `c` to `dest` (atomically: via `dest`.part). `staging` is scratch."""
     meta = msgspec.json.encode(SnapshotMeta(FORMAT, c.name, int(c.next_pid)))
@@ -104,7 +124,7 @@ def write_snapshot(c: "Collection", dest: Path, staging: Path) -> None:
             tar.add(meta_file, arcname=META_NAME)
             with c.lock:
                 if c.path is not None:
-                    tar.add(c.path, arcname=DATA_NAME, filter=_skip_transient)
+                    add_durable_state(tar, c.path)
                 else:
                     dump_collection(c, staging / DATA_NAME)
             if c.path is None:
@@ -189,7 +209,7 @@ class SnapshotMixin:
 
     if TYPE_CHECKING:
         def _get(self, name: str) -> "Collection": ...
-        def _open(self, cdir: Path) -> "Collection": ...
+        def _open(self, cdir: Path, in_memory: bool = False) -> "Collection": ...
 
     @property
     def snapshots_path(self) -> Path:
@@ -275,9 +295,7 @@ class SnapshotMixin:
         with tempfile.TemporaryDirectory(dir=self._staging_root()) as tmp:
             folder, meta = extract_snapshot(archive, Path(tmp), collection_name, self.expansion_limits)
             if self.path is None:
-                restored = _open_or_reject(self._open, folder)
-                restored.wal.close()  # an in-memory collection keeps nothing on disk
-                restored.wal, restored.path = None, None
+                restored = _open_or_reject(lambda d: self._open(d, in_memory=True), folder)
                 with self._lock:
                     old = self._collections.pop(collection_name, None)
                     self._collections[collection_name] = restored

@@ -142,6 +142,7 @@ class MultiStore(_RaggedStore):
             self.index.store = self.tokens_view()
 
     @classmethod
-    def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "MultiStore":
-        flat, starts, ends = cls._load_parts(directory, stem, 1, mmap=spec.on_disk)
+    def load(cls, spec: DenseSpec, directory: Path, stem: str, mmap: bool = True) -> "MultiStore":
+        """`mmap`: serve on_disk token rows from a memmap of the file (False: read into RAM)."""
+        flat, starts, ends = cls._load_parts(directory, stem, 1, mmap=mmap and spec.on_disk)
         return cls(spec, flat, starts, ends)

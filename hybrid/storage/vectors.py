@@ -84,8 +84,9 @@ class DenseStore:
         atomic_save_npy(directory / f"{stem}.present.npy", self.present)
 
     @classmethod
-    def load(cls, spec: DenseSpec, directory: Path, stem: str) -> "DenseStore":
-        data = _load(directory / f"{stem}.data.npy", mmap=spec.on_disk)
+    def load(cls, spec: DenseSpec, directory: Path, stem: str, mmap: bool = True) -> "DenseStore":
+        """`mmap`: serve on_disk vectors from a memmap of the file (False: read into RAM)."""
+        data = _load(directory / f"{stem}.data.npy", mmap=mmap and spec.on_disk)
         return cls(spec, data, _load(directory / f"{stem}.present.npy", mmap=False))
 
     def move_to_disk(self, directory: Path, stem: str) -> None:
