@@ -108,8 +108,9 @@ def test_existing_collection_and_missing_rpcs(served):
         params=g.VectorParams(size=2, distance=g.Distance.Dot)))
     assert code_of(collections.Create, existing, metadata=(("api-key", FULL),)) == grpc.StatusCode.ALREADY_EXISTS
     with pytest.raises(grpc.RpcError) as missing:
-        collections.ListShardKeys(g.ListShardKeysRequest(collection_name="g"), metadata=(("api-key", FULL),))
-    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "ListShardKeys" in missing.value.details()
+        g.PointsStub(channel).CreateVectorName(g.CreateVectorNameRequest(collection_name="g", vector_name="v"),
+                                               metadata=(("api-key", FULL),))
+    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "CreateVectorName" in missing.value.details()
 
 
 def test_legacy_search_recommend_discover_answer_as_rest(served):
