@@ -19,6 +19,7 @@ import grpc
 from litestar.handlers import HTTPRouteHandler
 
 from api.auth import KeyGuard, READ
+from api.metrics import GrpcMetricsInterceptor
 from api.responses import Envelope, to_error
 from api.runtime import Runtime
 from hybrid.errors import AlreadyExists, BadRequest, DataDamaged, HybridError, StandaloneMode
@@ -110,7 +111,7 @@ class GrpcServer:
         from api.grpc import services
 
         settings = self.rt.settings
-        self.server = grpc.aio.server(options=[
+        self.server = grpc.aio.server(interceptors=[GrpcMetricsInterceptor(self.rt.metrics)], options=[
             ("grpc.max_receive_message_length", settings.max_request_bytes),
             ("grpc.max_send_message_length", -1),
             ("grpc.so_reuseport", 0)])  # a port in use is an error, not a shared port
