@@ -158,3 +158,25 @@ def test_legacy_search_recommend_discover_answer_as_rest(served):
     assert ids(points.Discover(discover, metadata=full).result) == want
     assert [ids(b.result) for b in points.DiscoverBatch(g.DiscoverBatchPoints(
         collection_name="g", discover_points=[discover]), metadata=full).result] == [want]
+
+
+def test_cluster_and_full_snapshot_rpcs_keep_the_rest_routes_access_and_codes(served):
+    """The RPCs issue 19's routes brought: the route's key level, its status codes, its answer."""
+    _, channel = served
+    collections, snapshots = g.CollectionsStub(channel), g.SnapshotsStub(channel)
+    full, read_only = (("api-key", FULL),), (("api-key", READ_ONLY),)
+    info = collections.CollectionClusterInfo(g.CollectionClusterInfoRequest(collection_name="g"), metadata=read_only)
+    assert (info.shard_count, [s.points_count for s in info.local_shards]) == (1, [6])
+    assert code_of(snapshots.CreateFull, g.CreateFullSnapshotRequest(), metadata=read_only) == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert snapshots.ListFull(g.ListFullSnapshotsRequest(), metadata=read_only).snapshot_descriptions == []
+    no_operation = g.UpdateCollectionClusterSetupRequest(collection_name="g")
+    assert code_of(collections.UpdateCollectionClusterSetup, no_operation, metadata=full) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    drop = g.UpdateCollectionClusterSetupRequest(collection_name="g", drop_replica=g.Replica(shard_id=0, peer_id=1))
+    with pytest.raises(grpc.RpcError) as standalone:
+        collections.UpdateCollectionClusterSetup(drop, metadata=full)
+    assert standalone.value.code() == grpc.StatusCode.UNIMPLEMENTED  # Qdrant's StandaloneMode over tonic
+    assert standalone.value.details() == "Qdrant is running in standalone mode"
+    assert code_of(collections.CollectionClusterInfo, g.CollectionClusterInfoRequest(collection_name="nope"),
+                   metadata=full) == grpc.StatusCode.NOT_FOUND
