@@ -180,3 +180,24 @@ def test_cluster_and_full_snapshot_rpcs_keep_the_rest_routes_access_and_codes(se
     assert standalone.value.details() == "Qdrant is running in standalone mode"
     assert code_of(collections.CollectionClusterInfo, g.CollectionClusterInfoRequest(collection_name="nope"),
                    metadata=full) == grpc.StatusCode.NOT_FOUND
+
+
+def test_hostile_names_and_snapshot_paths_over_grpc(served):
+    """test_api_hostile's name and path cases that gRPC can carry (its JSON-body cases are REST's own)."""
+    _, channel = served
+    collections, snapshots, full = g.CollectionsStub(channel), g.SnapshotsStub(channel), (("api-key", FULL),)
+    config = g.VectorsConfig(params=g.VectorParams(size=2, distance=g.Distance.Dot))
+    for name in ("x" * 256, "...", ".lock", "..", "a\nb", "a\x00b", "a:b", "a/b"):
+        create = g.CreateCollection(collection_name=name, vectors_config=config)
+        assert code_of(collections.Create, create, metadata=full) == grpc.StatusCode.INVALID_ARGUMENT, name
+    for alias in ("../../etc", "a\x00b", "q" * 300):
+        change = g.ChangeAliases(actions=[g.AliasOperations(create_alias=g.CreateAlias(
+            collection_name="g", alias_name=alias))])
+        assert code_of(collections.UpdateAliases, change, metadata=full) == grpc.StatusCode.INVALID_ARGUMENT, alias
+    assert [c.name for c in collections.List(g.ListCollectionsRequest(), metadata=full).collections] == ["g"]
+    assert collections.ListAliases(g.ListAliasesRequest(), metadata=full).aliases == []
+    for snapshot in ("../x.snapshot", "../../g/x.snapshot", ".."):
+        assert code_of(snapshots.DeleteFull, g.DeleteFullSnapshotRequest(snapshot_name=snapshot),
+                       metadata=full) in CLIENT_MISTAKES, snapshot
+        assert code_of(snapshots.Delete, g.DeleteSnapshotRequest(collection_name="g", snapshot_name=snapshot),
+                       metadata=full) in CLIENT_MISTAKES, snapshot
