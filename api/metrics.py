@@ -1,7 +1,9 @@
 """Prometheus metrics: request counts and latency histograms per route, plus collection gauges.
 
-Routes are labelled by their template (`/collections/{collection_name}/points/query`), never
-the raw path, so label sets stay small. Rendered in the text exposition format 0.0.4.
+REST routes are labelled by their template (`/collections/{collection_name}/points/query`), never
+the raw path, so label sets stay small; gRPC calls by their method (`/qdrant.Points/Query`) and
+numeric status code, as Qdrant labels them (families `rest_*` and `grpc_*`). Rendered in the text
+exposition format 0.0.4.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+import grpc
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,15 +25,16 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.responses: dict[tuple[str, str, int], int] = {}
-        self.latency: dict[tuple[str, str], list[float]] = {}  # bucket counts..., +Inf count, sum
+        self.responses: dict[tuple[str, str, str, int], int] = {}  # (family, method, endpoint, status)
+        self.latency: dict[tuple[str, str, str], list[float]] = {}  # bucket counts..., +Inf count, sum
         self.started = time.time()
 
-    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+    def observe(self, method: str, endpoint: str, status: int, seconds: float, family: str = "rest") -> None:
+        """One response; `method` is the HTTP method ("" for gRPC, whose endpoint says it all)."""
         with self._lock:
-            key = (method, endpoint, status)
+            key = (family, method, endpoint, status)
             self.responses[key] = self.responses.get(key, 0) + 1
-            row = self.latency.setdefault((method, endpoint), [0.0] * (len(BUCKETS) + 2))
+            row = self.latency.setdefault((family, method, endpoint), [0.0] * (len(BUCKETS) + 2))
             row[bisect.bisect_left(BUCKETS, seconds)] += 1
             row[-1] += seconds
 
@@ -55,20 +59,30 @@ class Metrics:
         with self._lock:
             responses = sorted(self.responses.items())
             latency = sorted((k, list(v)) for k, v in self.latency.items())
-        lines += ["# HELP rest_responses_total REST responses by route and status", "# TYPE rest_responses_total counter"]
-        for (method, endpoint, status), n in responses:
-            lines.append(f'rest_responses_total{{method="{method}",endpoint="{_escape(endpoint)}",status="{status}"}} {n}')
-        lines += ["# HELP rest_response_duration_seconds REST response latency",
-                  "# TYPE rest_response_duration_seconds histogram"]
-        for (method, endpoint), row in latency:
-            labels = f'method="{method}",endpoint="{_escape(endpoint)}"'
-            cumulative = 0.0
-            for bound, n in zip((*BUCKETS, "+Inf"), row[:-1]):
-                cumulative += n
-                lines.append(f'rest_response_duration_seconds_bucket{{{labels},le="{bound}"}} {int(cumulative)}')
-            lines.append(f"rest_response_duration_seconds_sum{{{labels}}} {row[-1]:.6f}")
-            lines.append(f"rest_response_duration_seconds_count{{{labels}}} {int(cumulative)}")
+        for family, title in (("rest", "REST"), ("grpc", "gRPC")):
+            lines += [f"# HELP {family}_responses_total {title} responses by endpoint and status",
+                      f"# TYPE {family}_responses_total counter"]
+            for (of, method, endpoint, status), n in responses:
+                if of == family:
+                    lines.append(f'{family}_responses_total{{{_labels(method, endpoint)},status="{status}"}} {n}')
+            histogram = f"{family}_response_duration_seconds"
+            lines += [f"# HELP {histogram} {title} response latency", f"# TYPE {histogram} histogram"]
+            for (of, method, endpoint), row in latency:
+                if of != family:
+                    continue
+                labels = _labels(method, endpoint)
+                cumulative = 0.0
+                for bound, n in zip((*BUCKETS, "+Inf"), row[:-1]):
+                    cumulative += n
+                    lines.append(f'{histogram}_bucket{{{labels},le="{bound}"}} {int(cumulative)}')
+                lines.append(f"{histogram}_sum{{{labels}}} {row[-1]:.6f}")
+                lines.append(f"{histogram}_count{{{labels}}} {int(cumulative)}")
         return "\n".join(lines) + "\n"
+
+
+def _labels(method: str, endpoint: str) -> str:
+    endpoint_label = f'endpoint="{_escape(endpoint)}"'
+    return f'method="{method}",{endpoint_label}' if method else endpoint_label
 
 
 def _escape(value: str) -> str:
@@ -99,3 +113,29 @@ class MetricsMiddleware(ASGIMiddleware):
         finally:
             endpoint = scope.get("path_template") or "unmatched"
             self.metrics.observe(scope["method"], endpoint, status, time.perf_counter() - started)
+
+
+class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Times every unary gRPC call (all of Qdrant's RPCs are unary) and records its status code."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        call = handler.unary_unary
+
+        async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started, failed = time.perf_counter(), False
+            try:
+                return await call(request, context)
+            except BaseException:
+                failed = True
+                raise
+            finally:  # an abort() set the code; an error that escaped is grpc's UNKNOWN
+                code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+                self.metrics.observe("", details.method, code.value[0], time.perf_counter() - started, "grpc")
+
+        return handler._replace(unary_unary=timed)

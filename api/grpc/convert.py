@@ -33,9 +33,14 @@ def body(schema: type[B], **values: Any) -> B:
 
     It goes through the JSON shapes REST receives, so a gRPC request is validated exactly as the
     same REST request is (msgspec.ValidationError names the field)."""
-    plain = to_jsonable_python({k: v for k, v in values.items() if v is not None}, exclude_none=True,
+    plain = to_jsonable_python(present(**values), exclude_none=True,
                                by_alias=True)
     return msgspec.convert(plain, schema)
+
+
+def present(**values: Any) -> dict[str, Any]:
+    """The values a request sets: an unset gRPC field is an absent REST key, never a JSON null."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def as_rest(model: type[T], value: Any) -> T:
@@ -63,4 +68,4 @@ def wait(message: Any) -> Optional[bool]:
     return message.wait if message.HasField("wait") else None
 
 
-__all__ = ["as_rest", "body", "given", "points_selector", "rest", "rest_many", "to_grpc", "to_rest", "wait"]
+__all__ = ["as_rest", "body", "given", "points_selector", "present", "rest", "rest_many", "to_grpc", "to_rest", "wait"]

@@ -7,7 +7,8 @@ from typing import Any
 from qdrant_client import grpc as g
 
 from api import schemas as s
-from api.grpc.convert import as_rest, body, given, points_selector, rest, rest_many, to_grpc, to_rest, wait
+from api.grpc.convert import (as_rest, body, given, points_selector, present, rest, rest_many, to_grpc, to_rest,
+                              wait)
 from api.grpc.server import rpc, unimplemented
 from api.routes import collections, points, query
 
@@ -149,6 +150,17 @@ def query_groups(r: g.QueryPointGroups) -> dict[str, Any]:
                          with_lookup=given(r, "with_lookup", to_rest.convert_with_lookup))}
 
 
+def search_matrix(r: g.SearchMatrixPoints) -> dict[str, Any]:
+    return {"collection_name": r.collection_name,
+            "data": body(s.SearchMatrix, filter=given(r, "filter", convert_filter), sample=given(r, "sample"),
+                         limit=given(r, "limit"), using=given(r, "using"),
+                         shard_key=given(r, "shard_key_selector", to_rest.convert_shard_key_selector))}
+
+
+def matrix_reply(response: type, rest_model: type, convert: Any) -> Any:
+    return lambda result, elapsed: response(result=convert(as_rest(rest_model, result)), time=elapsed)
+
+
 # ---------------------------------------------------------------- legacy search, recommend, discover
 def _common(r: Any) -> dict[str, Any]:
     has_threshold = "score_threshold" in r.DESCRIPTOR.fields_by_name  # discover requests have none
@@ -171,7 +183,7 @@ def search(r: g.SearchPoints) -> dict[str, Any]:
 
 
 def search_batch(r: g.SearchBatchPoints) -> dict[str, Any]:
-    searches = [{**_search(q), "offset": given(q, "offset")} for q in r.search_points]
+    searches = [present(**_search(q), offset=given(q, "offset")) for q in r.search_points]
     return {"collection_name": r.collection_name, "data": body(s.SearchBatch, searches=searches)}
 
 
@@ -205,7 +217,7 @@ def recommend(r: g.RecommendPoints) -> dict[str, Any]:
 
 
 def recommend_batch(r: g.RecommendBatchPoints) -> dict[str, Any]:
-    searches = [{**_recommend(q), "offset": given(q, "offset")} for q in r.recommend_points]
+    searches = [present(**_recommend(q), offset=given(q, "offset")) for q in r.recommend_points]
     return {"collection_name": r.collection_name, "data": body(s.RecommendBatch, searches=searches)}
 
 
@@ -227,7 +239,7 @@ def discover(r: g.DiscoverPoints) -> dict[str, Any]:
 
 def discover_batch(r: g.DiscoverBatchPoints) -> dict[str, Any]:
     return {"collection_name": r.collection_name,
-            "data": body(s.DiscoverBatch, searches=[_discover(q) for q in r.discover_points])}
+            "data": body(s.DiscoverBatch, searches=[present(**_discover(q)) for q in r.discover_points])}
 
 
 class Points(g.PointsServicer):
@@ -249,10 +261,10 @@ class Points(g.PointsServicer):
     ClearPayload = rpc(points.clear_payload, _selector_write(s.Selector, "points"), updated)
     UpdateBatch = rpc(points.batch_update, update_batch, lambda results, elapsed: g.UpdateBatchResponse(
         result=[to_grpc.convert_update_result(u) for u in rest_many(rest.UpdateResult, results)], time=elapsed))
-    CreateFieldIndex = rpc(collections.create_index, create_index, updated)
-    DeleteFieldIndex = rpc(collections.delete_index, delete_index, updated)
+    CreateFieldIndex = rpc(collections.create_field_index, create_index, updated)
+    DeleteFieldIndex = rpc(collections.delete_field_index, delete_index, updated)
 
-    Get = rpc(points.retrieve_points, retrieve, lambda found, elapsed: g.GetResponse(
+    Get = rpc(points.get_points, retrieve, lambda found, elapsed: g.GetResponse(
         result=records(found), time=elapsed))
     Scroll = rpc(points.scroll_points, scroll, scrolled)
     Count = rpc(points.count_points, count, lambda result, elapsed: g.CountResponse(
@@ -261,20 +273,22 @@ class Points(g.PointsServicer):
         hits=[to_grpc.convert_facet_value_hit(h) for h in rest_many(rest.FacetValueHit, result.hits)], time=elapsed))
     Query = rpc(query.query_points, query_one, lambda result, elapsed: g.QueryResponse(
         result=scored(result.points), time=elapsed))
-    QueryBatch = rpc(query.query_batch, query_batch, lambda results, elapsed: g.QueryBatchResponse(
+    QueryBatch = rpc(query.query_batch_points, query_batch, lambda results, elapsed: g.QueryBatchResponse(
         result=[g.BatchResult(result=scored(r.points)) for r in results], time=elapsed))
-    QueryGroups = rpc(query.query_groups, query_groups, groups_reply(g.QueryGroupsResponse))
+    QueryGroups = rpc(query.query_points_groups, query_groups, groups_reply(g.QueryGroupsResponse))
 
-    Search = rpc(query.search, search, hits_reply(g.SearchResponse))
-    SearchBatch = rpc(query.search_batch, search_batch, batch_reply(g.SearchBatchResponse))
-    SearchGroups = rpc(query.search_groups, search_groups, groups_reply(g.SearchGroupsResponse))
-    Recommend = rpc(query.recommend, recommend, hits_reply(g.RecommendResponse))
-    RecommendBatch = rpc(query.recommend_batch, recommend_batch, batch_reply(g.RecommendBatchResponse))
-    RecommendGroups = rpc(query.recommend_groups, recommend_groups, groups_reply(g.RecommendGroupsResponse))
-    Discover = rpc(query.discover, discover, hits_reply(g.DiscoverResponse))
-    DiscoverBatch = rpc(query.discover_batch, discover_batch, batch_reply(g.DiscoverBatchResponse))
+    Search = rpc(query.search_points, search, hits_reply(g.SearchResponse))
+    SearchBatch = rpc(query.search_batch_points, search_batch, batch_reply(g.SearchBatchResponse))
+    SearchGroups = rpc(query.search_point_groups, search_groups, groups_reply(g.SearchGroupsResponse))
+    Recommend = rpc(query.recommend_points, recommend, hits_reply(g.RecommendResponse))
+    RecommendBatch = rpc(query.recommend_batch_points, recommend_batch, batch_reply(g.RecommendBatchResponse))
+    RecommendGroups = rpc(query.recommend_point_groups, recommend_groups, groups_reply(g.RecommendGroupsResponse))
+    Discover = rpc(query.discover_points, discover, hits_reply(g.DiscoverResponse))
+    DiscoverBatch = rpc(query.discover_batch_points, discover_batch, batch_reply(g.DiscoverBatchResponse))
 
     CreateVectorName = unimplemented("Points.CreateVectorName")
     DeleteVectorName = unimplemented("Points.DeleteVectorName")
-    SearchMatrixPairs = unimplemented("Points.SearchMatrixPairs")
-    SearchMatrixOffsets = unimplemented("Points.SearchMatrixOffsets")
+    SearchMatrixPairs = rpc(query.search_matrix_pairs, search_matrix, matrix_reply(
+        g.SearchMatrixPairsResponse, rest.SearchMatrixPairsResponse, to_grpc.convert_search_matrix_pairs))
+    SearchMatrixOffsets = rpc(query.search_matrix_offsets, search_matrix, matrix_reply(
+        g.SearchMatrixOffsetsResponse, rest.SearchMatrixOffsetsResponse, to_grpc.convert_search_matrix_offsets))

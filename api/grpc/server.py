@@ -19,9 +19,10 @@ import grpc
 from litestar.handlers import HTTPRouteHandler
 
 from api.auth import KeyGuard, READ
+from api.metrics import GrpcMetricsInterceptor
 from api.responses import Envelope, to_error
 from api.runtime import Runtime
-from hybrid.errors import AlreadyExists, BadRequest, DataDamaged, HybridError
+from hybrid.errors import AlreadyExists, BadRequest, DataDamaged, HybridError, StandaloneMode
 
 log = logging.getLogger("hybrid.api")
 Code = grpc.StatusCode
@@ -32,8 +33,9 @@ CODES = {400: Code.INVALID_ARGUMENT, 401: Code.UNAUTHENTICATED, 403: Code.PERMIS
          412: Code.FAILED_PRECONDITION, 413: Code.RESOURCE_EXHAUSTED, 422: Code.INVALID_ARGUMENT,
          429: Code.RESOURCE_EXHAUSTED, 501: Code.UNIMPLEMENTED, 503: Code.UNAVAILABLE,
          504: Code.DEADLINE_EXCEEDED}
-#: where Qdrant is more specific than the HTTP status (409 is also a locked data folder)
-CLASS_CODES = {AlreadyExists: Code.ALREADY_EXISTS, DataDamaged: Code.DATA_LOSS}
+#: where Qdrant is more specific than the HTTP status (409 is also a locked data folder; REST's
+#: 405 "standalone mode" is tonic's Unimplemented in Qdrant's conversions.rs)
+CLASS_CODES = {AlreadyExists: Code.ALREADY_EXISTS, DataDamaged: Code.DATA_LOSS, StandaloneMode: Code.UNIMPLEMENTED}
 
 
 def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
@@ -109,7 +111,7 @@ class GrpcServer:
         from api.grpc import services
 
         settings = self.rt.settings
-        self.server = grpc.aio.server(options=[
+        self.server = grpc.aio.server(interceptors=[GrpcMetricsInterceptor(self.rt.metrics)], options=[
             ("grpc.max_receive_message_length", settings.max_request_bytes),
             ("grpc.max_send_message_length", -1),
             ("grpc.so_reuseport", 0)])  # a port in use is an error, not a shared port

@@ -11,8 +11,9 @@ from qdrant_client import grpc as g
 from api import schemas as s
 from api.grpc.convert import as_rest, body, given, rest, rest_many, to_grpc, to_rest
 from api.grpc.points import Points
-from api.grpc.server import Gateway, rpc, unimplemented
-from api.routes import collections, service, snapshots
+from api.grpc.server import Gateway, rpc
+from hybrid.errors import BadRequest
+from api.routes import cluster, collections, service, snapshots
 
 
 def named(r: Any) -> dict[str, Any]:
@@ -57,8 +58,46 @@ def aliases(result: Any, elapsed: float) -> g.ListAliasesResponse:
                                           rest_many(rest.AliasDescription, result.aliases)], time=elapsed)
 
 
+def cluster_update(r: g.UpdateCollectionClusterSetupRequest) -> dict[str, Any]:
+    operation = r.WhichOneof("operation")
+    if operation is None:
+        raise BadRequest("UpdateCollectionClusterSetupRequest: operation is required")
+    return {"collection_name": r.collection_name,
+            "data": body(dict[str, Any], **dict(to_rest.convert_cluster_operations(getattr(r, operation))))}
+
+
+def shard_key(r: Any) -> dict[str, Any]:
+    """REST's shard-key body: the key of a Create/DeleteShardKeyRequest."""
+    key = given(r.request, "shard_key", to_rest.convert_shard_key) if r.HasField("request") else None
+    return {"collection_name": r.collection_name, "data": body(dict[str, Any], shard_key=key)}
+
+
+def cluster_info(info: Any, elapsed: float) -> g.CollectionClusterInfoResponse:
+    reply = to_grpc.convert_collection_cluster_info(as_rest(rest.CollectionClusterInfo, info))
+    reply.time = elapsed
+    return reply
+
+
+def shard_keys(result: Any, elapsed: float) -> g.ListShardKeysResponse:
+    keys = as_rest(rest.ShardKeysResponse, result).shard_keys or []  # None: no custom sharding
+    return g.ListShardKeysResponse(shard_keys=[g.ShardKeyDescription(key=to_grpc.convert_shard_key(k.key))
+                                               for k in keys], time=elapsed)
+
+
 def snapshot(description: Any) -> g.SnapshotDescription:
     return to_grpc.convert_snapshot_description(as_rest(rest.SnapshotDescription, description))
+
+
+def created(result: Any, elapsed: float) -> g.CreateSnapshotResponse:
+    return g.CreateSnapshotResponse(snapshot_description=snapshot(result), time=elapsed)
+
+
+def listed(result: Any, elapsed: float) -> g.ListSnapshotsResponse:
+    return g.ListSnapshotsResponse(snapshot_descriptions=[snapshot(d) for d in result], time=elapsed)
+
+
+def deleted(result: Any, elapsed: float) -> g.DeleteSnapshotResponse:
+    return g.DeleteSnapshotResponse(time=elapsed)
 
 
 class Collections(g.CollectionsServicer):
@@ -67,38 +106,39 @@ class Collections(g.CollectionsServicer):
 
     Get = rpc(collections.get_collection, named, lambda info, elapsed: g.GetCollectionInfoResponse(
         result=to_grpc.convert_collection_info(as_rest(rest.CollectionInfo, info)), time=elapsed))
-    List = rpc(collections.list_collections, nothing, lambda result, elapsed: g.ListCollectionsResponse(
+    List = rpc(collections.get_collections, nothing, lambda result, elapsed: g.ListCollectionsResponse(
         collections=[to_grpc.convert_collection_description(c) for c in
                      rest_many(rest.CollectionDescription, result.collections)], time=elapsed))
     Create = rpc(collections.create_collection, create_collection, done)
     Update = rpc(collections.update_collection, update_collection, done)
     Delete = rpc(collections.delete_collection, named, done)
     UpdateAliases = rpc(collections.update_aliases, update_aliases, done)
-    ListCollectionAliases = rpc(collections.collection_aliases, named, aliases)
-    ListAliases = rpc(collections.all_aliases, nothing, aliases)
+    ListCollectionAliases = rpc(collections.get_collection_aliases, named, aliases)
+    ListAliases = rpc(collections.get_collections_aliases, nothing, aliases)
     CollectionExists = rpc(collections.collection_exists, named, lambda result, elapsed: g.CollectionExistsResponse(
         result=g.CollectionExists(exists=result.exists), time=elapsed))
-    CollectionClusterInfo = unimplemented("Collections.CollectionClusterInfo")
-    UpdateCollectionClusterSetup = unimplemented("Collections.UpdateCollectionClusterSetup")
-    CreateShardKey = unimplemented("Collections.CreateShardKey")
-    DeleteShardKey = unimplemented("Collections.DeleteShardKey")
-    ListShardKeys = unimplemented("Collections.ListShardKeys")
+    CollectionClusterInfo = rpc(cluster.collection_cluster_info, named, cluster_info)
+    UpdateCollectionClusterSetup = rpc(cluster.update_collection_cluster, cluster_update,
+                                       lambda result, elapsed: g.UpdateCollectionClusterSetupResponse(
+                                           result=result, time=elapsed))
+    CreateShardKey = rpc(cluster.create_shard_key, shard_key, lambda result, elapsed: g.CreateShardKeyResponse(
+        result=result, time=elapsed))
+    DeleteShardKey = rpc(cluster.delete_shard_key, shard_key, lambda result, elapsed: g.DeleteShardKeyResponse(
+        result=result, time=elapsed))
+    ListShardKeys = rpc(cluster.list_shard_keys, named, shard_keys)
 
 
 class Snapshots(g.SnapshotsServicer):
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    Create = rpc(snapshots.create_snapshot, named, lambda result, elapsed: g.CreateSnapshotResponse(
-        snapshot_description=snapshot(result), time=elapsed))
-    List = rpc(snapshots.list_snapshots, named, lambda result, elapsed: g.ListSnapshotsResponse(
-        snapshot_descriptions=[snapshot(d) for d in result], time=elapsed))
+    Create = rpc(snapshots.create_snapshot, named, created)
+    List = rpc(snapshots.list_snapshots, named, listed)
     Delete = rpc(snapshots.delete_snapshot, lambda r: {"collection_name": r.collection_name,
-                                                       "snapshot_name": r.snapshot_name},
-                 lambda result, elapsed: g.DeleteSnapshotResponse(time=elapsed))
-    CreateFull = unimplemented("Snapshots.CreateFull")
-    ListFull = unimplemented("Snapshots.ListFull")
-    DeleteFull = unimplemented("Snapshots.DeleteFull")
+                                                       "snapshot_name": r.snapshot_name}, deleted)
+    CreateFull = rpc(snapshots.create_full_snapshot, nothing, created)
+    ListFull = rpc(snapshots.list_full_snapshots, nothing, listed)
+    DeleteFull = rpc(snapshots.delete_full_snapshot, lambda r: {"snapshot_name": r.snapshot_name}, deleted)
 
 
 class Qdrant(g.QdrantServicer):

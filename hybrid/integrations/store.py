@@ -11,8 +11,9 @@ time whatever the default mode was when the points were written:
   branch i scores sum_i 1 / (k + (r + 1) / w_i - 1) (k defaults to 2, as in Qdrant).
 
 The client is either the embedded `hybrid.Client` (requests as Qdrant-shaped dicts) or a
-`qdrant_client.QdrantClient` talking to our server (`hybrid serve`), for which queries, prefetches
-and filter selectors are converted to `qdrant_client.models` objects.
+`qdrant_client.QdrantClient` talking to our server (`hybrid serve`) over REST or gRPC, for which
+every request part is built as a `qdrant_client.models` object (its gRPC conversion takes models
+only).
 """
 
 from __future__ import annotations
@@ -175,27 +176,23 @@ class HybridCollection:
         self._ready = False  # the collection is known to exist
 
     # ---------------------------------------------------------------- conversions for qdrant_client
-    def _query(self, query: Any) -> Any:
-        if not self.remote:
-            return query
+    def _wire(self, model: str, value: Any) -> Any:
+        """`value` (a dict) as the `qdrant_client.models` type `model` for a remote client, else as it is."""
+        if not self.remote or value is None:
+            return value
         import pydantic
         from qdrant_client import models as qm
 
-        return pydantic.TypeAdapter(qm.QueryInterface).validate_python(query)
+        return pydantic.TypeAdapter(getattr(qm, model)).validate_python(value)
+
+    def _query(self, query: Any) -> Any:
+        return self._wire("QueryInterface", query)
 
     def _prefetch(self, prefetch: list[dict]) -> list[Any]:
-        if not self.remote:
-            return prefetch
-        from qdrant_client import models as qm
-
-        return [qm.Prefetch.model_validate(p) for p in prefetch]
+        return [self._wire("Prefetch", p) for p in prefetch]
 
     def _filter_selector(self, flt: dict) -> Any:
-        if not self.remote:
-            return {"filter": flt}
-        from qdrant_client import models as qm
-
-        return qm.FilterSelector(filter=qm.Filter.model_validate(flt))
+        return self._wire("FilterSelector", {"filter": flt})
 
     # ---------------------------------------------------------------- lifecycle
     def exists(self) -> bool:
@@ -212,11 +209,12 @@ class HybridCollection:
                 raise ValueError(f"collection {self.name!r}: its vector {DENSE_VECTOR!r} has size {size}, "
                                  f"but the embeddings have {dim} dimensions (use another collection_name)")
             return
+        dense = self._wire("VectorParams", {"size": dim, "distance": self.distance})
         self.client.create_collection(
-            self.name, vectors_config={DENSE_VECTOR: {"size": dim, "distance": self.distance}},
-            sparse_vectors_config={SPARSE_VECTOR: {"modifier": "idf"}})
+            self.name, vectors_config={DENSE_VECTOR: dense},
+            sparse_vectors_config={SPARSE_VECTOR: self._wire("SparseVectorParams", {"modifier": "idf"})})
         for field in self.keyword_fields:
-            self.client.create_payload_index(self.name, field, "keyword")
+            self.client.create_payload_index(self.name, field, self._wire("PayloadSchemaType", "keyword"))
         self._ready = True
 
     def drop(self) -> None:
@@ -239,7 +237,8 @@ class HybridCollection:
         self.ensure(matrix.shape[1])
         for start in range(0, len(ids), _UPSERT_BATCH):
             stop = start + _UPSERT_BATCH
-            points = [{"id": pid, "vector": {DENSE_VECTOR: vec, SPARSE_VECTOR: sp}, "payload": pl}
+            points = [self._wire("PointStruct", {"id": pid, "vector": {DENSE_VECTOR: vec, SPARSE_VECTOR: sp},
+                                                 "payload": pl})
                       for pid, vec, sp, pl in zip(ids[start:stop], matrix[start:stop].tolist(), sparse[start:stop],
                                                   payloads[start:stop], strict=True)]
             self.client.upsert(self.name, points, wait=True)
@@ -266,7 +265,8 @@ class HybridCollection:
             return
         offset = None
         while True:
-            records, offset = self.client.scroll(self.name, scroll_filter=flt, limit=page, offset=offset,
+            records, offset = self.client.scroll(self.name, scroll_filter=self._wire("Filter", flt), limit=page,
+                                                 offset=offset,
                                                  with_payload=True,
                                                  with_vectors=[DENSE_VECTOR] if with_vectors else False)
             yield from (_hit(r, None) for r in records)
@@ -289,7 +289,7 @@ class HybridCollection:
             return []
         dense = None if dense is None else np.asarray(dense, dtype=np.float32).tolist()
         sparse_ok = sparse is not None and len(sparse["indices"]) > 0
-        request: dict[str, Any] = {"limit": limit, "query_filter": flt, "with_payload": True,
+        request: dict[str, Any] = {"limit": limit, "query_filter": self._wire("Filter", flt), "with_payload": True,
                                    "with_vectors": [DENSE_VECTOR] if with_vectors else False}
         if mode == "dense" or (mode == "hybrid" and mmr is not None):
             if dense is None:

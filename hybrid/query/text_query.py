@@ -21,8 +21,9 @@ def is_text_query(query: Any) -> bool:
 
 
 def _bm25_params(scoring: Any, where: str) -> dict:
-    """{k, b} of a `scoring` value (`true`, `{"bm25": {"k", "b"}}`), None where unset."""
-    if scoring is True or scoring is None:
+    """{k, b} of a `scoring` value (`true`, `{"bm25": {"k", "b"}}`), None where unset. `{"type": "bm25"}`
+    (qdrant-client 1.20's TextScoringParams, what its gRPC conversion makes of `true`) is `true`."""
+    if scoring is True or scoring is None or scoring == {"type": "bm25"}:
         return {}
     bm25 = scoring.get("bm25") if isinstance(scoring, dict) and set(scoring) == {"bm25"} else None
     if not isinstance(bm25, dict) or set(bm25) - {"k", "b"}:

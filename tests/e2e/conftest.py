@@ -3,7 +3,7 @@
 Every test that talks to a server through qdrant-client (the fixtures `remote`, `twins`,
 `shared_twin`, `connect`) runs once per transport: REST, gRPC (`prefer_grpc=True`) and gRPC with
 `AsyncQdrantClient`; each transport has its own session server. A module narrows the list with
-`TRANSPORTS = [...]`.
+`TRANSPORTS = [...]`, a test with `@pytest.mark.transports("rest")`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,14 @@ CLIENT_FIXTURES = {"remote", "twins", "shared_twin", "connect"}
 GRPC_PORTS: dict[str, int] = {}  # server url -> its gRPC port
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "transports(*names): the transports a client test runs on")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if CLIENT_FIXTURES & set(metafunc.fixturenames):
-        transports = getattr(metafunc.module, "TRANSPORTS", TRANSPORTS)
+        marker = metafunc.definition.get_closest_marker("transports")
+        transports = marker.args if marker else getattr(metafunc.module, "TRANSPORTS", TRANSPORTS)
         metafunc.parametrize("transport", transports, indirect=True, scope="session")
 
 
@@ -121,21 +126,22 @@ def remote_client(url: str, transport: str = "rest", **kwargs: object):
 
 #: the gRPC status Qdrant sends where REST sends an HTTP status
 GRPC_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-              409: "ALREADY_EXISTS", 422: "INVALID_ARGUMENT"}
+              405: "UNIMPLEMENTED", 409: "ALREADY_EXISTS", 422: "INVALID_ARGUMENT"}
 
 
 @contextlib.contextmanager
-def refusal(status: int) -> Iterator[None]:
-    """Expects the block's qdrant-client call to be refused with HTTP `status` (or its gRPC code)."""
+def refusal(status: int, mentioning: str = "") -> Iterator[None]:
+    """Expects the block's qdrant-client call to be refused with HTTP `status` (or its gRPC code),
+    the error message mentioning `mentioning`."""
     import grpc
     from qdrant_client.http.exceptions import UnexpectedResponse
 
     try:
         yield
     except UnexpectedResponse as exc:
-        assert exc.status_code == status, exc
+        assert exc.status_code == status and mentioning in exc.content.decode(), exc
     except grpc.RpcError as exc:
-        assert exc.code().name == GRPC_CODES[status], exc
+        assert exc.code().name == GRPC_CODES[status] and mentioning in exc.details(), exc
     else:
         pytest.fail(f"not refused (expected status {status})")
 

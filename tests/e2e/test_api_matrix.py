@@ -1,4 +1,4 @@
-"""Search matrix (pairs and offsets) through the real qdrant-client 1.20, sync and async. With a
+"""Search matrix (pairs and offsets) through the real qdrant-client 1.20 on every transport. With a
 sample larger than the matching points every point is drawn, so the answer is exact: it must
 equal the brute-force nearest neighbours among them, and the embedded Client's answer."""
 
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from qdrant_client import AsyncQdrantClient
 from qdrant_client import models as qm
-from qdrant_client.http.exceptions import UnexpectedResponse
 
 from tests.e2e.conftest import dataset
 
@@ -53,20 +52,19 @@ def test_pairs_and_offsets_are_the_exact_neighbours(matrix_twins):
         assert [(p.a, p.b) for p in embedded] == [(a, b) for a, b, _ in expected]
 
 
-def test_sampling_and_errors(matrix_twins):
+def test_sampling_and_errors(matrix_twins, refused):
     remote, _ = matrix_twins
     sampled = remote.search_matrix_offsets(NAME, sample=5, limit=2, using="d")
     assert len(sampled.ids) == 5 and len(set(sampled.ids)) == 5 and sampled.ids == sorted(sampled.ids)
     assert len(sampled.scores) == 10 and all(r != c for r, c in zip(sampled.offsets_row, sampled.offsets_col))
     for bad, status in (({"using": "s"}, 400), ({"using": "nope"}, 400), ({"sample": 1}, 422), ({"limit": 0}, 422)):
-        with pytest.raises(UnexpectedResponse) as err:
+        with refused(status):
             remote.search_matrix_pairs(NAME, **{"using": "d", **bad})
-        assert err.value.status_code == status, bad
-    with pytest.raises(UnexpectedResponse) as missing:
-        remote.search_matrix_pairs("mx_nope", using="d")
-    assert missing.value.status_code == 404
+    with refused(404):
+        remote.search_matrix_offsets("mx_nope", using="d")
 
 
+@pytest.mark.transports("rest")  # async REST; async gRPC is the grpc-async transport of the tests above
 def test_async_client(server, matrix_twins):
     async def run() -> list:
         client = AsyncQdrantClient(url=server.url, timeout=60)

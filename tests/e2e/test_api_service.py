@@ -29,16 +29,23 @@ def test_probes(server):
         assert response.status_code == 200 and response.text == text
 
 
-def test_metrics_count_requests_by_route_template(server, twins):
+def test_metrics_count_requests_of_either_transport(server, twins, remote, transport, refused):
+    """REST by route template and HTTP status, gRPC by method and status code (as Qdrant labels them)."""
     twins("svc_metrics")
     for _ in range(3):
-        httpx.post(f"{server.url}/collections/svc_metrics/points/count", json={})
-    httpx.post(f"{server.url}/collections/svc_nope/points/count", json={})
+        remote.count("svc_metrics")
+    with refused(404):
+        remote.count("svc_nope")
     text = httpx.get(f"{server.url}/metrics").text
-    route = 'endpoint="/collections/{collection_name}/points/count"'
-    assert re.search(rf'rest_responses_total{{method="POST",{route},status="200"}} ([3-9]|\d\d+)', text)
-    assert re.search(rf'rest_responses_total{{method="POST",{route},status="404"}} \d+', text)
-    assert re.search(rf'rest_response_duration_seconds_count{{method="POST",{route}}} \d+', text)
+    if transport == "rest":
+        route = 'method="POST",endpoint="/collections/{collection_name}/points/count"'
+        ok, missing, family = f'{route},status="200"', f'{route},status="404"', "rest"
+    else:
+        route = 'endpoint="/qdrant.Points/Count"'
+        ok, missing, family = f'{route},status="0"', f'{route},status="5"', "grpc"  # OK, NOT_FOUND
+    assert re.search(rf"{family}_responses_total{{{ok}}} ([3-9]|\d\d+)", text), text
+    assert re.search(rf"{family}_responses_total{{{missing}}} \d+", text)
+    assert re.search(rf"{family}_response_duration_seconds_count{{{route}}} \d+", text)
     assert 'collection_points{collection="svc_metrics"} 60' in text
     assert re.search(r"^collections_total \d+$", text, re.M)
 

@@ -278,4 +278,4 @@ def test_dashboard_routes_keep_to_the_keys(dash, reports):
     dense_plan = {"collection": NAME, "plans": [{"name": "d", "request": {"query": "$dense", "using": "dense"}}],
                   "queries": {"q": "x"}, "qrels": {"q": {"1": 1}}}
     answer = rest(dash, "POST", "/dashboard/api/evaluate", dense_plan)
-    assert answer.status_code == 422 and "$text" in answer.json()["status"]["error"]
+    assert answer.status_code == 400 and "$text" in answer.json()["status"]["error"]

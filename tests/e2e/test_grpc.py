@@ -108,8 +108,9 @@ def test_existing_collection_and_missing_rpcs(served):
         params=g.VectorParams(size=2, distance=g.Distance.Dot)))
     assert code_of(collections.Create, existing, metadata=(("api-key", FULL),)) == grpc.StatusCode.ALREADY_EXISTS
     with pytest.raises(grpc.RpcError) as missing:
-        collections.ListShardKeys(g.ListShardKeysRequest(collection_name="g"), metadata=(("api-key", FULL),))
-    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "ListShardKeys" in missing.value.details()
+        g.PointsStub(channel).CreateVectorName(g.CreateVectorNameRequest(collection_name="g", vector_name="v"),
+                                               metadata=(("api-key", FULL),))
+    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "CreateVectorName" in missing.value.details()
 
 
 def test_legacy_search_recommend_discover_answer_as_rest(served):
@@ -157,3 +158,46 @@ def test_legacy_search_recommend_discover_answer_as_rest(served):
     assert ids(points.Discover(discover, metadata=full).result) == want
     assert [ids(b.result) for b in points.DiscoverBatch(g.DiscoverBatchPoints(
         collection_name="g", discover_points=[discover]), metadata=full).result] == [want]
+
+
+def test_cluster_and_full_snapshot_rpcs_keep_the_rest_routes_access_and_codes(served):
+    """The RPCs issue 19's routes brought: the route's key level, its status codes, its answer."""
+    _, channel = served
+    collections, snapshots = g.CollectionsStub(channel), g.SnapshotsStub(channel)
+    full, read_only = (("api-key", FULL),), (("api-key", READ_ONLY),)
+    info = collections.CollectionClusterInfo(g.CollectionClusterInfoRequest(collection_name="g"), metadata=read_only)
+    assert (info.shard_count, [s.points_count for s in info.local_shards]) == (1, [6])
+    assert code_of(snapshots.CreateFull, g.CreateFullSnapshotRequest(), metadata=read_only) == \
+        grpc.StatusCode.PERMISSION_DENIED
+    assert snapshots.ListFull(g.ListFullSnapshotsRequest(), metadata=read_only).snapshot_descriptions == []
+    no_operation = g.UpdateCollectionClusterSetupRequest(collection_name="g")
+    assert code_of(collections.UpdateCollectionClusterSetup, no_operation, metadata=full) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+    drop = g.UpdateCollectionClusterSetupRequest(collection_name="g", drop_replica=g.Replica(shard_id=0, peer_id=1))
+    with pytest.raises(grpc.RpcError) as standalone:
+        collections.UpdateCollectionClusterSetup(drop, metadata=full)
+    assert standalone.value.code() == grpc.StatusCode.UNIMPLEMENTED  # Qdrant's StandaloneMode over tonic
+    assert standalone.value.details() == "Qdrant is running in standalone mode"
+    assert code_of(collections.CollectionClusterInfo, g.CollectionClusterInfoRequest(collection_name="nope"),
+                   metadata=full) == grpc.StatusCode.NOT_FOUND
+
+
+def test_hostile_names_and_snapshot_paths_over_grpc(served):
+    """test_api_hostile's name and path cases that gRPC can carry (its JSON-body cases are REST's own)."""
+    _, channel = served
+    collections, snapshots, full = g.CollectionsStub(channel), g.SnapshotsStub(channel), (("api-key", FULL),)
+    config = g.VectorsConfig(params=g.VectorParams(size=2, distance=g.Distance.Dot))
+    for name in ("x" * 256, "...", ".lock", "..", "a\nb", "a\x00b", "a:b", "a/b"):
+        create = g.CreateCollection(collection_name=name, vectors_config=config)
+        assert code_of(collections.Create, create, metadata=full) == grpc.StatusCode.INVALID_ARGUMENT, name
+    for alias in ("../../etc", "a\x00b", "q" * 300):
+        change = g.ChangeAliases(actions=[g.AliasOperations(create_alias=g.CreateAlias(
+            collection_name="g", alias_name=alias))])
+        assert code_of(collections.UpdateAliases, change, metadata=full) == grpc.StatusCode.INVALID_ARGUMENT, alias
+    assert [c.name for c in collections.List(g.ListCollectionsRequest(), metadata=full).collections] == ["g"]
+    assert collections.ListAliases(g.ListAliasesRequest(), metadata=full).aliases == []
+    for snapshot in ("../x.snapshot", "../../g/x.snapshot", ".."):
+        assert code_of(snapshots.DeleteFull, g.DeleteFullSnapshotRequest(snapshot_name=snapshot),
+                       metadata=full) in CLIENT_MISTAKES, snapshot
+        assert code_of(snapshots.Delete, g.DeleteSnapshotRequest(collection_name="g", snapshot_name=snapshot),
+                       metadata=full) in CLIENT_MISTAKES, snapshot

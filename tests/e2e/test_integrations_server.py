@@ -1,5 +1,7 @@
-"""Both adapters through a live server (url=..., qdrant_client underneath) with the real MiniLM
-model: every mode, filters, MMR and deletions answer exactly as over the embedded Client."""
+"""Both adapters through a live server (qdrant_client underneath) with the real MiniLM model: every
+mode, filters, MMR and deletions answer exactly as over the embedded Client. Over REST the stores
+connect with `url=...`; over gRPC they are given a `QdrantClient(prefer_grpc=True)`. (The stores
+take a sync client, so there is no grpc-async run.)"""
 
 from __future__ import annotations
 
@@ -22,19 +24,26 @@ TEXTS = [
     ("Black holes bend light so strongly that none escapes.", "science", 1916),
 ]
 QUERIES = ["Which museums can I visit in Paris?", "light and energy in cells"]
+TRANSPORTS = ["rest", "grpc"]
+
+
+@pytest.fixture(scope="session")
+def via(server, remote, transport) -> dict:
+    """How a store reaches the server: its url over REST, the transport's client over gRPC."""
+    return {"url": server.url} if transport == "rest" else {"client": remote}
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def langchain_pair(url: str, **kwargs):
+def langchain_pair(via: dict, **kwargs):
     from hybrid.integrations.langchain import HybridVectorStore
 
     texts = [t for t, _, _ in TEXTS]
     metas = [{"topic": topic, "year": year} for _, topic, year in TEXTS]
     ids = [f"doc-{i}" for i in range(len(TEXTS))]
-    remote = HybridVectorStore.from_texts(texts, metadatas=metas, ids=ids, url=url, collection_name=unique("lc"),
+    remote = HybridVectorStore.from_texts(texts, metadatas=metas, ids=ids, collection_name=unique("lc"), **via,
                                           **kwargs)
     local = HybridVectorStore.from_texts(texts, metadatas=metas, ids=ids, collection_name="lc", **kwargs)
     return remote, local
@@ -44,8 +53,8 @@ def scored(pairs) -> list[tuple[str, float]]:
     return [(doc.id, round(score, 4)) for doc, score in pairs]
 
 
-def test_langchain_over_the_server_answers_as_embedded(server):
-    remote, local = langchain_pair(server.url, rrf_k=10, weights=(1.0, 0.5))
+def test_langchain_over_the_server_answers_as_embedded(via):
+    remote, local = langchain_pair(via, rrf_k=10, weights=(1.0, 0.5))
     assert remote.collection.remote and not local.collection.remote
     for query in QUERIES:
         for mode in ("dense", "sparse", "hybrid"):
@@ -64,7 +73,7 @@ def test_langchain_over_the_server_answers_as_embedded(server):
     remote.close()
 
 
-def test_llamaindex_over_the_server_answers_as_embedded(server):
+def test_llamaindex_over_the_server_answers_as_embedded(via):
     from llama_index.core import StorageContext, VectorStoreIndex
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.core.vector_stores import MetadataFilter, MetadataFilters, VectorStoreQuery
@@ -76,7 +85,7 @@ def test_llamaindex_over_the_server_answers_as_embedded(server):
                          relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc-{i // 2}")})
                 for i, (text, topic, year) in enumerate(TEXTS)]
 
-    remote, local = HybridVectorStore(unique("li"), url=server.url), HybridVectorStore("li")
+    remote, local = HybridVectorStore(unique("li"), **via), HybridVectorStore("li")
     for store in (remote, local):
         VectorStoreIndex(nodes(), storage_context=StorageContext.from_defaults(vector_store=store),
                          embed_model=HybridEmbedding())
@@ -109,10 +118,10 @@ class TestLangChainStandardOverServer(standard.VectorStoreIntegrationTests):
     """LangChain's standard suite (sync and async) through the server."""
 
     @pytest.fixture()
-    def vectorstore(self, server) -> Iterator:
+    def vectorstore(self, via) -> Iterator:
         from hybrid.integrations.langchain import HybridVectorStore
 
-        store = HybridVectorStore(self.get_embeddings(), url=server.url, collection_name=unique("standard"))
+        store = HybridVectorStore(self.get_embeddings(), collection_name=unique("standard"), **via)
         try:
             yield store
         finally:
