@@ -9,7 +9,7 @@ from qdrant_client import grpc as g
 from api import schemas as s
 from api.grpc.convert import (as_rest, body, given, points_selector, present, rest, rest_many, to_grpc, to_rest,
                               wait)
-from api.grpc.server import rpc, unimplemented
+from api.grpc.gateway import rpc, unimplemented
 from api.routes import collections, points, query
 
 convert_filter = to_rest.convert_filter

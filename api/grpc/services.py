@@ -11,7 +11,7 @@ from qdrant_client import grpc as g
 from api import schemas as s
 from api.grpc.convert import as_rest, body, given, rest, rest_many, to_grpc, to_rest
 from api.grpc.points import Points
-from api.grpc.server import Gateway, rpc
+from api.grpc.gateway import Gateway, rpc
 from hybrid.errors import BadRequest
 from api.routes import cluster, collections, service, snapshots
 

@@ -9,7 +9,7 @@ import grpc
 import msgspec
 import pytest
 
-from api.grpc.server import status_of
+from api.grpc.gateway import status_of
 from hybrid import errors as e
 
 Code = grpc.StatusCode
