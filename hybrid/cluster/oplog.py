@@ -2,9 +2,11 @@
 
 Each record is `<length u32><crc32 u32><pickle>` appended and fsynced before the replica
 acknowledges the operation; it is what a returning peer is caught up from (the WAL delta). A
-record is written after the embedded collection applied (and fsynced) the operation, so a crash
-between the two leaves the operation applied but unlogged: the peer then receives it again on
-catch-up, and every shard operation is idempotent (upsert/delete/payload writes by id or filter).
+record is written BEFORE the embedded collection applies the operation (and dropped again when the
+collection refuses it), and a replica redoes its last record when it opens: every shard operation
+is idempotent (upsert/delete/payload writes by id or filter). The other order lost track of an
+operation a primary applied and died before logging and forwarding: its returning replica then
+matched the new primary's log and silently kept points no one else had.
 A torn record at the end of the file is an operation that was never acknowledged: it is dropped;
 damage before the end is reported, not skipped.
 """
@@ -42,6 +44,12 @@ class OpLog:
         os.write(self._fd, _HEAD.pack(len(body), zlib.crc32(body)) + body)
         fsync(self._fd, self.path)
         self.entries.append(entry)
+
+    def drop_last(self) -> None:
+        """Forget the last record (an operation the collection refused after it was logged)."""
+        body = pickle.dumps(self.entries.pop(), protocol=5)
+        os.ftruncate(self._fd, os.fstat(self._fd).st_size - _HEAD.size - len(body))
+        fsync(self._fd, self.path)
 
     def since(self, seq: int) -> list[Entry]:
         return self.entries[seq:]  # entries are 1, 2, 3, ... (applied only in order)

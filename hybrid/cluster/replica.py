@@ -20,6 +20,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.cluster.oplog import Entry, OpLog
+from hybrid.errors import HybridError
 
 _log = logging.getLogger("hybrid.cluster.replica")
 FORWARD_TIMEOUT_S = 30.0
@@ -43,6 +44,15 @@ class Replica:
             self.client.create_collection(collection, **config)
         self.log = OpLog(path / "ops.log")
         self._write_lock = threading.Lock()
+        if self.log.entries:  # the last logged operation may not have reached the collection
+            self._redo(self.log.entries[-1])
+
+    def _redo(self, entry: Entry) -> None:
+        seq, method, kwargs = entry
+        try:
+            getattr(self.client, method)(self.collection, **kwargs)
+        except HybridError as exc:  # applied before (e.g. an index already dropped): nothing to redo
+            _log.info("redo of operation %d (%s) after a restart: %s", seq, method, exc)
 
     # ------------------------------------------------------------------ writes
     def last_seq(self) -> int:
@@ -52,8 +62,12 @@ class Replica:
         seq, method, kwargs = entry
         if method not in WRITE_METHODS:
             raise ValueError(f"not a shard write: {method}")
-        getattr(self.client, method)(self.collection, **kwargs)
-        self.log.append(entry)
+        self.log.append(entry)  # logged first: see hybrid.cluster.oplog
+        try:
+            getattr(self.client, method)(self.collection, **kwargs)
+        except BaseException:
+            self.log.drop_last()  # refused (bad input): neither applied nor logged
+            raise
 
     def apply(self, seq: int, method: str, kwargs: dict) -> tuple[str, int]:
         """A forwarded operation: ("ok", seq), or ("gap", last) when earlier ones are missing."""

@@ -75,3 +75,32 @@ def test_ray_address_needs_cluster(capsys):
 
     assert main(["serve", "--port", "0", "--ray-address", "127.0.0.1:6379"]) == 2
     assert "--ray-address needs --cluster" in capsys.readouterr().err
+
+
+CONFIG = {"vectors_config": {"size": 2, "distance": "Dot"}}
+
+
+def test_a_refused_operation_leaves_no_record(tmp_path):
+    from hybrid.cluster.replica import Replica
+
+    replica = Replica(str(tmp_path), "c", CONFIG)
+    replica.apply(1, "upsert", {"points": [{"id": 1, "vector": [1.0, 0.0]}]})
+    with pytest.raises(ValidationError):
+        replica.apply(2, "upsert", {"points": [{"id": 2, "vector": [1.0, 0.0, 0.0]}]})  # wrong size
+    assert replica.last_seq() == 1 and OpLog(tmp_path / "ops.log").last_seq == 1
+    replica.client.close()
+
+
+def test_a_logged_operation_the_collection_never_saw_is_redone_on_open(tmp_path):
+    """The crash between logging an operation and applying it: the replica that comes back has
+    both (its log decides what a returning peer holds, so log and data must agree)."""
+    from hybrid.cluster.replica import Replica
+
+    replica = Replica(str(tmp_path), "c", CONFIG)
+    replica.apply(1, "upsert", {"points": [{"id": 1, "vector": [1.0, 0.0]}]})
+    replica.log.append((2, "upsert", {"points": [{"id": 2, "vector": [0.0, 1.0]}]}))  # then the crash
+    replica.client.close()
+    replica.log.close()
+    back = Replica(str(tmp_path), "c", CONFIG)
+    assert back.last_seq() == 2 and back.client.count("c").count == 2
+    back.client.close()
