@@ -25,10 +25,27 @@ from api.settings import Settings
 from hybrid import Client
 
 
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: every socket stays bound until all are chosen (two one-at-a-time
+    picks can return the same port, and then the REST and gRPC servers collide)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+@pytest.fixture
+def pick_ports():
+    """`free_ports` for test modules (conftest functions are not importable)."""
+    return free_ports
 
 
 TRANSPORTS = ["rest", "grpc", "grpc-async"]
@@ -67,8 +84,8 @@ class RunningServer:
 
 
 def start_server(client: Optional[Client] = None, **settings: object) -> RunningServer:
-    port = free_port()
-    settings.setdefault("grpc_port", free_port())
+    port, grpc_port = free_ports(2)
+    settings.setdefault("grpc_port", grpc_port)
     config = Settings(port=port, **settings)  # type: ignore[arg-type]
     app = create_app(client, config)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

@@ -4,7 +4,6 @@ it listens, saying so, so the first server-side text query fits in qdrant-client
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +16,12 @@ from hybrid import Client
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_serve_warms_models_before_listening(tmp_path):
+def test_serve_warms_models_before_listening(tmp_path, pick_ports):
     data = tmp_path / "data"
     with Client(path=data) as client:
         client.create_collection("docs", vectors_config={"size": 384, "distance": "Cosine"})
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = pick_ports(2)
     log = tmp_path / "server.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "hybrid", "serve", "--data", str(data), "--port", str(port),
