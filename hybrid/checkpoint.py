@@ -7,8 +7,8 @@ sequence number they cover, and `wal/`. A checkpoint (under the collection lock)
 sealed segment's bitset as of now, a compact copy of each segment never written (the appendable
 one, or one a failed round could not write: `plain` in the manifest, not indexed), then the
 manifest; only then are the WAL files it covers and the folders it does not name removed.
-Recovery loads the manifest's segments (verified) and replays the WAL after that sequence: the
-same state.
+Recovery loads the manifest's segments (verified; the copy of the appendable segment comes back
+appendable) and replays the WAL after that sequence: the same state, and the same segments.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Manifest(msgspec.Struct):
     segments: list[str] = []
     checkpoint_seq: int = 0
     plain: list[str] = []  # compact copies of segments the optimizer did not build: not indexed
+    appendable: str = ""  # the plain copy of the appendable segment: appendable again on open
 
 
 def write_checkpoint(c: "Collection", saved: set[str], being_written: Callable[[], set[str]]) -> None:
@@ -61,7 +62,7 @@ def write_checkpoint(c: "Collection", saved: set[str], being_written: Callable[[
     seg_dir = root / "segments"
     seg_dir.mkdir(exist_ok=True)
     seq = c.wal.rotate()  # refuses (raises) once an fsync of the log failed
-    names, plain = [], []
+    names, plain, appendable = [], [], ""
     for seg in c.segments:
         if seg.name in saved and (seg_dir / seg.name).is_dir():
             save_checked_npy(seg_dir / seg.name / f"deleted-{seq}.npy", seg.deleted[: seg.size])
@@ -73,8 +74,10 @@ def write_checkpoint(c: "Collection", saved: set[str], being_written: Callable[[
             write_dir_atomically(seg_dir / copy.name, lambda d, s=copy: _save_with_bitset(s, d, seq))
             names.append(copy.name)
             plain.append(copy.name)
+            if seg.appendable:
+                appendable = copy.name
     c.text.commit(c.seq)  # text indexes hold every op up to now: before the WAL drops
-    write_checked(root / MANIFEST, msgspec.json.encode(Manifest(names, seq, plain)))
+    write_checked(root / MANIFEST, msgspec.json.encode(Manifest(names, seq, plain, appendable)))
     c.wal.drop_until(seq)
     keep = set(names) | being_written()
     try:
@@ -132,6 +135,10 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
             raise DataDamaged(directory, f"the segment folder named by {root / MANIFEST} is missing")
         deleted = load_checked_npy(directory / f"deleted-{manifest.checkpoint_seq}.npy")
         seg = Segment.load(c.schema, directory, deleted, load_index, in_ram=in_ram)
+        if name == manifest.appendable:
+            c.segments[-1] = seg.reopened()
+            c._attach(c.appendable)
+            continue
         c._attach(seg)
         sealed.append(seg)
         if not in_ram:
@@ -146,6 +153,12 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
         if seg.size:
             c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
         c._stats(seg, live, +1)
+    app = c.appendable
+    for off, (pid, key) in enumerate(zip(app.ids, app.pids[: app.size].tolist())):  # opening: once
+        c.where.place(pid, key, (app, off))
+    if app.size:
+        c.next_pid = max(c.next_pid, int(app.pids[: app.size].max()) + 1)
+        c._stats(app, np.arange(app.size), +1)
     c.seq = manifest.checkpoint_seq
     wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
     for field, schema in c.field_indexes.items():

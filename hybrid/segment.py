@@ -217,6 +217,19 @@ class Segment(FilterViewMethods):
                        for name, store in out.vectors.items()}
         return out
 
+    def reopened(self) -> "Segment":
+        """This loaded segment's live points as an appendable segment, in RAM. A checkpoint saves
+        the appendable segment as a compact copy (the WAL before it is dropped); a restart gives
+        it back appendable rather than as one more small sealed segment for the optimizer."""
+        out = Segment.merged(self.schema, [(self, np.flatnonzero(self.live))])
+        out.name, out.appendable, out.compacted = uuid.uuid4().hex, True, False
+        out.ids = list(out.ids)
+        out.latest_offset = dict(zip(out.pids.tolist(), range(out.size)))
+        for store in out.vectors.values():
+            if isinstance(store, SparseStore):
+                store.make_growable()
+        return out
+
     def save(self, directory: Path) -> None:
         """Write the segment's files into `directory` (which the caller renames into place)."""
         atomic_save_npy(directory / "keys.npy", self.keys[: self.size])  # the ids, as sortable keys

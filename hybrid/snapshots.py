@@ -70,20 +70,21 @@ def dump_collection(c: "Collection", root: Path) -> None:
     segments_dir = root / "segments"
     segments_dir.mkdir(parents=True)
     (root / "wal").mkdir()
-    names, plain = [], []
+    names, plain, appendable = [], [], ""
     for seg in c.segments:
         if not seg.compacted:  # appendable (or frozen mid-optimisation): dead versions stay behind
             live = np.flatnonzero(seg.live)
             if live.size == 0:
                 continue
-            seg = Segment.merged(c.schema, [(seg, live)])
+            was_appendable, seg = seg.appendable, Segment.merged(c.schema, [(seg, live)])
             plain.append(seg.name)  # a copy without indexes (hybrid.checkpoint.Manifest)
+            appendable = seg.name if was_appendable else appendable
         directory = segments_dir / seg.name
         directory.mkdir()
         seg.save(directory)
         (directory / f"deleted-{c.seq}.npy").write_bytes(with_footer(npy_bytes(seg.deleted[: seg.size])))
         names.append(seg.name)
-    (root / MANIFEST).write_bytes(with_footer(msgspec.json.encode(Manifest(names, c.seq, plain))))
+    (root / MANIFEST).write_bytes(with_footer(msgspec.json.encode(Manifest(names, c.seq, plain, appendable))))
     (root / "config.json").write_bytes(with_footer(c.config_json()))
 
 

@@ -196,6 +196,17 @@ class SparseStore(_RaggedStore):
             for i, off in enumerate(offsets.tolist()):  # write path: one posting list update per point
                 self.growable.add(off, indices[indptr[i]:indptr[i + 1]], values[indptr[i]:indptr[i + 1]])
 
+    def make_growable(self) -> None:
+        """Searchable while appendable (a reopened appendable segment): the growable index over
+        the rows it already holds, bulk-loaded."""
+        from indexes.sparse import GrowableSparseIndex
+
+        n = self.starts.shape[0]
+        rows = concatenated_ranges(self.starts, self.ends)
+        indptr = np.concatenate(([0], np.cumsum(self.ends - self.starts))).astype(np.int64)
+        with self.lock:
+            self.growable = GrowableSparseIndex.from_csr(indptr, self.flat[0][rows], self.flat[1][rows], n)
+
     def erase(self, offsets: np.ndarray) -> None:
         super().erase(offsets)
         if self.growable is not None:

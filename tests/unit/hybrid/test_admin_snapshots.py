@@ -136,7 +136,7 @@ def test_locations_outside_the_snapshots_folder_are_refused(client, tmp_path):
 
 def test_restore_keeps_the_appendable_points_in_sparse_search(client):
     """The last batch, still in the appendable segment when the snapshot is taken, is written
-    as a plain (index-less) sealed segment: it must stay in sparse search after a restore (it
+    as a plain (index-less) copy, appendable again once restored: it must stay in sparse search (it
     used to vanish from it while scroll still had it, whenever the optimizer had not sealed
     that batch yet). The optimizer is kept off so the batch stays appendable, deterministically."""
     client.create_collection("a", vectors_config={}, sparse_vectors_config={"s": {"modifier": "idf"}},
@@ -149,8 +149,7 @@ def test_restore_keeps_the_appendable_points_in_sparse_search(client):
     assert len(before.points) == 10
     snap = client.create_snapshot("a")
     client.recover_snapshot("a", str(client.snapshot_file("a", snap.name)))
-    if client.path is None:  # written as a plain sealed segment (a persistent one replays its WAL)
-        assert not client.collection("a").segments[0].appendable
+    assert [(s.appendable, s.size) for s in client.collection("a").segments] == [(True, 40)]
     assert client.query_points("a", query=query, using="s", limit=10) == before
 
 
@@ -224,8 +223,8 @@ def test_persistent_snapshot_holds_only_the_durable_state(tmp_path):
 
 def test_plain_checkpoint_copy_stays_in_sparse_search_after_reopen(tmp_path):
     """The same load path as a restore: a checkpoint writes the appendable segment as a plain
-    (index-less) copy and drops the log it covers; after a reopen its points must still be found
-    by sparse search (the optimizer is off, so nothing indexes that copy later)."""
+    (index-less) copy and drops the log it covers; after a reopen it is the appendable segment
+    again and its points must still be found by sparse search (through its growable index)."""
     from hybrid.checkpoint import write_checkpoint
 
     query = {"indices": [3, 11], "values": [1.0, 1.0]}
@@ -239,5 +238,6 @@ def test_plain_checkpoint_copy_stays_in_sparse_search_after_reopen(tmp_path):
         with c.lock:
             write_checkpoint(c, c.optimizer.saved, set)
     with Client(path=tmp_path / "data") as client:
-        assert not client.collection("a").segments[0].appendable  # the plain copy, nothing replayed
+        (segment,) = client.collection("a").segments  # the plain copy, appendable again: nothing replayed
+        assert segment.appendable and segment.size == 40
         assert client.query_points("a", query=query, using="s", limit=10) == before

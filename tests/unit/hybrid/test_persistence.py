@@ -112,3 +112,38 @@ def test_wal_numbering_survives_rotation_and_drop(tmp_path) -> None:
     assert reopened.append(b"d") == 4
     reopened.close()
     assert [s for s, _ in WriteAheadLog(tmp_path, checkpoint_seq=covered).replay(3)] == [4]
+
+
+def test_a_checkpointed_appendable_segment_reopens_appendable(tmp_path) -> None:
+    """A checkpoint taken while the appendable segment holds points writes it as a compact copy
+    and drops the log it covers: after a restart it is the appendable segment again (same
+    segments, same status, same answers), not one more unindexed sealed segment to merge."""
+    from hybrid.checkpoint import write_checkpoint
+
+    path = tmp_path / "data"
+    client = Client(path=path)
+    _fill(client)
+    client.create_payload_index("c", "i", "integer")
+    client.collection("c").optimizer.wait()
+    client.upsert("c", [{"id": 1000 + i, "vector": {"": [float(i + 1)] * 8, "s": {"indices": [3], "values": [2.0]}},
+                         "payload": {"i": 1000 + i}} for i in range(10)])
+    client.delete("c", [1003])
+    coll = client.collection("c")
+    with coll.lock:
+        write_checkpoint(coll, coll.optimizer.saved, set)
+    info, before = client.get_collection("c"), _snapshot(client)
+    filtered = client.count("c", count_filter={"must": [{"key": "i", "range": {"gte": 1000}}]}).count
+    client.close()
+
+    with Client(path=path) as reopened:
+        again = reopened.get_collection("c")
+        app = reopened.collection("c").appendable
+        assert app.appendable and app.live_count == 9
+        assert (again.segments_count, again.status, again.indexed_vectors_count) == \
+            (info.segments_count, info.status, info.indexed_vectors_count)
+        assert _snapshot(reopened) == before
+        assert reopened.count("c", count_filter={"must": [{"key": "i", "range": {"gte": 1000}}]}).count == filtered == 9
+        reopened.set_payload("c", {"moved": True}, points=[1001])  # the reopened points are found where they are
+        reopened.delete("c", [1002])
+        assert reopened.retrieve("c", [1001])[0].payload == {"i": 1001, "moved": True}
+        assert reopened.count("c").count == before[3] - 1 and not reopened.retrieve("c", [1002])
