@@ -148,12 +148,15 @@ class Replica:
         """(last sequence number, digest of that operation): where a catch-up may start."""
         return self.log.last_seq, self.log.digest(self.log.last_seq)
 
-    def write(self, method: str, kwargs: dict, peers: list[str], namespace: str, need: int = 1) -> dict:
+    def write(self, method: str, kwargs: dict, peers: list[str], namespace: str, need: int = 1,
+              undoable: bool = False) -> dict:
         """As the primary: sequence, apply, forward to `peers` (actor names); count replicas
         that have it durable. Fewer than `need`: the write is taken back here and on the peers
-        that took it ("undone"). An invalid operation raises before anything is applied."""
+        that took it ("undone"). `undoable`: keep its before-image anyway (the write spans
+        shards: another shard may refuse it, see `revert`). An invalid operation raises before
+        anything is applied."""
         with self._write_lock:
-            undo = self._before_image(method, kwargs) if need > 1 else None
+            undo = self._before_image(method, kwargs) if need > 1 or undoable else None
             seq = self.log.last_seq + 1
             self._apply((seq, method, kwargs))
             acked, failed = self._forward(seq, method, kwargs, peers, namespace)

@@ -42,7 +42,8 @@ class WriteMixin:
     def write(self: "ClusterClient", layout: Layout, per_shard: dict[int, dict], method: str) -> m.UpdateResult:
         for sid in per_shard:
             self._writable(layout, sid)  # every shard, before any is sent anything
-        submitted = {sid: self._submit(layout, sid, method, kwargs) for sid, kwargs in per_shard.items()}
+        spans = len(per_shard) > 1
+        submitted = {sid: self._submit(layout, sid, method, kwargs, spans) for sid, kwargs in per_shard.items()}
         done: dict[int, tuple[int, int]] = {}
         refusal: Optional[BaseException] = None
         for sid, (replica_id, ref) in submitted.items():
@@ -65,17 +66,18 @@ class WriteMixin:
             raise Unavailable(f"shard {shard_id} of {layout.name!r}: {len(alive)} of {len(shard.replicas)} replicas "
                               f"alive, write_consistency_factor is {layout.write_consistency_factor}")
 
-    def _submit(self: "ClusterClient", layout: Layout, shard_id: int, method: str, kwargs: dict) -> tuple[int, Any]:
+    def _submit(self: "ClusterClient", layout: Layout, shard_id: int, method: str, kwargs: dict,
+                spans: bool) -> tuple[int, Any]:
         self._writable(layout, shard_id)
         alive = [r for r in layout.shard(shard_id).replicas if r.state != DEAD]
         primary = next(r for r in alive if r.state == ACTIVE)
         try:
             handle = self.handle(layout, shard_id, primary.replica_id)
             return primary.replica_id, handle.write.remote(method, kwargs, self._peers(layout, shard_id, primary),
-                                                           NAMESPACE, layout.write_consistency_factor)
+                                                           NAMESPACE, layout.write_consistency_factor, spans)
         except self.dead_errors():
             self.mark(layout, shard_id, primary.replica_id, DEAD)
-            return self._submit(layout, shard_id, method, kwargs)
+            return self._submit(layout, shard_id, method, kwargs, spans)
 
     def _peers(self: "ClusterClient", layout: Layout, shard_id: int, primary: Any) -> list[str]:
         return [layout.actor_name(shard_id, r.replica_id) for r in layout.shard(shard_id).replicas
@@ -88,7 +90,7 @@ class WriteMixin:
             result = self.get(ref)
         except self.dead_errors():  # the primary died: the next replica takes over (writes are idempotent)
             self.mark(layout, shard_id, replica_id, DEAD)
-            replica_id, ref = self._submit(layout, shard_id, method, kwargs)
+            replica_id, ref = self._submit(layout, shard_id, method, kwargs, True)
             return self._settle(layout, shard_id, method, kwargs, replica_id, ref)
         for name in result["failed"]:
             self.mark(layout, shard_id, int(name.rsplit("/", 1)[1]), DEAD)

@@ -132,6 +132,16 @@ def test_shards_are_replicated_moved_and_dropped_through_qdrant_client(remote, c
         assert coordinator.get(coordinator.handle(layout, 0, r.replica_id).read.remote("count", {}))["count"] == 20
     remote.upsert("w3", [qm.PointStruct(id=20, vector=_vec(20))])
     assert remote.count("w3").count == 21
+    layout = coordinator.layout("w3")  # a transfer under way, as another coordinator would have left it
+    layout.transfers.append({"shard_id": 0, "from": slot[0], "to": slot[2], "sync": True, "method": "snapshot",
+                             "replica_id": 99})
+    coordinator.meta.put(layout)
+    transfer = remote.collection_cluster_info("w3").shard_transfers[0]
+    assert (transfer.shard_id, transfer.from_, transfer.to, transfer.sync, transfer.method) == (
+        0, slot[0], slot[2], True, qm.ShardTransferMethod.SNAPSHOT)
+    assert remote.cluster_collection_update("w3", qm.AbortTransferOperation(abort_transfer=qm.AbortShardTransfer(
+        shard_id=0, from_peer_id=slot[0], to_peer_id=slot[2])))
+    assert remote.collection_cluster_info("w3").shard_transfers == []
     with pytest.raises(UnexpectedResponse) as refused:  # no such transfer
         remote.cluster_collection_update("w3", qm.AbortTransferOperation(abort_transfer=qm.AbortShardTransfer(
             shard_id=0, from_peer_id=slot[0], to_peer_id=slot[2])))
@@ -176,6 +186,13 @@ def test_aliases_collection_updates_batches_and_documents(remote, coordinator): 
     assert sorted(p.id for p in remote.scroll("w4", limit=10)[0]) == [0, 1, 2, 10]
     assert {p.id for p in remote.scroll("w4", scroll_filter=qm.Filter(must=[qm.FieldCondition(
         key="tag", match=qm.MatchValue(value="x"))]))[0]} == {0, 10}
+
+    ids = [0, 1, 2, 50]  # 50 does not exist: its shard refuses, the other takes it back
+    assert len(c.route(c.layout("w4"), ids, None)) == 2
+    vectors = {p.id: p.vector for p in c.retrieve("w4", ids, with_vectors=["d"])}
+    with pytest.raises(ValidationError, match="50"):
+        c.update_vectors("w4", [{"id": i, "vector": {"d": [0.0, 0.0, 0.0, 7.0]}} for i in ids])
+    assert {p.id: p.vector for p in c.retrieve("w4", ids, with_vectors=["d"])} == vectors
 
     with pytest.raises(ValidationError, match="update_filter"):  # refused by name, never ignored
         c.upsert("w4", [{"id": 11, "vector": {"d": _vec(11)}}], update_filter={"must": []})
