@@ -23,6 +23,7 @@ from hybrid.cluster.replica import Replica
 from hybrid.cluster.health import HealthMixin
 from hybrid.cluster.status import StatusMixin
 from hybrid.cluster.aliases import AliasMixin
+from hybrid.cluster.snapshots import ClusterSnapshotMixin
 from hybrid.cluster.transfer import TransferMixin
 from hybrid.cluster.writes import WriteMixin, refuse_unsupported
 from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
@@ -35,7 +36,8 @@ SLOT_PREFIX = "hybrid_slot_"
 CALL_TIMEOUT_S = 120.0
 
 
-class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, StatusMixin, HealthMixin):
+class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, ClusterSnapshotMixin, StatusMixin,
+                    HealthMixin):
     def __init__(self, address: Optional[str] = None, data_root: str = "cluster_data", health_interval: float = 2.0,
                  inference: Any = None) -> None:
         import ray

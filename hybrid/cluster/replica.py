@@ -35,6 +35,7 @@ from hybrid.ids import normalize_id
 _log = logging.getLogger("hybrid.cluster.replica")
 FORWARD_TIMEOUT_S = 30.0
 RESTORE = "restore"  # the inverse of a refused write: its before-image (see the module doc)
+RECOVERED = "recovered"  # the first record after a shard was recovered from a snapshot (nothing to redo)
 
 #: Client methods a shard operation may call (writes) and read calls the coordinator may make.
 WRITE_METHODS = frozenset({"upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
@@ -89,6 +90,8 @@ class Replica:
             raise
 
     def _call(self, method: str, kwargs: dict) -> None:
+        if method == RECOVERED:
+            return
         if method == RESTORE:
             self._restore(**kwargs)
         else:
@@ -266,15 +269,40 @@ class Replica:
 
     def install(self, snapshot: bytes, entries: list[Entry]) -> int:
         """Become the collection of `snapshot`, whose last operation is the last of `entries`."""
+        with self._write_lock:
+            return self._install(snapshot, entries)
+
+    def _install(self, snapshot: bytes, entries: list[Entry]) -> int:
         import tempfile
 
+        with tempfile.TemporaryDirectory(dir=self.log.path.parent) as tmp:
+            archive = Path(tmp) / "shard.snapshot"
+            archive.write_bytes(snapshot)
+            self.client.restore_snapshot(self.collection, archive)  # a bad archive raises: nothing changed
+        self.log.reset(entries)
+        return self.log.last_seq
+
+    def snapshot(self) -> bytes:
+        """A snapshot of this shard (a shard snapshot asked for by a user)."""
         with self._write_lock:
-            with tempfile.TemporaryDirectory(dir=self.log.path.parent) as tmp:
-                archive = Path(tmp) / "shard.snapshot"
-                archive.write_bytes(snapshot)
-                self.client.restore_snapshot(self.collection, archive)
-            self.log.reset(entries)
-            return self.log.last_seq
+            return self._snapshot_bytes()
+
+    def recover(self, snapshot: bytes, peers: list[str], namespace: str) -> dict:
+        """As the primary: become `snapshot` (one new operation, RECOVERED), then give every
+        peer a snapshot of the result; count the replicas that have it."""
+        import ray
+
+        with self._write_lock:
+            seq = self._install(snapshot, [(self.log.last_seq + 1, RECOVERED, {})])
+            acked, failed = 1, []
+            for name in peers:
+                try:
+                    self._sync(ray.get_actor(name, namespace=namespace), snapshot=True)
+                    acked += 1
+                except Exception as exc:  # noqa: BLE001 - a peer that fails is reported dead
+                    _log.warning("replica %s did not take the recovered shard: %r", name, exc)
+                    failed.append(name)
+            return {"seq": seq, "acked": acked, "failed": failed, "undone": False}
 
     # ------------------------------------------------------------------ reads
     def read(self, method: str, kwargs: dict) -> Any:

@@ -98,7 +98,7 @@ def _not_distributed(name: str) -> Any:
 
 #: Client methods the REST routes call that a cluster does not offer yet: refused by name (400),
 #: never a 500 for a missing attribute.
-NOT_DISTRIBUTED = ("get_optimizations", "create_snapshot", "list_snapshots", "delete_snapshot", "recover_snapshot", "restore_snapshot",
-                   "snapshot_file", "snapshots_path", "create_full_snapshot", "list_full_snapshots")
+NOT_DISTRIBUTED = ("get_optimizations", "create_full_snapshot", "list_full_snapshots", "full_snapshot_file",
+                   "delete_full_snapshot", "recover_full_snapshot")
 for _name in NOT_DISTRIBUTED:
     setattr(StatusMixin, _name, _not_distributed(_name))

@@ -201,3 +201,34 @@ def test_aliases_collection_updates_batches_and_documents(remote, coordinator): 
     assert c.count("w4").count == 4
     remote.delete_collection("w4")
     assert remote.get_aliases().aliases == []
+
+
+def test_shard_and_collection_snapshots_through_qdrant_client(remote, coordinator):  # noqa: F811
+    c = coordinator
+    remote.create_collection("w5", vectors_config=qm.VectorParams(size=4, distance=qm.Distance.DOT),
+                             shard_number=2, replication_factor=2)
+    remote.upsert("w5", [qm.PointStruct(id=i, vector=_vec(i), payload={"i": i}) for i in range(10)])
+    everything = sorted((p.id, p.payload["i"]) for p in remote.scroll("w5", limit=100)[0])
+    on_shard_0 = set(c.route(c.layout("w5"), list(range(10)), None)[0])
+
+    shot = remote.create_shard_snapshot("w5", 0)
+    assert [s.name for s in remote.list_shard_snapshots("w5", 0)] == [shot.name]
+    remote.delete("w5", qm.PointIdsList(points=list(range(10))))  # both shards emptied
+    assert remote.recover_shard_snapshot("w5", 0, f"file://{c.snapshots_path}/w5/shards/0/{shot.name}")
+    assert sorted(p.id for p in remote.scroll("w5", limit=100)[0]) == sorted(on_shard_0)
+    layout = c.layout("w5")
+    for r in layout.shards[0].replicas:  # every replica of the shard took the recovered data
+        assert c.get(c.handle(layout, 0, r.replica_id).read.remote("count", {}))["count"] == len(on_shard_0)
+    with pytest.raises(UnexpectedResponse) as missing:
+        remote.create_shard_snapshot("w5", 7)
+    assert missing.value.status_code == 404
+
+    remote.upsert("w5", [qm.PointStruct(id=i, vector=_vec(i), payload={"i": i}) for i in range(10)])
+    whole = remote.create_snapshot("w5")
+    assert [s.name for s in remote.list_snapshots("w5")] == [whole.name]
+    location = f"file://{c.snapshots_path}/w5/{whole.name}"
+    remote.delete_collection("w5")
+    assert remote.recover_snapshot("w5", location, checksum=whole.checksum)  # re-created with its shards
+    assert remote.get_collection("w5").config.params.shard_number == 2
+    assert sorted((p.id, p.payload["i"]) for p in remote.scroll("w5", limit=100)[0]) == everything
+    remote.delete_collection("w5")
