@@ -129,7 +129,7 @@ class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, Cl
                           **kwargs: Any) -> bool:
         check_name(collection_name)
         config = {"vectors_config": m.to_builtins(vectors_config), "sparse_vectors_config": m.to_builtins(sparse_vectors_config),
-                  **{k: m.to_builtins(v) for k, v in kwargs.items() if v is not None and k not in ("timeout", "init_from")}}
+                  **{k: m.to_builtins(v) for k, v in kwargs.items() if v is not None and k != "timeout"}}
         schema_from_request(**config)  # the engine's validation, before anything is placed
         method = m.to_builtins(sharding_method) or "auto"
         if method not in ("auto", "custom"):
