@@ -69,8 +69,9 @@ class Replica:
             self.client.update_collection(self.collection, **update)
 
     def _redo(self, entry: Entry) -> None:
+        seq, method, kwargs = entry
         try:
-            self._call(entry[1], entry[2])
+            self._call(method, kwargs)
         except HybridError as exc:  # applied before (e.g. an index already dropped): nothing to redo
             _log.info("redo of operation %d (%s) after a restart: %s", seq, method, exc)
 
@@ -80,7 +81,7 @@ class Replica:
 
     def _apply(self, entry: Entry) -> None:
         seq, method, kwargs = entry
-        if method not in WRITE_METHODS and method != RESTORE:
+        if method not in WRITE_METHODS and method not in (RESTORE, RECOVERED):
             raise ValueError(f"not a shard write: {method}")
         self.log.append(entry)  # logged first: see hybrid.cluster.oplog
         try:

@@ -70,3 +70,14 @@ def test_a_primary_compacts_its_log_once_it_holds_twice_what_it_keeps(tmp_path):
     assert replica.log_span() == (6, 10)  # cut at 7 records (seq 7 -> keep from 4), again at seq 10 (from 7)
     replica.client.close()
     replica.log.close()
+
+
+def test_a_last_record_the_collection_refuses_on_redo_does_not_stop_the_replica(tmp_path):
+    replica = Replica(str(tmp_path), "c", CONFIG)
+    replica.log.append((1, "update_vectors", {"points": [{"id": 5, "vector": {"": [1.0, 0.0]}}]}))  # no point 5
+    replica.client.close()
+    replica.log.close()
+    back = Replica(str(tmp_path), "c", CONFIG)
+    assert back.last_seq() == 1 and back.client.count("c").count == 0
+    back.client.close()
+    back.log.close()
