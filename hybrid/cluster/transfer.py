@@ -104,7 +104,10 @@ class TransferMixin:
             return
         layout = self._end_transfer(name, transfer, keep=True)
         if layout is not None and not transfer["sync"]:
-            self._drop_replica(layout, shard_id, transfer["from"])
+            try:
+                self._drop_replica(layout, shard_id, transfer["from"])
+            except HybridError as exc:  # e.g. the source was dropped meanwhile: the copy stands
+                _log.warning("the source of a move of shard %d of %r stays: %s", shard_id, name, exc)
 
     def _end_transfer(self: "ClusterClient", name: str, transfer: dict, keep: bool) -> Optional[Layout]:
         """Remove the transfer from the layout; the new replica turns Active (keep, and the
