@@ -132,8 +132,10 @@ class WriteMixin:
         shards = self.target_shards(layout, shard_key_selector)
         return self.write(layout, {s.shard_id: make(sel) for s in shards}, method)
 
-    def _points(self: "ClusterClient", layout: Layout, points: Any, with_payload: bool = True) -> list[dict]:
-        """The points as rows, documents embedded here, all validated against the schema."""
+    def _point_write(self: "ClusterClient", layout: Layout, points: Any, shard_key_selector: Any, method: str,
+                     with_payload: bool) -> m.UpdateResult:
+        """Upsert or update_vectors: documents embedded here; a write to several shards is
+        validated whole here first (one shard validates its part whole itself)."""
         from hybrid.points import batch_from_points
 
         rows = point_rows(points)
@@ -146,8 +148,11 @@ class WriteMixin:
             elif isinstance(vector, dict) and not {"indices", "values"} <= set(vector):
                 row["vector"] = {name: self._embed(v, name, schema, f"points[{i}].vector.{name}")
                                  if _is_document(v) else v for name, v in vector.items()}
-        batch_from_points(rows, schema, None, with_payload=with_payload)  # refused here, before any shard
-        return rows
+        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
+        routed = self.route(layout, ids, shard_key_selector)
+        if len(routed) > 1:
+            batch_from_points(rows, schema, None, with_payload=with_payload)  # refused here, before any shard
+        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()}, method)
 
     def _embed(self: "ClusterClient", document: dict, name: str, schema: Any, where: str) -> Any:
         if self.infer is None:
@@ -160,11 +165,7 @@ class WriteMixin:
                shard_key_selector: Any = None, timeout: Optional[int] = None, update_filter: Any = None,
                update_mode: Any = None) -> m.UpdateResult:
         refuse_unsupported(update_filter=update_filter, update_mode=update_mode)
-        layout = self.layout(collection_name)
-        rows = self._points(layout, points)
-        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
-        routed = self.route(layout, ids, shard_key_selector)
-        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()}, "upsert")
+        return self._point_write(self.layout(collection_name), points, shard_key_selector, "upsert", True)
 
     def delete(self: "ClusterClient", collection_name: str, points_selector: Any, wait: bool = True,
                ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.UpdateResult:
@@ -204,12 +205,7 @@ class WriteMixin:
                        ordering: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None,
                        update_filter: Any = None) -> m.UpdateResult:
         refuse_unsupported(update_filter=update_filter)
-        layout = self.layout(collection_name)
-        rows = self._points(layout, points, with_payload=False)
-        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
-        routed = self.route(layout, ids, shard_key_selector)
-        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()},
-                          "update_vectors")
+        return self._point_write(self.layout(collection_name), points, shard_key_selector, "update_vectors", False)
 
     def delete_vectors(self: "ClusterClient", collection_name: str, vectors: Sequence[str], points: Any,
                        wait: bool = True, ordering: Any = None, shard_key_selector: Any = None,
