@@ -18,6 +18,18 @@ class HybridError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple:
+        """Picklable whatever a subclass's __init__ takes: in cluster mode a replica's error
+        crosses to the coordinator, which answers it as itself."""
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> HybridError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class BadRequest(HybridError):
     """The request is malformed or refers to something that cannot be used that way."""

@@ -13,19 +13,22 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from hybrid import models as m
 from hybrid.cluster import scatter
 from hybrid.cluster.reads import PlanningViews
-from hybrid.cluster.meta import ACTIVE, DEAD, NAMESPACE, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
+from hybrid.cluster.meta import DEAD, NAMESPACE, Layout, Metadata, RayKV, ReplicaInfo, ShardInfo
 from hybrid.cluster.replica import Replica
 from hybrid.cluster.health import HealthMixin
 from hybrid.cluster.status import StatusMixin
+from hybrid.cluster.aliases import AliasMixin
+from hybrid.cluster.snapshots import ClusterSnapshotMixin
+from hybrid.cluster.transfer import TransferMixin
+from hybrid.cluster.writes import WriteMixin, refuse_unsupported
 from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
 from hybrid.config import schema_from_request
-from hybrid.errors import AlreadyExists, CollectionNotFound, HybridError, Unavailable, ValidationError
-from hybrid.ids import normalize_id
+from hybrid.errors import AlreadyExists, CollectionNotFound, HybridError, ValidationError
 from hybrid.names import check_name
 
 _log = logging.getLogger("hybrid.cluster")
@@ -33,7 +36,8 @@ SLOT_PREFIX = "hybrid_slot_"
 CALL_TIMEOUT_S = 120.0
 
 
-class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
+class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, ClusterSnapshotMixin, StatusMixin,
+                    HealthMixin):
     def __init__(self, address: Optional[str] = None, data_root: str = "cluster_data", health_interval: float = 2.0,
                  inference: Any = None) -> None:
         import ray
@@ -46,8 +50,10 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
         self.meta = Metadata(RayKV())
         self.root = str(data_root)
         self.infer = inference
+        self.oplog_retain = 1000  # operations each replica keeps for catching up peers (then a snapshot)
         self.remote_replica = ray.remote(num_cpus=0, max_concurrency=8, max_restarts=0)(Replica)
         self._handles: dict[str, Any] = {}
+        self._transfers: list[threading.Thread] = []
         self.planning = PlanningViews()
         self._stop = threading.Event()
         self._health = None
@@ -77,7 +83,8 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
         else:
             options["resources"] = {replica.slot: 0.001}
         handle = self.remote_replica.options(**options).remote(
-            layout.folder(self.root, shard_id, replica.replica_id), layout.name, layout.config)
+            layout.folder(self.root, shard_id, replica.replica_id), layout.name, layout.config, tuple(layout.updates),
+            self.oplog_retain)
         self._handles[name] = handle
         return handle
 
@@ -111,7 +118,7 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
 
     # ------------------------------------------------------------------ collections
     def layout(self, name: str) -> Layout:
-        layout = self.meta.get(name)
+        layout = self.meta.get(name) or self.meta.get(self.resolve_alias(name))
         if layout is None:
             raise CollectionNotFound(name)
         return layout
@@ -122,7 +129,7 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
                           **kwargs: Any) -> bool:
         check_name(collection_name)
         config = {"vectors_config": m.to_builtins(vectors_config), "sparse_vectors_config": m.to_builtins(sparse_vectors_config),
-                  **{k: m.to_builtins(v) for k, v in kwargs.items() if v is not None and k not in ("timeout", "init_from")}}
+                  **{k: m.to_builtins(v) for k, v in kwargs.items() if v is not None and k != "timeout"}}
         schema_from_request(**config)  # the engine's validation, before anything is placed
         method = m.to_builtins(sharding_method) or "auto"
         if method not in ("auto", "custom"):
@@ -178,7 +185,9 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
         return m.CollectionsResponse([m.CollectionDescription(n) for n in self.meta.names()])
 
     def create_shard_key(self, collection_name: str, shard_key: Any, shards_number: Optional[int] = None,
-                         replication_factor: Optional[int] = None, placement: Any = None, **_unused: Any) -> bool:
+                         replication_factor: Optional[int] = None, placement: Any = None,
+                         timeout: Optional[int] = None) -> bool:
+        refuse_unsupported(placement=placement)
         layout = self.layout(collection_name)
         key = normalize_shard_key(m.to_builtins(shard_key))
         if layout.sharding_method != "custom":
@@ -190,7 +199,7 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
         self.meta.put(layout)
         return True
 
-    def delete_shard_key(self, collection_name: str, shard_key: Any, **_unused: Any) -> bool:
+    def delete_shard_key(self, collection_name: str, shard_key: Any, timeout: Optional[int] = None) -> bool:
         layout = self.layout(collection_name)
         key = normalize_shard_key(m.to_builtins(shard_key))
         gone = [s for s in layout.shards if s.shard_key == key]
@@ -228,133 +237,9 @@ class ClusterClient(scatter.ReadMixin, StatusMixin, HealthMixin):
                 out[shard_id].append(pos)
         return out
 
-    # ------------------------------------------------------------------ writes
-    def write(self, layout: Layout, per_shard: dict[int, dict], method: str) -> m.UpdateResult:
-        """Send one operation per shard to its primary; acknowledged at write_consistency_factor."""
-        submitted = {sid: self._submit(layout, sid, method, kwargs) for sid, kwargs in per_shard.items()}
-        seq = 0
-        for sid, (replica_id, ref) in submitted.items():
-            seq = max(seq, self._settle(layout, sid, method, per_shard[sid], replica_id, ref))
-        return m.UpdateResult(status="completed", operation_id=seq)
-
-    def _submit(self, layout: Layout, shard_id: int, method: str, kwargs: dict) -> tuple[int, Any]:
-        shard = layout.shard(shard_id)
-        alive = [r for r in shard.replicas if r.state != DEAD]
-        if len([r for r in alive if r.state == ACTIVE]) == 0 or len(alive) < layout.write_consistency_factor:
-            raise Unavailable(f"shard {shard_id} of {layout.name!r}: {len(alive)} of {len(shard.replicas)} replicas "
-                              f"alive, write_consistency_factor is {layout.write_consistency_factor}")
-        primary = next(r for r in alive if r.state == ACTIVE)
-        peers = [layout.actor_name(shard_id, r.replica_id) for r in alive if r is not primary]
-        try:
-            handle = self.handle(layout, shard_id, primary.replica_id)
-            return primary.replica_id, handle.write.remote(method, kwargs, peers, NAMESPACE)
-        except self.dead_errors():
-            self.mark(layout, shard_id, primary.replica_id, DEAD)
-            return self._submit(layout, shard_id, method, kwargs)
-
-    def _settle(self, layout: Layout, shard_id: int, method: str, kwargs: dict, replica_id: int, ref: Any) -> int:
-        try:
-            result = self.get(ref)
-        except self.dead_errors():  # the primary died: the next replica takes over (writes are idempotent)
-            self.mark(layout, shard_id, replica_id, DEAD)
-            replica_id, ref = self._submit(layout, shard_id, method, kwargs)
-            return self._settle(layout, shard_id, method, kwargs, replica_id, ref)
-        for name in result["failed"]:
-            self.mark(layout, shard_id, int(name.rsplit("/", 1)[1]), DEAD)
-        if result["acked"] < layout.write_consistency_factor:
-            raise Unavailable(f"shard {shard_id} of {layout.name!r}: the operation is durable on {result['acked']} "
-                              f"replicas, write_consistency_factor is {layout.write_consistency_factor}")
-        return result["seq"]
-
-    def _ids_or_filter(self, layout: Layout, method: str, selector: Any, shard_key_selector: Any, field: str,
-                       make: Callable[[Any], dict]) -> m.UpdateResult:
-        """A write selecting points by ids (routed) or by a filter (every targeted shard)."""
-        sel = m.to_builtins(selector)
-        if isinstance(sel, dict) and "points" in sel:
-            sel = sel["points"]
-        if isinstance(sel, list) and layout.sharding_method == "auto":
-            ids = [normalize_id(v, f"{field}[{i}]") for i, v in enumerate(sel)]
-            routed = self.route(layout, ids, shard_key_selector)
-            return self.write(layout, {sid: make([ids[p] for p in pos]) for sid, pos in routed.items()}, method)
-        shards = self.target_shards(layout, shard_key_selector)
-        return self.write(layout, {s.shard_id: make(sel) for s in shards}, method)
-
-    def upsert(self, collection_name: str, points: Any, wait: bool = True, ordering: Any = None,
-               shard_key_selector: Any = None, timeout: Optional[int] = None, **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        rows = point_rows(points)
-        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
-        routed = self.route(layout, ids, shard_key_selector)
-        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()}, "upsert")
-
-    def delete(self, collection_name: str, points_selector: Any, shard_key_selector: Any = None, **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        return self._ids_or_filter(layout, "delete", points_selector, shard_key_selector, "points",
-                                   lambda sel: {"points_selector": sel})
-
-    def set_payload(self, collection_name: str, payload: Any, points: Any, key: Optional[str] = None,
-                    shard_key_selector: Any = None, **_unused: Any) -> m.UpdateResult:
-        layout, payload = self.layout(collection_name), m.to_builtins(payload)
-        return self._ids_or_filter(layout, "set_payload", points, shard_key_selector, "points",
-                                   lambda sel: {"payload": payload, "points": sel, "key": key})
-
-    def overwrite_payload(self, collection_name: str, payload: Any, points: Any, shard_key_selector: Any = None,
-                          **_unused: Any) -> m.UpdateResult:
-        layout, payload = self.layout(collection_name), m.to_builtins(payload)
-        return self._ids_or_filter(layout, "overwrite_payload", points, shard_key_selector, "points",
-                                   lambda sel: {"payload": payload, "points": sel})
-
-    def delete_payload(self, collection_name: str, keys: Sequence[str], points: Any, shard_key_selector: Any = None,
-                       **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        return self._ids_or_filter(layout, "delete_payload", points, shard_key_selector, "points",
-                                   lambda sel: {"keys": list(keys), "points": sel})
-
-    def clear_payload(self, collection_name: str, points_selector: Any, shard_key_selector: Any = None,
-                      **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        return self._ids_or_filter(layout, "clear_payload", points_selector, shard_key_selector, "points",
-                                   lambda sel: {"points_selector": sel})
-
-    def update_vectors(self, collection_name: str, points: Any, shard_key_selector: Any = None,
-                       **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        rows = point_rows(points)
-        ids = [normalize_id(p.get("id"), f"points[{i}].id") for i, p in enumerate(rows)]
-        routed = self.route(layout, ids, shard_key_selector)
-        return self.write(layout, {sid: {"points": [rows[p] for p in pos]} for sid, pos in routed.items()},
-                          "update_vectors")
-
-    def delete_vectors(self, collection_name: str, vectors: Sequence[str], points: Any, shard_key_selector: Any = None,
-                       **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        return self._ids_or_filter(layout, "delete_vectors", points, shard_key_selector, "points",
-                                   lambda sel: {"vectors": list(vectors), "points": sel})
-
-    def create_payload_index(self, collection_name: str, field_name: str, field_schema: Any = None,
-                             field_type: Any = None, **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        schema = m.to_builtins(field_schema if field_schema is not None else field_type)
-        self.planning_index(layout, field_name, schema)  # validated by the engine before any shard sees it
-        result = self.write(layout, {s.shard_id: {"field_name": field_name, "field_schema": schema}
-                                     for s in layout.shards}, "create_payload_index")
-        layout.field_indexes[field_name] = schema
-        self.meta.put(layout)
-        return result
-
-    def delete_payload_index(self, collection_name: str, field_name: str, **_unused: Any) -> m.UpdateResult:
-        layout = self.layout(collection_name)
-        result = self.write(layout, {s.shard_id: {"field_name": field_name} for s in layout.shards},
-                            "delete_payload_index")
-        layout.field_indexes.pop(field_name, None)
-        self.meta.put(layout)
-        return result
-
-    def planning_index(self, layout: Layout, field_name: str, schema: Any) -> None:
-        self.planning.client.create_payload_index(self.planning.view(layout).name, field_name, schema)
-
-    def close(self, **_unused: Any) -> None:
+    def close(self, grpc_grace: Optional[float] = None) -> None:
         self._stop.set()
+        self.wait_for_transfers()
         if self._health is not None:
             self._health.join(timeout=30)
 
@@ -365,21 +250,3 @@ def _positive(value: Any, default: int, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(field, "must be a positive integer")
     return value
-
-
-def point_rows(points: Any) -> list[dict]:
-    """Points as [{id, vector, payload}] builtins, from a list of points or a Batch."""
-    data = m.to_builtins(points)
-    if isinstance(data, dict) and "ids" in data:
-        ids, vectors, payloads = data["ids"], data.get("vectors"), data.get("payloads")
-        rows = []
-        for i, pid in enumerate(ids):
-            if isinstance(vectors, dict):
-                vector = {name: values[i] for name, values in vectors.items()}
-            else:
-                vector = None if vectors is None else vectors[i]
-            rows.append({"id": pid, "vector": vector, "payload": None if payloads is None else payloads[i]})
-        return rows
-    if not isinstance(data, list) or not all(isinstance(p, dict) for p in data):
-        raise ValidationError("points", "expected a list of points or a batch")
-    return data

@@ -41,6 +41,8 @@ class Layout(msgspec.Struct):
     sharding_method: str = "auto"
     shards: list[ShardInfo] = msgspec.field(default_factory=list)
     field_indexes: dict = msgspec.field(default_factory=dict)  # payload indexes: every shard has them
+    updates: list = msgspec.field(default_factory=list)  # update_collection calls after creation, in order
+    transfers: list = msgspec.field(default_factory=list)  # shard transfers under way (hybrid.cluster.transfer)
 
     def actor_name(self, shard_id: int, replica_id: int) -> str:
         return f"hybrid/{self.name}/{self.uid}/{shard_id}/{replica_id}"

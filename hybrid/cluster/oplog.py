@@ -9,6 +9,11 @@ operation a primary applied and died before logging and forwarding: its returnin
 matched the new primary's log and silently kept points no one else had.
 A torn record at the end of the file is an operation that was never acknowledged: it is dropped;
 damage before the end is reported, not skipped.
+
+Compaction keeps the log bounded: records up to a floor every active replica has applied (and the
+engine made durable in its own WAL) are cut, always keeping the last record (the redo on open
+needs it). `base` is the sequence number before the first kept record; a peer behind it is caught
+up by a snapshot of the shard instead (hybrid.cluster.replica).
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ class OpLog:
     def last_seq(self) -> int:
         return self.entries[-1][0] if self.entries else 0
 
+    @property
+    def base(self) -> int:
+        """The sequence number before the first record kept (0 when nothing was compacted)."""
+        return self.entries[0][0] - 1 if self.entries else 0
+
     def append(self, entry: Entry) -> None:
         body = pickle.dumps(entry, protocol=5)
         os.write(self._fd, _HEAD.pack(len(body), zlib.crc32(body)) + body)
@@ -52,18 +62,40 @@ class OpLog:
         fsync(self._fd, self.path)
 
     def since(self, seq: int) -> list[Entry]:
-        return self.entries[seq:]  # entries are 1, 2, 3, ... (applied only in order)
+        """The records after `seq` (consecutive numbers: applied only in order); seq >= base."""
+        if seq < self.base:
+            raise ValueError(f"operations after {seq} were compacted (the log starts after {self.base})")
+        return self.entries[seq - self.base:]
 
     def digest(self, seq: int) -> Optional[str]:
-        """A fingerprint of operation `seq` (None when absent): equal logs agree on it."""
-        if not 0 < seq <= len(self.entries):
+        """A fingerprint of operation `seq` (None when absent or compacted): equal logs agree on it."""
+        if not self.base < seq <= self.last_seq:
             return None
-        return hashlib.blake2b(pickle.dumps(self.entries[seq - 1], protocol=5), digest_size=16).hexdigest()
+        return hashlib.blake2b(pickle.dumps(self.entries[seq - self.base - 1], protocol=5), digest_size=16).hexdigest()
+
+    def compact(self, floor: int) -> None:
+        """Cut the records before `floor` (the last record always stays)."""
+        keep = min(floor, self.last_seq)
+        if keep - 1 > self.base:
+            self.reset(self.entries[keep - self.base - 1:])
+
+    def reset(self, entries: list[Entry]) -> None:
+        """Replace the whole log (atomically: a new file renamed over the old one)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            for entry in entries:
+                body = pickle.dumps(entry, protocol=5)
+                f.write(_HEAD.pack(len(body), zlib.crc32(body)) + body)
+            f.flush()
+            fsync(f.fileno(), tmp)
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self.entries = list(entries)
 
     def clear(self) -> None:
-        os.ftruncate(self._fd, 0)
-        fsync(self._fd, self.path)
-        self.entries = []
+        self.reset([])
 
     def close(self) -> None:
         os.close(self._fd)

@@ -43,11 +43,13 @@ class PlanningViews:
         self.lock = threading.Lock()
 
     def view(self, layout: Layout) -> Any:
-        key = msgspec.json.encode([layout.uid, layout.config, layout.field_indexes])
+        key = msgspec.json.encode([layout.uid, layout.config, layout.field_indexes, layout.updates])
         with self.lock:
             if self.built.get(layout.name) != key:
                 self.client.delete_collection(layout.name)
                 self.client.create_collection(layout.name, **layout.config)
+                for update in layout.updates:
+                    self.client.update_collection(layout.name, **update)
                 for field, schema in layout.field_indexes.items():
                     self.client.create_payload_index(layout.name, field, schema)
                 self.built[layout.name] = key

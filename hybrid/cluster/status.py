@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from hybrid import models as m
 from hybrid.errors import BadRequest
@@ -48,10 +48,11 @@ class StatusMixin:
         for shard in remote:
             if shard["shard_key"] is None:
                 del shard["shard_key"]
+        transfers = [{k: v for k, v in t.items() if k != "replica_id"} for t in layout.transfers]
         return {"peer_id": self._me(), "shard_count": len(layout.shards), "local_shards": [],
-                "remote_shards": remote, "shard_transfers": []}
+                "remote_shards": remote, "shard_transfers": transfers}
 
-    def list_shard_keys(self: "ClusterClient", collection_name: str, **_unused: Any) -> dict:
+    def list_shard_keys(self: "ClusterClient", collection_name: str) -> dict:
         layout = self.layout(collection_name)
         keys = list(dict.fromkeys(s.shard_key for s in layout.shards if s.shard_key is not None))
         return {"shard_keys": [{"key": k} for k in keys]} if layout.sharding_method == "custom" else {}
@@ -60,27 +61,12 @@ class StatusMixin:
         self.recover()
         return True
 
-    def remove_peer(self: "ClusterClient", peer: int, force: Any = None, **_unused: Any) -> bool:
+    def remove_peer(self: "ClusterClient", peer: int, force: Any = None, timeout: Optional[int] = None) -> bool:
         raise BadRequest("peers are Ray nodes here: remove the node from the Ray cluster")
 
-    def cluster_collection_update(self: "ClusterClient", collection_name: str, operation: Any, **_unused: Any) -> bool:
-        raise BadRequest("moving, replicating and dropping shards by hand is not supported yet: replicas are placed "
-                         "at creation and come back with their node")
-
-    def cluster_telemetry(self: "ClusterClient", **_unused: Any) -> dict:
+    def cluster_telemetry(self: "ClusterClient", details_level: Optional[int] = None,
+                          timeout: Optional[int] = None) -> dict:
         return {"cluster": self.cluster_status()}
-
-    def resolve_alias(self: "ClusterClient", name: str) -> str:
-        return name  # aliases are not distributed yet
-
-    def get_aliases(self: "ClusterClient", **_unused: Any) -> m.CollectionsAliasesResponse:
-        return m.CollectionsAliasesResponse(aliases=[])
-
-    def drop_aliases_of(self: "ClusterClient", collection_name: str) -> None:
-        pass  # no aliases to drop
-
-    def get_collection_aliases(self: "ClusterClient", collection_name: str, **_unused: Any) -> Any:
-        return self.get_aliases()
 
     def get_collection(self: "ClusterClient", collection_name: str) -> m.CollectionInfo:
         """One replica per shard reports; counts are summed, the worst status wins, and the
@@ -112,8 +98,7 @@ def _not_distributed(name: str) -> Any:
 
 #: Client methods the REST routes call that a cluster does not offer yet: refused by name (400),
 #: never a 500 for a missing attribute.
-NOT_DISTRIBUTED = ("update_collection_aliases", "update_collection", "batch_update_points", "get_optimizations",
-                   "create_snapshot", "list_snapshots", "delete_snapshot", "recover_snapshot", "restore_snapshot",
-                   "snapshot_file", "snapshots_path", "create_full_snapshot", "list_full_snapshots")
+NOT_DISTRIBUTED = ("get_optimizations", "create_full_snapshot", "list_full_snapshots", "full_snapshot_file",
+                   "delete_full_snapshot", "recover_full_snapshot")
 for _name in NOT_DISTRIBUTED:
     setattr(StatusMixin, _name, _not_distributed(_name))
