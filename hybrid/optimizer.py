@@ -190,7 +190,7 @@ class Optimizer:
             while True:
                 with self._state:
                     self._dirty = False
-                    idle = self._stopped or self._paused > 0 or self.c.problem() is not None
+                    idle = self._stopped or self._paused > 0 or not self.background or self.c.problem() is not None
                     waiting = time.monotonic() < self._retry_at
                 if not idle and not waiting:
                     for job in self._start(self.threads() - len(self.running)):
@@ -286,6 +286,14 @@ class Optimizer:
             with self._state:
                 self._paused -= 1
             self.trigger()
+
+    def run_inline(self) -> None:
+        """From now on optimizations run inside the writes (deterministic fault-injection tests):
+        a background driver still running leaves first, so no round overlaps an inline one."""
+        with self._state:
+            self.background = False
+            self._state.notify_all()
+        self.wait()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until nothing runs or is pending (True), or a failure is being retried (False)."""

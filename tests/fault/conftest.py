@@ -145,7 +145,7 @@ class Run:
         self.client.upsert("other", batch(1000, 30))
         self.other = state(self.client, "other")
         create(self.client, "c")
-        self.client.collection("c").optimizer.background = False  # seal inside the write: deterministic
+        self.client.collection("c").optimizer.run_inline()  # seal inside the write: deterministic
         self.acked: list[int] = []
         self.failed: list[tuple[int, HybridError]] = []
         self.maybe: Optional[int] = None
@@ -178,7 +178,7 @@ class Run:
         client = self.client
         client._closed = True
         for coll in client._collections.values():
-            coll.optimizer.background = False
+            coll.optimizer.run_inline()
             if coll.wal is not None and coll.wal._fd >= 0:
                 os.close(coll.wal._fd)
                 coll.wal._fd = -1

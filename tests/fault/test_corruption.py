@@ -25,7 +25,7 @@ def pristine(h, tmp_path_factory):
     client.upsert("other", h.batch(1000, 30))
     h.create(client, "c")
     client.update_collection("c", optimizers_config={"default_segment_number": 4})  # no merge: two segments
-    client.collection("c").optimizer.background = False
+    client.collection("c").optimizer.run_inline()
     client.upsert("c", h.batch(0, 40))  # sealed
     client.delete("c", [0, 1])
     client.upsert("c", h.batch(40, 40))  # sealed: two segments, bitsets, manifest at a checkpoint
@@ -124,7 +124,7 @@ def test_a_plain_copy_is_checksummed_like_any_segment(h, tmp_path) -> None:
     root = tmp_path / "data"
     client = Client(path=root)
     h.create(client, "c")
-    client.collection("c").optimizer.background = False
+    client.collection("c").optimizer.run_inline()
     for _, op in h.OPS:
         op(client)
     expected = h.state(client, "c")
