@@ -206,11 +206,18 @@ class ViewLocations:
 
     def locate_pids(self, pids: np.ndarray) -> tuple[list[SegmentView], np.ndarray, np.ndarray]:
         """(segments, segment index or -1, offset) of the live point behind each internal key."""
+        searched = [seg for seg in self.segments if seg.size]
+        searched.sort(key=lambda s: not s.compacted)  # indexed lookups first
+        if len(searched) == 1 or (searched and pids.size):
+            found = searched[0].find("pids", pids)
+            if len(searched) == 1 or (found >= 0).all():  # the usual case: one segment holds every hit
+                hit = found >= 0
+                return [searched[0]], np.where(hit, 0, -1).astype(np.int32), np.where(hit, found, 0)
         segs: list[SegmentView] = []
         seg_ix = np.full(pids.size, -1, np.int32)
         offs = np.zeros(pids.size, np.int64)
         missing = np.arange(pids.size)
-        for seg in sorted(self.segments, key=lambda s: not s.compacted):  # indexed lookups first
+        for seg in searched:
             if not missing.size:
                 break
             found = seg.find("pids", pids[missing])

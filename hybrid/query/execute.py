@@ -290,6 +290,6 @@ def respond(plan: Plan, ranked: Ranked, view: Optional["CollectionView"] = None,
     """The response of the root's ranked list: paging and hydration, or groups."""
     if plan.groups is not None:
         return group_response(plan, ranked, view, lookup)[0]
-    rows = np.arange(min(plan.offset, len(ranked.cand)), len(ranked.cand))
+    rows = None if plan.offset == 0 else np.arange(min(plan.offset, len(ranked.cand)), len(ranked.cand))
     points = scored_points(ranked, rows, plan.with_payload, plan.with_vector, plan.explain)
     return m.QueryResponse(points=points, plan=str(plan) if plan.explain else None)
