@@ -231,10 +231,12 @@ class ViewLocations:
         """(segments, segment index or -1, offset) of the live point behind each internal key."""
         searched = [seg for seg in self.segments if seg.size]
         searched.sort(key=lambda s: not s.compacted)  # indexed lookups first
-        if len(searched) == 1 or (searched and pids.size):
+        if searched:
             found = searched[0].find("pids", pids)
-            if len(searched) == 1 or (found >= 0).all():  # the usual case: one segment holds every hit
-                hit = found >= 0
+            hit = found >= 0
+            if hit.all():  # the usual case: one segment holds every hit
+                return [searched[0]], np.zeros(pids.size, np.int32), found
+            if len(searched) == 1:
                 return [searched[0]], np.where(hit, 0, -1).astype(np.int32), np.where(hit, found, 0)
         segs: list[SegmentView] = []
         seg_ix = np.full(pids.size, -1, np.int32)
