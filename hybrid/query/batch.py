@@ -143,5 +143,24 @@ def _nearest_batch(c: "CollectionView", leaves: list[Leaf]) -> list[LeafHits]:
             per_segment.append((seg, store.index.search_batch(matrix, limit, None, **graph_args)))
         elif allowed.count:  # the single query's path, query by query
             per_segment.append((seg, [search_allowed(store, q, limit, allowed, seg.size, **args) for q in matrix]))
+    if len(per_segment) == 1:
+        return [LeafHits.local(cand) for cand in _ranked_lists(*per_segment[0], limit)]
     return [LeafHits.local(merge_hits([(seg, hits[i]) for seg, hits in per_segment]).ranked(limit))
             for i in range(len(leaves))]
+
+
+def _ranked_lists(seg: Any, hits: list, limit: int) -> list[Candidates]:
+    """One segment's hits of each query as ranked Candidates (`Candidates.ranked`): a list of
+    at most `limit` strictly descending scores (the usual, found by one test over the batch)
+    is taken as it is, any other is ranked alone."""
+    sizes = np.array([h.scores.size for h in hits], np.int64)
+    flat = np.concatenate([h.scores for h in hits]) if hits else np.empty(0, np.float32)
+    starts = np.cumsum(sizes) - sizes
+    not_below = np.flatnonzero(flat[1:] >= flat[:-1]) + 1  # positions not strictly below the previous one
+    not_below = not_below[~np.isin(not_below, starts)]  # (the first of a list has no previous one)
+    rank = np.zeros(len(hits), bool)
+    rank[np.searchsorted(starts, not_below, side="right") - 1] = True
+    rank |= sizes > limit
+    segs = [seg]
+    return [Candidates(segs, np.zeros(h.offsets.size, np.int32), h.offsets, h.scores.astype(np.float32, copy=False))
+            if not again else merge_hits([(seg, h)]).ranked(limit) for h, again in zip(hits, rank.tolist())]

@@ -75,3 +75,21 @@ def test_a_bad_vector_in_a_batch_is_refused_as_alone(mixed, bad, message) -> Non
     with pytest.raises(ValidationError, match=message) as batched:
         mixed.query_batch_points("c", [{"query": good}, {"query": good}, {"query": bad}])
     assert str(batched.value) == str(alone.value)
+
+
+def test_one_segments_lists_are_ranked_as_alone(mixed) -> None:
+    """`_ranked_lists` (one test for ties over the whole batch) equals ranking each list alone:
+    strictly descending lists, ties inside and across lists, lists longer than the limit."""
+    from hybrid.query.batch import _ranked_lists
+    from hybrid.query.search import merge_hits
+    from indexes.base import Hits
+
+    seg = [s for s in mixed._view("c").segments if s.size][0]
+    rng = np.random.default_rng(3)
+    hits = []
+    for size in (0, 1, 4, 4, 6, 4, 3):
+        scores = -np.sort(-rng.integers(0, 3, size)).astype(np.float32) if size != 4 else -np.arange(4, dtype=np.float32)
+        hits.append(Hits(rng.permutation(seg.size)[:size].astype(np.int64), scores))
+    for got, h in zip(_ranked_lists(seg, hits, 4), hits):
+        want = merge_hits([(seg, h)]).ranked(4)
+        assert got.off.tolist() == want.off.tolist() and got.score.tolist() == want.score.tolist()
