@@ -58,7 +58,8 @@ def _dense_shape(request: Any, first: Plan) -> Any:
     plain vector, else None."""
     leaf = first.root
     if (not isinstance(leaf, Leaf) or leaf.op != "nearest" or not _plain(request.query)
-            or request.prefetch is not None or request.lookup_from is not None or not isinstance(leaf.query, np.ndarray) or leaf.query.ndim != 1):
+            or request.prefetch is not None or request.lookup_from is not None
+            or not isinstance(leaf.query, np.ndarray) or leaf.query.ndim != 1):
         return None
     return msgspec.structs.replace(request, query=None)
 
@@ -102,7 +103,8 @@ def execute_batch(plans: list[Plan], view: "CollectionView", lookup: Any = None)
     if any(p.with_payload != first.with_payload or p.with_vector != first.with_vector for p in plans):
         return [respond(p, Ranked(cand, p.root.distance), view, lookup) for p, cand in zip(plans, found)]
     # one hydration for the whole batch (every list is over the same segment table)
-    joined = Candidates(found[0].segs, *(np.concatenate([getattr(c, f) for c in found]) for f in ("seg", "off", "score")))
+    joined = Candidates(found[0].segs, *(np.concatenate([getattr(c, field) for c in found])
+                                         for field in ("seg", "off", "score")))
     points = hydrate(joined, first.with_payload, first.with_vector, shared.distance)
     ends = np.cumsum([len(c) for c in found]).tolist()
     return [m.QueryResponse(points=points[start:end]) for start, end in zip([0] + ends, ends)]
