@@ -26,7 +26,8 @@ from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, Collecti
 from hybrid.ids import normalize_id, normalize_ids
 from hybrid.names import check_name
 from hybrid.points import batch_from_points
-from hybrid.query.execute import execute, execute_batch
+from hybrid.query.batch import execute_batch, plan_batch
+from hybrid.query.execute import execute
 from hybrid.query.plan import plan
 from hybrid.query.request import QueryRequest
 from hybrid.query.parse import shallow
@@ -334,11 +335,10 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
     def query_batch_points(self, collection_name: str, requests: Sequence[Any], consistency: Any = None,
                            timeout: Optional[int] = None) -> list[m.QueryResponse]:
         """Every request is planned (and so validated) before any runs; plain dense ones share
-        one graph walk per segment (hybrid.query.execute.execute_batch)."""
+        one graph walk per segment (hybrid.query.batch)."""
         c = self._view(collection_name)
-        plans = [plan(_query_request(raw, f"searches[{i}]"), c, self.infer, self._lookup)
-                 for i, raw in enumerate(requests)]
-        return execute_batch(plans, c, self._lookup)
+        reqs = [_query_request(raw, f"searches[{i}]") for i, raw in enumerate(requests)]
+        return execute_batch(plan_batch(reqs, c, self.infer, self._lookup), c, self._lookup)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self, grpc_grace: Optional[float] = None) -> None:

@@ -159,10 +159,13 @@ class TextView:
         """The hits (best first, ties by pid, those tied at the cut included) as the top
         `limit` Candidates, ties by point id (hits are live in the view: same instant)."""
         segs, seg_ix, offs = self.view.where.locate_pids(pids)
-        keep = np.flatnonzero(seg_ix >= 0)
-        if not keep.size:
-            return Candidates.empty()
-        return Candidates(segs, seg_ix[keep], offs[keep], np.asarray(scores, np.float32)[keep]).ranked(limit)
+        scores = np.asarray(scores, np.float32)
+        if (seg_ix < 0).any():  # hits of points not live in the view
+            keep = np.flatnonzero(seg_ix >= 0)
+            if not keep.size:
+                return Candidates.empty()
+            seg_ix, offs, scores = seg_ix[keep], offs[keep], scores[keep]
+        return Candidates(segs, seg_ix, offs, scores).ranked(limit)
 
     def match(self, seg: Any, field: str, kind: str, text: str) -> Optional[np.ndarray]:
         """Filter hook: offsets of `seg` whose field matches, or None when the field has no index."""

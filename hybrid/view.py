@@ -171,17 +171,40 @@ class SegmentView(FilterViewMethods):
     def _find_sorted(self, column: str, wanted: np.ndarray) -> np.ndarray:
         cache_key = ("sorted", column)
         found = self.cache.get(cache_key)
-        if found is None:  # each value once in a compacted segment: one sort, kept
-            values = getattr(self, column)[: self.size]
-            order = np.argsort(values, kind="stable")
-            found = self.cache[cache_key] = (values[order], order.astype(np.int64))
-        values, order = found
+        if found is None:  # each value once in a compacted segment: one table or sort, kept
+            found = self.cache[cache_key] = _lookup(getattr(self, column)[: self.size])
+        first, table = found
+        if table.dtype == np.int32:  # pids in a narrow range: offsets = table[pid - first]
+            at = wanted - first
+            inside = (at >= 0) & (at < table.size)
+            offsets = np.where(inside, table[np.where(inside, at, 0)], -1).astype(np.int64)
+            return np.where((offsets >= 0) & self.live[np.maximum(offsets, 0)], offsets, -1)
+        values, order = first, table
         if not order.size:
             return np.full(wanted.size, -1, np.int64)
         at = np.minimum(np.searchsorted(values, wanted), order.size - 1)
         offsets = order[at]
         hit = (values[at] == wanted) & self.live[offsets]
         return np.where(hit, offsets, -1)
+
+
+def _lookup(values: np.ndarray) -> tuple[Any, np.ndarray]:
+    """How a compacted segment finds its (unique) values: integer pids spanning at most
+    TABLE_SPAN times the segment by a direct table `(first pid, int32 offset per pid or -1)`
+    (one read per lookup: the hits of a BM25 search land in cold memory, where a binary
+    search costs a cache miss per step), anything else by `(sorted values, their offsets)`."""
+    if values.dtype.kind == "i" and values.size:
+        first, last = int(values.min()), int(values.max())
+        if last - first < TABLE_SPAN * values.size:
+            table = np.full(last - first + 1, -1, np.int32)
+            table[values - first] = np.arange(values.size, dtype=np.int32)
+            return first, table
+    order = np.argsort(values, kind="stable")
+    return values[order], order.astype(np.int64)
+
+
+#: Widest pid range (in segment sizes) a compacted segment keeps a direct pid table for.
+TABLE_SPAN = 4
 
 
 class ViewLocations:
@@ -206,11 +229,20 @@ class ViewLocations:
 
     def locate_pids(self, pids: np.ndarray) -> tuple[list[SegmentView], np.ndarray, np.ndarray]:
         """(segments, segment index or -1, offset) of the live point behind each internal key."""
+        searched = [seg for seg in self.segments if seg.size]
+        searched.sort(key=lambda s: not s.compacted)  # indexed lookups first
+        if searched:
+            found = searched[0].find("pids", pids)
+            hit = found >= 0
+            if hit.all():  # the usual case: one segment holds every hit
+                return [searched[0]], np.zeros(pids.size, np.int32), found
+            if len(searched) == 1:
+                return [searched[0]], np.where(hit, 0, -1).astype(np.int32), np.where(hit, found, 0)
         segs: list[SegmentView] = []
         seg_ix = np.full(pids.size, -1, np.int32)
         offs = np.zeros(pids.size, np.int64)
         missing = np.arange(pids.size)
-        for seg in sorted(self.segments, key=lambda s: not s.compacted):  # indexed lookups first
+        for seg in searched:
             if not missing.size:
                 break
             found = seg.find("pids", pids[missing])

@@ -37,15 +37,24 @@ async def query_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s
     return ok(await rt.call(rt.client.query_points, rt.resolve(collection_name), **legacy.query_args(data)), t0)
 
 
-def _query_batch(rt: Runtime, name: str, batch: list[dict[str, Any]]) -> list[m.QueryResponse]:
-    return [rt.client.query_points(name, **args) for args in batch]
+def _batch_entry(body: s.Query) -> dict[str, Any]:
+    """One search of a REST batch as a `query_batch_points` entry (QueryRequest's fields, the
+    REST defaults of `legacy.query_args`)."""
+    args = legacy.query_args(body)
+    entry = {"query": args["query"], "using": args["using"], "prefetch": args["prefetch"],
+             "filter": args["query_filter"], "params": args["search_params"], "limit": args["limit"],
+             "offset": args["offset"], "with_payload": args["with_payload"], "with_vector": args["with_vectors"],
+             "score_threshold": args["score_threshold"], "lookup_from": args["lookup_from"],
+             "explain": args.get("explain")}
+    return {key: value for key, value in entry.items() if value is not None}
 
 
 @post(f"{POINTS}/query/batch", opt=access(READ), tags=TAGS, summary="Several queries", status_code=200)
 async def query_batch_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryBatch]) -> Envelope[list[m.QueryResponse]]:
+    """Every search planned before any runs; plain dense ones share one graph walk per segment."""
     t0 = perf_counter()
-    batch = [legacy.query_args(q) for q in data.searches]
-    return ok(await rt.call(_query_batch, rt, rt.resolve(collection_name), batch), t0)
+    batch = [_batch_entry(q) for q in data.searches]
+    return ok(await rt.call(rt.client.query_batch_points, rt.resolve(collection_name), batch), t0)
 
 
 @post(f"{POINTS}/query/groups", opt=access(READ), tags=TAGS, summary="Query, grouped by a payload field",

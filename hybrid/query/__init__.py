@@ -8,5 +8,7 @@
   `formula`, rescore, `diversity` (MMR), order_by, sample), then `hydrate` (payload, vectors,
   `explain`, `groups`). `execute_leaves` / `gather` / `finish` split it for distributed
   execution (DESIGN.md sections 5 and 9);
+- `batch`: a batch planned all first (entries of one plain dense shape planned once) and its
+  plain dense plans run through one graph walk per segment;
 - `client`: the Client's query methods beyond query_points (groups).
 """

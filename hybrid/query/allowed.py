@@ -10,7 +10,7 @@ the payload index (no pass over the segment); anything else as a bitset.
 
 `search_allowed` then scores the allowed offsets exactly, or walks the HNSW graph with the
 bitset inside the loop, as `use_graph` decides: the one exact-vs-graph decision, which batched
-queries (hybrid.query.execute.execute_batch) take too.
+queries (hybrid.query.batch.execute_batch) take too.
 """
 
 from __future__ import annotations

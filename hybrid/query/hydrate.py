@@ -20,13 +20,15 @@ if TYPE_CHECKING:
     from hybrid.view import CollectionView
 
 
-def scored_points(ranked: Ranked, rows: np.ndarray, with_payload: Any, with_vector: Any,
+def scored_points(ranked: Ranked, rows: Optional[np.ndarray], with_payload: Any, with_vector: Any,
                   explain: bool = False) -> list[m.ScoredPoint]:
-    """Hydrate the given rows of a ranked result (payload, vectors, order values, explain)."""
-    cand = ranked.cand.take(rows) if rows.size != len(ranked.cand) else ranked.cand
+    """Hydrate the given rows (None: all) of a ranked result (payload, vectors, order values,
+    explain)."""
+    cand = ranked.cand.take(rows) if rows is not None and rows.size != len(ranked.cand) else ranked.cand
     points = hydrate(cand, with_payload, with_vector, ranked.distance)
     if ranked.order_values is not None:
-        for point, value in zip(points, ranked.order_values[rows].tolist()):
+        values = ranked.order_values if rows is None else ranked.order_values[rows]
+        for point, value in zip(points, values.tolist()):
             point.order_value = order_value_output(value)
     if explain:
         for point, entry in zip(points, explain_entries(cand, [p.score for p in points], ranked.sources)):

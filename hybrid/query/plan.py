@@ -127,6 +127,8 @@ def _text_queries_as_bm25(request: Any, view: "CollectionView") -> Any:
     a prefetch) as our one BM25 query (hybrid.query.text_query)."""
     query, using, prefetch = text_query.rewrite(request.query, request.using, request.prefetch,
                                                 view.field_indexes)
+    if query is request.query and using == request.using and prefetch is request.prefetch:
+        return request  # nothing rewritten (a request is copied only when a text query changes it)
     return msgspec.structs.replace(request, query=query, using=using, prefetch=prefetch)
 
 

@@ -99,6 +99,8 @@ class Candidates(msgspec.Struct):
         return self.keys()
 
     def head(self, limit: Optional[int]) -> "Candidates":
+        if limit is None or limit >= len(self):
+            return self
         return Candidates(self.segs, self.seg[:limit], self.off[:limit], self.score[:limit])
 
     def ranked(self, limit: Optional[int] = None) -> "Candidates":
@@ -212,14 +214,19 @@ def searchable(c: "CollectionView", using: str, flt: Any = None) -> list[tuple[S
     return out
 
 
+#: Segment indices of one segment's hits (read-only views of it stand for small lists).
+_ZEROS = np.zeros(256, np.int32)
+_ZEROS.flags.writeable = False
+
+
 def merge_hits(parts: list[tuple[Segment, Any]]) -> Candidates:
     """Per-segment Hits -> one Candidates list (unranked)."""
     if not parts:
         return Candidates.empty()
     if len(parts) == 1:
         seg, hits = parts[0]
-        return Candidates([seg], np.zeros(hits.offsets.size, np.int32), hits.offsets,
-                          hits.scores.astype(np.float32, copy=False))
+        return Candidates([seg], _ZEROS[: hits.offsets.size] if hits.offsets.size <= _ZEROS.size else
+                          np.zeros(hits.offsets.size, np.int32), hits.offsets, hits.scores.astype(np.float32, copy=False))
     segs = [seg for seg, _ in parts]
     seg_ix = np.concatenate([np.full(h.offsets.size, i, np.int32) for i, (_, h) in enumerate(parts)])
     return Candidates(segs, seg_ix, np.concatenate([h.offsets for _, h in parts]),

@@ -57,9 +57,9 @@ def as_bm25(query: dict, using: Any, field_indexes: dict, where: str = "query") 
 def rewrite(query: Any, using: Optional[str], prefetch: Any, field_indexes: dict,
             where: str = "query") -> tuple[Any, Optional[str], Any]:
     """(query, using, prefetch) with every text query (here and in nested prefetches) as BM25."""
-    query = shallow(query)
-    if is_text_query(query):
-        query, using = as_bm25(query, using, field_indexes, where), None
+    plain = shallow(query)
+    if is_text_query(plain):  # other queries stay as given (a model is converted where it is read)
+        query, using = as_bm25(plain, using, field_indexes, where), None
     prefetch = shallow(prefetch)
     if isinstance(prefetch, dict):
         prefetch = _rewrite_prefetch(prefetch, field_indexes, "prefetch")

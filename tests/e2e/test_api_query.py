@@ -7,6 +7,8 @@ import httpx
 import pytest
 from qdrant_client import models as qm
 
+from hybrid import models as m
+
 NAME = "q_main"
 QUERY = [0.3, -0.2, 0.5, 0.1, -0.4, 0.2, 0.0, 0.7]
 SPARSE = {"indices": [1, 5, 9], "values": [0.5, 1.0, 0.25]}
@@ -44,6 +46,29 @@ def test_query_matches_embedded(server, shared_twin, plain, request_):
     got = post(server, "points/query", request_)
     assert got.status_code == 200, got.text
     assert plain(got.json()["result"]) == plain(local.query_points(NAME, **local_args(request_)))
+
+
+BATCH = [
+    {"query": QUERY, "using": "d", "limit": 5},
+    {"query": [v * 2 for v in QUERY], "using": "d", "limit": 5},
+    {"query": QUERY, "using": "d", "limit": 4, "offset": 3, "with_payload": ["tag"], "with_vector": True},
+    {"query": QUERY, "using": "d", "filter": RED, "score_threshold": 0.1},
+    {"query": SPARSE, "using": "s", "limit": 6, "with_payload": True},
+    {"prefetch": FUSED, "query": {"fusion": "rrf"}, "limit": 8},
+]
+
+
+def test_query_batch_matches_embedded_entries(server, shared_twin, plain):
+    """A REST batch runs through query_batch_points (planned all first): each answer is its
+    entry's embedded answer; a bad entry fails the whole batch as a client mistake."""
+    local = shared_twin(NAME)
+    got = post(server, "points/query/batch", {"searches": BATCH})
+    assert got.status_code == 200, got.text
+    want = [m.to_builtins(local.query_points(NAME, **local_args(r))) for r in BATCH]
+    assert plain(got.json()["result"]) == plain(want)
+    bad = post(server, "points/query/batch", {"searches": [BATCH[0], BATCH[1], {"query": QUERY[:3], "using": "d"}]})
+    assert bad.status_code == 400, bad.text
+    assert "dimension" in bad.text
 
 
 def test_query_points_and_batch_with_qdrant_client(remote, shared_twin, plain):

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from hybrid import Client
 from hybrid import models as m
 from hybrid.ids import id_of_key
-from hybrid.query.execute import execute, execute_batch, execute_leaves, finish, gather, records_candidates
+from hybrid.query.batch import execute_batch
+from hybrid.query.execute import execute, execute_leaves, finish, gather, records_candidates
 from hybrid.query.plan import plan
 from hybrid.query.request import QueryRequest
 

@@ -159,3 +159,25 @@ def test_lookups_in_an_empty_appendable_segment_find_nothing(client) -> None:
     view = client.collection("c").view()
     assert view.appendable.size == 0 and view.appendable.find("keys", view.segments[0].keys[:2]).tolist() == [-1, -1]
     assert view.where.get(4)[1] >= 0 and view.where.get(99) is None
+
+
+@pytest.mark.parametrize("pids", [np.arange(5, 25), np.arange(20) * 1000 + 7, np.arange(20)[::-1] * 3 + 1])
+def test_a_compacted_segment_finds_pids_by_table_or_sorted_search_alike(pids) -> None:
+    """Narrow pid ranges are found through a direct table, wide ones by a sorted search
+    (hybrid.view._lookup): the same offsets, -1 for unknown and deleted pids."""
+    from hybrid.view import _lookup
+
+    class Seg:  # the part of a SegmentView that `_find_sorted` reads
+        _find_sorted = __import__("hybrid.view", fromlist=["SegmentView"]).SegmentView._find_sorted
+
+        def __init__(self) -> None:
+            self.size, self.pids, self.cache = pids.size, pids.astype(np.int64), {}
+            self.live = np.ones(pids.size, bool)
+            self.live[3] = False
+
+    seg = Seg()
+    wanted = np.concatenate([pids, [-5, 10**9, int(pids.max()) + 1, int(pids.min()) - 1]]).astype(np.int64)
+    expected = np.array([i if i != 3 else -1 for i in range(pids.size)] + [-1] * 4)
+    assert (seg._find_sorted("pids", wanted) == expected).all()
+    narrow = int(pids.max() - pids.min()) < 4 * pids.size
+    assert (_lookup(seg.pids)[1].dtype == np.int32) == narrow
