@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,21 @@ ROUTE_COST_PER_EF = 14.0
 TWO_HOP_COST_PER_EF = 55.0
 #: Allowed shares [low, high) walked ACORN-style (two-hop).
 TWO_HOP_SHARE = (0.08, 0.3)
+#: Queries per thread below which a batch is not split: a batch of fewer runs in the caller.
+BATCH_PER_THREAD = 16
+#: Threads a batch's graph walks spread over (the kernel releases the GIL): the usable cores.
+SEARCH_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="hnsw-batch")
+        return _pool
 
 
 @dataclass(frozen=True)
@@ -310,17 +327,29 @@ class HnswIndex:
         out_ids = np.empty((nq, limit), dtype=np.int64)
         out_scores = np.empty((nq, limit), dtype=np.float32)
         counts = np.empty(nq, dtype=np.int64)
-        scratch = self._scratch.pop() if self._scratch else _Scratch(self.size, self._capacity)
         graph, originals = self.graph, self._originals
-        while _kernels.search_batch(
-                queries, self._normalize, offset, step, vectors, originals.view, originals.fd,
-                originals.file_start, self._metric, graph.links0, graph.upper, graph.upper_pos,
-                graph.entry, graph.max_level, max(ef, keep, limit), keep, allowed, modes,
-                scratch.visited, scratch.cand_s, scratch.cand_i, out_ids, out_scores,
-                counts) == _kernels.OVERFLOW:
-            self._capacity = min(self.size, 2 * scratch.cand_s.shape[0])
-            scratch = _Scratch(self.size, self._capacity)
-        self._scratch.append(scratch)
+        ef = max(ef, keep, limit)
+
+        def walk(lo: int, hi: int) -> None:  # queries lo..hi-1, with scratch buffers of its own
+            rows = allowed if allowed.shape[0] == 1 else allowed[lo:hi]
+            scratch = self._scratch.pop() if self._scratch else _Scratch(self.size, self._capacity)
+            while _kernels.search_batch(
+                    queries[lo:hi], self._normalize, offset, step, vectors, originals.view, originals.fd,
+                    originals.file_start, self._metric, graph.links0, graph.upper, graph.upper_pos,
+                    graph.entry, graph.max_level, ef, keep, rows, modes[lo:hi],
+                    scratch.visited, scratch.cand_s, scratch.cand_i, out_ids[lo:hi], out_scores[lo:hi],
+                    counts[lo:hi]) == _kernels.OVERFLOW:
+                self._capacity = min(self.size, 2 * scratch.cand_s.shape[0])
+                scratch = _Scratch(self.size, self._capacity)
+            self._scratch.append(scratch)
+
+        threads = min(SEARCH_THREADS, nq // BATCH_PER_THREAD)
+        if threads <= 1:
+            walk(0, nq)
+        else:  # a batch spreads over the cores: each query's walk is the same wherever it runs
+            bounds = np.linspace(0, nq, threads + 1).astype(int).tolist()
+            for done in [_search_pool().submit(walk, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+                done.result()
         return [Hits(out_ids[q, :count], out_scores[q, :count]) for q, count in enumerate(counts.tolist())]
 
     def _exact_scores(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:

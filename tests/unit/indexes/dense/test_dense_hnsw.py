@@ -109,6 +109,28 @@ def test_search_batch_equals_single_searches():
         np.testing.assert_array_equal(single.scores, hits.scores)
 
 
+@pytest.mark.parametrize("per_query_filter", [False, True])
+def test_a_batch_split_over_threads_equals_single_searches(monkeypatch, per_query_filter):
+    """A big batch is split over the search threads (each part with its own buffers): every
+    query's hits are still those of the query alone, with one allowed row each or shared."""
+    from indexes.dense import hnsw
+
+    monkeypatch.setattr(hnsw, "SEARCH_THREADS", 3)  # split even on a one-core machine
+    vectors = clustered(3000, seed=14)
+    queries = clustered(4 * hnsw.BATCH_PER_THREAD + 5, seed=15)
+    rng = np.random.default_rng(16)
+    allowed = rng.random((len(queries) if per_query_filter else 1, len(vectors))) < 0.5
+    index = HnswIndex.build(vectors, "Cosine", HnswParams(m=8, ef_construct=48))
+    spy, real = [], hnsw._search_pool
+    monkeypatch.setattr(hnsw, "_search_pool", lambda: spy.append(1) or real())
+    batch = index.search_batch(queries, 7, allowed=allowed, ef=40)
+    assert spy  # the threaded path ran
+    for q, (query, hits) in enumerate(zip(queries, batch)):
+        single = index.search(query, 7, allowed=allowed[q % len(allowed)], ef=40)
+        np.testing.assert_array_equal(single.offsets, hits.offsets)
+        np.testing.assert_array_equal(single.scores, hits.scores)
+
+
 def test_concurrent_searches_match_sequential_ones():
     """Kernels release the GIL; every thread must get its own scratch buffers."""
     from concurrent.futures import ThreadPoolExecutor
