@@ -78,13 +78,14 @@ LeafResults = tuple  # of LeafHits, one per plan.leaves entry
 # ---------------------------------------------------------------------- statistics
 class TermStats(msgspec.Struct, frozen=True, eq=False):
     """What an IDF-weighted leaf needs, summable over shards: `docs` points having the vector
-    (or text field), `df[i]` of them having the leaf's term i."""
+    (or text field), `df[i]` of them having the leaf's term i; BM25: `tokens` in the field."""
 
     docs: int
     df: np.ndarray  # float64, aligned with the leaf's query terms
+    tokens: int = 0
 
     def __add__(self, other: "TermStats") -> "TermStats":
-        return TermStats(self.docs + other.docs, self.df + other.df)
+        return TermStats(self.docs + other.docs, self.df + other.df, self.tokens + other.tokens)
 
     def idf(self) -> np.ndarray:
         """Qdrant's IDF: ln(1 + (N - df + 0.5) / (df + 0.5))."""
@@ -101,7 +102,7 @@ def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
     for node in plan.weighted():
         if isinstance(node, Merge):
             out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
-        elif node.op == "bm25":  # tantivy's counts: documents, documents per unique query token
+        elif node.op == "bm25":  # tantivy's counts: documents, documents per unique query token, tokens
             out[node.stats_key] = TermStats(*view.text.term_stats(node.query.field, node.query.text))
         else:
             out[node.stats_key] = local_stats(view, node.query[0], node.using)
@@ -150,7 +151,7 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
     elif op == "bm25":
         q = leaf.query
         cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25",
-                             None if stats is None else stats.idf())
+                             None if stats is None else (stats.docs, stats.df, stats.tokens))
     else:  # scored: recommend, discover, context, relevance feedback
         cand = score_collection(c, leaf.query, limit, flt)
     if leaf.threshold is not None:
