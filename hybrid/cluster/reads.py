@@ -11,7 +11,8 @@ their shards. So scores do not depend on `shard_number` (Qdrant fuses per shard:
 Point ids used as `nearest` examples are resolved to their stored vectors first (from the
 shard holding them) and excluded from the result, as on one node. Not distributed (refused by
 name): BM25 over a prefetch pool, ids as recommend/discover/context examples, `lookup_from`.
-BM25 leaves use each shard's own tantivy statistics (tantivy-py cannot take others).
+BM25 leaves score with the collection's statistics, length normalisation included
+(indexes.text.global_bm25), so they equal one node's whatever each shard's average length.
 """
 
 from __future__ import annotations
