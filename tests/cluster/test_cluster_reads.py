@@ -94,6 +94,53 @@ def test_queries_equal_one_node(pair):
         assert [p.order_value for p in ours] == [p.order_value for p in ref]
 
 
+def test_point_id_examples_lookup_from_and_bm25_over_a_pool_equal_one_node(pair, coordinator):
+    """Ids as examples of every query kind are read from their shard (and excluded), also from
+    another collection by `lookup_from`; BM25 restricted to a prefetch pool runs on the shards."""
+    single, cluster, rng = pair
+    other = {"vectors_config": {"x": {"size": DIM, "distance": "Cosine"}}}
+    single.create_collection("lk", **other)
+    coordinator.create_collection("lk", shard_number=2, **other)
+    looked_up = [{"id": i, "vector": {"x": rng.normal(size=DIM).tolist()}} for i in range(20)]
+    for target in (single, coordinator):
+        target.upsert("lk", looked_up)
+    uuid = "00000000-0000-0000-0000-000000000015"
+    sparse = {"indices": [1, 3, 5, 7], "values": [0.5, 1.0, 0.2, 0.7]}
+    naive = {"naive": {"a": 1.0, "b": 1.0, "c": 1.0}}
+    requests = [
+        dict(query={"recommend": {"positive": [3, uuid], "negative": [7]}}, using="d", limit=10),
+        dict(query={"recommend": {"positive": [3, 4], "negative": [8], "strategy": "best_score"}}, using="e", limit=10),
+        dict(query={"discover": {"target": 6, "context": [{"positive": 8, "negative": 9}]}}, using="d", limit=10),
+        dict(query={"context": [{"positive": 12, "negative": 13}]}, using="e", limit=10),
+        dict(query={"relevance_feedback": {"target": 14, "feedback": [{"example": 16, "score": 0.8}],
+                                           "strategy": naive}}, using="d", limit=10),
+        dict(query=11, using="mv", limit=10),
+        dict(query=4, using="d", limit=10, lookup_from={"collection": "lk", "vector": "x"}),
+        dict(query=4, using="d", limit=10, lookup_from={"collection": "c"}),
+        dict(prefetch=[{"query": {"recommend": {"positive": [17]}}, "using": "d", "limit": 30}], query=18, using="e",
+             limit=10),
+        dict(prefetch=[{"query": rng.normal(size=DIM).tolist(), "using": "d", "limit": 40},
+                       {"query": sparse, "using": "s", "limit": 40}],
+             query={"bm25": {"field": "text", "text": "w3 w17 w25 w8"}}, limit=10),
+        dict(prefetch=[{"query": rng.normal(size=DIM).tolist(), "using": "d", "limit": 60}],
+             query={"bm25": {"field": "text", "text": "w4 w11"}}, limit=7, query_filter={"must": [{"key": "n", "range": {"gte": 5}}]}),
+    ]
+    try:
+        for request in requests:
+            ours = cluster.query_points("c", **request).points
+            ref = single.query_points("c", **request).points
+            assert [p.id for p in ours] == [p.id for p in ref], request
+            np.testing.assert_allclose([p.score for p in ours], [p.score for p in ref], rtol=1e-5, atol=1e-6)
+        from hybrid.errors import PointNotFound
+
+        for target in (single, cluster):
+            with pytest.raises(PointNotFound):
+                target.query_points("c", {"recommend": {"positive": [100_000]}}, using="d")
+    finally:
+        single.delete_collection("lk")
+        coordinator.delete_collection("lk")
+
+
 def test_groups_equal_one_node(pair):
     single, cluster, rng = pair
     query = rng.normal(size=DIM).tolist()
