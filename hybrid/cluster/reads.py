@@ -26,6 +26,7 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.cluster.meta import Layout, ShardInfo
+from hybrid.cluster.resolve import resolve_leaves, resolve_statistics
 from hybrid.config import DEFAULT_VECTOR
 from hybrid.errors import PointNotFound, ValidationError
 from hybrid.ids import id_of_key, normalize_id
@@ -88,7 +89,7 @@ def _leaves(client: "ClusterClient", layout: Layout, shards: list[ShardInfo], p:
     if p.weighted():  # IDF sparse queries and BM25: statistics summed over every shard
         shipped = pickle.dumps(p)
         stats = sum_statistics(client.on_shards(layout, shards, lambda h, _: h.leaf_statistics.remote(shipped),
-                                                consistency))
+                                                consistency, resolve_statistics))
     return _run_leaves(client, layout, shards, p, stats, consistency), stats
 
 
@@ -98,7 +99,8 @@ def _run_leaves(client: "ClusterClient", layout: Layout, shards: list[ShardInfo]
     from hybrid.query.execute import LeafHits, gather
 
     shipped = pickle.dumps((p, stats))
-    parts = client.on_shards(layout, shards, lambda h, _: h.execute_leaves.remote(shipped), consistency)
+    parts = client.on_shards(layout, shards, lambda h, _: h.execute_leaves.remote(shipped), consistency,
+                             resolve_leaves)
     return gather(p, [tuple(LeafHits(scores, keys, values) for keys, scores, values in part) for part in parts])
 
 

@@ -6,10 +6,8 @@ count sums; retrieve routes ids to their shards; scroll merges every shard's fir
 counts of every value before taking the top `limit`; queries run the plan's leaves on the
 shards and its merge tree here (hybrid.cluster.reads).
 
-Read `consistency`: an integer n, "majority" or "quorum" (more than half of a shard's
-replicas) or "all" read that many replicas of each shard and keep the answer of the one that
-has applied the most operations, so a majority read sees every write acknowledged at a
-majority.
+Read `consistency` (an integer, "majority", "quorum", "all") asks several replicas of each
+shard and resolves their answers by Qdrant's rule (hybrid.cluster.resolve).
 """
 
 from __future__ import annotations
@@ -21,6 +19,8 @@ import numpy as np
 
 from hybrid import models as m
 from hybrid.cluster.meta import ACTIVE, DEAD, Layout, ShardInfo
+from hybrid.cluster.resolve import (Resolver, first, read_rule, resolve_count, resolve_facet, resolve_records,
+                                    resolve_scroll)
 from hybrid.errors import Unavailable, ValidationError
 from hybrid.client import _query_request
 from hybrid.ids import id_keys, normalize_id, normalize_ids
@@ -33,31 +33,22 @@ if TYPE_CHECKING:
 FACET_ALL = 2**31 - 1  # shards return every value: counts are summed before the top `limit`
 
 
-def read_count(consistency: Any, replicas: int) -> int:
-    value = m.to_builtins(consistency)
-    if value is None:
-        return 1
-    if isinstance(value, dict) and "type" in value:
-        value = value["type"]
-    if value == "all":
-        return replicas
-    if value in ("majority", "quorum"):
-        return replicas // 2 + 1
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return min(value, replicas)
-    raise ValidationError("consistency", "expected a number of replicas, 'majority', 'quorum' or 'all'")
-
-
 class ReadMixin:
     _turn = itertools.count()
 
     # ------------------------------------------------------------------ scatter
     def on_shards(self: "ClusterClient", layout: Layout, shards: list[ShardInfo], call: Any,
-                  consistency: Any = None) -> list[Any]:
-        """`call(handle, shard_id)` on `consistency` active replicas of every shard, in parallel; a dead
-        replica is marked and the next one asked. One answer per shard."""
-        pending = [self._ask(layout, s, call, read_count(consistency, len(s.replicas)), set()) for s in shards]
-        return [self._answer(layout, s, call, consistency, asked) for s, asked in zip(shards, pending)]
+                  consistency: Any = None, resolve: Resolver = first) -> list[Any]:
+        """`call(handle, shard_id)` on as many active replicas of every shard as `consistency`
+        asks (hybrid.cluster.resolve), in parallel; a dead replica is marked and another one
+        asked. One answer per shard: its replicas' answers by `resolve`."""
+        rules = [read_rule(consistency, len(s.replicas)) for s in shards]
+        pending = [self._ask(layout, s, call, n, set()) for s, (n, _) in zip(shards, rules)]
+        out = []
+        for shard, asked, (_, condition) in zip(shards, pending, rules):
+            answers = self._answers(layout, shard, call, asked)
+            out.append(answers[0] if len(answers) == 1 else resolve(answers, condition))
+        return out
 
     def _ask(self: "ClusterClient", layout: Layout, shard: ShardInfo, call: Any, n: int, skip: set) -> list:
         active = [r for r in shard.replicas if r.state == ACTIVE and r.replica_id not in skip]
@@ -69,24 +60,25 @@ class ReadMixin:
         out = []
         for r in chosen:
             try:
-                handle = self.handle(layout, shard.shard_id, r.replica_id)
-                out.append((r.replica_id, call(handle, shard.shard_id), handle.last_seq.remote() if n > 1 else None))
+                out.append((r.replica_id, call(self.handle(layout, shard.shard_id, r.replica_id), shard.shard_id)))
             except self.dead_errors():
-                out.append((r.replica_id, None, None))
+                out.append((r.replica_id, None))
         return out
 
-    def _answer(self: "ClusterClient", layout: Layout, shard: ShardInfo, call: Any, consistency: Any, asked: list) -> Any:
+    def _answers(self: "ClusterClient", layout: Layout, shard: ShardInfo, call: Any, asked: list,
+                 tried: frozenset = frozenset()) -> list:
+        """The answers of the asked replicas; each dead one replaced by another replica's."""
+        tried = tried | {replica_id for replica_id, _ in asked}
         answers = []
-        for replica_id, ref, seq_ref in asked:
+        for replica_id, ref in asked:
             try:
                 if ref is None:
                     raise ValueError("unreachable")
-                answers.append((self.get(seq_ref) if seq_ref is not None else 0, self.get(ref)))
+                answers.append(self.get(ref))
             except self.dead_errors():
                 self.mark(layout, shard.shard_id, replica_id, DEAD)
-                retry = self._ask(layout, shard, call, 1, {a[0] for a in asked})
-                answers.append((0, self._answer(layout, shard, call, consistency, retry)))
-        return max(answers, key=lambda a: a[0])[1]
+                answers.extend(self._answers(layout, shard, call, self._ask(layout, shard, call, 1, set(tried)), tried))
+        return answers
 
     # ------------------------------------------------------------------ point reads
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
@@ -94,7 +86,7 @@ class ReadMixin:
         layout = self.layout(collection_name)
         kwargs = {"count_filter": m.to_builtins(count_filter), "exact": exact}
         parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
-                               lambda h, _: h.read.remote("count", kwargs), consistency)
+                               lambda h, _: h.read.remote("count", kwargs), consistency, resolve_count)
         return m.CountResult(count=sum(p["count"] for p in parts))
 
     def retrieve(self, collection_name: str, ids: Any, with_payload: Any = True, with_vectors: Any = False,
@@ -117,7 +109,7 @@ class ReadMixin:
         else:
             per = {s.shard_id: {**kwargs, field: ids} for s in self.target_shards(layout, selector)}
         return self.on_shards(layout, [layout.shard(sid) for sid in per],
-                              lambda h, sid: h.read.remote(method, per[sid]), consistency)
+                              lambda h, sid: h.read.remote(method, per[sid]), consistency, resolve_records)
 
     def scroll(self, collection_name: str, scroll_filter: Any = None, limit: int = 10, offset: Any = None,
                with_payload: Any = True, with_vectors: Any = False, order_by: Any = None, consistency: Any = None,
@@ -131,7 +123,7 @@ class ReadMixin:
         kwargs = {"scroll_filter": m.to_builtins(scroll_filter), "limit": limit + 1, "offset": m.to_builtins(offset),
                   "with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
         parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
-                               lambda h, _: h.read.remote("scroll", kwargs), consistency)
+                               lambda h, _: h.read.remote("scroll", kwargs), consistency, resolve_scroll)
         records = [rec for records, _ in parts for rec in records]
         order = np.argsort(id_keys([normalize_id(r["id"]) for r in records]), kind="stable") if records else []
         records = [records[i] for i in order]
@@ -148,7 +140,7 @@ class ReadMixin:
         layout = self.layout(collection_name)
         kwargs = {"key": key, "facet_filter": m.to_builtins(facet_filter), "limit": FACET_ALL, "exact": exact}
         parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
-                               lambda h, _: h.read.remote("facet", kwargs), consistency)
+                               lambda h, _: h.read.remote("facet", kwargs), consistency, resolve_facet)
         counts: dict[tuple[int, Any], int] = {}
         for part in parts:
             for hit in part["hits"]:
