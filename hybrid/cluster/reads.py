@@ -28,7 +28,7 @@ from hybrid import models as m
 from hybrid.cluster.meta import Layout, ShardInfo
 from hybrid.cluster.resolve import resolve_leaves, resolve_statistics
 from hybrid.config import DEFAULT_VECTOR
-from hybrid.errors import PointNotFound, ValidationError
+from hybrid.errors import HybridError, PointNotFound, ValidationError
 from hybrid.ids import id_of_key, normalize_id
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ def run_query(client: "ClusterClient", layout: Layout, shards: list[ShardInfo], 
     from hybrid.query.request import group_response
 
     req = msgspec.structs.replace(req, **_resolved(client, layout, shards, req, consistency))
+    lookup = None
+    if getattr(req, "with_lookup", None) is not None:  # filled below from the shards, not the planning copy
+        lookup, req = _lookup_spec(client, req.with_lookup), msgspec.structs.replace(req, with_lookup=None)
     view = client.planning.view(layout)
     p = plan(req, view, client.infer)
     leaves, stats = _leaves(client, layout, shards, p, consistency)
@@ -75,7 +78,7 @@ def run_query(client: "ClusterClient", layout: Layout, shards: list[ShardInfo], 
         ranked = finish_ranked(p, leaves, fetch, stats=stats, shard_bm25=pool_bm25(stats))
         result, complete, seen = group_response(p, ranked, view, None)
         if complete or seen < p.limit:
-            return result
+            return result if lookup is None else _with_lookup(client, lookup, result, consistency)
         p = plan(req, view, client.infer, limit=p.limit * 4)
         leaves, stats = _leaves(client, layout, shards, p, consistency)
 
@@ -241,3 +244,27 @@ def _map_examples(query: Any, change: Any) -> Any:
 
 def _named(vector: Any, name: str) -> Any:
     return vector.get(name) if isinstance(vector, dict) and "indices" not in vector else vector
+
+
+def _lookup_spec(client: "ClusterClient", spec: Any) -> tuple:
+    """(collection, with_payload, with_vectors) of a groups request's `with_lookup`."""
+    from hybrid.query.hydrate import with_lookup
+
+    return with_lookup(None, spec, lambda name: client.layout(name).name)
+
+
+def _with_lookup(client: "ClusterClient", lookup: tuple, result: Any, consistency: Any) -> Any:
+    """Each group's `lookup`: the point of that id in the lookup collection, read from its shard
+    (a group id that is no point id has none), as hybrid.query.hydrate does on one node."""
+    name, with_payload, with_vectors = lookup
+    ids = {}
+    for group in result.groups:
+        try:
+            ids[group.id] = normalize_id(group.id)
+        except HybridError:
+            pass
+    records = client.retrieve(name, list(dict.fromkeys(ids.values())), with_payload=with_payload,
+                              with_vectors=with_vectors, consistency=consistency) if ids else []
+    found = {normalize_id(r.id): r for r in records}
+    groups = [msgspec.structs.replace(g, lookup=found.get(ids.get(g.id))) for g in result.groups]
+    return msgspec.structs.replace(result, groups=groups)

@@ -12,8 +12,11 @@ shard and resolves their answers by Qdrant's rule (hybrid.cluster.resolve).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
-from typing import TYPE_CHECKING, Any, Optional
+import time
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
 
@@ -31,6 +34,27 @@ if TYPE_CHECKING:
     from hybrid.cluster.coordinator import ClusterClient
 
 FACET_ALL = 2**31 - 1  # shards return every value: counts are summed before the top `limit`
+CALL_WAIT_S = 120.0  # longest wait for one replica's answer before it is taken for dead
+
+#: The monotonic time by which the current read must finish (its `timeout`), or None.
+_deadline: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("read_deadline", default=None)
+
+
+@contextlib.contextmanager
+def read_deadline(timeout: Optional[int]) -> Iterator[None]:
+    """A read's `timeout` (seconds): every replica answer it waits for must come before it ends,
+    else the read fails with 503 (the replica is not taken for dead). Nested reads keep the
+    outer deadline unless they bring their own."""
+    if timeout is None:
+        yield
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise ValidationError("timeout", "expected a positive number of seconds")
+    token = _deadline.set(time.monotonic() + timeout)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 class ReadMixin:
@@ -70,32 +94,40 @@ class ReadMixin:
         """The answers of the asked replicas; each dead one replaced by another replica's."""
         tried = tried | {replica_id for replica_id, _ in asked}
         answers = []
+        deadline = _deadline.get()
         for replica_id, ref in asked:
             try:
                 if ref is None:
                     raise ValueError("unreachable")
-                answers.append(self.get(ref))
+                left = CALL_WAIT_S if deadline is None else min(CALL_WAIT_S, deadline - time.monotonic())
+                answers.append(self.get(ref, timeout=max(left, 0.0)))
             except self.dead_errors():
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise Unavailable(f"shard {shard.shard_id} of {layout.name!r} did not answer within the "
+                                      "read's timeout") from None
                 self.mark(layout, shard.shard_id, replica_id, DEAD)
                 answers.extend(self._answers(layout, shard, call, self._ask(layout, shard, call, 1, set(tried)), tried))
         return answers
 
     # ------------------------------------------------------------------ point reads
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
-              consistency: Any = None, **_unused: Any) -> m.CountResult:
+              consistency: Any = None, timeout: Optional[int] = None) -> m.CountResult:
         layout = self.layout(collection_name)
         kwargs = {"count_filter": m.to_builtins(count_filter), "exact": exact}
-        parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
-                               lambda h, _: h.read.remote("count", kwargs), consistency, resolve_count)
+        with read_deadline(timeout):
+            parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
+                                   lambda h, _: h.read.remote("count", kwargs), consistency, resolve_count)
         return m.CountResult(count=sum(p["count"] for p in parts))
 
     def retrieve(self, collection_name: str, ids: Any, with_payload: Any = True, with_vectors: Any = False,
-                 consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> list[m.Record]:
+                 consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> list[m.Record]:
         layout = self.layout(collection_name)
         wanted = list(dict.fromkeys(normalize_ids(ids, "ids")))
         kwargs = {"with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
         found = {}
-        for part in self._by_id(layout, wanted, shard_key_selector, "retrieve", kwargs, "ids", consistency):
+        with read_deadline(timeout):
+            parts = self._by_id(layout, wanted, shard_key_selector, "retrieve", kwargs, "ids", consistency)
+        for part in parts:
             for rec in part:
                 found[normalize_id(rec["id"])] = rec
         return [m.convert(found[i], m.Record, "record") for i in wanted if i in found]
@@ -113,7 +145,7 @@ class ReadMixin:
 
     def scroll(self, collection_name: str, scroll_filter: Any = None, limit: int = 10, offset: Any = None,
                with_payload: Any = True, with_vectors: Any = False, order_by: Any = None, consistency: Any = None,
-               shard_key_selector: Any = None, **_unused: Any) -> tuple[list[m.Record], Any]:
+               shard_key_selector: Any = None, timeout: Optional[int] = None) -> tuple[list[m.Record], Any]:
         """Id order across shards: every shard's first `limit + 1` from `offset`, merged."""
         if order_by is not None:
             raise ValidationError("order_by", "scroll with order_by is not distributed yet")
@@ -122,8 +154,9 @@ class ReadMixin:
         layout = self.layout(collection_name)
         kwargs = {"scroll_filter": m.to_builtins(scroll_filter), "limit": limit + 1, "offset": m.to_builtins(offset),
                   "with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
-        parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
-                               lambda h, _: h.read.remote("scroll", kwargs), consistency, resolve_scroll)
+        with read_deadline(timeout):
+            parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
+                                   lambda h, _: h.read.remote("scroll", kwargs), consistency, resolve_scroll)
         records = [rec for records, _ in parts for rec in records]
         order = np.argsort(id_keys([normalize_id(r["id"]) for r in records]), kind="stable") if records else []
         records = [records[i] for i in order]
@@ -131,7 +164,7 @@ class ReadMixin:
         return page, (records[limit]["id"] if len(records) > limit else None)
 
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
-              consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> Any:
+              consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> Any:
         """Every shard's counts of every value, summed, then the top `limit` (count desc, value asc)."""
         from hybrid.models import FacetResponse, FacetValueHit
 
@@ -139,8 +172,9 @@ class ReadMixin:
             raise ValidationError("limit", "must be a non-negative integer")
         layout = self.layout(collection_name)
         kwargs = {"key": key, "facet_filter": m.to_builtins(facet_filter), "limit": FACET_ALL, "exact": exact}
-        parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
-                               lambda h, _: h.read.remote("facet", kwargs), consistency, resolve_facet)
+        with read_deadline(timeout):
+            parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
+                                   lambda h, _: h.read.remote("facet", kwargs), consistency, resolve_facet)
         counts: dict[tuple[int, Any], int] = {}
         for part in parts:
             for hit in part["hits"]:
@@ -155,32 +189,36 @@ class ReadMixin:
                      query_filter: Any = None, search_params: Any = None, limit: int = 10, offset: Optional[int] = None,
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, consistency: Any = None,
-                     shard_key_selector: Any = None, **_unused: Any) -> m.QueryResponse:
+                     shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.QueryResponse:
         req = QueryRequest(
             query=m.to_builtins(query), using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
             score_threshold=score_threshold, limit=limit, offset=offset or 0,
             with_payload=m.to_builtins(with_payload), with_vector=m.to_builtins(with_vectors),
             lookup_from=m.to_builtins(lookup_from), explain=explain)
-        return self._query(collection_name, req, shard_key_selector, consistency)
+        with read_deadline(timeout):
+            return self._query(collection_name, req, shard_key_selector, consistency)
 
     def query_points_groups(self, collection_name: str, group_by: str, query: Any = None, using: Optional[str] = None,
                             prefetch: Any = None, query_filter: Any = None, search_params: Any = None, limit: int = 10,
                             group_size: int = 3, with_payload: Any = True, with_vectors: Any = False,
                             score_threshold: Optional[float] = None, with_lookup: Any = None, lookup_from: Any = None,
-                            consistency: Any = None, shard_key_selector: Any = None, **_unused: Any) -> m.GroupsResult:
+                            explain: bool = False, consistency: Any = None, shard_key_selector: Any = None,
+                            timeout: Optional[int] = None) -> m.GroupsResult:
         req = QueryGroupsRequest(
             query=m.to_builtins(query), using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,
             score_threshold=score_threshold, limit=limit, with_payload=m.to_builtins(with_payload),
             with_vector=m.to_builtins(with_vectors), lookup_from=m.to_builtins(lookup_from), group_by=group_by,
-            group_size=group_size, with_lookup=m.to_builtins(with_lookup))
-        return self._query(collection_name, req, shard_key_selector, consistency)
+            group_size=group_size, with_lookup=m.to_builtins(with_lookup), explain=explain)
+        with read_deadline(timeout):
+            return self._query(collection_name, req, shard_key_selector, consistency)
 
     def query_batch_points(self, collection_name: str, requests: Any, consistency: Any = None,
-                           **_unused: Any) -> list[m.QueryResponse]:
+                           timeout: Optional[int] = None) -> list[m.QueryResponse]:
         reqs = [_query_request(raw, f"searches[{i}]") for i, raw in enumerate(requests)]
-        return [self._query(collection_name, req, None, consistency) for req in reqs]
+        with read_deadline(timeout):
+            return [self._query(collection_name, req, None, consistency) for req in reqs]
 
     def _query(self: "ClusterClient", collection_name: str, req: Any, shard_key_selector: Any, consistency: Any) -> Any:
         from hybrid.cluster.reads import run_query

@@ -150,6 +150,34 @@ def test_groups_equal_one_node(pair):
         [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ref]
 
 
+def test_groups_with_lookup_and_read_arguments(pair, coordinator):
+    """with_lookup reads each group's point from its shard (this collection or another); the
+    read methods take exactly the single-node Client's arguments: `timeout` is a deadline."""
+    import inspect
+
+    from hybrid.cluster.coordinator import ClusterClient
+
+    single, cluster, rng = pair
+    query = rng.normal(size=DIM).tolist()
+    for lookup in ("c", {"collection": "c", "with_payload": ["tag"], "with_vectors": ["d"]}):
+        ours = cluster.query_points_groups("c", "n", query=query, using="d", limit=4, group_size=2, with_lookup=lookup,
+                                           timeout=30).groups
+        ref = single.query_points_groups("c", "n", query=query, using="d", limit=4, group_size=2, with_lookup=lookup).groups
+        assert [(g.id, g.lookup) for g in ours] == [(g.id, g.lookup) for g in ref] and any(g.lookup for g in ref)
+    for name in ("count", "retrieve", "scroll", "facet", "query_points", "query_points_groups", "query_batch_points",
+                 "list_shard_keys", "cluster_telemetry"):
+        ours, ref = inspect.signature(getattr(ClusterClient, name)), inspect.signature(getattr(Client, name))
+        # no catch-all (an unknown argument is a TypeError); read consistency where Client has none
+        assert set(ref.parameters) <= set(ours.parameters) <= set(ref.parameters) | {"consistency"}, name
+    with pytest.raises(TypeError, match="bogus"):
+        cluster.count("c", bogus=1)
+    from hybrid.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="timeout"):
+        cluster.count("c", timeout=0)
+    assert cluster.count("c", timeout=30).count == single.count("c").count
+
+
 def test_count_scroll_facet_retrieve(pair):
     single, cluster, _ = pair
     flt = {"must": [{"key": "tag", "match": {"any": ["red", "blue"]}}]}
