@@ -27,7 +27,7 @@ from hybrid.cluster.resolve import (Resolver, first, read_rule, resolve_count, r
 from hybrid.errors import Unavailable, ValidationError
 from hybrid.client import _query_request
 from hybrid.ids import id_keys, normalize_id, normalize_ids
-from hybrid.query.parse import shallow
+from hybrid.query.parse import parse_order_by, shallow
 from hybrid.query.request import QueryGroupsRequest, QueryRequest
 
 if TYPE_CHECKING:
@@ -146,22 +146,29 @@ class ReadMixin:
     def scroll(self, collection_name: str, scroll_filter: Any = None, limit: int = 10, offset: Any = None,
                with_payload: Any = True, with_vectors: Any = False, order_by: Any = None, consistency: Any = None,
                shard_key_selector: Any = None, timeout: Optional[int] = None) -> tuple[list[m.Record], Any]:
-        """Id order across shards: every shard's first `limit + 1` from `offset`, merged."""
-        if order_by is not None:
-            raise ValidationError("order_by", "scroll with order_by is not distributed yet")
+        """Id order across shards: every shard's first `limit + 1` from `offset`, merged. By a
+        payload value (`order_by`): every shard's first `limit`, merged by value then id (a
+        point once per distinct value, no next offset), as on one node."""
         if limit is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
         layout = self.layout(collection_name)
-        kwargs = {"scroll_filter": m.to_builtins(scroll_filter), "limit": limit + 1, "offset": m.to_builtins(offset),
-                  "with_payload": m.to_builtins(with_payload), "with_vectors": m.to_builtins(with_vectors)}
+        ordered = order_by is not None
+        kwargs = {"scroll_filter": m.to_builtins(scroll_filter), "limit": limit + (0 if ordered else 1),
+                  "offset": m.to_builtins(offset), "with_payload": m.to_builtins(with_payload),
+                  "with_vectors": m.to_builtins(with_vectors), "order_by": m.to_builtins(order_by)}
         with read_deadline(timeout):
             parts = self.on_shards(layout, self.target_shards(layout, shard_key_selector),
                                    lambda h, _: h.read.remote("scroll", kwargs), consistency, resolve_scroll)
         records = [rec for records, _ in parts for rec in records]
-        order = np.argsort(id_keys([normalize_id(r["id"]) for r in records]), kind="stable") if records else []
-        records = [records[i] for i in order]
+        keys = id_keys([normalize_id(r["id"]) for r in records]) if records else np.empty(0)
+        if ordered:
+            values = np.array([r["order_value"] for r in records], np.float64)
+            order = np.lexsort((keys, -values if parse_order_by(kwargs["order_by"]).descending else values))
+        else:
+            order = np.argsort(keys, kind="stable")
+        records = [records[i] for i in order.tolist()]
         page = [m.convert(r, m.Record, "record") for r in records[:limit]]
-        return page, (records[limit]["id"] if len(records) > limit else None)
+        return page, (records[limit]["id"] if len(records) > limit and not ordered else None)
 
     def facet(self, collection_name: str, key: str, facet_filter: Any = None, limit: int = 10, exact: bool = False,
               consistency: Any = None, timeout: Optional[int] = None, shard_key_selector: Any = None) -> Any:

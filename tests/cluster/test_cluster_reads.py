@@ -192,6 +192,10 @@ def test_count_scroll_facet_retrieve(pair):
                 break
         ref, _ = single.scroll("c", f, limit=N)
         assert [(r.id, r.payload) for r in pages] == [(r.id, r.payload) for r in ref]
+        for order_by in ("n", {"key": "n", "direction": "desc", "start_from": 9}):
+            page, _ = cluster.scroll("c", f, limit=25, order_by=order_by)
+            ref, _ = single.scroll("c", f, limit=25, order_by=order_by)
+            assert [(r.id, r.order_value) for r in page] == [(r.id, r.order_value) for r in ref]
     ids = [5, 3, "00000000-0000-0000-0000-000000000010", 999]
     assert [r.id for r in cluster.retrieve("c", ids)] == [r.id for r in single.retrieve("c", ids)]
 
