@@ -27,6 +27,7 @@ from hybrid.cluster.resolve import (Resolver, first, read_rule, resolve_count, r
 from hybrid.errors import Unavailable, ValidationError
 from hybrid.client import _query_request
 from hybrid.ids import id_keys, normalize_id, normalize_ids
+from hybrid.matrix import MatrixMixin
 from hybrid.query.parse import parse_order_by, shallow
 from hybrid.query.request import QueryGroupsRequest, QueryRequest
 
@@ -57,8 +58,14 @@ def read_deadline(timeout: Optional[int]) -> Iterator[None]:
         _deadline.reset(token)
 
 
-class ReadMixin:
+class ReadMixin(MatrixMixin):
+    """The read methods of ClusterClient; the search matrix (hybrid.matrix) samples through
+    `query_points` here."""
+
     _turn = itertools.count()
+
+    def _schema_of(self: "ClusterClient", collection_name: str) -> Any:
+        return self.planning.view(self.layout(collection_name)).schema
 
     # ------------------------------------------------------------------ scatter
     def on_shards(self: "ClusterClient", layout: Layout, shards: list[ShardInfo], call: Any,

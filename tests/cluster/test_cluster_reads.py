@@ -178,6 +178,17 @@ def test_groups_with_lookup_and_read_arguments(pair, coordinator):
     assert cluster.count("c", timeout=30).count == single.count("c").count
 
 
+def test_search_matrix_equals_one_node_when_the_sample_is_every_match(pair):
+    single, cluster, _ = pair
+    flt = {"must": [{"key": "n", "match": {"value": 3}}]}
+    ours = cluster.search_matrix_offsets("c", flt, limit=3, sample=50, using="d", consistency="all", timeout=30)
+    ref = single.search_matrix_offsets("c", flt, limit=3, sample=50, using="d")
+    assert ours.ids == ref.ids and len(ref.ids) > 10
+    assert ours.offsets_col == ref.offsets_col
+    np.testing.assert_allclose(ours.scores, ref.scores, rtol=1e-5)
+    assert len(cluster.search_matrix_pairs("c", flt, limit=2, sample=5, using="d").pairs) == 10
+
+
 def test_count_scroll_facet_retrieve(pair):
     single, cluster, _ = pair
     flt = {"must": [{"key": "tag", "match": {"any": ["red", "blue"]}}]}
