@@ -131,6 +131,12 @@ def test_point_id_examples_lookup_from_and_bm25_over_a_pool_equal_one_node(pair,
             ref = single.query_points("c", **request).points
             assert [p.id for p in ours] == [p.id for p in ref], request
             np.testing.assert_allclose([p.score for p in ours], [p.score for p in ref], rtol=1e-5, atol=1e-6)
+        explained = dict(prefetch=[{"query": rng.normal(size=DIM).tolist(), "using": "d", "limit": 20},
+                                   {"query": sparse, "using": "s", "limit": 20}], query={"fusion": "rrf"}, limit=5,
+                         explain=True)
+        ours, ref = cluster.query_points("c", **explained), single.query_points("c", **explained)
+        assert [(p.id, p.explain) for p in ours.points] == [(p.id, p.explain) for p in ref.points]
+        assert ours.plan is not None
         from hybrid.errors import PointNotFound
 
         for target in (single, cluster):
