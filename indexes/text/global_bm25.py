@@ -61,8 +61,10 @@ def fieldnorm_ids(lengths: np.ndarray) -> np.ndarray:
 
 
 def norms(avgdl: np.float32) -> np.ndarray:
-    """tantivy's per-fieldnorm `k1 * (1 - b + b * dl / avgdl)`, float32."""
-    return (K1 * ((_ONE - B) + (B * _DL) / np.float32(avgdl))).astype(np.float32)
+    """tantivy's per-fieldnorm `k1 * (1 - b + b * dl / avgdl)`, float32 (no documents: avgdl 0,
+    norms inf, as tantivy's, and no document scores)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (K1 * ((_ONE - B) + (B * _DL) / np.float32(avgdl))).astype(np.float32)
 
 
 def idf(docs: int, df: int) -> np.float32:

@@ -1,8 +1,9 @@
 """A collection sharded 3 ways answers exactly as one node with the same data (points and
-scores): dense, sparse (with IDF: collection-wide statistics), BM25 (collection-wide IDF; every
-document has one length, so every shard has the same average length), multivector, prefetch with
-RRF, DBSF, linear fusion, rescoring, formula, MMR, order_by, groups, filters, count, scroll,
-facet; custom shard keys route."""
+scores): dense, sparse (with IDF: collection-wide statistics), BM25 (over different average
+lengths: test_cluster_bm25.py), multivector, prefetch with RRF, DBSF, linear fusion, rescoring,
+formula, MMR, order_by, groups (with_lookup), filters, count, scroll (by id and order_by),
+facet, search matrix; point-id examples of every kind, lookup_from, BM25 over a prefetch pool,
+explain; custom shard keys route."""
 
 from __future__ import annotations
 
