@@ -34,6 +34,9 @@ from indexes.text import queries as q
 K1, B = np.float32(1.2), np.float32(0.75)
 _ONE, _HALF = np.float32(1.0), np.float32(0.5)
 
+#: Candidates up to this many are rescored by term queries restricted to their pids; more, by
+#: each token's whole posting list masked to them (a pid disjunction grows with the candidates).
+RESCORE_PUSHDOWN_MAX_PIDS = 512
 #: Rounding slack of the ratio bound (float32 scores: a few ulps).
 _SLACK = 1.0 + 1e-5
 
@@ -135,15 +138,23 @@ class Rescorer:
         order = np.argsort(pids, kind="stable")
         sorted_pids = pids[order]
         tf = np.zeros((len(pids), len(self.tokens)), np.int64)
-        only = q.pid_filter(self.schema, sorted_pids.tolist())
+        pushed = len(pids) <= RESCORE_PUSHDOWN_MAX_PIDS
+        only = q.pid_filter(self.schema, sorted_pids.tolist()) if pushed else None
         for t, token in enumerate(self.tokens):  # a loop over query tokens, vectorised over documents
             if not self.local_weights[t]:
                 continue
-            hits = self.searcher.search(q.filtered(q.term(self.schema, token), only), len(pids), count=False).hits
+            query = q.term(self.schema, token)
+            if pushed:
+                hits = self.searcher.search(q.filtered(query, only), len(pids), count=False).hits
+            else:  # every document holding the token, masked to the candidates
+                hits = self.searcher.search(query, self.searcher.doc_freq(q.TEXT, token), count=False).hits
             if hits:
                 local, found = zip(*hits)
-                rows = order[np.searchsorted(sorted_pids, self.searcher.fast_field_values(q.PID, list(found)))]
-                tf[rows, t] = _frequencies(np.asarray(local, np.float32), self.local_weights[t],
+                found_pids = np.asarray(self.searcher.fast_field_values(q.PID, list(found)), np.int64)
+                at = np.minimum(np.searchsorted(sorted_pids, found_pids), len(pids) - 1)
+                mine = sorted_pids[at] == found_pids
+                rows = order[at[mine]]
+                tf[rows, t] = _frequencies(np.asarray(local, np.float32)[mine], self.local_weights[t],
                                            self.local_norms[fieldnorm[rows]])
         return self.stats.scores(tf, fieldnorm)
 

@@ -78,6 +78,16 @@ def test_points_and_scores_equal_one_index(words, limit, filtered, seed):
     assert len(pids) == n or scores[n] < want_scores[-1]  # the rest is below the cut
 
 
+def test_many_candidates_are_rescored_from_whole_posting_lists():
+    """Past RESCORE_PUSHDOWN_MAX_PIDS candidates a part reads each token's postings unfiltered."""
+    one, parts = build(1, n=3000)
+    for text in ("w1 w20 w33", "w0 w5"):
+        want_pids, want_scores = one.search(text, 900, ties=True)
+        pids, scores = sharded_search(parts, text, 900)
+        assert np.array_equal(pids[: len(want_pids)], want_pids)
+        assert np.array_equal(scores[: len(want_pids)], want_scores)
+
+
 def test_without_statistics_scores_are_per_part():
     """The mutation check: each part's own statistics give other scores than one index."""
     want_pids, want_scores = ONE.search("w1 w20", 10, ties=True)
