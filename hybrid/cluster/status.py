@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import datetime
 import zlib
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from hybrid import models as m
-from hybrid.cluster.scatter import read_deadline
-from hybrid.errors import BadRequest, ValidationError
+from hybrid.errors import BadRequest
 
 if TYPE_CHECKING:
     from hybrid.cluster.coordinator import ClusterClient
@@ -52,10 +51,8 @@ class StatusMixin:
         return {"peer_id": self._me(), "shard_count": len(layout.shards), "local_shards": [],
                 "remote_shards": remote, "shard_transfers": []}
 
-    def list_shard_keys(self: "ClusterClient", collection_name: str, timeout: Optional[int] = None) -> dict:
-        """The shard keys, from the layout in the GCS (one read: `timeout` is only validated)."""
-        with read_deadline(timeout):
-            layout = self.layout(collection_name)
+    def list_shard_keys(self: "ClusterClient", collection_name: str, **_unused: Any) -> dict:
+        layout = self.layout(collection_name)
         keys = list(dict.fromkeys(s.shard_key for s in layout.shards if s.shard_key is not None))
         return {"shard_keys": [{"key": k} for k in keys]} if layout.sharding_method == "custom" else {}
 
@@ -70,14 +67,8 @@ class StatusMixin:
         raise BadRequest("moving, replicating and dropping shards by hand is not supported yet: replicas are placed "
                          "at creation and come back with their node")
 
-    def cluster_telemetry(self: "ClusterClient", details_level: Optional[int] = None,
-                          timeout: Optional[int] = None) -> dict:
-        """The cluster's status at every `details_level` (there is one level of detail here)."""
-        if details_level is not None and (isinstance(details_level, bool) or not isinstance(details_level, int)
-                                          or details_level < 0):
-            raise ValidationError("details_level", "expected a non-negative integer")
-        with read_deadline(timeout):
-            return {"cluster": self.cluster_status()}
+    def cluster_telemetry(self: "ClusterClient", **_unused: Any) -> dict:
+        return {"cluster": self.cluster_status()}
 
     def resolve_alias(self: "ClusterClient", name: str) -> str:
         return name  # aliases are not distributed yet

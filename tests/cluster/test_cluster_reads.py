@@ -172,7 +172,7 @@ def test_groups_with_lookup_and_read_arguments(pair, coordinator):
         ref = single.query_points_groups("c", "n", query=query, using="d", limit=4, group_size=2, with_lookup=lookup).groups
         assert [(g.id, g.lookup) for g in ours] == [(g.id, g.lookup) for g in ref] and any(g.lookup for g in ref)
     for name in ("count", "retrieve", "scroll", "facet", "query_points", "query_points_groups", "query_batch_points",
-                 "list_shard_keys", "cluster_telemetry"):
+                 "search_matrix_pairs", "search_matrix_offsets"):
         ours, ref = inspect.signature(getattr(ClusterClient, name)), inspect.signature(getattr(Client, name))
         # no catch-all (an unknown argument is a TypeError); read consistency where Client has none
         assert set(ref.parameters) <= set(ours.parameters) <= set(ref.parameters) | {"consistency"}, name
