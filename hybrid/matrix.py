@@ -55,19 +55,22 @@ class MatrixMixin:
         def _get(self, name: str) -> "Collection": ...
         def query_points(self, collection_name: str, **kw: Any) -> m.QueryResponse: ...
 
-    def _sample_matrix(self, collection_name: str, query_filter: Any, limit: int, sample: int,
-                       using: Optional[str], shard_key_selector: Any) -> tuple[list, np.ndarray, np.ndarray]:
-        m.single_node(shard_key_selector)
+    def _schema_of(self, collection_name: str) -> Any:
+        return self._get(collection_name).schema
+
+    def _sample_matrix(self, collection_name: str, query_filter: Any, limit: int, sample: int, using: Optional[str],
+                       shard_key_selector: Any, consistency: Any, timeout: Any) -> tuple[list, np.ndarray, np.ndarray]:
         if not isinstance(sample, int) or isinstance(sample, bool) or sample < 2:
             raise ValidationError("sample", "must be an integer of at least 2")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ValidationError("limit", "must be an integer of at least 1")
         name = DEFAULT_VECTOR if using is None else using
-        schema = self._get(collection_name).schema
+        schema = self._schema_of(collection_name)
         if schema.kind_of(name) != "dense":
             raise ValidationError("using", "the search matrix needs a dense vector")
         drawn = self.query_points(collection_name, query={"sample": "random"}, query_filter=query_filter,
-                                  limit=sample, with_payload=False, with_vectors=[name]).points
+                                  limit=sample, with_payload=False, with_vectors=[name], consistency=consistency,
+                                  shard_key_selector=shard_key_selector, timeout=timeout).points
         drawn = sorted((p for p in drawn if isinstance(p.vector, dict) and name in p.vector),
                        key=lambda p: (isinstance(p.id, str), p.id))  # Qdrant's id order: numbers, then UUIDs
         if len(drawn) < 2:
@@ -79,7 +82,8 @@ class MatrixMixin:
     def search_matrix_pairs(self, collection_name: str, query_filter: Any = None, limit: int = DEFAULT_LIMIT,
                             sample: int = DEFAULT_SAMPLE, using: Optional[str] = None, consistency: Any = None,
                             timeout: Optional[int] = None, shard_key_selector: Any = None) -> m.SearchMatrixPairsResponse:
-        ids, cols, scores = self._sample_matrix(collection_name, query_filter, limit, sample, using, shard_key_selector)
+        ids, cols, scores = self._sample_matrix(collection_name, query_filter, limit, sample, using, shard_key_selector,
+                                                consistency, timeout)
         rows = np.repeat(np.arange(len(ids)), cols.shape[1] if len(ids) else 0)
         a, b = [ids[i] for i in rows], [ids[j] for j in cols.ravel()]
         return m.SearchMatrixPairsResponse(pairs=[m.SearchMatrixPair(a=x, b=y, score=s)
@@ -88,7 +92,8 @@ class MatrixMixin:
     def search_matrix_offsets(self, collection_name: str, query_filter: Any = None, limit: int = DEFAULT_LIMIT,
                               sample: int = DEFAULT_SAMPLE, using: Optional[str] = None, consistency: Any = None,
                               timeout: Optional[int] = None, shard_key_selector: Any = None) -> m.SearchMatrixOffsetsResponse:
-        ids, cols, scores = self._sample_matrix(collection_name, query_filter, limit, sample, using, shard_key_selector)
+        ids, cols, scores = self._sample_matrix(collection_name, query_filter, limit, sample, using, shard_key_selector,
+                                                consistency, timeout)
         rows = np.repeat(np.arange(len(ids)), cols.shape[1] if len(ids) else 0)
         return m.SearchMatrixOffsetsResponse(offsets_row=rows.tolist(), offsets_col=cols.ravel().tolist(),
                                            scores=scores.ravel().tolist(), ids=ids)

@@ -133,9 +133,9 @@ class TextView:
         return found
 
     def search(self, field: str, text: str, limit: int, flt: Any, k1: Optional[float], b: Optional[float],
-               where: str = "query.bm25", idf: Optional[np.ndarray] = None) -> Candidates:
-        """BM25 top-`limit` over live points matching `flt`, as Candidates; `idf` per unique
-        query token replaces the field's own (collection-wide statistics of a sharded read)."""
+               where: str = "query.bm25", stats: Optional[tuple] = None) -> Candidates:
+        """BM25 top-`limit` over live points matching `flt`, as Candidates; `stats` (see
+        `term_stats`, summed over the shards of a sharded read) replace the field's own."""
         index, searcher = self.index_of(field, f"{where}.field")
         allowed = None
         if flt is not None:
@@ -145,13 +145,13 @@ class TextView:
                 return Candidates.empty()
             allowed.sort()
         try:
-            pids, scores = index.search(text, limit, allowed, k1=k1, b=b, ties=True, searcher=searcher, idf=idf)
+            pids, scores = index.search(text, limit, allowed, k1=k1, b=b, ties=True, searcher=searcher, stats=stats)
         except (ValueError, TypeError) as exc:
             raise ValidationError(where, str(exc)) from None
         return self._candidates(pids, scores, limit)
 
-    def term_stats(self, field: str, text: str) -> tuple[int, np.ndarray]:
-        """(documents, documents per unique query token) of a BM25 query on `field`."""
+    def term_stats(self, field: str, text: str) -> tuple[int, np.ndarray, int]:
+        """(documents, documents per unique query token, tokens) of a BM25 query on `field`."""
         index, searcher = self.index_of(field, "query.bm25.field")
         return index.term_stats(index.query_terms(text), searcher)
 

@@ -76,13 +76,14 @@ LeafResults = tuple  # of LeafHits, one per plan.leaves entry
 # ---------------------------------------------------------------------- statistics
 class TermStats(msgspec.Struct, frozen=True, eq=False):
     """What an IDF-weighted leaf needs, summable over shards: `docs` points having the vector
-    (or text field), `df[i]` of them having the leaf's term i."""
+    (or text field), `df[i]` of them having the leaf's term i; BM25: `tokens` in the field."""
 
     docs: int
     df: np.ndarray  # float64, aligned with the leaf's query terms
+    tokens: int = 0
 
     def __add__(self, other: "TermStats") -> "TermStats":
-        return TermStats(self.docs + other.docs, self.df + other.df)
+        return TermStats(self.docs + other.docs, self.df + other.df, self.tokens + other.tokens)
 
     def idf(self) -> np.ndarray:
         """Qdrant's IDF: ln(1 + (N - df + 0.5) / (df + 0.5))."""
@@ -97,10 +98,10 @@ def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
     (`plan.weighted()`: IDF sparse leaves and rescore merges, BM25 leaves)."""
     out: Stats = {}
     for node in plan.weighted():
-        if isinstance(node, Merge):
-            out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
-        elif node.op == "bm25":  # tantivy's counts: documents, documents per unique query token
+        if node.op == "bm25":  # tantivy's counts: documents, documents per unique query token, tokens
             out[node.stats_key] = TermStats(*view.text.term_stats(node.query.field, node.query.text))
+        elif isinstance(node, Merge):
+            out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
         else:
             out[node.stats_key] = local_stats(view, node.query[0], node.using)
     return out
@@ -148,7 +149,7 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
     elif op == "bm25":
         q = leaf.query
         cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25",
-                             None if stats is None else stats.idf())
+                             None if stats is None else (stats.docs, stats.df, stats.tokens))
     else:  # scored: recommend, discover, context, relevance feedback
         cand = score_collection(c, leaf.query, limit, flt)
     if leaf.threshold is not None:
@@ -204,22 +205,24 @@ def gather(plan: Plan, per_shard: list[LeafResults]) -> LeafResults:
 
 # ---------------------------------------------------------------------- the merge tree
 def finish_ranked(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
-                  view: Optional["CollectionView"] = None, stats: Optional[Stats] = None) -> Ranked:
+                  view: Optional["CollectionView"] = None, stats: Optional[Stats] = None,
+                  shard_bm25: Any = None) -> Ranked:
     """The root's ranked list (offset + limit entries) from the leaves' results; `stats` weight
-    sparse rescore merges (default: the view's own statistics)."""
+    sparse rescore merges (default: the view's own statistics); `shard_bm25` runs BM25 merges
+    on a coordinator (hybrid.query.merge.run_merge)."""
     if not all(hits.cand is not None for hits in results):
         results = _fetched(plan, results, fetch)
-    return _run(plan.root, results, view, stats)
+    return _run(plan.root, results, view, stats, shard_bm25)
 
 
-def _run(node: Any, results: LeafResults, view: Any, stats: Optional[Stats]) -> Ranked:
+def _run(node: Any, results: LeafResults, view: Any, stats: Optional[Stats], shard_bm25: Any = None) -> Ranked:
     if isinstance(node, Leaf):
         hits = results[node.index]
         cand = hits.cand
         if cand.score is not hits.scores:
             cand = Candidates(cand.segs, cand.seg, cand.off, hits.scores)
         return Ranked(cand, node.distance, hits.order_values)
-    sources = [_run(child, results, view, stats) for child in node.sources]
+    sources = [_run(child, results, view, stats, shard_bm25) for child in node.sources]
     if node.idf:  # a sparse rescore: the query takes its IDF weights now
         found = stats.get(node.stats_key) if stats is not None else None
         if found is None:
@@ -228,7 +231,7 @@ def _run(node: Any, results: LeafResults, view: Any, stats: Optional[Stats]) -> 
             found = local_stats(view, node.query.query[0], node.query.using)
         node = msgspec.structs.replace(node, query=NearestScorer(node.query.using, weighted(node.query.query, found), "sparse"),
                        idf=False)
-    ranked = run_merge(node, sources, view)
+    ranked = run_merge(node, sources, view, shard_bm25)
     branches = node.branches if node.op == "mmr" else node.sources
     if branches is node.sources:
         ranked.sources = sources
@@ -278,9 +281,10 @@ def records_candidates(schema: Any, records: list) -> Candidates:
 
 
 def finish(plan: Plan, results: LeafResults, fetch: Optional[Fetch] = None,
-           view: Optional["CollectionView"] = None, lookup: Any = None, stats: Optional[Stats] = None) -> Any:
+           view: Optional["CollectionView"] = None, lookup: Any = None, stats: Optional[Stats] = None,
+           shard_bm25: Any = None) -> Any:
     """QueryResponse (or GroupsResult for a groups plan) of the leaves' results."""
-    return respond(plan, finish_ranked(plan, results, fetch, view, stats), view, lookup)
+    return respond(plan, finish_ranked(plan, results, fetch, view, stats, shard_bm25), view, lookup)
 
 
 def execute(plan: Plan, view: "CollectionView", lookup: Any = None) -> Any:

@@ -54,8 +54,10 @@ class Ranked(msgspec.Struct):
         return self.take(np.flatnonzero(self.cand.score >= threshold))
 
 
-def run_merge(node: "Merge", sources: list[Ranked], view: Optional["CollectionView"]) -> Ranked:
-    """The merged, thresholded list of one node, at most `node.limit` entries."""
+def run_merge(node: "Merge", sources: list[Ranked], view: Optional["CollectionView"],
+              shard_bm25: Any = None) -> Ranked:
+    """The merged, thresholded list of one node, at most `node.limit` entries. `shard_bm25(node,
+    keys)` -> (keys, scores): a coordinator's BM25 of pool points, run by the shards holding them."""
     limit, op = node.limit, node.op
     if op == "mmr":
         from hybrid.query.diversity import mmr_rerank
@@ -73,6 +75,10 @@ def run_merge(node: "Merge", sources: list[Ranked], view: Optional["CollectionVi
         return Ranked(cand, order_values=values)
     elif op == "sample":
         return Ranked(ordering.sample(view, None, pool.cand, limit))
+    elif op == "bm25" and shard_bm25 is not None:
+        keys, scores = shard_bm25(node, pool.cand.keys())
+        hits = pool.cand.take(np.searchsorted(pool.cand.keys(), keys))  # the pool is in key order
+        out = Ranked(Candidates(hits.segs, hits.seg, hits.off, np.asarray(scores, np.float32)).ranked(limit))
     elif op == "bm25":  # BM25 restricted to the pool's points (ids of at most the prefetch limits)
         if view is None:
             raise ValueError("a bm25 merge needs the collection's text index (a shard runs it)")

@@ -143,8 +143,8 @@ class Plan(msgspec.Struct, frozen=True, eq=False):
 
     def weighted(self) -> list:
         """Every node whose scores take IDF from statistics: IDF-weighted sparse queries
-        (`idf`) and BM25 leaves."""
-        return [node for node in self.nodes() if node.idf or (isinstance(node, Leaf) and node.op == "bm25")]
+        (`idf`) and BM25 (leaves and merges)."""
+        return [node for node in self.nodes() if node.idf or node.op == "bm25"]
 
     def needs(self) -> tuple:
         """What the merges need fetched for gathered candidates ("payload", "vector:<name>")."""

@@ -14,6 +14,8 @@ Contract with the engine:
 - BM25 uses tantivy's constants k1=1.2, b=0.75 (tantivy-py exposes neither the parameters nor
   term frequencies, so other values cannot be computed exactly): other values raise ValueError.
   Statistics count deleted documents until tantivy merges their segments (as Lucene does).
+- Statistics from elsewhere (a sharded collection's, summed from every shard's `term_stats`):
+  `search(stats=...)` scores exactly with them (indexes.text.global_bm25).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import tantivy
 
 from indexes.text import queries as q
+from indexes.text.global_bm25 import CollectionBm25, Rescorer
 from indexes.text.analysis import analysis_for, tokenize
 from indexes.text.params import TextIndexParams
 
@@ -50,6 +53,8 @@ OVERFETCH = 2.0
 TIE_MARGIN = 4
 
 _META = "text_index.json"
+#: Sidecar format: 2 added the `len` fast field; an index of an older format is rebuilt.
+_FORMAT = 2
 _WRITER_HEAP = 64_000_000
 
 
@@ -114,6 +119,12 @@ class TextIndex:
         meta_path, tantivy_dir = path / _META, path / "tantivy"
         if meta_path.exists():
             meta = json.loads(meta_path.read_text())
+            if meta.get("version", 1) < _FORMAT:  # derived data: the engine re-indexes it (last_seq -1)
+                from hybrid.storage.files import remove_tree
+
+                remove_tree(tantivy_dir)
+                meta_path.unlink()
+                return self._open_on_disk(schema, path)
             stored = TextIndexParams.from_json(meta["params"])
             if stored != self.params:
                 raise ValueError(f"params: {path} holds a text index built with {stored}")
@@ -128,7 +139,7 @@ class TextIndex:
         """Atomically replace the sidecar (params + last_seq): write, fsync, rename, fsync dir."""
         tmp = path / (_META + ".tmp")
         with open(tmp, "w") as f:
-            json.dump({"version": 1, "params": self.params.to_json(), "last_seq": self._last_seq}, f)
+            json.dump({"version": _FORMAT, "params": self.params.to_json(), "last_seq": self._last_seq}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path / _META)
@@ -166,9 +177,13 @@ class TextIndex:
             return None
         doc = tantivy.Document()
         doc.add_integer(q.PID, pid)
+        length = 0
         for string in strings:  # separate values: tantivy puts a position gap between them
-            doc.add_text(q.TEXT, self._analysis.joined(string))
+            joined = self._analysis.joined(string)
+            length += joined.count(" ") + 1 if joined else 0
+            doc.add_text(q.TEXT, joined)
             doc.add_text(q.RAW, string[: q.RAW_PREFIX_CHARS])
+        doc.add_unsigned(q.LEN, length)
         return doc
 
     def delete(self, pids: np.ndarray) -> None:
@@ -233,15 +248,16 @@ class TextIndex:
         b: float | None = None,
         ties: bool = False,
         searcher: tantivy.Searcher | None = None,
-        idf: np.ndarray | None = None,
+        stats: tuple[int, np.ndarray, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top `limit` documents by BM25 of `text` (see `queries.bm25_query`), restricted to
         `allowed_pids` when given: (pids int64, scores float32), descending score, ties by
         ascending pid. Documents matching no query token are never returned. With `ties=True`
         every document tied with the `limit`-th is returned too (so possibly more than `limit`),
         for a caller that breaks ties by something else than pid (the engine: point id).
-        `idf` (one per unique query token, see `term_stats`) replaces this index's IDF, e.g.
-        collection-wide IDF summed over shards (the length norm stays this index's)."""
+        `stats` (documents, documents per unique query token, tokens: see `term_stats`), e.g.
+        summed over the shards of a collection, replace this index's statistics: the scores are
+        then those of one index holding the whole collection."""
         if not isinstance(text, str):
             raise TypeError(f"text: expected a string, got {type(text).__name__}")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
@@ -252,31 +268,33 @@ class TextIndex:
         searcher = self._searcher() if searcher is None else searcher
         if not tokens or limit == 0:
             return _empty()
-        boosts = None
-        if idf is not None:
-            docs, df = self.term_stats(tokens, searcher)
-            boosts = np.asarray(idf, np.float64) / np.log1p((docs - df + 0.5) / (df + 0.5))
+        boosts, rescorer = None, None
+        if stats is not None:  # fetch by local score with the collection's IDF, rescore exactly
+            rescorer = Rescorer(self._schema, searcher, list(dict.fromkeys(tokens)), CollectionBm25(*stats))
+            boosts = rescorer.boosts()
         query = q.bm25_query(self._schema, tokens, boosts)
-        if allowed_pids is None:
-            return self._ranked(searcher, query, int(limit), None, ties)
-        allowed = _as_pids(allowed_pids, "allowed_pids")
-        if not len(allowed):
-            return _empty()
-        if len(allowed) <= PUSHDOWN_MAX_PIDS:
-            query = q.filtered(query, q.pid_filter(self._schema, allowed.tolist()))
-            return self._ranked(searcher, query, int(limit), None, ties)
-        return self._ranked(searcher, query, int(limit), np.sort(allowed), ties)
+        allowed = None
+        if allowed_pids is not None:
+            allowed = _as_pids(allowed_pids, "allowed_pids")
+            if not len(allowed):
+                return _empty()
+            if len(allowed) <= PUSHDOWN_MAX_PIDS:
+                query, allowed = q.filtered(query, q.pid_filter(self._schema, allowed.tolist())), None
+            else:
+                allowed = np.sort(allowed)
+        return self._ranked(searcher, query, int(limit), allowed, ties, rescorer)
 
     def _ranked(
         self, searcher: tantivy.Searcher, query: tantivy.Query, limit: int, allowed: np.ndarray | None,
-        ties: bool,
+        ties: bool, rescorer: Rescorer | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-`limit` with deterministic ties, optionally masked to sorted `allowed`
-        (duplicates and unknown pids are fine).
+        (duplicates and unknown pids are fine) and rescored by `rescorer`.
 
         tantivy returns the exact top-k scores but breaks ties arbitrarily, so fetch more until
         `limit` kept hits score strictly above the last fetched one (or all matches are in):
-        then no unfetched document can tie into the result.
+        then no unfetched document can tie into the result. Rescored, the last fetched score
+        times `rescorer.bound()` caps every unfetched document's new score.
         """
         n_docs = searcher.num_docs
         fetch = limit + TIE_MARGIN
@@ -285,14 +303,15 @@ class TextIndex:
         while True:
             fetch = min(fetch, max(n_docs, 1))
             hits = searcher.search(query, fetch, count=False).hits  # by descending score
-            pids, scores = self._unpack(searcher, hits)
+            pids, scores, addresses = self._unpack(searcher, hits)
             complete = len(hits) < fetch or fetch >= n_docs
-            if allowed is None:
-                settled = complete or scores[limit - 1] > scores[-1]
-            else:
+            cap = scores[-1] if len(scores) else 0.0  # no unfetched document scores above it
+            if allowed is not None:
                 keep = _sorted_contains(allowed, pids)
-                settled = complete or np.count_nonzero(keep & (scores > scores[-1])) >= limit
-                pids, scores = pids[keep], scores[keep]
+                pids, scores, addresses = pids[keep], scores[keep], addresses[keep]
+            if rescorer is not None:
+                scores, cap = rescorer.scores(pids, addresses.tolist()), cap * rescorer.bound()
+            settled = complete or np.count_nonzero(scores > cap) >= limit
             if settled:
                 break
             fetch *= 4
@@ -306,20 +325,27 @@ class TextIndex:
         """The unique analysed tokens of a BM25 query, in order (what `term_stats` counts)."""
         return list(dict.fromkeys(self._analysis.tokens(text)))
 
-    def term_stats(self, tokens: list[str], searcher: tantivy.Searcher | None = None) -> tuple[int, np.ndarray]:
-        """(documents, documents holding each unique token) as this index's BM25 counts them:
-        summable over indexes holding disjoint documents (one tantivy lookup per query token)."""
+    def term_stats(self, tokens: list[str], searcher: tantivy.Searcher | None = None
+                   ) -> tuple[int, np.ndarray, int]:
+        """(documents, documents holding each unique token, tokens of all documents) as this
+        index's BM25 counts them: summable over indexes holding disjoint documents (one
+        tantivy lookup per query token, one sum over the `len` fast field)."""
         searcher = self._searcher() if searcher is None else searcher
         unique = list(dict.fromkeys(tokens))
-        return searcher.num_docs, np.array([searcher.doc_freq(q.TEXT, t) for t in unique], dtype=np.float64)
+        df = np.array([searcher.doc_freq(q.TEXT, t) for t in unique], dtype=np.float64)
+        total = searcher.aggregate(tantivy.Query.all_query(), {"t": {"sum": {"field": q.LEN}}})["t"]["value"]
+        return searcher.num_docs, df, int(total or 0)
 
     @staticmethod
-    def _unpack(searcher: tantivy.Searcher, hits: list) -> tuple[np.ndarray, np.ndarray]:
+    def _unpack(searcher: tantivy.Searcher, hits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pids, scores, DocAddress objects) of tantivy hits."""
         if not hits:
-            return _empty()
+            return (*_empty(), np.empty(0, dtype=object))
         scores, addresses = zip(*hits)
         pids = searcher.fast_field_values(q.PID, list(addresses))
-        return np.array(pids, dtype=np.int64), np.array(scores, dtype=np.float32)
+        found = np.empty(len(addresses), dtype=object)
+        found[:] = addresses
+        return np.array(pids, dtype=np.int64), np.array(scores, dtype=np.float32), found
 
     def match(self, kind: str, text: str, searcher: tantivy.Searcher | None = None) -> np.ndarray:
         """Sorted unique pids matching a Qdrant text condition:

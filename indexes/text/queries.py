@@ -2,8 +2,10 @@
 
 Field names of the tantivy schema (one tantivy index per text field per collection):
 `pid` (i64, indexed + fast: deletes, filters, hit -> pid), `text` (the analysed tokens joined by
-spaces, whitespace tokenizer; positions only with phrase matching) and `raw` (the first
-`RAW_PREFIX_CHARS` characters of each value, untokenized, for `prefix`).
+spaces, whitespace tokenizer; positions only with phrase matching), `raw` (the first
+`RAW_PREFIX_CHARS` characters of each value, untokenized, for `prefix`) and `len` (u64 fast: the
+document's token count, tantivy's field length before quantisation, for BM25 with statistics
+from elsewhere: indexes.text.global_bm25).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 import tantivy
 
-PID, TEXT, RAW = "pid", "text", "raw"
+PID, TEXT, RAW, LEN = "pid", "text", "raw", "len"
 
 #: Characters of each raw value indexed for `prefix` matches (longer prefixes are refused).
 RAW_PREFIX_CHARS = 64
@@ -28,6 +30,7 @@ def build_schema(phrase_matching: bool) -> tantivy.Schema:
         TEXT, tokenizer_name="whitespace", index_option="position" if phrase_matching else "freq"
     )
     builder.add_text_field(RAW, tokenizer_name="raw", index_option="basic")
+    builder.add_unsigned_field(LEN, fast=True)
     return builder.build()
 
 
@@ -39,6 +42,11 @@ def _regex_literal(text: str) -> str:
 def _term(schema: tantivy.Schema, token: str, prefix: bool) -> tantivy.Query:
     if prefix:  # an automaton over the term dictionary: no cap on how many words it expands to
         return tantivy.Query.regex_query(schema, TEXT, _regex_literal(token) + ".*")
+    return term(schema, token)
+
+
+def term(schema: tantivy.Schema, token: str) -> tantivy.Query:
+    """One analysed token of the text field."""
     return tantivy.Query.term_query(schema, TEXT, token)
 
 

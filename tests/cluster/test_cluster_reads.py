@@ -1,8 +1,9 @@
 """A collection sharded 3 ways answers exactly as one node with the same data (points and
-scores): dense, sparse (with IDF: collection-wide statistics), BM25 (collection-wide IDF; every
-document has one length, so every shard has the same average length), multivector, prefetch with
-RRF, DBSF, linear fusion, rescoring, formula, MMR, order_by, groups, filters, count, scroll,
-facet; custom shard keys route."""
+scores): dense, sparse (with IDF: collection-wide statistics), BM25 (over different average
+lengths: test_cluster_bm25.py), multivector, prefetch with RRF, DBSF, linear fusion, rescoring,
+formula, MMR, order_by, groups (with_lookup), filters, count, scroll (by id and order_by),
+facet, search matrix; point-id examples of every kind, lookup_from, BM25 over a prefetch pool,
+explain; custom shard keys route."""
 
 from __future__ import annotations
 
@@ -94,6 +95,59 @@ def test_queries_equal_one_node(pair):
         assert [p.order_value for p in ours] == [p.order_value for p in ref]
 
 
+def test_point_id_examples_lookup_from_and_bm25_over_a_pool_equal_one_node(pair, coordinator):
+    """Ids as examples of every query kind are read from their shard (and excluded), also from
+    another collection by `lookup_from`; BM25 restricted to a prefetch pool runs on the shards."""
+    single, cluster, rng = pair
+    other = {"vectors_config": {"x": {"size": DIM, "distance": "Cosine"}}}
+    single.create_collection("lk", **other)
+    coordinator.create_collection("lk", shard_number=2, **other)
+    looked_up = [{"id": i, "vector": {"x": rng.normal(size=DIM).tolist()}} for i in range(20)]
+    for target in (single, coordinator):
+        target.upsert("lk", looked_up)
+    uuid = "00000000-0000-0000-0000-000000000015"
+    sparse = {"indices": [1, 3, 5, 7], "values": [0.5, 1.0, 0.2, 0.7]}
+    naive = {"naive": {"a": 1.0, "b": 1.0, "c": 1.0}}
+    requests = [
+        dict(query={"recommend": {"positive": [3, uuid], "negative": [7]}}, using="d", limit=10),
+        dict(query={"recommend": {"positive": [3, 4], "negative": [8], "strategy": "best_score"}}, using="e", limit=10),
+        dict(query={"discover": {"target": 6, "context": [{"positive": 8, "negative": 9}]}}, using="d", limit=10),
+        dict(query={"context": [{"positive": 12, "negative": 13}]}, using="e", limit=10),
+        dict(query={"relevance_feedback": {"target": 14, "feedback": [{"example": 16, "score": 0.8}],
+                                           "strategy": naive}}, using="d", limit=10),
+        dict(query=11, using="mv", limit=10),
+        dict(query=4, using="d", limit=10, lookup_from={"collection": "lk", "vector": "x"}),
+        dict(query=4, using="d", limit=10, lookup_from={"collection": "c"}),
+        dict(prefetch=[{"query": {"recommend": {"positive": [17]}}, "using": "d", "limit": 30}], query=18, using="e",
+             limit=10),
+        dict(prefetch=[{"query": rng.normal(size=DIM).tolist(), "using": "d", "limit": 40},
+                       {"query": sparse, "using": "s", "limit": 40}],
+             query={"bm25": {"field": "text", "text": "w3 w17 w25 w8"}}, limit=10),
+        dict(prefetch=[{"query": rng.normal(size=DIM).tolist(), "using": "d", "limit": 60}],
+             query={"bm25": {"field": "text", "text": "w4 w11"}}, limit=7, query_filter={"must": [{"key": "n", "range": {"gte": 5}}]}),
+    ]
+    try:
+        for request in requests:
+            ours = cluster.query_points("c", **request).points
+            ref = single.query_points("c", **request).points
+            assert [p.id for p in ours] == [p.id for p in ref], request
+            np.testing.assert_allclose([p.score for p in ours], [p.score for p in ref], rtol=1e-5, atol=1e-6)
+        explained = dict(prefetch=[{"query": rng.normal(size=DIM).tolist(), "using": "d", "limit": 20},
+                                   {"query": sparse, "using": "s", "limit": 20}], query={"fusion": "rrf"}, limit=5,
+                         explain=True)
+        ours, ref = cluster.query_points("c", **explained), single.query_points("c", **explained)
+        assert [(p.id, p.explain) for p in ours.points] == [(p.id, p.explain) for p in ref.points]
+        assert ours.plan is not None
+        from hybrid.errors import PointNotFound
+
+        for target in (single, cluster):
+            with pytest.raises(PointNotFound):
+                target.query_points("c", {"recommend": {"positive": [100_000]}}, using="d")
+    finally:
+        single.delete_collection("lk")
+        coordinator.delete_collection("lk")
+
+
 def test_groups_equal_one_node(pair):
     single, cluster, rng = pair
     query = rng.normal(size=DIM).tolist()
@@ -101,6 +155,45 @@ def test_groups_equal_one_node(pair):
     ref = single.query_points_groups("c", "tag", query=query, using="d", limit=3, group_size=4).groups
     assert [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ours] == \
         [(g.id, [(p.id, round(p.score, 5)) for p in g.hits]) for g in ref]
+
+
+def test_groups_with_lookup_and_read_arguments(pair, coordinator):
+    """with_lookup reads each group's point from its shard (this collection or another); the
+    read methods take exactly the single-node Client's arguments: `timeout` is a deadline."""
+    import inspect
+
+    from hybrid.cluster.coordinator import ClusterClient
+
+    single, cluster, rng = pair
+    query = rng.normal(size=DIM).tolist()
+    for lookup in ("c", {"collection": "c", "with_payload": ["tag"], "with_vectors": ["d"]}):
+        ours = cluster.query_points_groups("c", "n", query=query, using="d", limit=4, group_size=2, with_lookup=lookup,
+                                           timeout=30).groups
+        ref = single.query_points_groups("c", "n", query=query, using="d", limit=4, group_size=2, with_lookup=lookup).groups
+        assert [(g.id, g.lookup) for g in ours] == [(g.id, g.lookup) for g in ref] and any(g.lookup for g in ref)
+    for name in ("count", "retrieve", "scroll", "facet", "query_points", "query_points_groups", "query_batch_points",
+                 "search_matrix_pairs", "search_matrix_offsets"):
+        ours, ref = inspect.signature(getattr(ClusterClient, name)), inspect.signature(getattr(Client, name))
+        # no catch-all (an unknown argument is a TypeError); read consistency where Client has none
+        assert set(ref.parameters) <= set(ours.parameters) <= set(ref.parameters) | {"consistency"}, name
+    with pytest.raises(TypeError, match="bogus"):
+        cluster.count("c", bogus=1)
+    from hybrid.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="timeout"):
+        cluster.count("c", timeout=0)
+    assert cluster.count("c", timeout=30).count == single.count("c").count
+
+
+def test_search_matrix_equals_one_node_when_the_sample_is_every_match(pair):
+    single, cluster, _ = pair
+    flt = {"must": [{"key": "n", "match": {"value": 3}}]}
+    ours = cluster.search_matrix_offsets("c", flt, limit=3, sample=50, using="d", consistency="all", timeout=30)
+    ref = single.search_matrix_offsets("c", flt, limit=3, sample=50, using="d")
+    assert ours.ids == ref.ids and len(ref.ids) > 10
+    assert ours.offsets_col == ref.offsets_col
+    np.testing.assert_allclose(ours.scores, ref.scores, rtol=1e-5)
+    assert len(cluster.search_matrix_pairs("c", flt, limit=2, sample=5, using="d").pairs) == 10
 
 
 def test_count_scroll_facet_retrieve(pair):
@@ -117,6 +210,10 @@ def test_count_scroll_facet_retrieve(pair):
                 break
         ref, _ = single.scroll("c", f, limit=N)
         assert [(r.id, r.payload) for r in pages] == [(r.id, r.payload) for r in ref]
+        for order_by in ("n", {"key": "n", "direction": "desc", "start_from": 9}):
+            page, _ = cluster.scroll("c", f, limit=25, order_by=order_by)
+            ref, _ = single.scroll("c", f, limit=25, order_by=order_by)
+            assert [(r.id, r.order_value) for r in page] == [(r.id, r.order_value) for r in ref]
     ids = [5, 3, "00000000-0000-0000-0000-000000000010", 999]
     assert [r.id for r in cluster.retrieve("c", ids)] == [r.id for r in single.retrieve("c", ids)]
 

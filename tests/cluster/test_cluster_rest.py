@@ -22,7 +22,7 @@ def remote(coordinator):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = create_app(coordinator, Settings(port=port), owned=False)
+    app = create_app(coordinator, Settings(port=port, grpc_port=0), owned=False)  # REST only: 6334 may be taken
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

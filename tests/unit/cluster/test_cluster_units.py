@@ -104,3 +104,33 @@ def test_a_logged_operation_the_collection_never_saw_is_redone_on_open(tmp_path)
     back = Replica(str(tmp_path), "c", CONFIG)
     assert back.last_seq() == 2 and back.client.count("c").count == 2
     back.client.close()
+
+
+def test_read_consistency_rules_and_resolution_follow_qdrant():
+    import numpy as np
+
+    from hybrid.cluster.resolve import (ALL, MAJORITY, read_rule, resolve_count, resolve_facet, resolve_leaves,
+                                        resolve_records)
+
+    assert [read_rule(c, 3) for c in (None, "all", "majority", "quorum", 2, 9, {"type": "quorum"})] == \
+        [(1, ALL), (3, ALL), (3, MAJORITY), (2, ALL), (2, ALL), (3, ALL), (2, ALL)]
+    with pytest.raises(ValidationError):
+        read_rule(0, 3)
+    assert resolve_count([{"count": 5}, {"count": 3}, {"count": 4}], ALL) == {"count": 3}
+    assert resolve_count([{"count": 5}, {"count": 3}, {"count": 4}], MAJORITY) == {"count": 4}
+    facets = [{"hits": [{"value": "a", "count": 20}, {"value": "b", "count": 15}]},
+              {"hits": [{"value": "a", "count": 21}, {"value": "b", "count": 15}]},
+              {"hits": [{"value": "a", "count": 22}]}]
+    assert resolve_facet(facets, ALL) == {"hits": [{"value": "a", "count": 20}]}
+    assert resolve_facet(facets, MAJORITY) == {"hits": [{"value": "a", "count": 21}, {"value": "b", "count": 15}]}
+    # Qdrant's resolve.rs example: A, B, C in two answers, A, C, D in the third
+    key = lambda i: np.array([f"{i:017d}".encode() for i in i], dtype="S17")  # noqa: E731
+    answers = [[(key([10, 3, 4]), np.array([0.9, 0.8, 0.7], np.float32), None)],
+               [(key([10, 3, 4]), np.array([0.9, 0.8, 0.7], np.float32), None)],
+               [(key([10, 4, 2]), np.array([0.9, 0.7, 0.6], np.float32), None)]]
+    assert resolve_leaves(answers, MAJORITY)[0][0].tolist() == key([10, 3, 4]).tolist()
+    assert resolve_leaves(answers, ALL)[0][0].tolist() == key([10, 4]).tolist()
+    stale = [{"id": 1, "payload": {"x": 1}, "version": 3}, {"id": 2, "payload": {}}]
+    fresh = [{"id": 1, "payload": {"x": 2}, "version": 4}, {"id": 2, "payload": {}}]
+    assert resolve_records([fresh, fresh, stale], MAJORITY) == fresh
+    assert resolve_records([fresh, stale], ALL) == [{"id": 2, "payload": {}}]

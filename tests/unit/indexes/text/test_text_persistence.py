@@ -85,3 +85,30 @@ def test_a_second_writer_on_the_same_path_is_refused(tmp_path):
         TextIndex(PARAMS, tmp_path)
     index.close()
     TextIndex(PARAMS, tmp_path).close()  # the lock is released by close()
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_by_the_engine(tmp_path):
+    """Format 1 had no `len` fast field: opening one starts it empty (last_seq -1), so the
+    engine re-indexes it from its segments; through a Client, BM25 answers as before."""
+    import json
+
+    from hybrid import Client
+
+    client = Client(path=str(tmp_path / "db"))
+    client.create_collection("c", vectors_config={})
+    client.create_payload_index("c", "t", {"type": "text"})
+    client.upsert("c", [{"id": i, "vector": {}, "payload": {"t": f"dog {'cat ' * i}"}} for i in range(5)])
+    before = client.query_points("c", query={"bm25": {"field": "t", "text": "cat dog"}}).points
+    client.close()
+    meta_path = next((tmp_path / "db").rglob("text_index.json"))
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "version": 1, "last_seq": 10**6}))
+
+    index = TextIndex(TextIndexParams.from_json(meta["params"]), meta_path.parent)
+    assert index.last_seq == -1 and index.count() == 0
+    index.close()
+    meta_path.write_text(json.dumps({**meta, "version": 1}))
+    client = Client(path=str(tmp_path / "db"))
+    after = client.query_points("c", query={"bm25": {"field": "t", "text": "cat dog"}}).points
+    assert [(p.id, p.score) for p in after] == [(p.id, p.score) for p in before]
+    client.close()
