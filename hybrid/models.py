@@ -284,11 +284,12 @@ class SearchParams(Model):
     quantization: Optional[dict] = None
     indexed_only: bool = False
     acorn: Optional[dict] = None
-    idf: Any = None  # Qdrant 1.20: "global" (what we compute); a {corpus: filter} is refused, not ignored
+    idf: Any = None  # Qdrant 1.20: "global" (the default) or {"corpus": filter} (hybrid.query.corpus)
 
     def __post_init__(self) -> None:
-        if self.idf not in (None, "global"):
-            raise ValueError("idf: only \"global\" IDF statistics are supported (not a corpus filter)")
+        corpus = isinstance(self.idf, dict) and list(self.idf) == ["corpus"] and isinstance(self.idf["corpus"], dict)
+        if self.idf not in (None, "global") and not corpus:
+            raise ValueError("idf: expected \"global\" or {\"corpus\": filter}")
 
 
 # ---------------------------------------------------------------- service, cluster and matrix responses

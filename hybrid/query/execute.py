@@ -29,6 +29,7 @@ from hybrid import models as m
 from hybrid.ids import id_of_key
 from hybrid.query import ordering
 from hybrid.query.allowed import allowed_points, search_allowed, use_graph
+from hybrid.query.corpus import corpus_of, corpus_pids, sparse_counts
 from hybrid.query.hydrate import group_response, scored_points
 from hybrid.query.merge import Ranked, run_merge
 from hybrid.query.plan import Leaf, Merge, Plan
@@ -102,14 +103,23 @@ def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
         if isinstance(node, Merge):
             out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
         elif node.op == "bm25":  # tantivy's counts: documents, documents per unique query token
-            out[node.stats_key] = TermStats(*view.text.term_stats(node.query.field, node.query.text))
+            out[node.stats_key] = bm25_stats(view, node)
         else:
-            out[node.stats_key] = local_stats(view, node.query[0], node.using)
+            out[node.stats_key] = local_stats(view, node.query[0], node.using, corpus_of(node.params))
     return out
 
 
-def local_stats(view: "CollectionView", terms: np.ndarray, using: str) -> TermStats:
+def local_stats(view: "CollectionView", terms: np.ndarray, using: str, corpus: Any = None) -> TermStats:
+    """The view's counts, over the whole collection or the points of a corpus filter."""
+    if corpus is not None:
+        return TermStats(*sparse_counts(view, using, terms, corpus))
     return TermStats(view.docs_with(using), view.df[using].df(terms))
+
+
+def bm25_stats(view: "CollectionView", leaf: Leaf) -> TermStats:
+    corpus = corpus_of(leaf.params)
+    return TermStats(*view.text.term_stats(leaf.query.field, leaf.query.text,
+                                           None if corpus is None else corpus_pids(view, corpus)))
 
 
 def sum_statistics(parts: list[Stats]) -> Stats:
@@ -138,7 +148,8 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
     if op == "nearest":
         query = leaf.query
         if leaf.idf:
-            query = weighted(query, stats if stats is not None else local_stats(c, query[0], leaf.using))
+            query = weighted(query, stats if stats is not None else
+                             local_stats(c, query[0], leaf.using, corpus_of(leaf.params)))
         cand = nearest(c, leaf.using, query, limit, flt, leaf.params, leaf.threshold)
     elif op == "scan":
         cand = all_matching(c, flt).head(limit)
@@ -149,6 +160,8 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
         cand = ordering.sample(c, flt, None, limit)
     elif op == "bm25":
         q = leaf.query
+        if stats is None and corpus_of(leaf.params) is not None:
+            stats = bm25_stats(c, leaf)
         cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25",
                              None if stats is None else stats.idf())
     else:  # scored: recommend, discover, context, relevance feedback

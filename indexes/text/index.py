@@ -320,6 +320,23 @@ class TextIndex:
         pids = searcher.fast_field_values(q.PID, list(addresses))
         return np.array(pids, dtype=np.int64), np.array(scores, dtype=np.float32)
 
+    def term_stats_within(self, tokens: list[str], pids: np.ndarray,
+                          searcher: tantivy.Searcher | None = None) -> tuple[int, np.ndarray]:
+        """`term_stats` counting only the documents of sorted `pids` (IDF over a corpus)."""
+        searcher = self._searcher() if searcher is None else searcher
+
+        def among(query: tantivy.Query) -> int:
+            if searcher.num_docs == 0:
+                return 0
+            hits = searcher.search(query, searcher.num_docs, count=False, order_by_field=q.PID,
+                                   order=tantivy.Order.Asc).hits
+            found = np.fromiter(map(itemgetter(0), hits), dtype=np.int64, count=len(hits))
+            return int(np.count_nonzero(_sorted_contains(pids, found))) if pids.size else 0
+
+        unique = list(dict.fromkeys(tokens))
+        return among(tantivy.Query.all_query()), np.array([among(q.term(self._schema, t)) for t in unique],
+                                                           dtype=np.float64)
+
     def match(self, kind: str, text: str, searcher: tantivy.Searcher | None = None) -> np.ndarray:
         """Sorted unique pids matching a Qdrant text condition:
         "text" every query token present, "text_any" at least one, "phrase" the tokens

@@ -42,6 +42,11 @@ def _term(schema: tantivy.Schema, token: str, prefix: bool) -> tantivy.Query:
     return tantivy.Query.term_query(schema, TEXT, token)
 
 
+def term(schema: tantivy.Schema, token: str) -> tantivy.Query:
+    """The documents holding an analysed token."""
+    return _term(schema, token, False)
+
+
 def bm25_query(schema: tantivy.Schema, tokens: Sequence[str], boosts: Sequence[float] | None = None) -> tantivy.Query:
     """Disjunction of the unique query tokens: score = sum over them of tantivy's BM25
     `idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))`, k1=1.2, b=0.75, as

@@ -118,3 +118,28 @@ def test_quotas_refuse_writes_at_the_limit(disk_server):
     client.close()
 
 
+
+# ---------------------------------------------------------------- IDF over a corpus filter
+def test_idf_over_a_corpus_filter(remote, transport):
+    """Sparse IDF and BM25 weighted over the points of a filter equal the embedded Client's."""
+    name = f"idf_{transport.replace('-', '_')}"
+    if remote.collection_exists(name):
+        remote.delete_collection(name)
+    remote.create_collection(name, sparse_vectors_config={"s": qm.SparseVectorParams(modifier=qm.Modifier.IDF)})
+    remote.create_payload_index(name, "text", qm.TextIndexParams(type=qm.TextIndexType.TEXT, scoring=True))
+    points = [qm.PointStruct(id=i, vector={"s": qm.SparseVector(indices=[1, 2 + i % 2], values=[1.0, 1.0])},
+                             payload={"g": i % 3, "text": ["red fox", "red dog", "blue fox"][i % 3]}) for i in range(30)]
+    remote.upsert(name, points)
+    corpus = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=qm.Filter(must=[
+        qm.FieldCondition(key="g", match=qm.MatchValue(value=0))])))
+    with Client() as local:
+        local.create_collection(name, sparse_vectors_config={"s": {"modifier": "idf"}})
+        local.create_payload_index(name, "text", {"type": "text", "scoring": True})
+        local.upsert(name, points)
+        for query, using in ((qm.SparseVector(indices=[1, 2], values=[1.0, 1.0]), "s"),
+                             (qm.TextQuery(text="red fox"), "text")):
+            got = remote.query_points(name, query=query, using=using, search_params=corpus, limit=30).points
+            want = local.query_points(name, query=query, using=using, search_params=corpus, limit=30).points
+            glob = local.query_points(name, query=query, using=using, limit=30).points
+            assert [(p.id, round(p.score, 4)) for p in got] == [(p.id, round(p.score, 4)) for p in want]
+            assert [round(p.score, 4) for p in want] != [round(p.score, 4) for p in glob]
