@@ -54,7 +54,7 @@ async def delete_vector_name(rt: Rt, collection_name: CollectionName, vector_nam
 async def get_quotas(rt: Rt) -> Envelope[QuotaStatus]:
     """The resource quota in effect and this node's usage it is measured against."""
     t0 = perf_counter()
-    return ok(await rt.call(engine(rt, "get_quotas")), t0)
+    return ok(m.with_defaults(await rt.call(engine(rt, "get_quotas"))), t0)  # `enabled: false` shown, as Qdrant
 
 
 @put("/quotas", opt=access(WRITE), tags=["Quotas"], summary="Set global quotas", status_code=200)

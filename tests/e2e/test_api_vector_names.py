@@ -93,6 +93,7 @@ def disk_server(tmp_path_factory):
 def test_quotas_refuse_writes_at_the_limit(disk_server):
     client = QdrantClient(url=disk_server.url, timeout=60)
     client.create_collection("q", vectors_config=qm.VectorParams(size=2, distance=qm.Distance.DOT))
+    assert requests.get(f"{disk_server.url}/quotas").json()["result"]["config"] == {"enabled": False}
     status = client.http.quotas_api.get_quotas().result
     assert status.config.enabled is False and 0 <= status.usage.disk_usage_percent <= 100
     # no file system is less than 1% full: the limit is reached at once
