@@ -48,6 +48,11 @@ class QuotaUsage(m.Model, omit_defaults=False):
     disk_usage_percent: Optional[int] = None
 
 
+class QuotaExceeded(m.Model, omit_defaults=False):
+    resident_memory: Optional[bool] = None
+    disk_usage: Optional[bool] = None
+
+
 class QuotaStatus(m.Model):
     config: QuotaConfig
     usage: QuotaUsage
@@ -139,9 +144,21 @@ class QuotaManager:
 
     def check_update(self) -> None:
         """Refuse (507) an update that consumes memory or disk while a limit is reached."""
+        refusal = self._judge()[1]
+        if refusal is not None:
+            raise InsufficientStorage(refusal)
+
+    def exceeded(self) -> QuotaExceeded:
+        """Which enforced limit the node is refusing writes over (None: not enforced or not measurable)."""
+        verdicts = self._judge()[0]
+        return QuotaExceeded(verdicts["max_resident_memory_percent"], verdicts["max_disk_usage_percent"])
+
+    def _judge(self) -> tuple[dict[str, Optional[bool]], Optional[str]]:
+        """Each resource's verdict (kept for the release margin) and the refusal of the first over."""
         config = self.config
+        verdicts: dict[str, Optional[bool]] = dict.fromkeys(self.meters)
         if not config.enabled:
-            return
+            return verdicts, None
         margin = DEFAULT_RELEASE_MARGIN if config.release_margin_percent is None else config.release_margin_percent
         refusal = None
         with self.lock:
@@ -150,10 +167,10 @@ class QuotaManager:
                 threshold = limit if limit is None or not self.tripped[field] else max(limit - margin, 1)
                 used = self.meters[field].read(threshold) if limit is not None else None
                 self.tripped[field] = used is not None and used >= threshold
+                verdicts[field] = None if used is None else self.tripped[field]
                 if self.tripped[field] and refusal is None:
                     refusal = _refusal(field, description, total, used, limit, threshold)
-        if refusal is not None:
-            raise InsufficientStorage(refusal)
+        return verdicts, refusal
 
 
 def _refusal(field: str, description: str, total: str, used: int, limit: int, threshold: int) -> str:

@@ -103,6 +103,8 @@ def test_quotas_refuse_writes_at_the_limit(disk_server):
     assert answer.json()["status"]["error"].startswith("Insufficient storage: Disk usage is at")
     assert requests.put(f"{disk_server.url}/collections/q/vectors/b",
                         json={"dense": {"size": 2, "distance": "Dot"}}).status_code == 507
+    quota = client.http.service_api.telemetry().result.quota  # the verdict telemetry reports
+    assert quota.config.enabled and quota.exceeded.disk_usage is True and quota.exceeded.resident_memory is None
     assert client.delete("q", [1]).status == qm.UpdateStatus.COMPLETED  # deletes free room: never refused
     assert client.get_collection("q").points_count == 0
 
