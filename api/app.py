@@ -22,7 +22,7 @@ from api.limits import check_json_body
 from api.metrics import MetricsMiddleware
 from api.openapi import docs_assets_router, openapi_config
 from api.responses import handle_exception
-from api.routes import cluster, collections, points, query, service, snapshots
+from api.routes import cluster, collections, points, query, schema, service, snapshots
 from api.runtime import Runtime
 from api.settings import Settings
 from hybrid import Client
@@ -60,8 +60,8 @@ def create_app(client: Optional[Client] = None, settings: Optional[Settings] = N
             log.info("data flushed, client closed")
 
     app = Litestar(
-        route_handlers=[*service.ROUTES, *collections.ROUTES, *points.ROUTES, *query.ROUTES, *cluster.ROUTES,
-                        snapshots.router(settings.max_snapshot_bytes), docs_assets_router(),
+        route_handlers=[*service.ROUTES, *collections.ROUTES, *schema.ROUTES, *points.ROUTES, *query.ROUTES,
+                        *cluster.ROUTES, snapshots.router(settings.max_snapshot_bytes), docs_assets_router(),
                         dashboard.router()],
         dependencies={"rt": Provide(lambda: rt, use_cache=True, sync_to_thread=False)},
         guards=[KeyGuard(settings)] if settings.auth_enabled else [],

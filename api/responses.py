@@ -21,7 +21,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from hybrid.errors import HybridError
+from hybrid.errors import HybridError, InsufficientStorage
 from hybrid.models import with_defaults  # noqa: F401  (the name the routes and tests know)
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ def to_error(exc: Exception) -> tuple[int, str]:
 
 def handle_exception(request: Request, exc: Exception) -> Response:
     status, message = to_error(exc)
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, InsufficientStorage):  # a quota's refusal is no fault
         error_id = uuid.uuid4().hex[:16]  # names the logged traceback in the answer
         message = f"{message} (error id {error_id}; the traceback is in the server log)"
         # method and route only: headers (API keys) and bodies stay out of the log

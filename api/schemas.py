@@ -8,7 +8,7 @@ fields are ignored, as newer clients may send fields this version does not know.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from msgspec import Meta, Struct
 
@@ -62,6 +62,7 @@ class CreateCollection(Body):
     wal_config: Optional[dict] = None
     quantization_config: Optional[m.ScalarQuantization] = None
     on_disk_payload: Optional[bool] = None
+    payload: Optional[m.PayloadStorageParams] = None
     shard_number: Optional[int] = None
     replication_factor: Optional[int] = None
     write_consistency_factor: Optional[int] = None
@@ -93,6 +94,25 @@ class CreateFieldIndex(Body):
     field_name: str
     field_schema: Annotated[Any, Meta(description="keyword, integer, float, bool, geo, datetime, text, uuid, "
                                                   "or an index params object with `type`")] = None
+
+
+class DenseVectorConfig(Body):
+    size: Annotated[int, Meta(ge=1, le=65536, description="Dimensionality of the vectors")]
+    distance: m.Distance
+    multivector_config: Optional[m.MultiVectorConfig] = None
+    datatype: Optional[m.Datatype] = None
+
+
+class SparseVectorConfig(Body):
+    modifier: Optional[Literal["none", "idf"]] = None
+    datatype: Optional[m.Datatype] = None
+
+
+class VectorNameConfig(Body):
+    """Qdrant 1.20's VectorNameConfig: {"dense": {size, distance, ...}} or {"sparse": {modifier, datatype}}."""
+
+    dense: Optional[DenseVectorConfig] = None
+    sparse: Optional[SparseVectorConfig] = None
 
 
 # ---------------------------------------------------------------- point writes

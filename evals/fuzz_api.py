@@ -60,8 +60,10 @@ def fuzz(url: str, examples: int, prepare: Callable[[], None], seed_derandomize:
 
 def fuzz_collection(client) -> Callable[[], None]:
     """`prepare` for a server over the embedded `client`: (re)creates the `fuzz` collection with
-    dense, sparse and payload data when a fuzzed request deleted it."""
+    dense, sparse and payload data when a fuzzed request deleted it. A fuzzed PUT /quotas is
+    lifted first: its refusals (507) are tested on purpose in tests/e2e/test_api_vector_names.py."""
     def prepare() -> None:
+        client.update_quotas({})
         if client.collection_exists(FUZZ):
             return
         import numpy as np

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import msgspec
 
 from hybrid import models as m
-from hybrid.config import build_schema
+from hybrid.config import build_schema, payload_storage
 from hybrid.errors import BadRequest, NotFound, ValidationError
 from hybrid.names import check_name
 from hybrid.ids import normalize_ids
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import threading
 
     from hybrid.collection import Collection
+    from hybrid.quotas import QuotaManager
 
 INDEX_TYPES = ("keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid")
 
@@ -64,6 +65,7 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
     infer: Any
     _lock: "threading.RLock"
     _collections: dict[str, "Collection"]
+    quota: "QuotaManager"
 
     if TYPE_CHECKING:
         def _get(self, name: str) -> "Collection": ...
@@ -167,6 +169,7 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
                 payload_schema=payload_schema(c),
                 indexed_vectors_count=c.indexed_vectors_count(),
                 points_count=c.points_count(),
+                created_at=c.created_at,
             )
 
     def get_optimizations(self, collection_name: str, completed_limit: Optional[int] = None,
@@ -205,7 +208,9 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
                 changes["quantization_config"] = _quantization(quantization_config, "quantization_config")
             params = cfg.params
             if collection_params is not None:
-                params = _patch(params, m.convert(collection_params, m.CollectionParamsDiff, "params"))
+                diff = m.convert(collection_params, m.CollectionParamsDiff, "params")
+                payload_storage(diff.payload)
+                params = _patch(params, diff)
             if vectors_config is not None:
                 current = {n: spec.params for n, spec in c.schema.dense.items()}
                 params = msgspec.structs.replace(params, vectors=_vectors_update(current, vectors_config))
@@ -217,7 +222,7 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
                 if not isinstance(metadata, dict):
                     raise ValidationError("metadata", "must be a JSON object")
                 changes["metadata"] = {**(cfg.metadata or {}), **metadata} if metadata else None
-            c.schema = build_schema(msgspec.structs.replace(cfg, **changes))
+            c.schema = build_schema(msgspec.structs.replace(cfg, **changes), c.schema.columns)
             c._save_config()
         c.optimizer.trigger()  # new thresholds may leave work pending (Qdrant re-plans too)
         return True
@@ -257,6 +262,8 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
         operations = m.to_builtins(update_operations)
         if not isinstance(operations, list):
             raise ValidationError("operations", "expected a list of update operations")
+        if any(not (isinstance(op, dict) and list(op) == ["delete"]) for op in operations):
+            self.quota.check_update()  # before the first step: a refusal midway would half-apply the batch
         with c.lock:
             known: set = set()  # ids upserted by earlier operations of this batch
             steps = [self._prepare_update(c, collection_name, op, f"operations[{i}]", known)

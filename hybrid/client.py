@@ -11,6 +11,7 @@ import functools
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -20,7 +21,7 @@ from hybrid import models as m
 from hybrid import operations as ops
 from hybrid.admin import AdminMixin
 from hybrid.checkpoint import open_collection
-from hybrid.collection import Collection
+from hybrid.collection import Collection, config_json
 from hybrid.config import CollectionSchema, schema_from_request
 from hybrid.errors import AlreadyExists, BadRequest, CollectionDamaged, CollectionNotFound, DataDamaged, ValidationError
 from hybrid.ids import normalize_id, normalize_ids
@@ -37,7 +38,9 @@ from hybrid.query.ordering import scroll_ordered
 from hybrid.query.search import parse, record
 from hybrid.query.search import scroll as scroll_points
 from hybrid.matrix import MatrixMixin
+from hybrid.quotas import QuotaManager, QuotasMixin
 from hybrid.service import ServiceMixin
+from hybrid.vector_names import VectorNamesMixin
 from hybrid.storage.files import FolderLock, remove_tree, write_checked, write_dir_atomically
 from hybrid.storage.health import read_config, remove_data_orphans
 from hybrid.view import CollectionView
@@ -51,7 +54,7 @@ def _completed(seq: int) -> m.UpdateResult:
     return m.UpdateResult(status="completed", operation_id=seq)
 
 
-class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
+class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin, QuotasMixin):
     def __init__(self, location: Optional[str] = None, path: Optional[str | Path] = None, **options: Any) -> None:
         if location not in (None, ":memory:"):
             raise ValidationError("location", "the embedded client takes ':memory:' or path=...; use a URL with qdrant_client")
@@ -62,8 +65,10 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
         self._folder_lock: Optional[FolderLock] = None
         self._closed = False
         self._unopened: dict[str, DataDamaged] = {}  # collections whose files do not verify: red
+        self.quota = QuotaManager(None)
         if self.path is not None:
             self._folder_lock = FolderLock(self.path)
+            self.quota = QuotaManager(self.path)
             remove_data_orphans(self.path)
             for cdir in sorted((self.path / "collections").glob("*")):
                 if cdir.is_dir():  # (a creation that never finished was a .building folder: removed)
@@ -86,9 +91,13 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
         """The collection in folder `cdir`; `in_memory`: loaded whole into RAM, keeping nothing
         open, mapped or written in `cdir` (an in-memory restore removes the folder afterwards)."""
         meta = read_config(cdir)
-        schema = CollectionSchema.from_json(msgspec.json.encode(meta["config"]))
+        columns = meta.get("columns")  # (absent in folders written before vector names could change)
+        schema = CollectionSchema.from_json(msgspec.json.encode(meta["config"]),
+                                            None if columns is None else msgspec.json.encode(columns))
         coll = Collection(cdir.name, schema, None if in_memory else cdir)
         coll.field_indexes = meta.get("field_indexes", {})
+        coll.created_at = meta.get("created_at")
+        coll.quota = self.quota.check_update
         open_collection(coll, self._load_index, cdir)
         return coll
 
@@ -132,12 +141,14 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
             if collection_name in self._collections or collection_name in self._unopened:
                 raise AlreadyExists(collection_name)
             cdir = None
+            created_at = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
             if self.path is not None:
                 cdir = self.path / "collections" / collection_name
                 cdir.parent.mkdir(parents=True, exist_ok=True)
-                meta = msgspec.json.encode({"name": collection_name, "config": schema.config, "field_indexes": {}})
+                meta = config_json(collection_name, schema, {}, created_at)
                 write_dir_atomically(cdir, lambda d: write_checked(d / "config.json", meta))
             coll = Collection(collection_name, schema, cdir)
+            coll.created_at, coll.quota = created_at, self.quota.check_update
             if cdir is not None:
                 open_collection(coll, self._load_index, cdir)
             self._collections[collection_name] = coll
@@ -263,7 +274,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin):
             for i, pid in enumerate(batch.ids):
                 if pid not in c.where:
                     raise ValidationError(f"points[{i}].id", f"No point with id {pid} found")
-            return ops.upsert_op(batch, c.assign_pids(batch.ids))
+            return c.upsert_op(batch)
 
         return _completed(c.commit(make))
 

@@ -16,11 +16,12 @@ import msgspec
 import numpy as np
 
 from hybrid import operations as ops
+from hybrid import vector_names
 from hybrid.config import CollectionSchema
 from hybrid.errors import CollectionDamaged
 from hybrid.ids import PointId
 from hybrid.locations import PointLocations
-from hybrid.points import PointBatch
+from hybrid.points import PointBatch, check_batch
 from hybrid.segment import Segment
 from hybrid.storage.vectors import SparseStore
 from hybrid.storage.wal import WriteAheadLog
@@ -81,6 +82,8 @@ class Collection:
         self.pid_of_deleted: dict[PointId, int] = {}  # deleted since the text indexes saw them
         self.wal: Optional[WriteAheadLog] = None
         self.damage: Optional[str] = None  # set on open when data was kept aside: red, read-only
+        self.created_at: Optional[str] = None  # RFC 3339; None for collections made before it was kept
+        self.quota: Callable[[], None] = lambda: None  # the client's global quota check (hybrid.quotas)
         self._last_view: Optional[tuple] = None  # ((seq, segment count), segments, schema, CollectionView)
         from hybrid.optimizer import Optimizer  # circular by nature: the optimizer swaps our segments
         from hybrid.text import TextFields
@@ -126,11 +129,13 @@ class Collection:
             if schema.get("type") != "text" and field not in seg.payload_indexes:
                 seg.build_payload_index(field, schema)
 
-    def commit(self, op: "ops.Operation | Callable[[], ops.Operation]") -> int:
+    def commit(self, op: "ops.Operation | Callable[[], ops.Operation]", sync_first: bool = False) -> int:
         """Log and apply one validated operation; returns once it is durable.
 
         `op` may be a factory called under the lock (when it depends on the current state, e.g.
         ids selected by a filter); the fsync happens outside the lock so writers share it.
+        `sync_first`: fsynced before it is applied (schema changes: config.json, which applying
+        rewrites, must never be ahead of the log).
         """
         with self.lock:
             problem = self.problem()
@@ -138,8 +143,12 @@ class Collection:
                 raise CollectionDamaged(self.name, problem)
             if callable(op):
                 op = op()
+            if isinstance(op, ops.CONSUMES_QUOTA):
+                self.quota()
             if self.wal is not None:
                 seq = self.wal.append(ops.encode(op))
+                if sync_first:
+                    self.wal.sync(seq)
             else:
                 seq = self.seq + 1
             self._apply(op, seq)
@@ -167,13 +176,19 @@ class Collection:
             return pids
 
     def upsert(self, batch: PointBatch) -> int:
-        return self.commit(lambda: ops.upsert_op(batch, self.assign_pids(batch.ids)))
+        return self.commit(lambda: self.upsert_op(batch))
+
+    def upsert_op(self, batch: PointBatch) -> ops.Upsert:
+        """The operation of a validated batch (under the lock): its vectors are checked again
+        against the schema as of now, which a create/delete_vector_name may have changed since."""
+        check_batch(batch, self.schema)
+        return ops.upsert_op(batch, self.assign_pids(batch.ids))
 
     # ------------------------------------------------------------------ apply (live and replay)
     def _apply(self, op: ops.Operation, seq: int) -> None:
         self.seq = seq
         if isinstance(op, ops.Upsert):
-            batch, pids = ops.batch_of(op)
+            batch, pids = ops.batch_of(op, lambda name: self.schema.holds(name, seq))
             self._apply_upsert(batch, pids, seq, replace=op.payloads is not None)
         elif isinstance(op, ops.Delete):
             self._apply_delete(op.ids)
@@ -189,6 +204,8 @@ class Collection:
             for seg in self.segments:
                 seg.payload_indexes.pop(op.field, None)
             self._save_config()
+        elif isinstance(op, (ops.CreateVectorName, ops.DeleteVectorName)):
+            self._set_schema(vector_names.changed(self.schema, op, seq))
         if self.text.indexes and isinstance(op, (ops.Upsert, ops.Delete, ops.SetPayload, ops.OverwritePayload,
                                                  ops.DeletePayload, ops.ClearPayload)):
             self.text.points_changed(op.ids, seq)
@@ -201,6 +218,18 @@ class Collection:
         else:
             for seg in self.segments:
                 seg.build_payload_index(field, schema)
+        self._save_config()
+
+    def _set_schema(self, schema: CollectionSchema) -> None:
+        """A schema with other vector names: every segment holds its columns (new ones empty),
+        IDF statistics follow the sparse names. Views keep the schema and columns they took."""
+        if schema is self.schema:
+            return
+        for seg in self.segments:
+            seg.conform(schema)
+        kept = {n: s for n, s in self.df.items() if self.schema.columns[n] == schema.columns.get(n)}
+        self.df = {n: kept.get(n) or TermStats() for n, s in schema.sparse.items() if s.idf}
+        self.schema = schema
         self._save_config()
 
     def _save_config(self) -> None:
@@ -296,7 +325,8 @@ class Collection:
         app = self.appendable
         self._stats(app, offsets, -1)
         for name in op.names:
-            app.vectors[name].erase(offsets)
+            if self.schema.holds(name, seq):  # (replay: a name deleted, or made again, later)
+                app.vectors[name].erase(offsets)
         app.versions[offsets] = seq
         self._stats(app, offsets, +1)
 
@@ -330,5 +360,11 @@ class Collection:
                 self.wal.close()
 
     def config_json(self) -> bytes:
-        return msgspec.json.encode({"name": self.name, "config": self.schema.config,
-                                    "field_indexes": self.field_indexes})
+        return config_json(self.name, self.schema, self.field_indexes, self.created_at)
+
+
+def config_json(name: str, schema: CollectionSchema, field_indexes: dict, created_at: Optional[str]) -> bytes:
+    """A collection's config.json: Qdrant's config, the payload indexes, where each vector
+    name's data lives in segment folders, and when the collection was created."""
+    meta = {"name": name, "config": schema.config, "field_indexes": field_indexes, "columns": schema.columns}
+    return msgspec.json.encode(meta if created_at is None else {**meta, "created_at": created_at})

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import msgspec
 
 from hybrid import models as m
-from hybrid.errors import ValidationError
+from hybrid.errors import InvalidValue, ValidationError
 from hybrid.multivector_index import index_config
 
 DEFAULT_VECTOR = ""  # Qdrant's unnamed vector
@@ -41,11 +41,32 @@ class SparseSpec:
     params: Optional[m.SparseVectorParams] = None
 
 
+class Column(msgspec.Struct, frozen=True):
+    """Where a vector name's data lives in segment folders (files `<stem>.*`), and the WAL
+    sequence number of the create_vector_name that made it (0: made with the collection).
+
+    A name deleted and created again gets a new stem, so folders written before never lend it
+    their old rows; `since` tells WAL replay which records belong to this incarnation."""
+
+    stem: str
+    since: int = 0
+
+
 @dataclass(frozen=True)
 class CollectionSchema:
     dense: dict[str, DenseSpec]
     sparse: dict[str, SparseSpec]
     config: m.CollectionConfig
+    columns: dict[str, Column] = field(default_factory=dict)  # every name of dense and sparse
+
+    def column(self, name: str) -> Column:
+        return self.columns[name]
+
+    def holds(self, name: str, seq: int) -> bool:
+        """Whether a WAL record `seq` that names vector `name` is about this schema's `name`
+        (the name exists and was made before the record): replay skips the others."""
+        column = self.columns.get(name)
+        return column is not None and column.since < seq
 
     def kind_of(self, name: str) -> str:
         """'dense', 'multivector' or 'sparse'; raises a ValidationError naming unknown vectors."""
@@ -62,9 +83,9 @@ class CollectionSchema:
         return msgspec.json.encode(self.config)
 
     @classmethod
-    def from_json(cls, data: bytes) -> "CollectionSchema":
+    def from_json(cls, data: bytes, columns: Optional[bytes] = None) -> "CollectionSchema":
         config = msgspec.json.decode(data, type=m.CollectionConfig)
-        return build_schema(config)
+        return build_schema(config, None if columns is None else msgspec.json.decode(columns, type=dict[str, Column]))
 
 
 def _merge(base: msgspec.Struct, diff: Any) -> Any:
@@ -74,8 +95,10 @@ def _merge(base: msgspec.Struct, diff: Any) -> Any:
     return msgspec.structs.replace(base, **changes)
 
 
-def build_schema(config: m.CollectionConfig) -> CollectionSchema:
-    """Validate vector configs and resolve per-name defaults (hnsw/quantization inherit)."""
+def build_schema(config: m.CollectionConfig, columns: Optional[dict[str, Column]] = None) -> CollectionSchema:
+    """Validate vector configs and resolve per-name defaults (hnsw/quantization inherit).
+    `columns`: the storage of each name (None: positional stems, as a collection's first
+    schema and folders written before vector names could change)."""
     raw = config.params.vectors
     if raw is None:
         raw = {}
@@ -123,7 +146,14 @@ def build_schema(config: m.CollectionConfig) -> CollectionSchema:
             sparse_vectors={n: s.params for n, s in sparse.items()} or None,
         ),
     )
-    return CollectionSchema(dense=dense, sparse=sparse, config=normalized)
+    names = [*dense, *sparse]
+    if columns is None:
+        columns = {name: Column(f"vec{i}") for i, name in enumerate(names)}
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise ValueError(f"no storage column for vector names {missing}")
+    return CollectionSchema(dense=dense, sparse=sparse, config=normalized,
+                            columns={n: columns[n] for n in names})
 
 
 def schema_from_request(
@@ -158,7 +188,7 @@ def schema_from_request(
             raise ValidationError(name, "expected a positive integer")
     if m.to_builtins(sharding_method) not in (None, "auto"):
         raise ValidationError("sharding_method", "custom sharding is not supported")
-    for name, value in (("strict_mode_config", strict_mode_config), ("init_from", init_from), ("payload", payload),
+    for name, value in (("strict_mode_config", strict_mode_config), ("init_from", init_from),
                         ("id_tracker", id_tracker)):
         if value is not None:
             raise ValidationError(name, "not supported")
@@ -171,6 +201,7 @@ def schema_from_request(
             vectors=vectors,
             sparse_vectors={k: m.convert(v or {}, m.SparseVectorParams, f"sparse_vectors.{k}") for k, v in (sparse or {}).items()} or None,
             on_disk_payload=True if on_disk_payload is None else on_disk_payload,
+            payload=payload_storage(payload),
         ),
         hnsw_config=_merge(m.HnswConfig(), m.convert(hnsw_config, m.HnswConfigDiff, "hnsw_config") if hnsw_config else None),
         optimizer_config=_merge(
@@ -181,3 +212,13 @@ def schema_from_request(
         metadata=metadata,
     )
     return build_schema(config)
+
+
+def payload_storage(value: Any) -> Optional[m.PayloadStorageParams]:
+    """`payload: {memory}` as Qdrant accepts it: `cold` or `cached`; `pinned` is a 422."""
+    if value is None:
+        return None
+    params = m.convert(value, m.PayloadStorageParams, "payload")
+    if params.memory == "pinned":
+        raise InvalidValue("payload.memory", "`pinned` memory placement is not supported for payload storage")
+    return params

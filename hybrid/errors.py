@@ -158,3 +158,11 @@ class StandaloneMode(HybridError):
 
     def __init__(self) -> None:
         super().__init__("Qdrant is running in standalone mode")
+
+
+class InsufficientStorage(HybridError):
+    """The node is at a limit of the global quota (memory or disk): updates are refused until
+    usage falls back (507, Qdrant's InsufficientStorage; RESOURCE_EXHAUSTED over gRPC)."""
+
+    status_code = 507
+    label = "Insufficient storage"

@@ -33,7 +33,8 @@ def build_indexes(seg: Any, extend: Any = None) -> None:
         if store.kind == "sparse":
             store.build_index()
         elif store.kind == "dense":
-            build_dense_index(store, seg.size, getattr(extend.vectors[name], "index", None) if extend else None)
+            # (`extend` may no longer hold the name: deleted while this segment was built)
+            build_dense_index(store, seg.size, getattr(extend.vectors.get(name), "index", None) if extend else None)
         elif store.kind == "multivector":
             build_multivector_index(store)
 

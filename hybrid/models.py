@@ -76,6 +76,13 @@ class VectorParams(Model):
     multivector_index: Optional[dict[str, Any]] = None
 
 
+class PayloadStorageParams(Model):
+    """Qdrant 1.20's payload storage placement: `cold` (the default) or `cached` (`pinned` is
+    refused, as by Qdrant). Payloads are read through the same store either way here."""
+
+    memory: Optional[Literal["cold", "cached", "pinned"]] = None
+
+
 class SparseIndexParams(Model):
     full_scan_threshold: Optional[int] = None
     on_disk: Optional[bool] = None
@@ -123,6 +130,7 @@ class CollectionParams(Model, omit_defaults=False):
     replication_factor: int = 1
     write_consistency_factor: int = 1
     on_disk_payload: bool = True
+    payload: Optional[PayloadStorageParams] = None
     sparse_vectors: Optional[dict[str, SparseVectorParams]] = None
 
 
@@ -150,6 +158,7 @@ class CollectionInfo(Model):
     indexed_vectors_count: int = 0
     points_count: int = 0
     warnings: list = msgspec.field(default_factory=list)
+    created_at: Optional[str] = None  # RFC 3339; absent for collections made before it was recorded
 
 
 class CollectionDescription(Model):
@@ -245,6 +254,7 @@ class CollectionParamsDiff(Model):
     replication_factor: Optional[int] = None
     write_consistency_factor: Optional[int] = None
     on_disk_payload: Optional[bool] = None
+    payload: Optional[PayloadStorageParams] = None
 
 
 class SnapshotDescription(Model):
@@ -274,11 +284,12 @@ class SearchParams(Model):
     quantization: Optional[dict] = None
     indexed_only: bool = False
     acorn: Optional[dict] = None
-    idf: Any = None  # Qdrant 1.20: "global" (what we compute); a {corpus: filter} is refused, not ignored
+    idf: Any = None  # Qdrant 1.20: "global" (the default) or {"corpus": filter} (hybrid.query.corpus)
 
     def __post_init__(self) -> None:
-        if self.idf not in (None, "global"):
-            raise ValueError("idf: only \"global\" IDF statistics are supported (not a corpus filter)")
+        corpus = isinstance(self.idf, dict) and list(self.idf) == ["corpus"] and isinstance(self.idf["corpus"], dict)
+        if self.idf not in (None, "global") and not corpus:
+            raise ValueError("idf: expected \"global\" or {\"corpus\": filter}")
 
 
 # ---------------------------------------------------------------- service, cluster and matrix responses

@@ -7,7 +7,7 @@ every point the same key it had (text indexes are keyed by them).
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import msgspec
 import numpy as np
@@ -86,8 +86,26 @@ class DeleteFieldIndex(msgspec.Struct, tag="delete_index"):
     field: str
 
 
+class CreateVectorName(msgspec.Struct, tag="create_vector_name"):
+    """A new vector name (`params`: Qdrant's VectorParams or SparseVectorParams JSON); no
+    existing point has a vector of it."""
+
+    name: str
+    sparse: bool
+    params: dict
+
+
+class DeleteVectorName(msgspec.Struct, tag="delete_vector_name"):
+    name: str
+
+
 Operation = Union[Upsert, Delete, SetPayload, OverwritePayload, DeletePayload, ClearPayload,
-                  DeleteVectors, CreateFieldIndex, DeleteFieldIndex]
+                  DeleteVectors, CreateFieldIndex, DeleteFieldIndex, CreateVectorName, DeleteVectorName]
+
+#: Operations that consume memory or disk, refused while the global quota is reached (Qdrant's
+#: `consumes_quota`, plus the index and vector name creations it checks before proposing them).
+CONSUMES_QUOTA = (Upsert, SetPayload, OverwritePayload, DeletePayload, ClearPayload, DeleteVectors, CreateFieldIndex,
+                  CreateVectorName)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Operation)
@@ -115,9 +133,13 @@ def upsert_op(batch: PointBatch, pids: np.ndarray) -> Upsert:
     )
 
 
-def batch_of(op: Upsert) -> tuple[PointBatch, np.ndarray]:
-    """The PointBatch and pids an Upsert carries (arrays are zero-copy views of the record)."""
+def batch_of(op: Upsert, keep: Callable[[str], bool] = lambda name: True) -> tuple[PointBatch, np.ndarray]:
+    """The PointBatch and pids an Upsert carries (arrays are zero-copy views of the record);
+    only the vector names `keep` accepts (replay: a name deleted, or made again, since)."""
     batch = PointBatch(list(op.ids), op.payloads)
+    op = msgspec.structs.replace(op, dense={n: c for n, c in op.dense.items() if keep(n)},
+                                 sparse={n: c for n, c in op.sparse.items() if keep(n)},
+                                 multi={n: c for n, c in op.multi.items() if keep(n)})
     for n, c in op.dense.items():
         batch.dense[n] = DenseColumn(np.frombuffer(c.rows, np.int64), np.frombuffer(c.data, np.float32).reshape(-1, c.dim))
     for n, c in op.sparse.items():

@@ -346,6 +346,7 @@ class Optimizer:
         with c.lock:
             new.deleted = np.concatenate([s.deleted[live] for s, live in parts]) if parts else new.deleted
             c._attach(new)  # an index created while we were building
+            new.conform(c.schema)  # and the vector names made or deleted meanwhile
             c.where.sealed_segment(new, job.sources)
             position = min(c.segments.index(s) for s in job.sources)
             kept = [s for s in c.segments if s not in job.sources]

@@ -245,3 +245,16 @@ def _batch_from_columns(batch: dict, schema: CollectionSchema, infer: Optional[I
     payloads = [_payload(p, f"{where}.payloads[{i}]") for i, p in enumerate(payloads)]
     _check_unique(ids, f"{where}.ids")
     return collector.build(PointBatch(ids, payloads), where)
+
+
+def check_batch(batch: PointBatch, schema: CollectionSchema) -> None:
+    """A batch validated against an earlier schema still fits `schema` (a vector name may have
+    been deleted or made again meanwhile): every column's name, kind and dimension. O(names)."""
+    for kind, columns in (("dense", batch.dense), ("sparse", batch.sparse), ("multivector", batch.multi)):
+        for name, column in columns.items():
+            where = "vector" + (f".{name}" if name else "")
+            if name not in schema.columns or schema.kind_of(name) != kind:
+                raise ValidationError(where, f"Not existing vector name error: {name or '(default)'}")
+            size = schema.dense[name].size if kind != "sparse" else None
+            if size is not None and column.data.shape[1] != size:
+                raise ValidationError(where, f"Vector dimension error: expected dim: {size}, got {column.data.shape[1]}")

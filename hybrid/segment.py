@@ -28,7 +28,7 @@ from hybrid.points import PointBatch
 from hybrid.storage.checksums import verify_folder, write_folder_checksums
 from hybrid.storage.files import atomic_save_npy, atomic_write
 from hybrid.storage.multivectors import MultiStore
-from hybrid.storage.vectors import DenseStore, SparseStore, _grow
+from hybrid.storage.vectors import DTYPES, DenseStore, SparseStore, _grow
 
 Store = DenseStore | SparseStore | MultiStore
 
@@ -74,11 +74,7 @@ class Segment(FilterViewMethods):
         self.payload_version = 0
         self.payload_indexes: dict[str, Any] = {}  # key -> indexes.payload index over this segment
         self.cache: dict = {}
-        self.vectors: dict[str, Store] = {}
-        for name_, spec in schema.dense.items():
-            self.vectors[name_] = MultiStore(spec) if spec.multivector else DenseStore(spec)
-        for name_, spec in schema.sparse.items():
-            self.vectors[name_] = SparseStore(spec)
+        self.vectors: dict[str, Store] = {name_: _new_store(schema, name_, 0) for name_ in schema.columns}
         # set by the collection: collection-level indexes seen through this segment
         self.text_match_of: Callable[["Segment", str, str, str], Optional[np.ndarray]] = lambda s, k, kind, t: None
 
@@ -191,6 +187,25 @@ class Segment(FilterViewMethods):
             self.cache[key] = (self.deleted_version, mask, count)
         return mask, count
 
+    # ------------------------------------------------------------------ vector names
+    def conform(self, schema: CollectionSchema) -> None:
+        """Hold exactly `schema`'s vector names (create/delete_vector_name; call under the
+        collection lock): a column the segment holds as `schema` defines it is kept, any other
+        is a new one with no vector for any point. The dict and the caches are replaced, not
+        changed: a read's view keeps the columns (and cached masks) it took."""
+        if schema.columns == self.schema.columns:
+            return
+        vectors = {name: self.store_of(name, schema) for name in schema.columns}
+        self.vectors, self.schema, self.cache = vectors, schema, {}
+
+    def store_of(self, name: str, schema: CollectionSchema) -> Store:
+        """This segment's store of vector `name` as `schema` defines it, or an empty one when
+        the segment holds another column of that name (deleted and created again) or none."""
+        store = self.vectors.get(name)
+        if store is not None and self.schema.columns.get(name) == schema.columns[name]:
+            return store
+        return _new_store(schema, name, self.size, sealed=not self.appendable)
+
     def set_payload(self, offset: int, payload: Optional[dict], seq: int) -> None:
         self.payloads[offset] = payload or None
         self.versions[offset] = seq
@@ -213,7 +228,7 @@ class Segment(FilterViewMethods):
         out.pids = np.concatenate([seg.pids[live] for seg, live in parts]) if parts else out.pids
         out.versions = np.concatenate([seg.versions[live] for seg, live in parts]) if parts else out.versions
         out.deleted = np.zeros(out.size, dtype=bool)
-        out.vectors = {name: type(store).merged(store.spec, [(seg.vectors[name], live) for seg, live in parts])
+        out.vectors = {name: type(store).merged(store.spec, [(seg.store_of(name, schema), live) for seg, live in parts])
                        for name, store in out.vectors.items()}
         return out
 
@@ -236,20 +251,21 @@ class Segment(FilterViewMethods):
         atomic_write(directory / "payloads.msgpack", msgspec.msgpack.encode(self.payloads))
         atomic_save_npy(directory / "pids.npy", self.pids[: self.size])
         atomic_save_npy(directory / "versions.npy", self.versions[: self.size])
-        for i, (name, store) in enumerate(self.vectors.items()):
-            store.save(directory, f"vec{i}")
+        for name, store in self.vectors.items():
+            stem = self.schema.column(name).stem
+            store.save(directory, stem)
             if getattr(store, "index", None) is not None:
-                sub = directory / f"vec{i}.index"
+                sub = directory / f"{stem}.index"
                 sub.mkdir(exist_ok=True)
                 store.index.save(sub)
         write_folder_checksums(directory)  # last: it lists every file above
 
     def move_to_disk(self, directory: Path) -> None:
         """Point on_disk stores at the files just written into `directory`."""
-        for i, store in enumerate(self.vectors.values()):
+        for name, store in self.vectors.items():
             mover = getattr(store, "move_to_disk", None)
             if mover is not None:
-                mover(directory, f"vec{i}")
+                mover(directory, self.schema.column(name).stem)
 
     @classmethod
     def load(cls, schema: CollectionSchema, directory: Path, deleted: np.ndarray,
@@ -275,8 +291,14 @@ class Segment(FilterViewMethods):
         if deleted.shape != (seg.size,):
             raise ValueError(f"its deleted bitset has {deleted.size} entries for {seg.size} points")
         seg.deleted = deleted.copy()
-        for i, (name, spec_store) in enumerate(list(seg.vectors.items())):
-            stem = f"vec{i}"
+        for name, spec_store in list(seg.vectors.items()):
+            column = schema.column(name)
+            stem = column.stem
+            if not any(directory.glob(f"{stem}.*")):
+                if not column.since:  # made with the collection: every folder holds it
+                    raise DataDamaged(directory, f"holds no files of vector {name!r} ({stem}.*)")
+                seg.vectors[name] = _new_store(schema, name, seg.size, sealed=True)  # made after the folder
+                continue
             if isinstance(spec_store, DenseStore):
                 store: Store = DenseStore.load(spec_store.spec, directory, stem, mmap=not in_ram)
             elif isinstance(spec_store, MultiStore):
@@ -290,3 +312,16 @@ class Segment(FilterViewMethods):
                 store.build_index()  # store is searched only through its postings, never saved for it
             seg.vectors[name] = store
         return seg
+
+
+def _new_store(schema: CollectionSchema, name: str, size: int, sealed: bool = False) -> Store:
+    """A store of vector `name` for `size` points, none of which has the vector."""
+    spec = schema.dense.get(name)
+    if spec is None:
+        store: Store = SparseStore(schema.sparse[name], starts=np.zeros(size, np.int64), ends=np.zeros(size, np.int64))
+        if sealed:  # a sealed sparse store is searched through its postings
+            store.build_index()
+        return store
+    if spec.multivector:
+        return MultiStore(spec, starts=np.zeros(size, np.int64), ends=np.zeros(size, np.int64))
+    return DenseStore(spec, np.zeros((size, spec.size), DTYPES[spec.datatype]), np.zeros(size, bool))

@@ -17,6 +17,7 @@ from hybrid.errors import StandaloneMode
 
 if TYPE_CHECKING:
     from hybrid.collection import Collection
+    from hybrid.quotas import QuotaManager
 
 #: The one shard of every collection on a single node.
 LOCAL_SHARD = 0
@@ -30,6 +31,7 @@ class ServiceMixin:
         def get_collections(self) -> m.CollectionsResponse: ...
         def get_collection(self, collection_name: str) -> m.CollectionInfo: ...
         def count(self, collection_name: str, **kw: Any) -> m.CountResult: ...
+        quota: QuotaManager
 
     @property
     def peer_id(self) -> int:
@@ -75,13 +77,14 @@ class ServiceMixin:
 
     def telemetry(self, details_level: int = 0, version: Optional[str] = None) -> dict:
         """Qdrant's TelemetryData, the parts a single node has: app, collections (and with
-        `details_level` >= 1 each collection's point count)."""
+        `details_level` >= 1 each collection's point count), the quota and its verdicts."""
         names = [c.name for c in self.get_collections().collections]
         collections: dict[str, Any] = {"number_of_collections": len(names)}
         if details_level >= 1:  # Qdrant's aggregated form of each collection
             collections["collections"] = [self._aggregated(n) for n in names]
         node = str(uuid.UUID(int=self.peer_id))
-        return {"id": node, "collections": collections,
+        quota = {"config": m.with_defaults(self.quota.config), "exceeded": m.to_builtins(self.quota.exceeded())}
+        return {"id": node, "collections": collections, "quota": quota,
                 "app": {"name": "hybrid", "version": version or "", "startup": self.__dict__["_started"].isoformat()}}
 
     def _aggregated(self, name: str) -> dict:

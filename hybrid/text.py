@@ -150,10 +150,14 @@ class TextView:
             raise ValidationError(where, str(exc)) from None
         return self._candidates(pids, scores, limit)
 
-    def term_stats(self, field: str, text: str) -> tuple[int, np.ndarray, int]:
-        """(documents, documents per unique query token, tokens) of a BM25 query on `field`."""
+    def term_stats(self, field: str, text: str, within: Optional[np.ndarray] = None
+                   ) -> tuple[int, np.ndarray, int, int]:
+        """(documents, documents per unique query token, tokens, documents those tokens are
+        of) of a BM25 query on `field`; `within`: the first two counted over those (sorted
+        internal keys) only (IDF over a corpus filter; the length norm stays the field's)."""
         index, searcher = self.index_of(field, "query.bm25.field")
-        return index.term_stats(index.query_terms(text), searcher)
+        tokens = index.query_terms(text)
+        return index.term_stats(tokens, searcher) if within is None else index.term_stats_within(tokens, within, searcher)
 
     def _candidates(self, pids: np.ndarray, scores: np.ndarray, limit: int) -> Candidates:
         """The hits (best first, ties by pid, those tied at the cut included) as the top

@@ -30,7 +30,7 @@ Code = grpc.StatusCode
 CODES = {400: Code.INVALID_ARGUMENT, 401: Code.UNAUTHENTICATED, 403: Code.PERMISSION_DENIED,
          404: Code.NOT_FOUND, 408: Code.DEADLINE_EXCEEDED, 409: Code.FAILED_PRECONDITION,
          412: Code.FAILED_PRECONDITION, 413: Code.RESOURCE_EXHAUSTED, 422: Code.INVALID_ARGUMENT,
-         429: Code.RESOURCE_EXHAUSTED, 501: Code.UNIMPLEMENTED, 503: Code.UNAVAILABLE,
+         429: Code.RESOURCE_EXHAUSTED, 501: Code.UNIMPLEMENTED, 503: Code.UNAVAILABLE, 507: Code.RESOURCE_EXHAUSTED,
          504: Code.DEADLINE_EXCEEDED}
 #: where Qdrant is more specific than the HTTP status (409 is also a locked data folder; REST's
 #: 405 "standalone mode" is tonic's Unimplemented in Qdrant's conversions.rs)
@@ -88,12 +88,3 @@ def rpc(route: HTTPRouteHandler, decode: Decode, encode: Encode) -> Callable[...
 
     return method
 
-
-def unimplemented(name: str) -> Callable[..., Any]:
-    """A servicer method for an RPC whose REST route this server does not have (yet)."""
-
-    async def method(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(Code.UNIMPLEMENTED, f"{name} is not implemented by this server "
-                                                "(it has no REST counterpart yet)")
-
-    return method

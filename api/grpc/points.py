@@ -9,8 +9,8 @@ from qdrant_client import grpc as g
 from api import schemas as s
 from api.grpc.convert import (as_rest, body, given, points_selector, present, rest, rest_many, to_grpc, to_rest,
                               wait)
-from api.grpc.gateway import rpc, unimplemented
-from api.routes import collections, points, query
+from api.grpc.gateway import rpc
+from api.routes import collections, points, query, schema
 
 convert_filter = to_rest.convert_filter
 
@@ -49,6 +49,24 @@ def scrolled(result: Any, elapsed: float) -> g.ScrollResponse:
     offset = result.next_page_offset
     return g.ScrollResponse(result=records(result.points), time=elapsed,
                             next_page_offset=None if offset is None else to_grpc.convert_extended_point_id(offset))
+
+
+# ---------------------------------------------------------------- vector names
+def create_vector_name(r: g.CreateVectorNameRequest) -> dict[str, Any]:
+    kind = r.WhichOneof("vector_config")
+    config = getattr(r, kind) if kind is not None else None
+    if kind == "dense_config":
+        data = body(s.VectorNameConfig, dense=present(
+            size=config.size, distance=to_rest.convert_distance(config.distance),
+            multivector_config=given(config, "multivector_config", to_rest.convert_multivector_config),
+            datatype=given(config, "datatype", to_rest.convert_datatype)))
+    elif kind == "sparse_config":
+        data = body(s.VectorNameConfig, sparse=present(
+            modifier=given(config, "modifier", to_rest.convert_modifier),
+            datatype=given(config, "datatype", to_rest.convert_datatype)))
+    else:
+        data = body(s.VectorNameConfig)
+    return {"collection_name": r.collection_name, "vector_name": r.vector_name, "wait": wait(r), "data": data}
 
 
 # ---------------------------------------------------------------- point writes
@@ -286,8 +304,9 @@ class Points(g.PointsServicer):
     Discover = rpc(query.discover_points, discover, hits_reply(g.DiscoverResponse))
     DiscoverBatch = rpc(query.discover_batch_points, discover_batch, batch_reply(g.DiscoverBatchResponse))
 
-    CreateVectorName = unimplemented("Points.CreateVectorName")
-    DeleteVectorName = unimplemented("Points.DeleteVectorName")
+    CreateVectorName = rpc(schema.create_vector_name, create_vector_name, updated)
+    DeleteVectorName = rpc(schema.delete_vector_name, lambda r: {
+        "collection_name": r.collection_name, "vector_name": r.vector_name, "wait": wait(r)}, updated)
     SearchMatrixPairs = rpc(query.search_matrix_pairs, search_matrix, matrix_reply(
         g.SearchMatrixPairsResponse, rest.SearchMatrixPairsResponse, to_grpc.convert_search_matrix_pairs))
     SearchMatrixOffsets = rpc(query.search_matrix_offsets, search_matrix, matrix_reply(

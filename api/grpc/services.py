@@ -33,6 +33,7 @@ def create_collection(r: g.CreateCollection) -> dict[str, Any]:
         wal_config=given(r, "wal_config", to_rest.convert_wal_config_diff),
         quantization_config=given(r, "quantization_config", to_rest.convert_quantization_config),
         on_disk_payload=given(r, "on_disk_payload"), shard_number=given(r, "shard_number"),
+        payload=given(r, "payload", to_rest.convert_payload_storage_params),
         replication_factor=given(r, "replication_factor"),
         write_consistency_factor=given(r, "write_consistency_factor"),
         sharding_method=given(r, "sharding_method", to_rest.convert_sharding_method),

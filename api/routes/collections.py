@@ -48,7 +48,7 @@ async def create_collection(rt: Rt, collection_name: CollectionName, data: JSONB
         rt.client.create_collection, collection_name, vectors_config=data.vectors,
         sparse_vectors_config=as_builtin(data.sparse_vectors), hnsw_config=data.hnsw_config,
         optimizers_config=data.optimizers_config, quantization_config=data.quantization_config,
-        on_disk_payload=data.on_disk_payload, metadata=data.metadata,
+        on_disk_payload=data.on_disk_payload, payload=as_builtin(data.payload), metadata=data.metadata,
         **{k: v for k, v in (("shard_number", data.shard_number), ("replication_factor", data.replication_factor),
                              ("write_consistency_factor", data.write_consistency_factor),
                              ("sharding_method", data.sharding_method)) if v is not None})  # cluster mode

@@ -121,7 +121,8 @@ def resolve_statistics(answers: list, condition: str) -> dict:
         every = [answer[key] for answer in answers]
         out[key] = type(stats)(int(count_of([s.docs for s in every], condition)),
                                count_of([s.df for s in every], condition),
-                               int(count_of([s.tokens for s in every], condition)))
+                               int(count_of([s.tokens for s in every], condition)),
+                               int(count_of([s.length_docs for s in every], condition)))
     return out
 
 

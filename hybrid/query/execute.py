@@ -27,6 +27,7 @@ import numpy as np
 from hybrid import models as m
 from hybrid.ids import id_of_key
 from hybrid.query import ordering
+from hybrid.query.corpus import corpus_of, corpus_pids, sparse_counts
 from hybrid.query.hydrate import group_response, scored_points
 from hybrid.query.merge import Ranked, run_merge
 from hybrid.query.plan import Leaf, Merge, Plan
@@ -76,14 +77,17 @@ LeafResults = tuple  # of LeafHits, one per plan.leaves entry
 # ---------------------------------------------------------------------- statistics
 class TermStats(msgspec.Struct, frozen=True, eq=False):
     """What an IDF-weighted leaf needs, summable over shards: `docs` points having the vector
-    (or text field), `df[i]` of them having the leaf's term i; BM25: `tokens` in the field."""
+    (or text field), `df[i]` of them having the leaf's term i; BM25: `tokens` in the field and
+    `length_docs` the documents they are of (more than `docs` under a corpus filter)."""
 
     docs: int
     df: np.ndarray  # float64, aligned with the leaf's query terms
     tokens: int = 0
+    length_docs: int = 0
 
     def __add__(self, other: "TermStats") -> "TermStats":
-        return TermStats(self.docs + other.docs, self.df + other.df, self.tokens + other.tokens)
+        return TermStats(self.docs + other.docs, self.df + other.df, self.tokens + other.tokens,
+                         self.length_docs + other.length_docs)
 
     def idf(self) -> np.ndarray:
         """Qdrant's IDF: ln(1 + (N - df + 0.5) / (df + 0.5))."""
@@ -99,16 +103,25 @@ def leaf_statistics(plan: Plan, view: "CollectionView") -> Stats:
     out: Stats = {}
     for node in plan.weighted():
         if node.op == "bm25":  # tantivy's counts: documents, documents per unique query token, tokens
-            out[node.stats_key] = TermStats(*view.text.term_stats(node.query.field, node.query.text))
+            out[node.stats_key] = bm25_stats(view, node)
         elif isinstance(node, Merge):
             out[node.stats_key] = local_stats(view, node.query.query[0], node.query.using)
         else:
-            out[node.stats_key] = local_stats(view, node.query[0], node.using)
+            out[node.stats_key] = local_stats(view, node.query[0], node.using, corpus_of(node.params))
     return out
 
 
-def local_stats(view: "CollectionView", terms: np.ndarray, using: str) -> TermStats:
+def local_stats(view: "CollectionView", terms: np.ndarray, using: str, corpus: Any = None) -> TermStats:
+    """The view's counts, over the whole collection or the points of a corpus filter."""
+    if corpus is not None:
+        return TermStats(*sparse_counts(view, using, terms, corpus))
     return TermStats(view.docs_with(using), view.df[using].df(terms))
+
+
+def bm25_stats(view: "CollectionView", leaf: Leaf) -> TermStats:
+    corpus = corpus_of(leaf.params)
+    return TermStats(*view.text.term_stats(leaf.query.field, leaf.query.text,
+                                           None if corpus is None else corpus_pids(view, corpus)))
 
 
 def sum_statistics(parts: list[Stats]) -> Stats:
@@ -137,7 +150,8 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
     if op == "nearest":
         query = leaf.query
         if leaf.idf:
-            query = weighted(query, stats if stats is not None else local_stats(c, query[0], leaf.using))
+            query = weighted(query, stats if stats is not None else
+                             local_stats(c, query[0], leaf.using, corpus_of(leaf.params)))
         cand = nearest(c, leaf.using, query, limit, flt, leaf.params, leaf.threshold)
     elif op == "scan":
         cand = all_matching(c, flt).head(limit)
@@ -148,8 +162,10 @@ def run_leaf(leaf: Leaf, c: "CollectionView", stats: Optional[TermStats] = None)
         cand = ordering.sample(c, flt, None, limit)
     elif op == "bm25":
         q = leaf.query
+        if stats is None and corpus_of(leaf.params) is not None:
+            stats = bm25_stats(c, leaf)
         cand = c.text.search(q.field, q.text, limit, flt, q.k1, q.b, f"{leaf.path}query.bm25",
-                             None if stats is None else (stats.docs, stats.df, stats.tokens))
+                             None if stats is None else (stats.docs, stats.df, stats.tokens, stats.length_docs))
     else:  # scored: recommend, discover, context, relevance feedback
         cand = score_collection(c, leaf.query, limit, flt)
     if leaf.threshold is not None:

@@ -40,6 +40,7 @@ from hybrid.query.parse import (
     Bm25, bm25_query, Context, Discover, Feedback, FormulaQuery, Fusion, Nearest, OrderBy, Recommend, Sample,
     VECTOR_OPERATIONS, parse_query, shallow,
 )
+from hybrid.query.corpus import corpus_of
 from hybrid.query.nodes import Groups, Leaf, Merge, Node, Plan
 from hybrid.query.scoring import ExampleScorer, NearestScorer, Scorer
 from hybrid.query.hydrate import with_lookup
@@ -194,9 +195,12 @@ def check_bm25(view: "CollectionView", op: Bm25, path: str) -> None:
 
 
 def _params(params: Any, path: str) -> Optional[m.SearchParams]:
-    if params is None or isinstance(params, m.SearchParams):
-        return params
-    return m.convert(shallow(params), m.SearchParams, f"{path}params")
+    if params is None:
+        return None
+    if not isinstance(params, m.SearchParams):
+        params = m.convert(shallow(params), m.SearchParams, f"{path}params")
+    corpus_of(params, path)  # an IDF corpus filter is validated before anything runs
+    return params
 
 
 def _plain_sparse(request: Any, view: "CollectionView", limit: int) -> Optional[Leaf]:
@@ -264,6 +268,9 @@ class _Planner:
         internal = None if isinstance(op, Sample) else internal_threshold(threshold, distance)
         if not children:
             return self.leaf(op, vector, flt, node.get("params"), limit, internal, path)
+        if corpus_of(_params(node.get("params"), path), path) is not None:  # refused, never ignored
+            raise ValidationError(f"{path}params.idf", "an IDF corpus applies to a search of the collection "
+                                                       "(a query without prefetch), not to rescoring its results")
         sources = []
         for i, child in enumerate(children):
             child = shallow(child)

@@ -79,8 +79,10 @@ def idf(docs: int, df: int) -> np.float32:
 class CollectionBm25:
     """Collection-wide statistics of one BM25 query and the scores they give."""
 
-    def __init__(self, docs: int, df: np.ndarray, tokens: int) -> None:
-        self.avgdl = np.float32(tokens) / np.float32(max(docs, 1))
+    def __init__(self, docs: int, df: np.ndarray, tokens: int, length_docs: int | None = None) -> None:
+        """`length_docs`: the documents `tokens` are of (default `docs`; a corpus counts `docs`
+        and `df` over fewer documents than the length norm)."""
+        self.avgdl = np.float32(tokens) / np.float32(max(docs if length_docs is None else length_docs, 1))
         # one query token in no document (df 0) gets a weight but never scores
         self.weights = np.array([idf(docs, int(n)) * (_ONE + K1) for n in np.asarray(df).tolist()], np.float32)
         self.norms = norms(self.avgdl)

@@ -248,14 +248,15 @@ class TextIndex:
         b: float | None = None,
         ties: bool = False,
         searcher: tantivy.Searcher | None = None,
-        stats: tuple[int, np.ndarray, int] | None = None,
+        stats: tuple[int, np.ndarray, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top `limit` documents by BM25 of `text` (see `queries.bm25_query`), restricted to
         `allowed_pids` when given: (pids int64, scores float32), descending score, ties by
         ascending pid. Documents matching no query token are never returned. With `ties=True`
         every document tied with the `limit`-th is returned too (so possibly more than `limit`),
         for a caller that breaks ties by something else than pid (the engine: point id).
-        `stats` (documents, documents per unique query token, tokens: see `term_stats`), e.g.
+        `stats` (documents, documents per unique query token, tokens, their documents: see
+        `term_stats`), e.g.
         summed over the shards of a collection, replace this index's statistics: the scores are
         then those of one index holding the whole collection."""
         if not isinstance(text, str):
@@ -326,15 +327,20 @@ class TextIndex:
         return list(dict.fromkeys(self._analysis.tokens(text)))
 
     def term_stats(self, tokens: list[str], searcher: tantivy.Searcher | None = None
-                   ) -> tuple[int, np.ndarray, int]:
-        """(documents, documents holding each unique token, tokens of all documents) as this
-        index's BM25 counts them: summable over indexes holding disjoint documents (one
-        tantivy lookup per query token, one sum over the `len` fast field)."""
+                   ) -> tuple[int, np.ndarray, int, int]:
+        """(documents, documents holding each unique token, tokens of all documents, documents
+        again: those the tokens are of) as this index's BM25 counts them: summable over indexes
+        holding disjoint documents (one tantivy lookup per query token, one sum over the `len`
+        fast field)."""
         searcher = self._searcher() if searcher is None else searcher
         unique = list(dict.fromkeys(tokens))
         df = np.array([searcher.doc_freq(q.TEXT, t) for t in unique], dtype=np.float64)
+        return searcher.num_docs, df, self._total_tokens(searcher), searcher.num_docs
+
+    @staticmethod
+    def _total_tokens(searcher: tantivy.Searcher) -> int:
         total = searcher.aggregate(tantivy.Query.all_query(), {"t": {"sum": {"field": q.LEN}}})["t"]["value"]
-        return searcher.num_docs, df, int(total or 0)
+        return int(total or 0)
 
     @staticmethod
     def _unpack(searcher: tantivy.Searcher, hits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -346,6 +352,24 @@ class TextIndex:
         found = np.empty(len(addresses), dtype=object)
         found[:] = addresses
         return np.array(pids, dtype=np.int64), np.array(scores, dtype=np.float32), found
+
+    def term_stats_within(self, tokens: list[str], pids: np.ndarray,
+                          searcher: tantivy.Searcher | None = None) -> tuple[int, np.ndarray, int, int]:
+        """`term_stats` with documents and documents per token counted over sorted `pids` only
+        (IDF over a corpus); the length statistics stay the whole index's."""
+        searcher = self._searcher() if searcher is None else searcher
+
+        def among(query: tantivy.Query) -> int:
+            if searcher.num_docs == 0:
+                return 0
+            hits = searcher.search(query, searcher.num_docs, count=False, order_by_field=q.PID,
+                                   order=tantivy.Order.Asc).hits
+            found = np.fromiter(map(itemgetter(0), hits), dtype=np.int64, count=len(hits))
+            return int(np.count_nonzero(_sorted_contains(pids, found))) if pids.size else 0
+
+        unique = list(dict.fromkeys(tokens))
+        df = np.array([among(q.term(self._schema, t)) for t in unique], dtype=np.float64)
+        return among(tantivy.Query.all_query()), df, self._total_tokens(searcher), searcher.num_docs
 
     def match(self, kind: str, text: str, searcher: tantivy.Searcher | None = None) -> np.ndarray:
         """Sorted unique pids matching a Qdrant text condition:

@@ -143,7 +143,7 @@ def remote_client(url: str, transport: str = "rest", **kwargs: object):
 
 #: the gRPC status Qdrant sends where REST sends an HTTP status
 GRPC_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-              405: "UNIMPLEMENTED", 409: "ALREADY_EXISTS", 422: "INVALID_ARGUMENT"}
+              405: "UNIMPLEMENTED", 409: "ALREADY_EXISTS", 422: "INVALID_ARGUMENT", 507: "RESOURCE_EXHAUSTED"}
 
 
 @contextlib.contextmanager
@@ -186,7 +186,8 @@ def remote(server: RunningServer, transport: str):
 
 # ---------------------------------------------------------------- comparing server and embedded
 def to_plain(value: object) -> object:
-    """Qdrant-shaped builtins of any result (qdrant_client pydantic or our Structs), floats rounded."""
+    """Qdrant-shaped builtins of any result (qdrant_client pydantic or our Structs), floats rounded,
+    without a collection's `created_at` (two twins are never made at the same instant)."""
     from api.responses import with_defaults
     from hybrid import models as m
 
@@ -194,7 +195,7 @@ def to_plain(value: object) -> object:
         if isinstance(v, float):
             return round(v, 5)
         if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items() if x is not None}
+            return {k: walk(x) for k, x in v.items() if x is not None and k != "created_at"}
         if isinstance(v, (list, tuple)):
             return [walk(x) for x in v]
         return v

@@ -101,7 +101,7 @@ def test_client_mistakes_are_never_internal(served, case):
                                        metadata=(("api-key", FULL),)).result.count == 6  # nothing half-applied
 
 
-def test_existing_collection_and_missing_rpcs(served):
+def test_existing_collection_and_a_vector_name_without_config(served):
     _, channel = served
     collections = g.CollectionsStub(channel)
     existing = g.CreateCollection(collection_name="g", vectors_config=g.VectorsConfig(
@@ -110,7 +110,8 @@ def test_existing_collection_and_missing_rpcs(served):
     with pytest.raises(grpc.RpcError) as missing:
         g.PointsStub(channel).CreateVectorName(g.CreateVectorNameRequest(collection_name="g", vector_name="v"),
                                                metadata=(("api-key", FULL),))
-    assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED and "CreateVectorName" in missing.value.details()
+    assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "vector_name_config" in missing.value.details()
 
 
 def test_legacy_search_recommend_discover_answer_as_rest(served):

@@ -28,7 +28,7 @@ def corpus(seed, n):
 
 def summed(parts, tokens):
     stats = [part.term_stats(tokens) for part in parts]
-    return sum(s[0] for s in stats), sum(s[1] for s in stats), sum(s[2] for s in stats)
+    return tuple(sum(s[i] for s in stats) for i in range(4))
 
 
 def sharded_search(parts, text, limit, allowed=None):
@@ -56,7 +56,8 @@ ONE, PARTS = build(0)
 
 def test_summed_statistics_are_the_whole_index():
     tokens = ONE.query_terms("w1 w9 w30 nothere")
-    docs, df, total = ONE.term_stats(tokens)
+    docs, df, total, length_docs = ONE.term_stats(tokens)
+    assert length_docs == docs
     assert summed(PARTS, tokens)[0] == docs and summed(PARTS, tokens)[2] == total
     assert np.array_equal(summed(PARTS, tokens)[1], df)
     # the parts really differ: the long part's average length is many times the others'
