@@ -256,9 +256,8 @@ class TextIndex:
         every document tied with the `limit`-th is returned too (so possibly more than `limit`),
         for a caller that breaks ties by something else than pid (the engine: point id).
         `stats` (documents, documents per unique query token, tokens, their documents: see
-        `term_stats`), e.g.
-        summed over the shards of a collection, replace this index's statistics: the scores are
-        then those of one index holding the whole collection."""
+        `term_stats`), e.g. summed over the shards of a collection, replace this index's
+        statistics: the scores are then those of one index holding the whole collection."""
         if not isinstance(text, str):
             raise TypeError(f"text: expected a string, got {type(text).__name__}")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:

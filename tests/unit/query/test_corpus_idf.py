@@ -70,3 +70,20 @@ def test_a_bad_corpus_is_refused_before_anything_runs():
         client.query_points("c", prefetch=[{"query": {"indices": [1], "values": [1.0]}, "using": "s"}],
                             query={"indices": [1], "values": [1.0]}, using="s",
                             search_params={"idf": {"corpus": CORPUS}})
+
+
+def test_a_corpus_changes_only_the_idf_of_bm25_not_its_length_norm():
+    """A corpus changes the IDF only: the length normalisation stays the field's. For a one-token
+    query the corpus scores are then the plain ones times one constant (the IDF ratio), even
+    when the documents differ in length and the corpus's average length is not the field's."""
+    data = points(150)
+    for p in data:
+        p["payload"]["text"] += " fig" * (p["id"] % 7) + " date" * (8 * p["payload"]["g"])  # corpus: longer
+    client = collection(data, seal=True)
+    plain = client.query_points("c", query={"text": "fig"}, using="text", limit=40, query_filter=CORPUS).points
+    corpus = client.query_points("c", query={"text": "fig"}, using="text", limit=40, query_filter=CORPUS,
+                                 search_params={"idf": {"corpus": CORPUS}}).points
+    assert len(plain) > 10 and [p.id for p in corpus] == [p.id for p in plain]
+    ratios = np.array([c.score for c in corpus]) / np.array([p.score for p in plain])
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-5)
+    assert not np.isclose(ratios[0], 1.0)  # the corpus did change the weight
