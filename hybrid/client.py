@@ -322,7 +322,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin
         return scroll_points(c.view(), flt, limit, start, with_payload, with_vectors)
 
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
-              timeout: Optional[int] = None) -> m.CountResult:
+              timeout: Optional[int] = None, consistency: Any = None) -> m.CountResult:
         m.single_node(shard_key_selector)
         flt = parse(count_filter)
         return m.CountResult(count=count_points(self._view(collection_name), flt))

@@ -394,6 +394,21 @@ def convert(obj: Any, type_: type[T], field: str = "") -> T:
         raise ValidationError(f"{field}{path}" if field else path.lstrip("."), text) from None
 
 
+def read_consistency(consistency: Any) -> Any:
+    """A read's `consistency` as Qdrant's ReadConsistency: None, a number of replicas (a
+    positive integer, or its digits as a REST query parameter sends them), or "majority",
+    "quorum" or "all" (also as qdrant-client's `{"type": ...}`); anything else is refused."""
+    value = to_builtins(consistency)
+    if isinstance(value, dict) and "type" in value:
+        value = value["type"]
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if value is None or value in ("majority", "quorum", "all") or \
+            (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValidationError("consistency", "expected a number of replicas, 'majority', 'quorum' or 'all'")
+
+
 def single_node(shard_key_selector: Any, **unsupported: Any) -> None:
     """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
     (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are

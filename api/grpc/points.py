@@ -115,30 +115,37 @@ def delete_index(r: g.DeleteFieldIndexCollection) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- point reads
+def _read_options(r: Any) -> dict[str, Any]:
+    """`read_consistency` and `timeout` as the REST route's query parameters."""
+    consistency = given(r, "read_consistency", to_rest.convert_read_consistency)
+    return {"consistency": None if consistency is None else str(getattr(consistency, "value", consistency)),
+            "timeout": given(r, "timeout")}
+
+
 def _reading(r: Any) -> dict[str, Any]:
     return {"with_payload": given(r, "with_payload", to_rest.convert_with_payload_selector),
             "with_vector": given(r, "with_vectors", to_rest.convert_with_vectors_selector)}
 
 
 def retrieve(r: g.GetPoints) -> dict[str, Any]:
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.Retrieve, ids=[to_rest.convert_point_id(i) for i in r.ids], **_reading(r))}
 
 
 def scroll(r: g.ScrollPoints) -> dict[str, Any]:
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.Scroll, filter=given(r, "filter", convert_filter), limit=given(r, "limit"),
                          offset=given(r, "offset", to_rest.convert_point_id),
                          order_by=given(r, "order_by", to_rest.convert_order_by), **_reading(r))}
 
 
 def count(r: g.CountPoints) -> dict[str, Any]:
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.Count, filter=given(r, "filter", convert_filter), exact=given(r, "exact"))}
 
 
 def facet(r: g.FacetCounts) -> dict[str, Any]:
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.Facet, key=r.key, filter=given(r, "filter", convert_filter), limit=given(r, "limit"),
                          exact=given(r, "exact"))}
 
@@ -148,11 +155,11 @@ def _query(r: Any) -> rest.QueryRequest:
 
 
 def query_one(r: g.QueryPoints) -> dict[str, Any]:
-    return {"collection_name": r.collection_name, "data": body(s.Query, **dict(_query(r)))}
+    return {"collection_name": r.collection_name, **_read_options(r), "data": body(s.Query, **dict(_query(r)))}
 
 
 def query_batch(r: g.QueryBatchPoints) -> dict[str, Any]:
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.QueryBatch, searches=[_query(q) for q in r.query_points])}
 
 
@@ -163,13 +170,13 @@ def query_groups(r: g.QueryPointGroups) -> dict[str, Any]:
               and (not f.has_presence or r.HasField(f.name))}
     common = dict(_query(g.QueryPoints(**shared)))
     common.pop("offset", None)
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.QueryGroups, **common, group_by=r.group_by, group_size=given(r, "group_size"),
                          with_lookup=given(r, "with_lookup", to_rest.convert_with_lookup))}
 
 
 def search_matrix(r: g.SearchMatrixPoints) -> dict[str, Any]:
-    return {"collection_name": r.collection_name,
+    return {"collection_name": r.collection_name, **_read_options(r),
             "data": body(s.SearchMatrix, filter=given(r, "filter", convert_filter), sample=given(r, "sample"),
                          limit=given(r, "limit"), using=given(r, "using"),
                          shard_key=given(r, "shard_key_selector", to_rest.convert_shard_key_selector))}

@@ -17,7 +17,7 @@ from litestar.params import JSONBody
 from api import schemas as s
 from api.auth import READ, WRITE, access
 from api.responses import Envelope, ok
-from api.routes.params import CollectionName, PathName, Rt, Wait
+from api.routes.params import CollectionName, Consistency, PathName, Rt, Timeout, Wait, read_options
 from api.runtime import Runtime
 from hybrid import models as m
 from hybrid.errors import PointNotFound
@@ -100,31 +100,36 @@ def _point_id(text: str) -> Any:
     return normalize_id(int(text) if text.isdigit() else text, "id")
 
 
-def _one_point(rt: Runtime, name: str, point_id: Any) -> m.Record:
-    found = rt.client.retrieve(name, [point_id], with_payload=True, with_vectors=True)
+def _one_point(rt: Runtime, name: str, point_id: Any, options: dict) -> m.Record:
+    found = rt.client.retrieve(name, [point_id], with_payload=True, with_vectors=True, **options)
     if not found:
         raise PointNotFound(point_id)
     return found[0]
 
 
 @get(f"{POINTS}/{{id:str}}", opt=access(READ), tags=TAGS, summary="One point with payload and vectors")
-async def get_point(rt: Rt, collection_name: CollectionName, id: PathName) -> Envelope[m.Record]:  # Qdrant's parameter name
+async def get_point(rt: Rt, collection_name: CollectionName, id: PathName,  # Qdrant's parameter name
+                    consistency: Consistency = None, timeout: Timeout = None) -> Envelope[m.Record]:
     t0 = perf_counter()
-    return ok(await rt.call(_one_point, rt, rt.resolve(collection_name), _point_id(id)), t0)
+    return ok(await rt.call(_one_point, rt, rt.resolve(collection_name), _point_id(id),
+                            read_options(consistency, timeout)), t0)
 
 
 @post(POINTS, opt=access(READ), tags=TAGS, summary="Retrieve points by ids", status_code=200)
-async def get_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Retrieve]) -> Envelope[list[m.Record]]:
+async def get_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Retrieve], consistency: Consistency = None,
+                     timeout: Timeout = None) -> Envelope[list[m.Record]]:
     t0 = perf_counter()
     found = await rt.call(rt.client.retrieve, rt.resolve(collection_name), data.ids,
-                          with_payload=data.with_payload, with_vectors=data.with_vector)
+                          with_payload=data.with_payload, with_vectors=data.with_vector,
+                          **read_options(consistency, timeout))
     return ok(found, t0)
 
 
 @post(f"{POINTS}/scroll", opt=access(READ), tags=TAGS, summary="Page through points in id order", status_code=200)
-async def scroll_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Scroll]) -> Envelope[m.ScrollResult]:
+async def scroll_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Scroll], consistency: Consistency = None,
+                        timeout: Timeout = None) -> Envelope[m.ScrollResult]:
     t0 = perf_counter()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = read_options(consistency, timeout)
     if data.order_by is not None:
         kwargs["order_by"] = data.order_by
     points, next_offset = await rt.call(
@@ -135,10 +140,11 @@ async def scroll_points(rt: Rt, collection_name: CollectionName, data: JSONBody[
 
 
 @post(f"{POINTS}/count", opt=access(READ), tags=TAGS, summary="Count points matching a filter", status_code=200)
-async def count_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Count]) -> Envelope[m.CountResult]:
+async def count_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Count], consistency: Consistency = None,
+                       timeout: Timeout = None) -> Envelope[m.CountResult]:
     t0 = perf_counter()
     result = await rt.call(rt.client.count, rt.resolve(collection_name), count_filter=data.filter,
-                           exact=True if data.exact is None else data.exact)
+                           exact=True if data.exact is None else data.exact, **read_options(consistency, timeout))
     return ok(result, t0)
 
 

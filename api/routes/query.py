@@ -13,7 +13,7 @@ from api import legacy
 from api import schemas as s
 from api.auth import READ, access
 from api.responses import Envelope, ok
-from api.routes.params import CollectionName, Rt
+from api.routes.params import CollectionName, Consistency, Rt, Timeout, read_options
 from api.runtime import Runtime
 from hybrid import models as m
 from hybrid.matrix import DEFAULT_LIMIT, DEFAULT_SAMPLE
@@ -32,9 +32,11 @@ def _many(rt: Runtime, name: str, batch: list[dict[str, Any]]) -> list[list[m.Sc
 
 @post(f"{POINTS}/query", opt=access(READ), tags=TAGS, summary="Universal query (prefetch, fusion, rescoring)",
       status_code=200)
-async def query_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Query]) -> Envelope[m.QueryResponse]:
+async def query_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Query], consistency: Consistency = None,
+                       timeout: Timeout = None) -> Envelope[m.QueryResponse]:
     t0 = perf_counter()
-    return ok(await rt.call(rt.client.query_points, rt.resolve(collection_name), **legacy.query_args(data)), t0)
+    return ok(await rt.call(rt.client.query_points, rt.resolve(collection_name), **legacy.query_args(data),
+                            **read_options(consistency, timeout)), t0)
 
 
 def _batch_entry(body: s.Query) -> dict[str, Any]:
@@ -50,19 +52,22 @@ def _batch_entry(body: s.Query) -> dict[str, Any]:
 
 
 @post(f"{POINTS}/query/batch", opt=access(READ), tags=TAGS, summary="Several queries", status_code=200)
-async def query_batch_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryBatch]) -> Envelope[list[m.QueryResponse]]:
+async def query_batch_points(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryBatch],
+                             consistency: Consistency = None, timeout: Timeout = None) -> Envelope[list[m.QueryResponse]]:
     """Every search planned before any runs; plain dense ones share one graph walk per segment."""
     t0 = perf_counter()
     batch = [_batch_entry(q) for q in data.searches]
-    return ok(await rt.call(rt.client.query_batch_points, rt.resolve(collection_name), batch), t0)
+    return ok(await rt.call(rt.client.query_batch_points, rt.resolve(collection_name), batch,
+                            **read_options(consistency, timeout)), t0)
 
 
 @post(f"{POINTS}/query/groups", opt=access(READ), tags=TAGS, summary="Query, grouped by a payload field",
       status_code=200)
-async def query_points_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryGroups]) -> Envelope[m.GroupsResult]:
+async def query_points_groups(rt: Rt, collection_name: CollectionName, data: JSONBody[s.QueryGroups],
+                              consistency: Consistency = None, timeout: Timeout = None) -> Envelope[m.GroupsResult]:
     t0 = perf_counter()
     return ok(await rt.call(rt.client.query_points_groups, rt.resolve(collection_name),
-                            **legacy.query_groups_args(data)), t0)
+                            **legacy.query_groups_args(data), **read_options(consistency, timeout)), t0)
 
 
 def _matrix_args(data: s.SearchMatrix) -> dict[str, Any]:
@@ -73,18 +78,20 @@ def _matrix_args(data: s.SearchMatrix) -> dict[str, Any]:
 
 @post(f"{POINTS}/search/matrix/pairs", opt=access(READ), tags=TAGS, summary="Distance matrix of a sample, as pairs",
       status_code=200)
-async def search_matrix_pairs(rt: Rt, collection_name: CollectionName,
-                              data: JSONBody[s.SearchMatrix]) -> Envelope[m.SearchMatrixPairsResponse]:
+async def search_matrix_pairs(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchMatrix],
+                              consistency: Consistency = None, timeout: Timeout = None) -> Envelope[m.SearchMatrixPairsResponse]:
     t0 = perf_counter()
-    return ok(await rt.call(rt.client.search_matrix_pairs, rt.resolve(collection_name), **_matrix_args(data)), t0)
+    return ok(await rt.call(rt.client.search_matrix_pairs, rt.resolve(collection_name), **_matrix_args(data),
+                            **read_options(consistency, timeout)), t0)
 
 
 @post(f"{POINTS}/search/matrix/offsets", opt=access(READ), tags=TAGS,
       summary="Distance matrix of a sample, as offsets", status_code=200)
-async def search_matrix_offsets(rt: Rt, collection_name: CollectionName,
-                                data: JSONBody[s.SearchMatrix]) -> Envelope[m.SearchMatrixOffsetsResponse]:
+async def search_matrix_offsets(rt: Rt, collection_name: CollectionName, data: JSONBody[s.SearchMatrix],
+                              consistency: Consistency = None, timeout: Timeout = None) -> Envelope[m.SearchMatrixOffsetsResponse]:
     t0 = perf_counter()
-    return ok(await rt.call(rt.client.search_matrix_offsets, rt.resolve(collection_name), **_matrix_args(data)), t0)
+    return ok(await rt.call(rt.client.search_matrix_offsets, rt.resolve(collection_name), **_matrix_args(data),
+                            **read_options(consistency, timeout)), t0)
 
 
 @post(f"{POINTS}/search", opt=access(READ), tags=TAGS, summary="Legacy nearest search", status_code=200)
@@ -146,10 +153,12 @@ async def discover_batch_points(rt: Rt, collection_name: CollectionName,
 
 @post("/collections/{collection_name:str}/facet", opt=access(READ), tags=TAGS,
       summary="Counts of the distinct values of a payload key", status_code=200)
-async def facet(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Facet]) -> Envelope[m.FacetResponse]:
+async def facet(rt: Rt, collection_name: CollectionName, data: JSONBody[s.Facet], consistency: Consistency = None,
+                timeout: Timeout = None) -> Envelope[m.FacetResponse]:
     t0 = perf_counter()
     result = await rt.call(rt.client.facet, rt.resolve(collection_name), data.key, facet_filter=data.filter,
-                           limit=10 if data.limit is None else data.limit, exact=bool(data.exact))
+                           limit=10 if data.limit is None else data.limit, exact=bool(data.exact),
+                           **read_options(consistency, timeout))
     return ok(result, t0)
 
 

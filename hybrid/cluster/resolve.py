@@ -23,7 +23,6 @@ import msgspec
 import numpy as np
 
 from hybrid import models as m
-from hybrid.errors import ValidationError
 
 ALL, MAJORITY = "all", "majority"
 
@@ -32,9 +31,7 @@ Resolver = Callable[[list, str], Any]  # (answers of one shard's replicas, condi
 
 def read_rule(consistency: Any, replicas: int) -> tuple[int, str]:
     """(replicas to ask, condition) of a read `consistency` on a shard of `replicas` replicas."""
-    value = m.to_builtins(consistency)
-    if isinstance(value, dict) and "type" in value:
-        value = value["type"]
+    value = m.read_consistency(consistency)
     if value is None:
         return 1, ALL
     if value == "all":
@@ -43,9 +40,7 @@ def read_rule(consistency: Any, replicas: int) -> tuple[int, str]:
         return replicas, MAJORITY
     if value == "quorum":
         return replicas // 2 + 1, ALL
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return min(value, replicas), ALL
-    raise ValidationError("consistency", "expected a number of replicas, 'majority', 'quorum' or 'all'")
+    return min(value, replicas), ALL
 
 
 def needed(condition: str, answers: int) -> int:

@@ -142,3 +142,48 @@ def test_explain_returns_the_plan_only_when_asked(server, shared_twin):
     assert explained["plan"].splitlines()[1] == "└─ rrf limit=3"
     assert [p["id"] for p in explained["points"]] == [p["id"] for p in plain_answer["result"]["points"]]
     assert all(len(p["explain"]["prefetch"]) == 2 for p in explained["points"])
+
+
+@pytest.mark.parametrize("path,body", [
+    ("points/query", {"query": QUERY, "using": "d", "limit": 3}),
+    ("points/query/batch", {"searches": [{"query": QUERY, "using": "d", "limit": 3}]}),
+    ("points/query/groups", {"query": QUERY, "using": "d", "group_by": "tag", "limit": 2}),
+    ("points/count", {"filter": RED}),
+    ("points/scroll", {"limit": 3}),
+    ("points", {"ids": [1, 2]}),
+    ("facet", {"key": "tag"}),
+    ("points/search/matrix/pairs", {"sample": 5, "limit": 2, "using": "d"}),
+])
+def test_read_routes_take_consistency_and_timeout(server, shared_twin, path, body):
+    """Qdrant's `?consistency=` (a number of replicas, majority, quorum, all) and `?timeout=`:
+    one node answers the same with any valid value; anything else is a 400 naming it."""
+    shared_twin(NAME)
+    def call(params: str) -> httpx.Response:
+        return httpx.post(f"{server.url}/collections/{NAME}/{path}?{params}", json=body, timeout=60)
+
+    plain = call("")
+    assert plain.status_code == 200, plain.text
+    for params in ("consistency=2", "consistency=majority", "consistency=quorum&timeout=5", "consistency=all"):
+        got = call(params)
+        assert got.status_code == 200, (params, got.text)
+        if "matrix" not in path:  # (a matrix samples at random)
+            assert got.json()["result"] == plain.json()["result"], params
+    for params in ("consistency=most", "consistency=0", "consistency=-1"):
+        bad = call(params)
+        assert bad.status_code in (400, 422) and "consistency" in bad.text, (params, bad.text)
+    assert call("timeout=0").status_code in (400, 422)
+
+
+def test_qdrant_client_read_consistency_reaches_the_server(remote, shared_twin, plain):
+    """qdrant-client's `consistency` (a number or a type) and `timeout`, over REST and gRPC: the
+    same answer on one node; a consistency the server refuses is a client mistake there too."""
+    local = shared_twin(NAME)
+    want = plain(local.query_points(NAME, query=QUERY, using="d", limit=4))
+    for consistency in (2, qm.ReadConsistencyType.MAJORITY, qm.ReadConsistencyType.ALL):
+        got = remote.query_points(NAME, query=QUERY, using="d", limit=4, consistency=consistency, timeout=10)
+        assert plain(got) == want
+        assert remote.retrieve(NAME, [1, 2], consistency=consistency)
+        assert remote.scroll(NAME, limit=2, consistency=consistency)[0]
+    with pytest.raises(Exception, match="consistency") as refused:
+        remote.query_points(NAME, query=QUERY, using="d", consistency=0)
+    assert "Internal" not in str(refused.value) and "500" not in str(refused.value)
