@@ -118,9 +118,10 @@ def local_stats(view: "CollectionView", terms: np.ndarray, using: str, corpus: A
     return TermStats(view.docs_with(using), view.df[using].df(terms))
 
 
-def bm25_stats(view: "CollectionView", leaf: Leaf) -> TermStats:
-    corpus = corpus_of(leaf.params)
-    return TermStats(*view.text.term_stats(leaf.query.field, leaf.query.text,
+def bm25_stats(view: "CollectionView", node: Leaf | Merge) -> TermStats:
+    """A BM25 leaf's or merge's (over a prefetch pool: never with a corpus, refused when planned)."""
+    corpus = corpus_of(node.params) if isinstance(node, Leaf) else None
+    return TermStats(*view.text.term_stats(node.query.field, node.query.text,
                                            None if corpus is None else corpus_pids(view, corpus)))
 
 
