@@ -30,6 +30,7 @@ def collection(data: list[dict], seal: bool) -> Client:
     client.create_collection("c", sparse_vectors_config={"s": {"modifier": "idf"}},
                              optimizers_config={"indexing_threshold": 1 if seal else 0, "default_segment_number": 100})
     client.create_payload_index("c", "text", {"type": "text", "scoring": True})
+    client.collection("c").optimizer.run_inline()  # each batch sealed in its own segment: deterministic
     for start in range(0, len(data), 40):
         client.upsert("c", data[start: start + 40])
     client.collection("c").optimizer.wait()
