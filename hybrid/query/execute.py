@@ -118,8 +118,8 @@ def local_stats(view: "CollectionView", terms: np.ndarray, using: str, corpus: A
     return TermStats(view.docs_with(using), view.df[using].df(terms))
 
 
-def bm25_stats(view: "CollectionView", leaf: Leaf) -> TermStats:
-    corpus = corpus_of(leaf.params)
+def bm25_stats(view: "CollectionView", leaf: Any) -> TermStats:
+    corpus = corpus_of(getattr(leaf, "params", None))  # a BM25 merge over a pool has no search params
     return TermStats(*view.text.term_stats(leaf.query.field, leaf.query.text,
                                            None if corpus is None else corpus_pids(view, corpus)))
 
