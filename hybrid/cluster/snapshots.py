@@ -182,8 +182,10 @@ class ClusterSnapshotMixin:
                                               f"collection {collection_name!r}")
         for shard_id, shard_data in shards.items():
             self._recover_shard(layout, shard_id, shard_data)
-        layout.field_indexes, layout.updates = saved.field_indexes, saved.updates
-        self.meta.put(layout)
+        def change(now: Layout) -> None:
+            now.field_indexes, now.updates = saved.field_indexes, saved.updates
+
+        self.meta.update(layout.name, change)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -247,8 +247,7 @@ class WriteMixin:
         self.planning_index(layout, field_name, schema)  # validated by the engine before any shard sees it
         result = self.write(layout, {s.shard_id: {"field_name": field_name, "field_schema": schema}
                                      for s in layout.shards}, "create_payload_index")
-        layout.field_indexes[field_name] = schema
-        self.meta.put(layout)
+        self.meta.update(layout.name, lambda now: now.field_indexes.__setitem__(field_name, schema))
         return result
 
     def delete_payload_index(self: "ClusterClient", collection_name: str, field_name: str, wait: bool = True,
@@ -256,8 +255,7 @@ class WriteMixin:
         layout = self.layout(collection_name)
         result = self.write(layout, {s.shard_id: {"field_name": field_name} for s in layout.shards},
                             "delete_payload_index")
-        layout.field_indexes.pop(field_name, None)
-        self.meta.put(layout)
+        self.meta.update(layout.name, lambda now: now.field_indexes.pop(field_name, None))
         return result
 
     def planning_index(self: "ClusterClient", layout: Layout, field_name: str, schema: Any) -> None:
@@ -279,8 +277,7 @@ class WriteMixin:
         self.planning.view(layout)
         self.planning.client.update_collection(layout.name, **update)
         self.write(layout, {s.shard_id: update for s in layout.shards}, "update_collection")
-        layout.updates.append(update)
-        self.meta.put(layout)
+        self.meta.update(layout.name, lambda now: now.updates.append(update))
         return True
 
 
