@@ -44,7 +44,7 @@ RECOVERED = "recovered"  # the first record after a shard was recovered from a s
 WRITE_METHODS = frozenset({"upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
                            "update_vectors", "delete_vectors", "create_payload_index", "delete_payload_index",
                            "update_collection"})
-READ_METHODS = frozenset({"count", "scroll", "retrieve", "facet", "get_collection"})
+READ_METHODS = frozenset({"count", "scroll", "retrieve", "facet", "get_collection", "get_optimizations"})
 
 
 class Replica:
