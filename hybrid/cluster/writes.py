@@ -111,8 +111,11 @@ class WriteMixin:
     def _revert(self: "ClusterClient", layout: Layout, shard_id: int, op: str) -> bool:
         """Ask the shard's live replicas in turn to take back operation `op` if it is still
         their last one, until one does: it forwards the take-back to the others (a replica
-        that has not got `op` refuses it if it comes later). Whether no replica kept it."""
-        for replica in [r for r in layout.shard(shard_id).replicas if r.state != DEAD]:
+        that has not got `op` refuses it if it comes later). Whether no replica kept it. The
+        primary is asked first: a take-back forwarded the other way could meet its forwards."""
+        live = [r for r in layout.shard(shard_id).replicas if r.state != DEAD]
+        primary = next((r for r in live if r.state == ACTIVE), None)
+        for replica in sorted(live, key=lambda r: r is not primary):
             try:
                 status, failed = self.get(self.handle(layout, shard_id, replica.replica_id).revert.remote(
                     op, self._peers(layout, shard_id, replica), NAMESPACE))
