@@ -32,8 +32,7 @@ class _Collections:
 
 class AliasMixin:
     def _aliases(self: "ClusterClient") -> dict[str, str]:
-        raw = self.meta.store.get(KEY)
-        return {} if raw is None else msgspec.json.decode(raw, type=dict[str, str])
+        return _table(self.meta.store.get(KEY))
 
     def resolve_alias(self: "ClusterClient", name: str) -> str:
         """The collection a name stands for: itself when it is a collection, else its alias target."""
@@ -46,10 +45,15 @@ class AliasMixin:
         actions = m.to_builtins(change_aliases_operations)
         if not isinstance(actions, list):
             raise ValidationError("actions", "expected a list of alias operations")
-        table, names = self._aliases(), _Collections(self.meta.names())
-        for i, action in enumerate(actions):
-            AdminMixin._alias_action(names, table, action, f"actions[{i}]")
-        self.meta.store.put(KEY, msgspec.json.encode(table))
+        names = _Collections(self.meta.names())
+
+        def change(raw: Optional[bytes]) -> bytes:  # all actions or none, on the table as stored now
+            table = _table(raw)
+            for i, action in enumerate(actions):
+                AdminMixin._alias_action(names, table, action, f"actions[{i}]")
+            return msgspec.json.encode(table)
+
+        self.meta.transact(KEY, change)
         return True
 
     def get_aliases(self: "ClusterClient") -> m.CollectionsAliasesResponse:
@@ -64,7 +68,13 @@ class AliasMixin:
 
     def drop_aliases_of(self: "ClusterClient", collection_name: str) -> None:
         """Forget the aliases of a deleted collection (a new one of that name does not inherit them)."""
-        gone = [a for a, c in self._aliases().items() if c == collection_name]
-        if gone:
-            table = {a: c for a, c in self._aliases().items() if a not in gone}
-            self.meta.store.put(KEY, msgspec.json.encode(table))
+        def change(raw: Optional[bytes]) -> Optional[bytes]:
+            table = _table(raw)
+            kept = {a: c for a, c in table.items() if c != collection_name}
+            return raw if kept == table else msgspec.json.encode(kept)
+
+        self.meta.transact(KEY, change)
+
+
+def _table(raw: Optional[bytes]) -> dict[str, str]:
+    return {} if raw is None else msgspec.json.decode(raw, type=dict[str, str])

@@ -28,7 +28,7 @@ from hybrid.cluster.transfer import TransferMixin
 from hybrid.cluster.writes import WriteMixin, refuse_unsupported
 from hybrid.cluster.routing import HashRing, normalize_shard_key, selector_keys
 from hybrid.config import schema_from_request
-from hybrid.errors import AlreadyExists, CollectionNotFound, HybridError, ValidationError
+from hybrid.errors import AlreadyExists, CollectionNotFound, HybridError, Unavailable, ValidationError
 from hybrid.names import check_name
 
 _log = logging.getLogger("hybrid.cluster")
@@ -141,7 +141,12 @@ class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, Cl
             raise AlreadyExists(collection_name)
         if method == "auto":
             self._add_shards(layout, layout.shard_number, layout.replication_factor, None)
-        self.meta.put(layout)
+        try:
+            self.meta.create(layout)  # atomic: another coordinator may have created it meanwhile
+        except AlreadyExists:
+            for shard in layout.shards:  # ours were never used (their actor names carry our uid)
+                self._drop_replicas(layout, shard)
+            raise
         return True
 
     def _add_shards(self, layout: Layout, count: int, replication: int, key: Any) -> list[ShardInfo]:
@@ -160,10 +165,9 @@ class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, Cl
         return added
 
     def delete_collection(self, collection_name: str, timeout: Optional[int] = None) -> bool:
-        layout = self.meta.get(collection_name)
+        layout = self.meta.delete(collection_name)
         if layout is None:
             return False
-        self.meta.delete(collection_name)
         for shard in layout.shards:
             self._drop_replicas(layout, shard)
         return True
@@ -194,19 +198,39 @@ class ClusterClient(scatter.ReadMixin, WriteMixin, TransferMixin, AliasMixin, Cl
             raise ValidationError("shard_key", "shard keys need a collection created with sharding_method 'custom'")
         if any(s.shard_key == key for s in layout.shards):
             raise AlreadyExists(f"shard key {key!r}")
-        self._add_shards(layout, _positive(shards_number, 1, "shards_number"),
-                         _positive(replication_factor, layout.replication_factor, "replication_factor"), key)
-        self.meta.put(layout)
+        added = self._add_shards(layout, _positive(shards_number, 1, "shards_number"),
+                                 _positive(replication_factor, layout.replication_factor, "replication_factor"), key)
+
+        def change(now: Layout) -> None:
+            if any(s.shard_key == key for s in now.shards):
+                raise AlreadyExists(f"shard key {key!r}")
+            if {s.shard_id for s in now.shards} & {s.shard_id for s in added}:
+                raise Unavailable(f"the shards of {collection_name!r} changed meanwhile: retry")
+            now.shards.extend(added)
+
+        try:
+            self.meta.update(layout.name, change)
+        except HybridError:  # drop ours, unless a concurrent creation placed the same shard ids (same actors)
+            now = self.meta.get(layout.name)
+            taken = {s.shard_id for s in now.shards} if now is not None and now.uid == layout.uid else set()
+            for shard in added:
+                if shard.shard_id not in taken:
+                    self._drop_replicas(layout, shard)
+            raise
         return True
 
     def delete_shard_key(self, collection_name: str, shard_key: Any, timeout: Optional[int] = None) -> bool:
         layout = self.layout(collection_name)
         key = normalize_shard_key(m.to_builtins(shard_key))
-        gone = [s for s in layout.shards if s.shard_key == key]
-        if not gone:
-            raise ValidationError("shard_key", f"no shard key {key!r}")
-        layout.shards = [s for s in layout.shards if s.shard_key != key]
-        self.meta.put(layout)
+        gone: list[ShardInfo] = []
+
+        def change(now: Layout) -> None:
+            gone[:] = [s for s in now.shards if s.shard_key == key]
+            if not gone:
+                raise ValidationError("shard_key", f"no shard key {key!r}")
+            now.shards = [s for s in now.shards if s.shard_key != key]
+
+        layout = self.meta.update(layout.name, change)
         for shard in gone:
             self._drop_replicas(layout, shard)
         return True

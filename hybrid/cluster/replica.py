@@ -12,9 +12,11 @@ Never a half-applied write: before applying, the primary takes the before-image 
 operation touches; when fewer than the needed replicas took it, it applies (and forwards) that
 before-image as the next operation, a `restore`, and the coordinator answers 503. Qdrant keeps
 such a write on the replicas that took it (lib/collection/src/shards/replica_set/update.rs); we
-take it back. What a client can still see: a read running during that write may see it, and a
-primary whose node dies while it forwards may leave the write on the replica it reached (the
-coordinator cannot know; the 503 or error says "not acknowledged", and a retry is idempotent).
+take it back. A replica keeps the before-image of a forwarded write too, under the write's
+operation id (one per coordinator call): when the primary dies while it forwards and the
+coordinator then refuses the write, it asks the replicas left to `revert` that operation, and
+a replica that has not got it yet keeps the id to refuse it when the dead primary's forward
+lands late. What a client can still see: a read running during a write that is taken back.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,7 +44,7 @@ RECOVERED = "recovered"  # the first record after a shard was recovered from a s
 WRITE_METHODS = frozenset({"upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
                            "update_vectors", "delete_vectors", "create_payload_index", "delete_payload_index",
                            "update_collection"})
-READ_METHODS = frozenset({"count", "scroll", "retrieve", "facet", "get_collection"})
+READ_METHODS = frozenset({"count", "scroll", "retrieve", "facet", "get_collection", "get_optimizations"})
 
 
 class Replica:
@@ -59,7 +62,9 @@ class Replica:
             self._create()
         self.log = OpLog(path / "ops.log")
         self._write_lock = threading.Lock()
-        self._undo: tuple[int, Optional[dict]] = (0, None)  # (seq, before-image) of our last write
+        self._undo: tuple[Optional[str], int, Optional[dict]] = (None, 0, None)  # (op id, seq, before-image)
+        self._refused: Optional[str] = None  # an operation taken back before it got here: never applied
+        self._seen: deque[str] = deque(maxlen=1024)  # ids of the last operations applied here
         if self.log.entries:  # the last logged operation may not have reached the collection
             self._redo(self.log.entries[-1])
 
@@ -129,15 +134,23 @@ class Replica:
             self.client.upsert(self.collection, [{"id": r["id"], "vector": r.get("vector") or {},
                                                   "payload": r.get("payload") or {}} for r in records])
 
-    def apply(self, seq: int, method: str, kwargs: dict) -> tuple[str, int]:
-        """A forwarded operation: ("ok", seq), or ("gap", last) when earlier ones are missing."""
+    def apply(self, seq: int, method: str, kwargs: dict, op: Optional[str] = None,
+              undoable: bool = False) -> tuple[str, int]:
+        """A forwarded operation: ("ok", seq), ("gap", last) when earlier ones are missing, or
+        ("refused", last) when operation `op` was taken back before it came. `undoable`: keep
+        its before-image (the primary may die before it can take the write back)."""
         with self._write_lock:
             last = self.log.last_seq
+            if op is not None and op == self._refused:
+                return "refused", last
             if seq <= last:
                 return "ok", last  # already here (a retried forward)
             if seq != last + 1:
                 return "gap", last
+            undo = self._before_image(method, kwargs) if undoable else None
             self._apply((seq, method, kwargs))
+            self._undo = (op, seq, undo)
+            self._seen.append(op)
             return "ok", seq
 
     def catch_up(self, entries: list[Entry]) -> int:
@@ -153,18 +166,24 @@ class Replica:
         return self.log.last_seq, self.log.digest(self.log.last_seq)
 
     def write(self, method: str, kwargs: dict, peers: list[str], namespace: str, need: int = 1,
-              undoable: bool = False) -> dict:
+              undoable: bool = False, op: Optional[str] = None) -> dict:
         """As the primary: sequence, apply, forward to `peers` (actor names); count replicas
         that have it durable. Fewer than `need`: the write is taken back here and on the peers
         that took it ("undone"). `undoable`: keep its before-image anyway (the write spans
-        shards: another shard may refuse it, see `revert`). An invalid operation raises before
-        anything is applied."""
+        shards: another shard may refuse it, see `revert`). `op`: the coordinator's id of the
+        write (a retry after a primary died carries the same). An invalid operation raises
+        before anything is applied."""
         with self._write_lock:
-            undo = self._before_image(method, kwargs) if need > 1 or undoable else None
+            undo = None
+            if need > 1 or undoable:
+                retried = op is not None and self._undo[0] == op and self._undo[1] == self.log.last_seq
+                # a retry of what the dead primary forwarded here: its image from before that
+                undo = self._undo[2] if retried else self._before_image(method, kwargs)
             seq = self.log.last_seq + 1
             self._apply((seq, method, kwargs))
-            acked, failed = self._forward(seq, method, kwargs, peers, namespace)
-            self._undo = (seq, undo)
+            acked, failed = self._forward(seq, method, kwargs, peers, namespace, op, undo is not None)
+            self._undo = (op, seq, undo)
+            self._seen.append(op)
             undone = undo is not None and 1 + len(acked) < need
             if undone:
                 _log.warning("operation %d reached %d replicas of %d needed: taken back", seq, 1 + len(acked), need)
@@ -175,21 +194,27 @@ class Replica:
 
     def _take_back(self, peers: list[str], namespace: str) -> list[str]:
         """Apply and forward the before-image of our last operation; the peers that failed."""
-        seq, undo = self._undo
-        self._undo = (0, None)
+        undo = self._undo[2]
+        self._undo = (None, 0, None)
         self._apply((self.log.last_seq + 1, RESTORE, undo))
         return self._forward(self.log.last_seq, RESTORE, undo, peers, namespace)[1]
 
-    def revert(self, seq: int, peers: list[str], namespace: str) -> Optional[list[str]]:
-        """Take back our operation `seq` because the same write was refused on another shard;
-        None when it is no longer our last operation (a later write may have touched the
-        same points: it stays, see the coordinator's write)."""
+    def revert(self, op: str, peers: list[str], namespace: str) -> tuple[str, list[str]]:
+        """Take back operation `op` (the same write was refused on another shard, or its
+        primary died and the coordinator refused it) and forward that to `peers`:
+        ("undone", the peers that failed); ("absent", []) when it is not here (it is refused
+        if it comes later); ("kept", []) when it is no longer our last operation (a later
+        write may have touched the same points: it stays, see the coordinator's write)."""
         with self._write_lock:
-            if self._undo[0] != seq or self.log.last_seq != seq or self._undo[1] is None:
-                return None
-            return self._take_back(peers, namespace)
+            if self._undo[0] == op and self.log.last_seq == self._undo[1] and self._undo[2] is not None:
+                return "undone", self._take_back(peers, namespace)
+            if op in self._seen:
+                return "kept", []
+            self._refused = op
+            return "absent", []
 
-    def _forward(self, seq: int, method: str, kwargs: dict, peers: list[str], namespace: str) -> tuple[list, list]:
+    def _forward(self, seq: int, method: str, kwargs: dict, peers: list[str], namespace: str,
+                 op: Optional[str] = None, undoable: bool = False) -> tuple[list, list]:
         """Send operation `seq` to the peers in parallel: (names that have it, names that failed)."""
         import ray
 
@@ -197,7 +222,7 @@ class Replica:
         for name in peers:
             try:
                 actor = ray.get_actor(name, namespace=namespace)
-                pending[name] = (actor, actor.apply.remote(seq, method, kwargs))
+                pending[name] = (actor, actor.apply.remote(seq, method, kwargs, op, undoable))
             except Exception:  # noqa: BLE001 - a peer that cannot be reached is reported dead
                 pending[name] = (None, None)
         acked, failed = [], []
@@ -206,6 +231,8 @@ class Replica:
                 if ref is None:
                     raise RuntimeError("no such actor")
                 status, _ = ray.get(ref, timeout=FORWARD_TIMEOUT_S)
+                if status == "refused":
+                    raise RuntimeError("the operation was taken back there")
                 if status == "gap":  # it missed operations: send them, in order, then this one
                     self._sync(actor)
                 acked.append(name)

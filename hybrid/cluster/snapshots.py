@@ -10,6 +10,9 @@ REST snapshot routes serve them unchanged).
 - A collection snapshot is a tar of every shard's snapshot and the layout (config, shard ids and
   keys), in `<data>/snapshots/<collection>/`. It recovers into a collection with the same shards,
   or creates one with that layout (Qdrant's distributed recovery also needs the same sharding).
+- A full snapshot (`/snapshots`) is laid out as a single node's (hybrid.snapshot_sets): the alias
+  table and every collection's snapshot, here each a collection snapshot as above; listing,
+  download, deletion and recovery are the single node's own methods.
 As in Qdrant's distributed mode, snapshots live where they were made: another coordinator
 lists its own.
 """
@@ -29,6 +32,7 @@ import msgspec
 from hybrid import models as m
 from hybrid.cluster.meta import ACTIVE, DEAD, NAMESPACE, Layout
 from hybrid.errors import NotFound, Unavailable, ValidationError
+from hybrid.snapshot_sets import ALIASES_NAME, FULL_PREFIX, SnapshotSetsMixin
 from hybrid.snapshots import SUFFIX, SnapshotNotFound, delete_file, describe, download, file_in, list_folder, sha256_of
 from hybrid.storage.files import atomic_write
 
@@ -136,12 +140,15 @@ class ClusterSnapshotMixin:
     # ------------------------------------------------------------------ collection snapshots
     def create_snapshot(self: "ClusterClient", collection_name: str, wait: bool = True) -> m.SnapshotDescription:
         layout = self.layout(collection_name)
+        return self._keep(self.snapshots_path / layout.name, layout.name, self._collection_bytes(layout))
+
+    def _collection_bytes(self: "ClusterClient", layout: Layout) -> bytes:
         out = io.BytesIO()
         with tarfile.open(fileobj=out, mode="w") as tar:
             _add(tar, "layout.json", msgspec.json.encode(layout))
             for shard in layout.shards:
                 _add(tar, f"shards/{shard.shard_id}{SUFFIX}", self._shard_bytes(layout, shard.shard_id))
-        return self._keep(self.snapshots_path / layout.name, layout.name, out.getvalue())
+        return out.getvalue()
 
     def list_snapshots(self: "ClusterClient", collection_name: str) -> list[m.SnapshotDescription]:
         return list_folder(self.snapshots_path / self.layout(collection_name).name)
@@ -182,8 +189,33 @@ class ClusterSnapshotMixin:
                                               f"collection {collection_name!r}")
         for shard_id, shard_data in shards.items():
             self._recover_shard(layout, shard_id, shard_data)
-        layout.field_indexes, layout.updates = saved.field_indexes, saved.updates
-        self.meta.put(layout)
+        def change(now: Layout) -> None:
+            now.field_indexes, now.updates = saved.field_indexes, saved.updates
+
+        self.meta.update(layout.name, change)
+
+
+    # ------------------------------------------------------------------ full snapshots
+    def create_full_snapshot(self: "ClusterClient", wait: bool = True,
+                             timeout: Optional[int] = None) -> m.SnapshotDescription:
+        """Every collection's snapshot and the alias table in one file."""
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            aliases = {a.alias_name: a.collection_name for a in self.get_aliases().aliases}
+            _add(tar, ALIASES_NAME, msgspec.json.encode(aliases))
+            for name in self.meta.names():
+                layout = self.meta.get(name)
+                if layout is not None:  # not deleted meanwhile
+                    _add(tar, f"collections/{name}{SUFFIX}", self._collection_bytes(layout))
+        return self._keep(self.snapshots_path, FULL_PREFIX.rstrip("-"), out.getvalue())
+
+    list_full_snapshots = SnapshotSetsMixin.list_full_snapshots
+    full_snapshot_file = SnapshotSetsMixin.full_snapshot_file
+    delete_full_snapshot = SnapshotSetsMixin.delete_full_snapshot
+
+    def recover_full_snapshot(self: "ClusterClient", archive: Path, checksum: Optional[str] = None) -> list[str]:
+        self.snapshots_path.mkdir(parents=True, exist_ok=True)  # it stages there
+        return SnapshotSetsMixin.recover_full_snapshot(self, archive, checksum)  # type: ignore[arg-type]
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

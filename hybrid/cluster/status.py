@@ -14,6 +14,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, Optional
 
 from hybrid import models as m
+from hybrid.cluster.meta import DEAD
 from hybrid.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -88,17 +89,36 @@ class StatusMixin:
         return m.convert(info, m.CollectionInfo, "collection")
 
 
-def _not_distributed(name: str) -> Any:
-    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise BadRequest(f"{name} is not available on a cluster collection yet")
+    def get_optimizations(self: "ClusterClient", collection_name: str, completed_limit: Optional[int] = None,
+                          with_: Any = None) -> Any:
+        """Every live replica's optimizer, merged as Qdrant merges its replicas and shards
+        (collection_ops.rs `optimizations`): summary counts summed, lists joined, running and
+        completed newest first, completed cut at `completed_limit` (16 by default, as one node)."""
+        from hybrid.optimizations import OptimizationsResponse
 
-    refuse.__name__ = name
-    return refuse
-
-
-#: Client methods the REST routes call that a cluster does not offer yet: refused by name (400),
-#: never a 500 for a missing attribute.
-NOT_DISTRIBUTED = ("get_optimizations", "create_full_snapshot", "list_full_snapshots", "full_snapshot_file",
-                   "delete_full_snapshot", "recover_full_snapshot")
-for _name in NOT_DISTRIBUTED:
-    setattr(StatusMixin, _name, _not_distributed(_name))
+        layout = self.layout(collection_name)
+        kwargs = {"completed_limit": completed_limit, "with_": with_}
+        parts = []
+        for shard in layout.shards:
+            for r in [r for r in shard.replicas if r.state != DEAD]:
+                try:
+                    ref = self.handle(layout, shard.shard_id, r.replica_id).read.remote("get_optimizations", kwargs)
+                    parts.append(self.get(ref))  # a bad argument raises here, as on one node
+                except self.dead_errors():
+                    self.mark(layout, shard.shard_id, r.replica_id, DEAD)
+        merged: dict = {"summary": {}, "running": []}
+        for part in parts:
+            for key, count in part["summary"].items():
+                merged["summary"][key] = merged["summary"].get(key, 0) + count
+            for key in ("running", "queued", "completed", "idle_segments"):
+                if part.get(key) is not None:
+                    merged.setdefault(key, []).extend(part[key])
+        for key in ("running", "completed"):
+            if key in merged:
+                merged[key].sort(key=lambda job: job["progress"].get("started_at") or "", reverse=True)
+        if "completed" in merged:
+            merged["completed"] = merged["completed"][:16 if completed_limit is None else completed_limit]
+        if not parts:  # no live replica (or no shard key yet): nothing runs anywhere
+            merged["summary"] = dict.fromkeys(("queued_optimizations", "queued_segments", "queued_points",
+                                               "idle_segments"), 0)
+        return m.convert(merged, OptimizationsResponse, "optimizations")

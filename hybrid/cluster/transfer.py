@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from hybrid import models as m
 from hybrid.cluster.meta import ACTIVE, DEAD, NAMESPACE, PARTIAL, Layout, ReplicaInfo
 from hybrid.cluster.status import peer_id
-from hybrid.errors import BadRequest, HybridError, ValidationError
+from hybrid.errors import BadRequest, CollectionNotFound, HybridError, ValidationError
 
 if TYPE_CHECKING:
     from hybrid.cluster.coordinator import ClusterClient
@@ -81,9 +81,24 @@ class TransferMixin:
         transfer = {"shard_id": shard_id, "from": peer_id(source.slot), "to": peer_id(target), "sync": not move,
                     "method": method or "stream_records", "replica_id": replica.replica_id}
         self._spawn(layout, shard_id, replica)
-        shard.replicas.append(replica)
-        layout.transfers.append(transfer)
-        self.meta.put(layout)
+
+        def change(now: Layout) -> None:  # the checks again, on the layout as stored now
+            held = now.shard(shard_id).replicas
+            if any(t["shard_id"] == shard_id for t in now.transfers) or any(r.slot == target for r in held):
+                raise BadRequest(f"shard {shard_id} is already being transferred")
+            if any(r.replica_id == replica.replica_id for r in held):
+                raise BadRequest(f"the replicas of shard {shard_id} changed meanwhile: retry")
+            held.append(replica)
+            now.transfers.append(transfer)
+
+        try:
+            layout = self.meta.update(layout.name, change)
+        except HybridError:
+            now = self.meta.get(layout.name)
+            if now is None or now.uid != layout.uid or all(r.replica_id != replica.replica_id
+                                                           for r in now.shard(shard_id).replicas):
+                self._drop_actor(layout, shard_id, replica.replica_id)  # not someone else's replica
+            raise
         thread = threading.Thread(target=self._transfer, args=(layout.name, transfer, source.replica_id),
                                   daemon=True, name=f"hybrid-transfer-{shard_id}")
         self._transfers.append(thread)
@@ -112,21 +127,27 @@ class TransferMixin:
     def _end_transfer(self: "ClusterClient", name: str, transfer: dict, keep: bool) -> Optional[Layout]:
         """Remove the transfer from the layout; the new replica turns Active (keep, and the
         transfer was not aborted meanwhile) or is dropped."""
-        layout = self.meta.get(name)
-        if layout is None:
+        kept, dropped = [False], [False]
+
+        def change(layout: Layout) -> None:
+            live = transfer in layout.transfers
+            layout.transfers = [t for t in layout.transfers if t != transfer]
+            shard = layout.shard(transfer["shard_id"])
+            replica = next((r for r in shard.replicas if r.replica_id == transfer["replica_id"]), None)
+            kept[0], dropped[0] = replica is not None and keep and live, replica is not None
+            if kept[0]:
+                replica.state = ACTIVE
+            else:
+                shard.replicas = [r for r in shard.replicas if r is not replica]
+
+        try:
+            layout = self.meta.update(name, change)
+        except CollectionNotFound:
             return None
-        live = transfer in layout.transfers
-        layout.transfers = [t for t in layout.transfers if t != transfer]
-        shard = layout.shard(transfer["shard_id"])
-        replica = next((r for r in shard.replicas if r.replica_id == transfer["replica_id"]), None)
-        if replica is not None and keep and live:
-            replica.state = ACTIVE
-            self.meta.put(layout)
+        if kept[0]:
             return layout
-        shard.replicas = [r for r in shard.replicas if r is not replica]
-        self.meta.put(layout)
-        if replica is not None:
-            self._drop_actor(layout, transfer["shard_id"], replica.replica_id)
+        if dropped[0]:
+            self._drop_actor(layout, transfer["shard_id"], transfer["replica_id"])
         return None
 
     def _abort(self: "ClusterClient", layout: Layout, shard_id: int, body: dict) -> bool:
@@ -140,15 +161,20 @@ class TransferMixin:
 
     # ------------------------------------------------------------------ replicas
     def _drop_replica(self: "ClusterClient", layout: Layout, shard_id: int, peer: Any) -> bool:
-        shard = layout.shard(shard_id)
-        replica = _replica_on(shard, peer, "drop_replica.peer_id")
-        others = [r for r in shard.replicas if r is not replica and r.state == ACTIVE]
-        if not others:
-            raise BadRequest(f"the replica of shard {shard_id} on peer {peer} is its last active one")
-        if any(t["shard_id"] == shard_id for t in layout.transfers):
-            raise BadRequest(f"shard {shard_id} is being transferred: abort the transfer first")
-        shard.replicas = [r for r in shard.replicas if r is not replica]
-        self.meta.put(layout)
+        dropped: list[ReplicaInfo] = []
+
+        def change(now: Layout) -> None:  # checked on the layout as stored now
+            shard = now.shard(shard_id)
+            replica = _replica_on(shard, peer, "drop_replica.peer_id")
+            if not any(r is not replica and r.state == ACTIVE for r in shard.replicas):
+                raise BadRequest(f"the replica of shard {shard_id} on peer {peer} is its last active one")
+            if any(t["shard_id"] == shard_id for t in now.transfers):
+                raise BadRequest(f"shard {shard_id} is being transferred: abort the transfer first")
+            shard.replicas = [r for r in shard.replicas if r is not replica]
+            dropped[:] = [replica]
+
+        layout = self.meta.update(layout.name, change)
+        replica = dropped[0]
         if replica.state != DEAD:
             self._drop_actor(layout, shard_id, replica.replica_id)
         return True

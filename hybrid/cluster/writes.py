@@ -7,7 +7,9 @@ Never a half-applied write, as far as the coordinator can know it:
 - a shard whose primary reached fewer replicas takes the write back itself (its `restore`);
 - when one shard refuses, the shards that took the write are asked to take it back too (each
   only if it is still their last operation: a later write may have touched the same points, and
-  undoing under it would lose that acknowledged write; the 503 then says it may remain there).
+  undoing under it would lose that acknowledged write; the 503 then says it may remain there);
+- when a shard's primary dies while it forwards and the retry is refused, the replicas left are
+  asked to take back that operation (by its id: they kept its before-image) by the same rule.
 Points are validated, and documents embedded, here, against the collection's schema, before any
 shard sees them: one shard cannot refuse what another took.
 """
@@ -15,6 +17,7 @@ shard sees them: one shard cannot refuse what another took.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from hybrid import models as m
@@ -42,17 +45,17 @@ class WriteMixin:
     def write(self: "ClusterClient", layout: Layout, per_shard: dict[int, dict], method: str) -> m.UpdateResult:
         for sid in per_shard:
             self._writable(layout, sid)  # every shard, before any is sent anything
-        spans = len(per_shard) > 1
-        submitted = {sid: self._submit(layout, sid, method, kwargs, spans) for sid, kwargs in per_shard.items()}
+        spans, op = len(per_shard) > 1, uuid.uuid4().hex  # op: this write's id on every replica
+        submitted = {sid: self._submit(layout, sid, method, kwargs, spans, op) for sid, kwargs in per_shard.items()}
         done: dict[int, tuple[int, int]] = {}
         refusal: Optional[BaseException] = None
         for sid, (replica_id, ref) in submitted.items():
             try:
-                done[sid] = self._settle(layout, sid, method, per_shard[sid], replica_id, ref)
+                done[sid] = self._settle(layout, sid, method, per_shard[sid], replica_id, ref, op)
             except (HybridError, *self.dead_errors()) as exc:
                 refusal = refusal or exc
         if refusal is not None:
-            kept = self._revert(layout, done)
+            kept = [sid for sid in done if not self._revert(layout, sid, op)]
             if kept and isinstance(refusal, Unavailable):
                 refusal = Unavailable(f"{refusal}; shards {kept} took the write and kept it (a later write "
                                       f"followed it there)")
@@ -67,31 +70,36 @@ class WriteMixin:
                               f"alive, write_consistency_factor is {layout.write_consistency_factor}")
 
     def _submit(self: "ClusterClient", layout: Layout, shard_id: int, method: str, kwargs: dict,
-                spans: bool) -> tuple[int, Any]:
+                spans: bool, op: str) -> tuple[int, Any]:
         self._writable(layout, shard_id)
         alive = [r for r in layout.shard(shard_id).replicas if r.state != DEAD]
         primary = next(r for r in alive if r.state == ACTIVE)
         try:
             handle = self.handle(layout, shard_id, primary.replica_id)
             return primary.replica_id, handle.write.remote(method, kwargs, self._peers(layout, shard_id, primary),
-                                                           NAMESPACE, layout.write_consistency_factor, spans)
+                                                           NAMESPACE, layout.write_consistency_factor, spans, op)
         except self.dead_errors():
             self.mark(layout, shard_id, primary.replica_id, DEAD)
-            return self._submit(layout, shard_id, method, kwargs, spans)
+            return self._submit(layout, shard_id, method, kwargs, spans, op)
 
     def _peers(self: "ClusterClient", layout: Layout, shard_id: int, primary: Any) -> list[str]:
         return [layout.actor_name(shard_id, r.replica_id) for r in layout.shard(shard_id).replicas
                 if r.state != DEAD and r is not primary]
 
     def _settle(self: "ClusterClient", layout: Layout, shard_id: int, method: str, kwargs: dict, replica_id: int,
-                ref: Any) -> tuple[int, int]:
+                ref: Any, op: str) -> tuple[int, int]:
         """(primary replica id, sequence number) of an acknowledged shard write; else Unavailable."""
         try:
             result = self.get(ref)
         except self.dead_errors():  # the primary died: the next replica takes over (writes are idempotent)
             self.mark(layout, shard_id, replica_id, DEAD)
-            replica_id, ref = self._submit(layout, shard_id, method, kwargs, True)
-            return self._settle(layout, shard_id, method, kwargs, replica_id, ref)
+            try:
+                replica_id, ref = self._submit(layout, shard_id, method, kwargs, True, op)
+            except Unavailable as exc:  # the dead primary may have forwarded it: the replicas left take it back
+                kept = not self._revert(layout, shard_id, op)
+                raise Unavailable(f"{exc}; its primary died while writing: the write was "
+                                  + ("kept by a replica (a later write followed it)" if kept else "taken back")) from None
+            return self._settle(layout, shard_id, method, kwargs, replica_id, ref, op)
         for name in result["failed"]:
             self.mark(layout, shard_id, int(name.rsplit("/", 1)[1]), DEAD)
         if result["acked"] < layout.write_consistency_factor:
@@ -100,23 +108,27 @@ class WriteMixin:
                               + ("; it was taken back" if result["undone"] else ""))
         return replica_id, result["seq"]
 
-    def _revert(self: "ClusterClient", layout: Layout, done: dict[int, tuple[int, int]]) -> list[int]:
-        """Ask the shards that took a refused write to take it back: the shards that kept it."""
-        kept = []
-        for sid, (replica_id, seq) in done.items():
-            primary = next(r for r in layout.shard(sid).replicas if r.replica_id == replica_id)
+    def _revert(self: "ClusterClient", layout: Layout, shard_id: int, op: str) -> bool:
+        """Ask the shard's live replicas in turn to take back operation `op` if it is still
+        their last one, until one does: it forwards the take-back to the others (a replica
+        that has not got `op` refuses it if it comes later). Whether no replica kept it. The
+        primary is asked first: a take-back forwarded the other way could meet its forwards."""
+        live = [r for r in layout.shard(shard_id).replicas if r.state != DEAD]
+        primary = next((r for r in live if r.state == ACTIVE), None)
+        for replica in sorted(live, key=lambda r: r is not primary):
             try:
-                failed = self.get(self.handle(layout, sid, replica_id).revert.remote(
-                    seq, self._peers(layout, sid, primary), NAMESPACE))
+                status, failed = self.get(self.handle(layout, shard_id, replica.replica_id).revert.remote(
+                    op, self._peers(layout, shard_id, replica), NAMESPACE))
             except (HybridError, *self.dead_errors()) as exc:
-                _log.warning("shard %d of %r could not take back operation %d: %r", sid, layout.name, seq, exc)
-                failed = None
-            if failed is None:
-                kept.append(sid)
+                _log.warning("replica %d of shard %d of %r could not take back a write: %r", replica.replica_id,
+                             shard_id, layout.name, exc)
+                self.mark(layout, shard_id, replica.replica_id, DEAD)  # it is caught up when it returns
                 continue
             for name in failed:
-                self.mark(layout, sid, int(name.rsplit("/", 1)[1]), DEAD)
-        return kept
+                self.mark(layout, shard_id, int(name.rsplit("/", 1)[1]), DEAD)
+            if status != "absent":
+                return status == "undone"
+        return True
 
     # ------------------------------------------------------------------ point writes
     def _ids_or_filter(self: "ClusterClient", layout: Layout, method: str, selector: Any, shard_key_selector: Any,
@@ -238,8 +250,7 @@ class WriteMixin:
         self.planning_index(layout, field_name, schema)  # validated by the engine before any shard sees it
         result = self.write(layout, {s.shard_id: {"field_name": field_name, "field_schema": schema}
                                      for s in layout.shards}, "create_payload_index")
-        layout.field_indexes[field_name] = schema
-        self.meta.put(layout)
+        self.meta.update(layout.name, lambda now: now.field_indexes.__setitem__(field_name, schema))
         return result
 
     def delete_payload_index(self: "ClusterClient", collection_name: str, field_name: str, wait: bool = True,
@@ -247,8 +258,7 @@ class WriteMixin:
         layout = self.layout(collection_name)
         result = self.write(layout, {s.shard_id: {"field_name": field_name} for s in layout.shards},
                             "delete_payload_index")
-        layout.field_indexes.pop(field_name, None)
-        self.meta.put(layout)
+        self.meta.update(layout.name, lambda now: now.field_indexes.pop(field_name, None))
         return result
 
     def planning_index(self: "ClusterClient", layout: Layout, field_name: str, schema: Any) -> None:
@@ -270,8 +280,7 @@ class WriteMixin:
         self.planning.view(layout)
         self.planning.client.update_collection(layout.name, **update)
         self.write(layout, {s.shard_id: update for s in layout.shards}, "update_collection")
-        layout.updates.append(update)
-        self.meta.put(layout)
+        self.meta.update(layout.name, lambda now: now.updates.append(update))
         return True
 
 

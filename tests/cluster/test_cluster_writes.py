@@ -132,10 +132,9 @@ def test_shards_are_replicated_moved_and_dropped_through_qdrant_client(remote, c
         assert coordinator.get(coordinator.handle(layout, 0, r.replica_id).read.remote("count", {}))["count"] == 20
     remote.upsert("w3", [qm.PointStruct(id=20, vector=_vec(20))])
     assert remote.count("w3").count == 21
-    layout = coordinator.layout("w3")  # a transfer under way, as another coordinator would have left it
-    layout.transfers.append({"shard_id": 0, "from": slot[0], "to": slot[2], "sync": True, "method": "snapshot",
-                             "replica_id": 99})
-    coordinator.meta.put(layout)
+    # a transfer under way, as another coordinator would have left it
+    coordinator.meta.update("w3", lambda layout: layout.transfers.append(
+        {"shard_id": 0, "from": slot[0], "to": slot[2], "sync": True, "method": "snapshot", "replica_id": 99}))
     transfer = remote.collection_cluster_info("w3").shard_transfers[0]
     assert (transfer.shard_id, transfer.from_, transfer.to, transfer.sync, transfer.method) == (
         0, slot[0], slot[2], True, qm.ShardTransferMethod.SNAPSHOT)

@@ -134,3 +134,63 @@ def test_read_consistency_rules_and_resolution_follow_qdrant():
     fresh = [{"id": 1, "payload": {"x": 2}, "version": 4}, {"id": 2, "payload": {}}]
     assert resolve_records([fresh, fresh, stale], MAJORITY) == fresh
     assert resolve_records([fresh, stale], ALL) == [{"id": 2, "payload": {}}]
+
+
+def test_layout_changes_from_concurrent_writers_are_never_lost():
+    """Two coordinators (their own Metadata over one store) change one layout at once: the
+    compare-and-set keeps every change (a whole-layout put would lose some)."""
+    import threading
+    import time
+
+    from hybrid.cluster.meta import ACTIVE, DEAD, Layout, MemoryKV, Metadata, ReplicaInfo, ShardInfo
+    from hybrid.errors import AlreadyExists, CollectionNotFound
+
+    class NetworkKV(MemoryKV):  # a read takes a while, as a GCS round trip does: writers interleave
+        def get(self, key):
+            raw = super().get(key)
+            time.sleep(0.0002)  # the answer travels back
+            return raw
+
+    store = NetworkKV()
+    first, second = Metadata(store), Metadata(store)
+    first.create(Layout("c", "u1", {}, shards=[ShardInfo(0, [ReplicaInfo(0, "s0"), ReplicaInfo(1, "s1")])]))
+    with pytest.raises(AlreadyExists):
+        second.create(Layout("c", "u2", {}))
+    start = threading.Barrier(3)
+
+    errors = []
+
+    def appends(meta, tag):
+        start.wait()
+        try:
+            for i in range(200):
+                meta.update("c", lambda layout: layout.updates.append([tag, i]))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    def flips():
+        start.wait()
+        for i in range(200):
+            second.set_state("c", 0, 1, DEAD if i % 2 == 0 else ACTIVE)
+
+    threads = [threading.Thread(target=appends, args=(first, "a")), threading.Thread(target=appends, args=(second, "b")),
+               threading.Thread(target=flips)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    layout = first.get("c")
+    assert errors == []
+    assert sorted(map(tuple, layout.updates)) == sorted([(t, i) for t in "ab" for i in range(200)])
+    assert [u[1] for u in layout.updates if u[0] == "a"] == list(range(200))  # each writer's in its order
+    assert layout.shards[0].replicas[1].state == ACTIVE
+    def refused(layout):
+        layout.updates.clear()
+        raise ValidationError("x", "refused")
+
+    with pytest.raises(ValidationError):  # a change that raises changes nothing
+        first.update("c", refused)
+    assert len(first.get("c").updates) == 400
+    assert second.delete("c").uid == "u1" and first.get("c") is None and first.delete("c") is None
+    with pytest.raises(CollectionNotFound):
+        first.update("c", lambda layout: None)

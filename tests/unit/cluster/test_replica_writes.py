@@ -81,3 +81,24 @@ def test_a_last_record_the_collection_refuses_on_redo_does_not_stop_the_replica(
     assert back.last_seq() == 1 and back.client.count("c").count == 0
     back.client.close()
     back.log.close()
+
+
+def test_a_forwarded_write_is_taken_back_by_its_id_and_refused_after_a_take_back(tmp_path):
+    """What the replicas left do when a primary died while forwarding (hybrid.cluster.writes)."""
+    replica = Replica(str(tmp_path), "c", CONFIG)
+    replica.apply(1, "upsert", {"points": [{"id": 0, "vector": {"": [1.0, 0.0]}, "payload": {"k": "old"}}]}, "a")
+    before = _state(replica)
+    write = {"points": [{"id": 0, "vector": {"": [5.0, 5.0]}}, {"id": 9, "vector": {"": [1.0, 1.0]}}]}
+    assert replica.apply(2, "upsert", write, "b", undoable=True) == ("ok", 2)
+    assert replica.revert("b", [], "ns") == ("undone", [])
+    assert _state(replica) == before and replica.last_seq() == 3
+    assert replica.revert("b", [], "ns") == ("kept", [])  # here, but no longer the last operation
+    assert replica.revert("c", [], "ns") == ("absent", [])  # never came: refused if it comes late
+    assert replica.apply(4, "upsert", write, "c", undoable=True) == ("refused", 3)
+    assert _state(replica) == before
+    # the retry of a write this replica took from a dead primary keeps the image from before it
+    assert replica.apply(4, "upsert", write, "d", undoable=True) == ("ok", 4)
+    assert replica.write("upsert", write, [], "ns", need=2, op="d")["undone"]
+    assert _state(replica) == before
+    replica.client.close()
+    replica.log.close()
