@@ -273,14 +273,7 @@ class SnapshotMixin:
                 file = download(location, Path(tmp) / f"download{SUFFIX}", api_key, self.expansion_limits.max_bytes)
                 self.restore_snapshot(collection_name, file, checksum)
             return True
-        if "://" in location and not location.startswith("file://"):
-            raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
-        file = Path(location.removeprefix("file://")).resolve()
-        if not file.is_relative_to(self.snapshots_path.resolve()):
-            raise ValidationError("location", f"snapshots are recovered only from inside {self.snapshots_path}")
-        if not file.is_file():
-            raise SnapshotNotFound(location)
-        self.restore_snapshot(collection_name, file, checksum)
+        self.restore_snapshot(collection_name, local_file(location, self.snapshots_path), checksum)
         return True
 
     def _staging_root(self) -> Path:
@@ -340,6 +333,19 @@ def _open_or_reject(open_folder: Callable[[Path], "Collection"], folder: Path) -
         raise
     except Exception as exc:  # a damaged archive can fail anywhere in loading: report it as bad input
         raise ValidationError("snapshot", f"the snapshot cannot be opened: {type(exc).__name__}: {exc}") from None
+
+
+def local_file(location: str, snapshots_path: Path) -> Path:
+    """The snapshot file a `file://` location or a path names, which must lie inside the
+    snapshots folder (never elsewhere on the machine); other schemes are refused."""
+    if "://" in location and not location.startswith("file://"):
+        raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
+    file = Path(location.removeprefix("file://")).resolve()
+    if not file.is_relative_to(snapshots_path.resolve()):
+        raise ValidationError("location", f"snapshots are recovered only from inside {snapshots_path}")
+    if not file.is_file():
+        raise SnapshotNotFound(location)
+    return file
 
 
 def download(url: str, dest: Path, api_key: Optional[str], max_bytes: int) -> Path:

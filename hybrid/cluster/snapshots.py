@@ -33,7 +33,7 @@ from hybrid import models as m
 from hybrid.cluster.meta import ACTIVE, DEAD, NAMESPACE, Layout
 from hybrid.errors import NotFound, Unavailable, ValidationError
 from hybrid.snapshot_sets import ALIASES_NAME, FULL_PREFIX, SnapshotSetsMixin
-from hybrid.snapshots import SUFFIX, SnapshotNotFound, delete_file, describe, download, file_in, list_folder, sha256_of
+from hybrid.snapshots import SUFFIX, delete_file, describe, download, file_in, list_folder, local_file, sha256_of
 from hybrid.storage.files import atomic_write
 
 if TYPE_CHECKING:
@@ -87,14 +87,7 @@ class ClusterSnapshotMixin:
         if location.startswith(("http://", "https://")):
             with tempfile.TemporaryDirectory() as tmp:
                 return download(location, Path(tmp) / f"download{SUFFIX}", api_key, MAX_DOWNLOAD_BYTES).read_bytes()
-        if "://" in location and not location.startswith("file://"):
-            raise ValidationError("location", "expected a file:// or http(s):// URL, or a path")
-        file = Path(location.removeprefix("file://")).resolve()
-        if not file.is_relative_to(self.snapshots_path.resolve()):
-            raise ValidationError("location", f"snapshots are recovered only from inside {self.snapshots_path}")
-        if not file.is_file():
-            raise SnapshotNotFound(location)
-        return file.read_bytes()
+        return local_file(location, self.snapshots_path).read_bytes()
 
     # ------------------------------------------------------------------ shard snapshots
     def _shard_folder(self: "ClusterClient", collection_name: str, shard_id: Any) -> tuple[Layout, Path]:
