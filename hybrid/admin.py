@@ -233,7 +233,7 @@ class AdminMixin(SnapshotMixin, SnapshotSetsMixin):
         """Distinct values of `key` among points matching the filter, by count desc then value asc."""
         from hybrid.filters import facet as facet_values
 
-        m.single_node(shard_key_selector)
+        m.single_node_read(shard_key_selector, consistency, timeout)
 
         if not isinstance(key, str) or not key:
             raise ValidationError("key", "must be a non-empty string")

@@ -291,7 +291,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin
     # ------------------------------------------------------------------ points: reads
     def retrieve(self, collection_name: str, ids: Sequence[Any], with_payload: Any = True, with_vectors: Any = False,
                  consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> list[m.Record]:
-        m.single_node(shard_key_selector)
+        m.single_node_read(shard_key_selector, consistency, timeout)
         c = self._get(collection_name)
         wanted = normalize_ids(ids, "ids")
         out = []
@@ -307,7 +307,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin
                consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> tuple[list[m.Record], Any]:
         """Points in id order from `offset`, or ordered by a payload value (`order_by`: a key
         or {key, direction, start_from}; it needs a range index and takes no `offset`)."""
-        m.single_node(shard_key_selector)
+        m.single_node_read(shard_key_selector, consistency, timeout)
         c = self._get(collection_name)
         if limit is None or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValidationError("limit", "must be a non-negative integer")
@@ -323,7 +323,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin
 
     def count(self, collection_name: str, count_filter: Any = None, exact: bool = True, shard_key_selector: Any = None,
               timeout: Optional[int] = None, consistency: Any = None) -> m.CountResult:
-        m.single_node(shard_key_selector)
+        m.single_node_read(shard_key_selector, consistency, timeout)
         flt = parse(count_filter)
         return m.CountResult(count=count_points(self._view(collection_name), flt))
 
@@ -332,7 +332,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin
                      with_payload: Any = True, with_vectors: Any = False, score_threshold: Optional[float] = None,
                      lookup_from: Any = None, explain: bool = False, consistency: Any = None, shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.QueryResponse:
         """Qdrant's Query API. `explain=True` (our extension) adds per-branch scores and ranks."""
-        m.single_node(shard_key_selector)
+        m.single_node_read(shard_key_selector, consistency, timeout)
         c = self._view(collection_name)
         req = QueryRequest(
             query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
@@ -347,6 +347,7 @@ class Client(QueryMixin, MatrixMixin, AdminMixin, ServiceMixin, VectorNamesMixin
                            timeout: Optional[int] = None) -> list[m.QueryResponse]:
         """Every request is planned (and so validated) before any runs; plain dense ones share
         one graph walk per segment (hybrid.query.batch)."""
+        m.single_node_read(None, consistency, timeout)
         c = self._view(collection_name)
         reqs = [_query_request(raw, f"searches[{i}]") for i, raw in enumerate(requests)]
         return execute_batch(plan_batch(reqs, c, self.infer, self._lookup), c, self._lookup)

@@ -409,6 +409,15 @@ def read_consistency(consistency: Any) -> Any:
     raise ValidationError("consistency", "expected a number of replicas, 'majority', 'quorum' or 'all'")
 
 
+def single_node_read(shard_key_selector: Any, consistency: Any, timeout: Any) -> None:
+    """A read's options on one node: custom sharding refused; `consistency` and `timeout`
+    checked, then met (one node answers alike at every consistency level)."""
+    single_node(shard_key_selector)
+    read_consistency(consistency)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
+        raise ValidationError("timeout", "expected a positive number of seconds")
+
+
 def single_node(shard_key_selector: Any, **unsupported: Any) -> None:
     """qdrant-client arguments that a single-node, unsharded engine cannot honour are refused
     (naming the argument), never ignored. (`consistency`, `ordering`, `timeout` and `wait` are

@@ -25,7 +25,7 @@ class QueryMixin:
                             shard_key_selector: Any = None, timeout: Optional[int] = None) -> m.GroupsResult:
         """Best `limit` groups (distinct values of payload `group_by`), `group_size` hits each;
         `with_lookup` attaches the point whose id is the group id from another collection."""
-        m.single_node(shard_key_selector)
+        m.single_node_read(shard_key_selector, consistency, timeout)
         req = QueryGroupsRequest(
             query=query, using=using, prefetch=shallow(prefetch), filter=shallow(query_filter),
             params=m.convert(search_params, m.SearchParams, "params") if search_params is not None else None,

@@ -187,3 +187,31 @@ def test_create_collection_names_unknown_and_unsupported_arguments() -> None:
                                    replication_factor=1, timeout=5, sharding_method="auto")
         with pytest.raises(TypeError):
             c.list_snapshots("a", bogus=True)
+
+
+def test_read_options_are_checked_on_one_node() -> None:
+    """`consistency` and `timeout` are met by one node whatever they are, but a value that is
+    none of Qdrant's is refused naming the argument, never ignored."""
+    from hybrid.errors import ValidationError
+
+    client = Client()
+    client.create_collection("r", vectors_config={"size": 2, "distance": "Dot"})
+    client.upsert("r", [{"id": 1, "vector": [1.0, 0.0], "payload": {"k": "a"}}])
+    reads = {
+        "query_points": lambda **o: client.query_points("r", query=[1.0, 0.0], **o).points,
+        "query_batch_points": lambda **o: client.query_batch_points("r", [{"query": [1.0, 0.0]}], **o)[0].points,
+        "query_points_groups": lambda **o: client.query_points_groups("r", "k", query=[1.0, 0.0], **o).groups,
+        "retrieve": lambda **o: client.retrieve("r", [1], **o),
+        "scroll": lambda **o: client.scroll("r", **o)[0],
+        "count": lambda **o: client.count("r", **o).count,
+        "facet": lambda **o: client.facet("r", "k", **o).hits,
+    }
+    for name, read in reads.items():
+        want = read()
+        for ok in ({"consistency": 2}, {"consistency": "majority"}, {"consistency": {"type": "quorum"}},
+                   {"consistency": "all", "timeout": 3}):
+            assert read(**ok) == want, (name, ok)
+        for bad, field in (({"consistency": "most"}, "consistency"), ({"consistency": 0}, "consistency"),
+                           ({"timeout": 0}, "timeout"), ({"timeout": True}, "timeout")):
+            with pytest.raises(ValidationError, match=field):
+                read(**bad)
