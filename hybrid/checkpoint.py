@@ -148,17 +148,14 @@ def open_collection(collection: "Collection", load_index: Callable[[Any, Path], 
             c.optimizer.indexed.add(name)
     c.segments = sealed + [c.segments[-1]]
     for seg in sealed:
-        live = np.flatnonzero(seg.live)
         c.where.segment_loaded(seg)
-        if seg.size:
-            c.next_pid = max(c.next_pid, int(seg.pids.max()) + 1)
-        c._stats(seg, live, +1)
-    app = c.appendable
-    for off, (pid, key) in enumerate(zip(app.ids, app.pids[: app.size].tolist())):  # opening: once
+    app = c.appendable  # a reopened one: its points sit in the map's dicts, as written ones do
+    for off, (pid, key) in enumerate(zip(app.ids, app.pids[: app.size].tolist())):
         c.where.place(pid, key, (app, off))
-    if app.size:
-        c.next_pid = max(c.next_pid, int(app.pids[: app.size].max()) + 1)
-        c._stats(app, np.arange(app.size), +1)
+    for seg in c.segments:
+        if seg.size:
+            c.next_pid = max(c.next_pid, int(seg.pids[: seg.size].max()) + 1)
+        c._stats(seg, np.flatnonzero(seg.live), +1)
     c.seq = manifest.checkpoint_seq
     wal = WriteAheadLog(root / "wal", manifest.checkpoint_seq, root / QUARANTINE)
     for field, schema in c.field_indexes.items():
