@@ -66,6 +66,15 @@ def test_hybrid_engine_single_queries(dataset):
     assert rows[0]["engine"] == "hybrid" and rows[0]["recall"] >= 0.9
 
 
+def test_hybrid_auto_engine_leaves_the_optimizer_to_finish(dataset):
+    """`hybrid-auto` measures the engine as a user gets it: default optimizer settings, the
+    automatic optimizer finishing by itself (the collection green before any query)."""
+    pytest.importorskip("hybrid")
+    rows = ann.main(["--data", str(dataset), "--engines", "hybrid-auto", "--ef", "64", "--batch"])
+    assert rows[0]["engine"] == "hybrid-auto" and rows[0]["recall"] >= 0.9 and rows[0]["batch_recall"] >= 0.9
+    assert ann.HybridAutoEngine.optimizers is None  # Qdrant's defaults, nothing forced
+
+
 def test_engines_side_by_side_with_serving_memory(dataset):
     pytest.importorskip("qdrant_edge")
     rows = ann.main(["--data", str(dataset), "--engines", "qdrant-edge,hybrid", "--ef", "64", "--batch",
